@@ -4,8 +4,12 @@
 //! compute the same validation, the same member keys and the same document layout.
 
 pub mod codes;
+pub mod fields;
 pub mod id_number;
+pub mod ids;
+pub mod layout;
 pub mod message;
+pub mod validation;
 
 pub use id_number::{IdNumber, IdNumberError, Sex};
 pub use message::Message;

@@ -1,0 +1,960 @@
+//! The local store of one device and the recording API a phone UI calls.
+//!
+//! Every method is safe to call from several threads at once: the store is `Send + Sync`,
+//! and one lock orders the edits. An edit returns only after its SQLite transaction has
+//! committed, so whatever the API acknowledged survives `kill -9` and power loss.
+
+use crate::cache::DocCache;
+use crate::db;
+use crate::error::{Error, Result};
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
+use rusqlite::{Connection, OptionalExtension, params};
+use schema::IdNumber;
+use schema::Message;
+use schema::fields::{Entity, FieldPath};
+use schema::ids::{AreaCode, HouseholdId, MemberKey, MemberKeySecret, RecordId};
+use schema::layout::{self, ActorInfo, Conflict, FieldValue, HouseholdView};
+use schema::validation::{self, Issue, Severity};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// The database file inside a store directory.
+pub const DB_FILE: &str = "doorstep-field.db";
+/// Open documents kept in memory.
+const CACHE_CAPACITY: usize = 32;
+/// Change rows after which a document is folded into a new snapshot.
+const COMPACT_AFTER_ROWS: i64 = 128;
+
+/// Who this device is and who uses it, written into every household it edits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeviceProfile {
+    pub device: String,
+    pub volunteer: String,
+}
+
+/// A GPS point in WGS 84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GpsPoint {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// One line of the household list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HouseholdSummary {
+    pub id: String,
+    pub village: String,
+    pub number: String,
+    pub head_name: Option<String>,
+    pub member_count: i64,
+    pub error_count: i64,
+    pub warning_count: i64,
+    pub conflict_count: i64,
+    pub unsynced_changes: i64,
+    pub updated_at: i64,
+}
+
+/// An opened household: every field, what fails the rules, and what devices disagree on.
+#[derive(Debug, Clone, Serialize)]
+pub struct HouseholdDetail {
+    pub id: String,
+    #[serde(flatten)]
+    pub view: HouseholdView,
+    pub issues: Vec<Issue>,
+    pub conflicts: Vec<Conflict>,
+    pub unsynced_changes: i64,
+}
+
+/// What the household list is filtered by.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// Part of a name, ID number or household number.
+    pub text: Option<String>,
+    pub village: Option<AreaCode>,
+    pub limit: Option<u32>,
+    pub offset: u32,
+}
+
+/// The local store of one device.
+#[derive(Debug)]
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Connection,
+    cache: DocCache,
+    actor: ActorId,
+    profile: DeviceProfile,
+    villages: Vec<AreaCode>,
+    member_secret: MemberKeySecret,
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating it (and this install's Automerge actor) if needed.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let conn = db::open(&dir.join(DB_FILE))?;
+        let actor = match db::get_meta(&conn, "actor")? {
+            Some(hex) => ActorId::try_from(hex.as_str()).map_err(|_| {
+                Error::InvalidInput(Message::new(
+                    "本机标识损坏",
+                    "The device's actor id is damaged",
+                ))
+            })?,
+            None => {
+                let actor = ActorId::random();
+                db::set_meta(&conn, "actor", &actor.to_hex_string())?;
+                actor
+            }
+        };
+        let profile = DeviceProfile {
+            device: db::get_meta(&conn, "device")?
+                .unwrap_or_else(|| format!("device-{}", &actor.to_hex_string()[..8])),
+            volunteer: db::get_meta(&conn, "volunteer")?.unwrap_or_default(),
+        };
+        let villages = db::get_meta(&conn, "villages")?
+            .unwrap_or_default()
+            .split(',')
+            .filter(|code| !code.is_empty())
+            .map(AreaCode::parse_village)
+            .collect::<Result<Vec<_>, _>>()?;
+        let member_secret = match db::get_meta(&conn, "member_key_secret")? {
+            Some(hex) => decode_secret(&hex)?,
+            None => MemberKeySecret::development(),
+        };
+        Ok(Store {
+            inner: Mutex::new(Inner {
+                conn,
+                cache: DocCache::new(CACHE_CAPACITY),
+                actor,
+                profile,
+                villages,
+                member_secret,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave SQLite half-written (its transaction
+        // rolls back), and the cache only holds committed documents, so carry on.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// This install's Automerge actor, in hex.
+    pub fn actor(&self) -> String {
+        self.lock().actor.to_hex_string()
+    }
+
+    pub fn profile(&self) -> DeviceProfile {
+        self.lock().profile.clone()
+    }
+
+    pub fn set_profile(&self, profile: DeviceProfile) -> Result<()> {
+        let mut inner = self.lock();
+        db::set_meta(&inner.conn, "device", &profile.device)?;
+        db::set_meta(&inner.conn, "volunteer", &profile.volunteer)?;
+        inner.profile = profile;
+        Ok(())
+    }
+
+    /// The villages this device records in. Empty means not yet assigned: any village.
+    pub fn villages(&self) -> Vec<AreaCode> {
+        self.lock().villages.clone()
+    }
+
+    pub fn assign_villages(&self, villages: &[AreaCode]) -> Result<()> {
+        let mut inner = self.lock();
+        let joined: Vec<&str> = villages.iter().map(AreaCode::as_str).collect();
+        db::set_meta(&inner.conn, "villages", &joined.join(","))?;
+        inner.villages = villages.to_vec();
+        Ok(())
+    }
+
+    /// Sets the deployment's member-key secret (handed out by the server).
+    pub fn set_member_key_secret(&self, secret: MemberKeySecret) -> Result<()> {
+        let mut inner = self.lock();
+        db::set_meta(
+            &inner.conn,
+            "member_key_secret",
+            &hex::encode(secret.as_bytes()),
+        )?;
+        inner.member_secret = secret;
+        Ok(())
+    }
+
+    /// A value this store keeps for other layers (the sync client's server and token).
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(db::get_meta(&self.lock().conn, &format!("setting.{key}"))?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        Ok(db::set_meta(
+            &self.lock().conn,
+            &format!("setting.{key}"),
+            value,
+        )?)
+    }
+
+    /// Creates a household in one of this device's villages. Without a registry number, the
+    /// household gets a provisional one.
+    pub fn create_household(
+        &self,
+        village: &AreaCode,
+        number: Option<&str>,
+    ) -> Result<HouseholdId> {
+        let village = AreaCode::parse_village(village.as_str())?;
+        let mut inner = self.lock();
+        inner.check_village(&village)?;
+        let id = HouseholdId::from_random(random_bytes());
+        let number = match number.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(number) => number.to_owned(),
+            None => format!("NEW-{}", id.as_str()[..10].to_uppercase()),
+        };
+        let mut doc = AutoCommit::new().with_actor(inner.actor.clone());
+        layout::init_household(&mut doc, &id, &village, &number, now())?;
+        let actor = inner.actor.to_hex_string();
+        layout::write_actor(&mut doc, &actor, &inner.profile.actor_info())?;
+        doc.commit_with(CommitOptions::default().with_time(now()));
+        let snapshot = doc.save();
+        let hash = doc.get_heads();
+        let view = layout::read_household(doc.document())?;
+        let tx = inner.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO document (household_id, village, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id.as_str(), village.as_str(), snapshot, now()],
+        )?;
+        for hash in hash {
+            tx.execute(
+                "INSERT INTO unsynced_change (household_id, hash) VALUES (?1, ?2)",
+                params![id.as_str(), hash.as_ref()],
+            )?;
+        }
+        write_index(&tx, id.as_str(), &view)?;
+        tx.commit()?;
+        inner.cache.insert(id.to_string(), doc);
+        Ok(id)
+    }
+
+    /// Adds a member by ID number, or returns the existing member with that number.
+    ///
+    /// The member key is derived from the ID number, so the same person added on two phones
+    /// lands in one member entry. A member without an ID number gets a random key.
+    pub fn add_member(
+        &self,
+        household: &HouseholdId,
+        name: &str,
+        id_number: Option<&str>,
+    ) -> Result<MemberKey> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::InvalidInput(Message::new(
+                "请填写成员姓名",
+                "The member's name is required",
+            )));
+        }
+        let id_number = id_number
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| IdNumber::parse(id, today()))
+            .transpose()?;
+        let mut inner = self.lock();
+        let key = match &id_number {
+            Some(id) => inner.member_secret.member_key(id),
+            None => MemberKey::from_random(random_bytes()),
+        };
+        let mut fields = vec![("name", FieldValue::Text(name.to_owned()))];
+        if let Some(id) = &id_number {
+            fields.push(("id_number", FieldValue::Text(id.to_string())));
+            fields.push(("sex", FieldValue::Text(id.sex().code().to_owned())));
+            fields.push(("birth_date", FieldValue::Text(id.birth_date().to_string())));
+        }
+        inner.edit(household, |doc| {
+            for (name, value) in &fields {
+                layout::write_field(doc, &FieldPath::member(&key, name)?, Some(value))?;
+            }
+            Ok(())
+        })?;
+        Ok(key)
+    }
+
+    /// Sets one field from what a person typed; empty input clears it. Returns the
+    /// validation issues of the record the field belongs to, after the edit.
+    pub fn set_field(
+        &self,
+        household: &HouseholdId,
+        path: &str,
+        input: &str,
+    ) -> Result<Vec<Issue>> {
+        self.set_fields(household, &[(path, input)])
+    }
+
+    /// Sets several fields in one durable change, as a visit form saves a page.
+    pub fn set_fields(
+        &self,
+        household: &HouseholdId,
+        edits: &[(&str, &str)],
+    ) -> Result<Vec<Issue>> {
+        let paths = edits
+            .iter()
+            .map(|(path, _)| FieldPath::parse(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        for path in &paths {
+            if path.spec().system {
+                return Err(Error::InvalidInput(Message::new(
+                    format!("字段“{path}”由系统填写，不能手工修改"),
+                    format!("Field \"{path}\" is set by the system and cannot be edited"),
+                )));
+            }
+        }
+        let mut inner = self.lock();
+        let detail = inner.edit(household, |doc| {
+            for (path, (_, input)) in paths.iter().zip(edits) {
+                ensure_record_exists(doc, path)?;
+                let value = FieldValue::from_input(path.spec().kind, input);
+                layout::write_field(doc, path, value.as_ref())?;
+            }
+            Ok(())
+        })?;
+        Ok(issues_of_records(detail.issues, &paths))
+    }
+
+    /// Adds a training record for a member and returns its id.
+    pub fn add_training(&self, household: &HouseholdId, member: &MemberKey) -> Result<RecordId> {
+        self.add_member_record(household, Entity::Training, member)
+    }
+
+    /// Adds a subsidy record for a member and returns its id.
+    pub fn add_subsidy(&self, household: &HouseholdId, member: &MemberKey) -> Result<RecordId> {
+        self.add_member_record(household, Entity::Subsidy, member)
+    }
+
+    fn add_member_record(
+        &self,
+        household: &HouseholdId,
+        entity: Entity,
+        member: &MemberKey,
+    ) -> Result<RecordId> {
+        let id = RecordId::from_random(random_bytes());
+        let mut inner = self.lock();
+        inner.edit(household, |doc| {
+            ensure_record_exists(doc, &FieldPath::member(member, "name")?)?;
+            let path = FieldPath::record(entity, &id, "member")?;
+            layout::write_field(doc, &path, Some(&FieldValue::Text(member.to_string())))?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Starts a visit to a household. Edits made until it finishes are tied to it.
+    pub fn start_visit(&self, household: &HouseholdId) -> Result<RecordId> {
+        let id = RecordId::from_random(random_bytes());
+        let mut inner = self.lock();
+        let profile = inner.profile.clone();
+        inner.edit(household, |doc| {
+            let volunteer = Some(profile.volunteer.clone()).filter(|v| !v.is_empty());
+            for (name, value) in [
+                ("device", Some(FieldValue::Text(profile.device.clone()))),
+                ("volunteer", volunteer.map(FieldValue::Text)),
+                ("started_at", Some(FieldValue::Integer(now()))),
+            ] {
+                let Some(value) = value else { continue };
+                layout::write_field(
+                    doc,
+                    &FieldPath::record(Entity::Visit, &id, name)?,
+                    Some(&value),
+                )?;
+            }
+            Ok(())
+        })?;
+        inner.conn.execute(
+            "INSERT INTO open_visit (household_id, visit_id) VALUES (?1, ?2)
+             ON CONFLICT (household_id) DO UPDATE SET visit_id = excluded.visit_id",
+            params![household.as_str(), id.as_str()],
+        )?;
+        Ok(id)
+    }
+
+    /// Finishes a visit with its outcome (a `VISIT_OUTCOME` code), notes and GPS point.
+    pub fn finish_visit(
+        &self,
+        household: &HouseholdId,
+        visit: &RecordId,
+        outcome: &str,
+        notes: Option<&str>,
+        gps: Option<GpsPoint>,
+    ) -> Result<Vec<Issue>> {
+        if !schema::codes::VISIT_OUTCOME.contains(outcome) {
+            let choices: Vec<String> = schema::codes::VISIT_OUTCOME
+                .codes
+                .iter()
+                .map(|c| format!("{} ({})", c.code, c.zh))
+                .collect();
+            return Err(Error::InvalidInput(Message::new(
+                format!("走访结果“{outcome}”无效，可选：{}", choices.join("、")),
+                format!(
+                    "Unknown visit outcome \"{outcome}\"; choose one of: {}",
+                    choices.join(", ")
+                ),
+            )));
+        }
+        let mut edits = vec![
+            (
+                FieldPath::record(Entity::Visit, visit, "finished_at")?,
+                Some(FieldValue::Integer(now())),
+            ),
+            (
+                FieldPath::record(Entity::Visit, visit, "outcome")?,
+                Some(FieldValue::Text(outcome.to_owned())),
+            ),
+        ];
+        if let Some(notes) = notes.map(str::trim).filter(|n| !n.is_empty()) {
+            edits.push((
+                FieldPath::record(Entity::Visit, visit, "notes")?,
+                Some(FieldValue::Text(notes.to_owned())),
+            ));
+        }
+        if let Some(gps) = gps {
+            edits.push((
+                FieldPath::record(Entity::Visit, visit, "gps.lat")?,
+                Some(FieldValue::Decimal(gps.lat)),
+            ));
+            edits.push((
+                FieldPath::record(Entity::Visit, visit, "gps.lon")?,
+                Some(FieldValue::Decimal(gps.lon)),
+            ));
+        }
+        let mut inner = self.lock();
+        let detail = inner.edit(household, |doc| {
+            ensure_record_exists(doc, &edits[0].0)?;
+            for (path, value) in &edits {
+                layout::write_field(doc, path, value.as_ref())?;
+            }
+            Ok(())
+        })?;
+        inner.conn.execute(
+            "DELETE FROM open_visit WHERE household_id = ?1 AND visit_id = ?2",
+            params![household.as_str(), visit.as_str()],
+        )?;
+        let paths: Vec<FieldPath> = edits.into_iter().map(|(path, _)| path).collect();
+        Ok(issues_of_records(detail.issues, &paths))
+    }
+
+    /// Opens a household: its fields, members, visits, issues and conflicts.
+    pub fn household(&self, household: &HouseholdId) -> Result<HouseholdDetail> {
+        let mut inner = self.lock();
+        let Inner {
+            conn, cache, actor, ..
+        } = &mut *inner;
+        let doc = load(conn, cache, actor, household)?;
+        let view = layout::read_household(doc.document())?;
+        let unsynced = count_unsynced(conn, Some(household.as_str()))?;
+        Ok(detail(household, view, unsynced))
+    }
+
+    /// Lists households, filtered by village and by part of a name, ID number or household
+    /// number, in village and household-number order.
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<HouseholdSummary>> {
+        let inner = self.lock();
+        let pattern = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|text| {
+                let escaped = text
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{escaped}%")
+            });
+        let mut statement = inner.conn.prepare_cached(
+            "SELECT i.household_id, i.village, i.number, i.head_name, i.member_count,
+                    i.error_count, i.warning_count, i.conflict_count, i.updated_at,
+                    (SELECT COUNT(*) FROM unsynced_change u WHERE u.household_id = i.household_id)
+             FROM household_index i
+             WHERE (?1 IS NULL OR i.village = ?1)
+               AND (?2 IS NULL OR i.search_text LIKE ?2 ESCAPE '\\')
+             ORDER BY i.village, i.number
+             LIMIT ?3 OFFSET ?4",
+        )?;
+        let rows = statement.query_map(
+            params![
+                query.village.as_ref().map(AreaCode::as_str),
+                pattern,
+                query.limit.map_or(-1, i64::from),
+                query.offset
+            ],
+            |row| {
+                Ok(HouseholdSummary {
+                    id: row.get(0)?,
+                    village: row.get(1)?,
+                    number: row.get(2)?,
+                    head_name: row.get(3)?,
+                    member_count: row.get(4)?,
+                    error_count: row.get(5)?,
+                    warning_count: row.get(6)?,
+                    conflict_count: row.get(7)?,
+                    updated_at: row.get(8)?,
+                    unsynced_changes: row.get(9)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Changes recorded on this device that the server has not confirmed yet.
+    pub fn unsynced_changes(&self) -> Result<i64> {
+        count_unsynced(&self.lock().conn, None)
+    }
+
+    /// The household's current heads.
+    pub fn heads(&self, household: &HouseholdId) -> Result<Vec<ChangeHash>> {
+        let mut inner = self.lock();
+        let Inner {
+            conn, cache, actor, ..
+        } = &mut *inner;
+        Ok(load(conn, cache, actor, household)?.get_heads())
+    }
+
+    /// The heads the server last confirmed for this household (empty if never synced).
+    pub fn confirmed_heads(&self, household: &HouseholdId) -> Result<Vec<ChangeHash>> {
+        let inner = self.lock();
+        let bytes: Option<Vec<u8>> = inner
+            .conn
+            .query_row(
+                "SELECT confirmed_heads FROM document WHERE household_id = ?1",
+                [household.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let bytes = bytes.ok_or_else(|| Error::HouseholdNotFound(household.to_string()))?;
+        Ok(bytes
+            .chunks_exact(32)
+            .filter_map(|chunk| ChangeHash::try_from(chunk).ok())
+            .collect())
+    }
+
+    /// The changes of a household that a peer holding `since` lacks, as Automerge bytes.
+    pub fn changes_since(&self, household: &HouseholdId, since: &[ChangeHash]) -> Result<Vec<u8>> {
+        let mut inner = self.lock();
+        let Inner {
+            conn, cache, actor, ..
+        } = &mut *inner;
+        let doc = load(conn, cache, actor, household)?;
+        let known: Vec<ChangeHash> = since
+            .iter()
+            .copied()
+            .filter(|hash| doc.get_change_by_hash(hash).is_some())
+            .collect();
+        Ok(doc.save_after(&known))
+    }
+
+    /// Merges Automerge bytes (changes or a whole saved document) received from elsewhere,
+    /// creating the household if this device did not have it. Returns whether anything new
+    /// arrived.
+    pub fn apply_remote(&self, household: &HouseholdId, bytes: &[u8]) -> Result<bool> {
+        let mut inner = self.lock();
+        let exists = document_exists(&inner.conn, household)?;
+        if !exists {
+            return inner.insert_remote(household, bytes);
+        }
+        let Inner {
+            conn, cache, actor, ..
+        } = &mut *inner;
+        let doc = load(conn, cache, actor, household)?;
+        let before = doc.get_heads();
+        if let Err(err) = doc.load_incremental(bytes) {
+            cache.evict(household.as_str());
+            return Err(err.into());
+        }
+        if doc.get_heads() == before {
+            return Ok(false);
+        }
+        let view = layout::read_household(doc.document());
+        let saved = view.map_err(Error::from).and_then(|view| {
+            let tx = conn.transaction()?;
+            append_change(&tx, household.as_str(), bytes)?;
+            write_index(&tx, household.as_str(), &view)?;
+            tx.commit()?;
+            Ok(())
+        });
+        if let Err(err) = saved {
+            cache.evict(household.as_str());
+            return Err(err);
+        }
+        Ok(true)
+    }
+
+    /// Records that the server holds the household up to `heads`: local changes covered by
+    /// them no longer count as unsynced.
+    pub fn confirm(&self, household: &HouseholdId, heads: &[ChangeHash]) -> Result<()> {
+        let mut inner = self.lock();
+        let Inner {
+            conn, cache, actor, ..
+        } = &mut *inner;
+        let doc = load(conn, cache, actor, household)?;
+        let known: Vec<ChangeHash> = heads
+            .iter()
+            .copied()
+            .filter(|hash| doc.get_change_by_hash(hash).is_some())
+            .collect();
+        let still_missing: HashSet<ChangeHash> = doc
+            .get_changes(&known)
+            .iter()
+            .map(automerge::Change::hash)
+            .collect();
+        let tx = conn.transaction()?;
+        let unsynced: Vec<Vec<u8>> = {
+            let mut statement =
+                tx.prepare("SELECT hash FROM unsynced_change WHERE household_id = ?1")?;
+            let rows = statement.query_map([household.as_str()], |row| row.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for hash in unsynced {
+            let confirmed =
+                ChangeHash::try_from(hash.as_slice()).is_ok_and(|h| !still_missing.contains(&h));
+            if confirmed {
+                tx.execute(
+                    "DELETE FROM unsynced_change WHERE household_id = ?1 AND hash = ?2",
+                    params![household.as_str(), hash],
+                )?;
+            }
+        }
+        let joined: Vec<u8> = known.iter().flat_map(|h| h.as_ref().to_vec()).collect();
+        tx.execute(
+            "UPDATE document SET confirmed_heads = ?2 WHERE household_id = ?1",
+            params![household.as_str(), joined],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The ids of every household on this device.
+    pub fn household_ids(&self) -> Result<Vec<HouseholdId>> {
+        let inner = self.lock();
+        let mut statement = inner
+            .conn
+            .prepare("SELECT household_id FROM document ORDER BY household_id")?;
+        let ids = statement.query_map([], |row| row.get::<_, String>(0))?;
+        ids.map(|id| Ok(HouseholdId::parse(&id?)?)).collect()
+    }
+}
+
+impl DeviceProfile {
+    fn actor_info(&self) -> ActorInfo {
+        ActorInfo {
+            device: Some(self.device.clone()),
+            volunteer: Some(self.volunteer.clone()).filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+impl Inner {
+    fn check_village(&self, village: &AreaCode) -> Result<()> {
+        if self.villages.is_empty() || self.villages.contains(village) {
+            Ok(())
+        } else {
+            Err(Error::VillageNotAssigned(village.to_string()))
+        }
+    }
+
+    /// Applies `write` to a household as one Automerge change and commits it durably.
+    /// On any failure the change is discarded, in memory and on disk alike.
+    fn edit(
+        &mut self,
+        household: &HouseholdId,
+        write: impl FnOnce(&mut AutoCommit) -> Result<()>,
+    ) -> Result<HouseholdDetail> {
+        let Inner {
+            conn,
+            cache,
+            actor,
+            profile,
+            ..
+        } = self;
+        let doc = load(conn, cache, actor, household)?;
+        if let Err(err) = write(doc) {
+            doc.rollback();
+            return Err(err);
+        }
+        if doc.pending_ops() > 0 {
+            let actor_hex = actor.to_hex_string();
+            if !layout::has_actor(doc, &actor_hex) {
+                layout::write_actor(doc, &actor_hex, &profile.actor_info())?;
+            }
+        }
+        let visit: Option<String> = conn
+            .query_row(
+                "SELECT visit_id FROM open_visit WHERE household_id = ?1",
+                [household.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let mut options = CommitOptions::default().with_time(now());
+        if let Some(visit) = visit.and_then(|v| RecordId::parse(&v).ok()) {
+            options = options.with_message(layout::visit_message(&visit));
+        }
+        let committed = doc.commit_with(options);
+        let saved = (|| -> Result<HouseholdDetail> {
+            let view = layout::read_household(doc.document())?;
+            if let Some(hash) = committed {
+                let change = doc
+                    .get_last_local_change()
+                    .map(|c| c.raw_bytes().to_vec())
+                    .unwrap_or_default();
+                let tx = conn.transaction()?;
+                let rows = append_change(&tx, household.as_str(), &change)?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO unsynced_change (household_id, hash) VALUES (?1, ?2)",
+                    params![household.as_str(), hash.as_ref()],
+                )?;
+                write_index(&tx, household.as_str(), &view)?;
+                if rows >= COMPACT_AFTER_ROWS {
+                    compact(&tx, household.as_str(), doc.save())?;
+                }
+                tx.commit()?;
+            }
+            let unsynced = count_unsynced(conn, Some(household.as_str()))?;
+            Ok(detail(household, view, unsynced))
+        })();
+        if saved.is_err() {
+            cache.evict(household.as_str());
+        }
+        saved
+    }
+
+    fn insert_remote(&mut self, household: &HouseholdId, bytes: &[u8]) -> Result<bool> {
+        let mut doc = AutoCommit::load(bytes)?.with_actor(self.actor.clone());
+        layout::migrate(&mut doc)?;
+        let view = layout::read_household(doc.document())?;
+        let village = view.household_text("village").unwrap_or_default();
+        let village = AreaCode::parse_village(village)?;
+        self.check_village(&village)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO document (household_id, village, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)",
+            params![household.as_str(), village.as_str(), doc.save(), now()],
+        )?;
+        write_index(&tx, household.as_str(), &view)?;
+        tx.commit()?;
+        self.cache.insert(household.to_string(), doc);
+        Ok(true)
+    }
+}
+
+/// Loads a household into the cache (if it is not there) and returns it.
+fn load<'c>(
+    conn: &Connection,
+    cache: &'c mut DocCache,
+    actor: &ActorId,
+    household: &HouseholdId,
+) -> Result<&'c mut AutoCommit> {
+    if cache.get_mut(household.as_str()).is_none() {
+        let snapshot: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT snapshot FROM document WHERE household_id = ?1",
+                [household.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let snapshot = snapshot.ok_or_else(|| Error::HouseholdNotFound(household.to_string()))?;
+        let mut doc = AutoCommit::load(&snapshot)?.with_actor(actor.clone());
+        let mut statement = conn.prepare_cached(
+            "SELECT bytes FROM document_change WHERE household_id = ?1 ORDER BY seq",
+        )?;
+        let changes = statement.query_map([household.as_str()], |row| row.get::<_, Vec<u8>>(0))?;
+        for change in changes {
+            doc.load_incremental(&change?)?;
+        }
+        layout::migrate(&mut doc)?;
+        cache.insert(household.to_string(), doc);
+    }
+    cache
+        .get_mut(household.as_str())
+        .ok_or_else(|| Error::HouseholdNotFound(household.to_string()))
+}
+
+fn document_exists(conn: &Connection, household: &HouseholdId) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM document WHERE household_id = ?1",
+            [household.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Appends change bytes to a household; returns how many change rows it now has.
+fn append_change(tx: &Connection, household: &str, bytes: &[u8]) -> Result<i64> {
+    let rows: i64 = tx.query_row(
+        "UPDATE document SET change_rows = change_rows + 1, updated_at = ?2
+         WHERE household_id = ?1 RETURNING change_rows",
+        params![household, now()],
+        |row| row.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO document_change (household_id, seq, bytes) VALUES (?1, ?2, ?3)",
+        params![household, rows, bytes],
+    )?;
+    Ok(rows)
+}
+
+/// Folds a household's change rows into a new snapshot, in the caller's transaction, so a
+/// crash leaves either the old rows or the new snapshot, never neither.
+fn compact(tx: &Connection, household: &str, snapshot: Vec<u8>) -> Result<()> {
+    tx.execute(
+        "UPDATE document SET snapshot = ?2, change_rows = 0 WHERE household_id = ?1",
+        params![household, snapshot],
+    )?;
+    tx.execute(
+        "DELETE FROM document_change WHERE household_id = ?1",
+        [household],
+    )?;
+    Ok(())
+}
+
+fn write_index(tx: &Connection, household: &str, view: &HouseholdView) -> Result<()> {
+    let issues = validation::validate(view, today());
+    let errors = issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .count() as i64;
+    let warnings = issues.len() as i64 - errors;
+    let search_text = view.search_terms().join("\n").to_lowercase();
+    tx.execute(
+        "INSERT INTO household_index (household_id, village, number, head_name, member_count,
+             error_count, warning_count, conflict_count, search_text, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (household_id) DO UPDATE SET
+             village = excluded.village, number = excluded.number, head_name = excluded.head_name,
+             member_count = excluded.member_count, error_count = excluded.error_count,
+             warning_count = excluded.warning_count, conflict_count = excluded.conflict_count,
+             search_text = excluded.search_text, updated_at = excluded.updated_at",
+        params![
+            household,
+            view.household_text("village").unwrap_or_default(),
+            view.household_text("number").unwrap_or_default(),
+            view.head_name(),
+            view.members.len() as i64,
+            errors,
+            warnings,
+            view.conflicts().len() as i64,
+            search_text,
+            now(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn count_unsynced(conn: &Connection, household: Option<&str>) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM unsynced_change WHERE ?1 IS NULL OR household_id = ?1",
+        [household],
+        |row| row.get(0),
+    )?)
+}
+
+fn detail(household: &HouseholdId, view: HouseholdView, unsynced_changes: i64) -> HouseholdDetail {
+    let issues = validation::validate(&view, today());
+    let conflicts = view.conflicts();
+    HouseholdDetail {
+        id: household.to_string(),
+        view,
+        issues,
+        conflicts,
+        unsynced_changes,
+    }
+}
+
+/// Refuses a write to a member, visit, training or subsidy that does not exist, so a typo in
+/// a key cannot create a phantom record.
+fn ensure_record_exists(doc: &AutoCommit, path: &FieldPath) -> Result<()> {
+    if !path.entity.is_keyed() {
+        return Ok(());
+    }
+    let prefix = format!("{}.{}.", path.entity.prefix(), path.key);
+    let mut end = prefix.clone();
+    end.pop();
+    end.push('/');
+    if doc
+        .map_range(automerge::ROOT, prefix.clone()..end)
+        .next()
+        .is_some()
+    {
+        return Ok(());
+    }
+    let (zh, en) = match path.entity {
+        Entity::Member => ("成员", "member"),
+        Entity::Visit => ("走访记录", "visit"),
+        Entity::Training => ("培训记录", "training"),
+        _ => ("补贴记录", "subsidy"),
+    };
+    Err(Error::InvalidInput(Message::new(
+        format!("本户没有{zh}“{}”", path.key),
+        format!("This household has no {en} \"{}\"", path.key),
+    )))
+}
+
+/// The issues about the records that the edited paths belong to.
+fn issues_of_records(issues: Vec<Issue>, paths: &[FieldPath]) -> Vec<Issue> {
+    let prefixes: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            if p.entity.is_keyed() {
+                format!("{}.{}.", p.entity.prefix(), p.key)
+            } else {
+                "household.".to_owned()
+            }
+        })
+        .collect();
+    issues
+        .into_iter()
+        .filter(|issue| prefixes.iter().any(|prefix| issue.path.starts_with(prefix)))
+        .collect()
+}
+
+fn decode_secret(hex_text: &str) -> Result<MemberKeySecret> {
+    let bytes = hex::decode(hex_text)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok());
+    bytes.map(MemberKeySecret::from_bytes).ok_or_else(|| {
+        Error::InvalidInput(Message::new(
+            "成员密钥损坏",
+            "The member key secret is damaged",
+        ))
+    })
+}
+
+fn random_bytes() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    // The OS random source does not fail on the platforms we ship to; if it ever did, a
+    // time-based fallback still gives distinct ids on one device.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = nanos.to_le_bytes();
+    }
+    bytes
+}
+
+/// Seconds since 1970, from the device clock.
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Today's date in China (UTC+8), from the device clock.
+pub fn today() -> jiff::civil::Date {
+    let offset = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+    jiff::Timestamp::now().to_zoned(offset).date()
+}

@@ -1,0 +1,578 @@
+//! How a household lives inside an Automerge document.
+//!
+//! The document's root map is flat: every field is one root key, and the key is the field's
+//! path (`members.<key>.employment.status`). A multi-select stores one key per chosen code
+//! (`household.causes.07 = true`). Nothing is ever written as a nested object, because two
+//! phones that create the same nested object offline create two competing objects, and one
+//! side's fields would vanish behind the other's. Flat keys merge field by field. See
+//! `docs/adr/0001-flat-household-documents.md`.
+//!
+//! Besides fields the root holds `schema_version` and, per Automerge actor that wrote to the
+//! document, `actors.<actor hex>.device` and `actors.<actor hex>.volunteer`, so every value
+//! can be traced to a device and a person without asking the server.
+
+use crate::fields::{Entity, FieldKind, FieldPath};
+use crate::ids::{AreaCode, HouseholdId, RecordId};
+use crate::message::Message;
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ChangeHash, ObjId, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The layout version this code writes. Older documents are migrated on read by [`migrate`].
+pub const SCHEMA_VERSION: u64 = 1;
+const VERSION_KEY: &str = "schema_version";
+const ACTORS_PREFIX: &str = "actors.";
+const VISIT_MESSAGE_PREFIX: &str = "visit ";
+
+/// Why a document could not be read or written as a household.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("the document is not a household document (it has no schema_version)")]
+    NotAHousehold,
+    #[error(
+        "the document was written by a newer version (layout {found}, this one knows {SCHEMA_VERSION})"
+    )]
+    TooNew { found: u64 },
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}
+
+impl LayoutError {
+    pub fn message(&self) -> Message {
+        match self {
+            LayoutError::NotAHousehold => Message::new(
+                "该文档不是户档案（缺少 schema_version）",
+                "The document is not a household document (it has no schema_version)",
+            ),
+            LayoutError::TooNew { found } => Message::new(
+                format!("该户档案由更新版本的程序写入（格式 {found}），请先升级本程序"),
+                format!(
+                    "This household was written by a newer version (layout {found}); please update the app"
+                ),
+            ),
+            LayoutError::Automerge(err) => Message::new(
+                format!("文档数据损坏：{err}"),
+                format!("The document data is damaged: {err}"),
+            ),
+        }
+    }
+}
+
+/// The value of one field. Whatever a volunteer typed is kept, even when it does not fit the
+/// field's kind: it is then stored as text and validation reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    Text(String),
+    Integer(i64),
+    Decimal(f64),
+    Boolean(bool),
+    Codes(BTreeSet<String>),
+}
+
+impl FieldValue {
+    /// Reads what a person typed for a field of this kind. Empty input means "clear the
+    /// field" and gives `None`. Input that does not fit the kind is kept as text.
+    pub fn from_input(kind: FieldKind, input: &str) -> Option<FieldValue> {
+        let text = input.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let value = match kind {
+            FieldKind::Text | FieldKind::Code(_) | FieldKind::Date => {
+                FieldValue::Text(text.to_owned())
+            }
+            FieldKind::IdNumber => FieldValue::Text(text.to_uppercase()),
+            FieldKind::Integer { .. } | FieldKind::Timestamp => text
+                .parse()
+                .map(FieldValue::Integer)
+                .unwrap_or_else(|_| FieldValue::Text(text.to_owned())),
+            FieldKind::Decimal { .. } => text
+                .parse()
+                .map(FieldValue::Decimal)
+                .unwrap_or_else(|_| FieldValue::Text(text.to_owned())),
+            FieldKind::Boolean => match text.to_lowercase().as_str() {
+                "true" | "yes" | "y" | "1" | "是" => FieldValue::Boolean(true),
+                "false" | "no" | "n" | "0" | "否" => FieldValue::Boolean(false),
+                _ => FieldValue::Text(text.to_owned()),
+            },
+            FieldKind::Codes(_) => FieldValue::Codes(
+                text.split([',', '，', '、', ' '])
+                    .map(str::trim)
+                    .filter(|code| !code.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+        };
+        Some(value)
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            FieldValue::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn as_integer(&self) -> Option<i64> {
+        match self {
+            FieldValue::Integer(number) => Some(*number),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            FieldValue::Boolean(flag) => Some(*flag),
+            _ => None,
+        }
+    }
+
+    pub fn as_codes(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            FieldValue::Codes(codes) => Some(codes),
+            _ => None,
+        }
+    }
+
+    /// The value as a person would type it back.
+    pub fn display(&self) -> String {
+        match self {
+            FieldValue::Text(text) => text.clone(),
+            FieldValue::Integer(number) => number.to_string(),
+            FieldValue::Decimal(number) => number.to_string(),
+            FieldValue::Boolean(flag) => flag.to_string(),
+            FieldValue::Codes(codes) => codes.iter().cloned().collect::<Vec<_>>().join(","),
+        }
+    }
+
+    fn from_scalar(scalar: &ScalarValue) -> FieldValue {
+        match scalar {
+            ScalarValue::Str(text) => FieldValue::Text(text.to_string()),
+            ScalarValue::Int(number) | ScalarValue::Timestamp(number) => {
+                FieldValue::Integer(*number)
+            }
+            ScalarValue::Uint(number) => {
+                FieldValue::Integer(i64::try_from(*number).unwrap_or(i64::MAX))
+            }
+            ScalarValue::F64(number) => FieldValue::Decimal(*number),
+            ScalarValue::Boolean(flag) => FieldValue::Boolean(*flag),
+            other => FieldValue::Text(other.to_string()),
+        }
+    }
+
+    fn to_scalar(&self) -> ScalarValue {
+        match self {
+            FieldValue::Text(text) => ScalarValue::Str(text.as_str().into()),
+            FieldValue::Integer(number) => ScalarValue::Int(*number),
+            FieldValue::Decimal(number) => ScalarValue::F64(*number),
+            FieldValue::Boolean(flag) => ScalarValue::Boolean(*flag),
+            FieldValue::Codes(codes) => {
+                ScalarValue::Str(codes.iter().cloned().collect::<Vec<_>>().join(",").into())
+            }
+        }
+    }
+}
+
+/// Who stands behind an Automerge actor, as that actor recorded itself in the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ActorInfo {
+    pub device: Option<String>,
+    pub volunteer: Option<String>,
+}
+
+/// One of several concurrent values of a field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub value: FieldValue,
+    /// The Automerge actor (hex) whose change wrote this value.
+    pub actor: String,
+    pub device: Option<String>,
+    pub volunteer: Option<String>,
+    /// The writer's device clock, in seconds since 1970, as recorded in its change.
+    pub time: Option<i64>,
+    /// The visit the edit was made in, if any.
+    pub visit: Option<String>,
+}
+
+/// A field's current value and, when devices disagree, every candidate value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Field {
+    /// The value Automerge picks as the winner. While the field is disputed this is only
+    /// one of the candidates; nobody has chosen it.
+    pub value: FieldValue,
+    /// Empty unless the field holds different concurrent values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+impl Field {
+    pub fn is_disputed(&self) -> bool {
+        !self.candidates.is_empty()
+    }
+}
+
+/// The fields of one record (the household, a member, a visit…), by field name.
+pub type Record = BTreeMap<&'static str, Field>;
+
+/// Everything a household document holds, read out of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HouseholdView {
+    pub schema_version: u64,
+    pub household: Record,
+    pub members: BTreeMap<String, Record>,
+    pub visits: BTreeMap<String, Record>,
+    pub trainings: BTreeMap<String, Record>,
+    pub subsidies: BTreeMap<String, Record>,
+    pub actors: BTreeMap<String, ActorInfo>,
+    /// Keys this version does not know (written by a newer version), kept as text so
+    /// nothing is hidden.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unknown: BTreeMap<String, String>,
+}
+
+/// A disputed field, with its path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub path: String,
+    pub field: Field,
+}
+
+impl HouseholdView {
+    pub fn records(&self, entity: Entity) -> impl Iterator<Item = (&str, &Record)> {
+        let keyed = match entity {
+            Entity::Household => None,
+            Entity::Member => Some(&self.members),
+            Entity::Visit => Some(&self.visits),
+            Entity::Training => Some(&self.trainings),
+            Entity::Subsidy => Some(&self.subsidies),
+        };
+        let household = keyed.is_none().then_some(("", &self.household));
+        household
+            .into_iter()
+            .chain(keyed.into_iter().flatten().map(|(k, r)| (k.as_str(), r)))
+    }
+
+    pub fn field(&self, path: &FieldPath) -> Option<&Field> {
+        self.records(path.entity)
+            .find(|(key, _)| *key == path.key)
+            .and_then(|(_, record)| record.get(path.name))
+    }
+
+    pub fn household_text(&self, name: &str) -> Option<&str> {
+        self.household.get(name).and_then(|f| f.value.as_text())
+    }
+
+    /// Every disputed field, in path order.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let mut out = Vec::new();
+        for entity in [
+            Entity::Household,
+            Entity::Member,
+            Entity::Visit,
+            Entity::Training,
+            Entity::Subsidy,
+        ] {
+            for (key, record) in self.records(entity) {
+                for (name, field) in record.iter().filter(|(_, f)| f.is_disputed()) {
+                    let path = FieldPath {
+                        entity,
+                        key: key.to_owned(),
+                        name,
+                    };
+                    out.push(Conflict {
+                        path: path.to_string(),
+                        field: field.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The name of the member recorded as head of household (relation 01), if any.
+    pub fn head_name(&self) -> Option<&str> {
+        self.members
+            .values()
+            .find(|m| m.get("relation").and_then(|f| f.value.as_text()) == Some("01"))
+            .and_then(|m| m.get("name"))
+            .and_then(|f| f.value.as_text())
+    }
+
+    /// The values a search should find this household by: names, ID numbers and the
+    /// household number.
+    pub fn search_terms(&self) -> Vec<&str> {
+        let household = self.household_text("number");
+        let members = self.members.values().flat_map(|m| {
+            ["name", "id_number"]
+                .into_iter()
+                .filter_map(|name| m.get(name).and_then(|f| f.value.as_text()))
+        });
+        household.into_iter().chain(members).collect()
+    }
+}
+
+/// Writes the fields every new household starts with.
+pub fn init_household<T: Transactable>(
+    tx: &mut T,
+    id: &HouseholdId,
+    village: &AreaCode,
+    number: &str,
+    created_at: i64,
+) -> Result<(), LayoutError> {
+    tx.put(ROOT, VERSION_KEY, SCHEMA_VERSION)?;
+    for (name, value) in [
+        ("id", FieldValue::Text(id.to_string())),
+        ("village", FieldValue::Text(village.to_string())),
+        ("number", FieldValue::Text(number.to_owned())),
+        ("created_at", FieldValue::Integer(created_at)),
+    ] {
+        tx.put(ROOT, format!("household.{name}"), value.to_scalar())?;
+    }
+    Ok(())
+}
+
+/// Writes one field, or clears it when `value` is `None`.
+///
+/// Writing the value a field already holds does nothing, so no empty change is made. Writing
+/// onto a disputed field settles the dispute: that is what a person choosing a value means.
+/// Returns whether anything was written.
+pub fn write_field<T: Transactable>(
+    tx: &mut T,
+    path: &FieldPath,
+    value: Option<&FieldValue>,
+) -> Result<bool, LayoutError> {
+    let key = path.to_string();
+    if let FieldKind::Codes(_) = path.spec().kind {
+        let wanted = match value {
+            Some(FieldValue::Codes(codes)) => codes.clone(),
+            Some(other) => BTreeSet::from([other.display()]),
+            None => BTreeSet::new(),
+        };
+        return write_code_set(tx, &key, &wanted);
+    }
+    let current = tx.get_all(ROOT, key.as_str())?;
+    let unchanged = match value {
+        None => current.is_empty(),
+        Some(value) => {
+            current.len() == 1
+                && matches!(&current[0].0, Value::Scalar(s) if FieldValue::from_scalar(s) == *value)
+        }
+    };
+    if unchanged {
+        return Ok(false);
+    }
+    match value {
+        Some(value) => tx.put(ROOT, key, value.to_scalar())?,
+        None => tx.delete(ROOT, key)?,
+    }
+    Ok(true)
+}
+
+/// A set is stored as one key per member code, so two phones adding different codes offline
+/// both keep theirs.
+fn write_code_set<T: Transactable>(
+    tx: &mut T,
+    key: &str,
+    wanted: &BTreeSet<String>,
+) -> Result<bool, LayoutError> {
+    let prefix = format!("{key}.");
+    let present: BTreeSet<String> = tx
+        .map_range(ROOT, prefix.clone()..format!("{key}/"))
+        .filter(|item| {
+            matches!(
+                item.value,
+                ValueRef::Scalar(automerge::ScalarValueRef::Boolean(true))
+            )
+        })
+        .map(|item| item.key[prefix.len()..].to_owned())
+        .collect();
+    let mut wrote = false;
+    for code in wanted.difference(&present) {
+        tx.put(ROOT, format!("{prefix}{code}"), true)?;
+        wrote = true;
+    }
+    for code in present.difference(wanted) {
+        tx.delete(ROOT, format!("{prefix}{code}"))?;
+        wrote = true;
+    }
+    Ok(wrote)
+}
+
+/// Records which device and volunteer an actor belongs to. Each actor writes only its own
+/// keys, so these never conflict.
+pub fn write_actor<T: Transactable>(
+    tx: &mut T,
+    actor_hex: &str,
+    info: &ActorInfo,
+) -> Result<(), LayoutError> {
+    for (name, value) in [("device", &info.device), ("volunteer", &info.volunteer)] {
+        let key = format!("{ACTORS_PREFIX}{actor_hex}.{name}");
+        if let Some(value) = value {
+            let current = tx.get(ROOT, key.as_str())?;
+            let same = matches!(&current, Some((Value::Scalar(s), _)) if s.as_str() == Some(value.as_str()));
+            if !same {
+                tx.put(ROOT, key, value.as_str())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether this actor has already recorded who it is in the document.
+pub fn has_actor<R: ReadDoc>(doc: &R, actor_hex: &str) -> bool {
+    let key = format!("{ACTORS_PREFIX}{actor_hex}.device");
+    matches!(doc.get(ROOT, key.as_str()), Ok(Some(_)))
+}
+
+/// The commit message that ties a change to the visit it was made in.
+pub fn visit_message(visit: &RecordId) -> String {
+    format!("{VISIT_MESSAGE_PREFIX}{visit}")
+}
+
+/// Checks the document's layout version, migrating older layouts in place.
+///
+/// Version 1 is the first layout, so there is nothing to migrate yet. When version 2 comes,
+/// its step goes here: `if version == 1 { upgrade_from_1(doc)?; }`, each step an ordinary
+/// Automerge change so that it merges with edits made on devices still on the old layout.
+pub fn migrate<T: Transactable>(doc: &mut T) -> Result<u64, LayoutError> {
+    let version = match doc.get(ROOT, VERSION_KEY)? {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Uint(v) => *v,
+            ScalarValue::Int(v) => u64::try_from(*v).map_err(|_| LayoutError::NotAHousehold)?,
+            _ => return Err(LayoutError::NotAHousehold),
+        },
+        _ => return Err(LayoutError::NotAHousehold),
+    };
+    if version > SCHEMA_VERSION {
+        return Err(LayoutError::TooNew { found: version });
+    }
+    Ok(version)
+}
+
+/// Reads the whole household out of a document, including every candidate of every
+/// disputed field.
+pub fn read_household(doc: &Automerge) -> Result<HouseholdView, LayoutError> {
+    let mut view = HouseholdView::default();
+    let mut disputed = Vec::new();
+    for item in doc.map_range(ROOT, ..) {
+        let key: &str = &item.key;
+        let ValueRef::Scalar(scalar) = &item.value else {
+            view.unknown.insert(key.to_owned(), "(object)".to_owned());
+            continue;
+        };
+        let value = FieldValue::from_scalar(&ScalarValue::from(scalar));
+        if key == VERSION_KEY {
+            view.schema_version = value
+                .as_integer()
+                .and_then(|v| u64::try_from(v).ok())
+                .unwrap_or(0);
+            continue;
+        }
+        if let Some(rest) = key.strip_prefix(ACTORS_PREFIX) {
+            if let Some((actor, name)) = rest.split_once('.') {
+                let info = view.actors.entry(actor.to_owned()).or_default();
+                let text = value.as_text().map(str::to_owned);
+                match name {
+                    "device" => info.device = text,
+                    "volunteer" => info.volunteer = text,
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        if let Ok(path) = FieldPath::parse(key) {
+            if item.conflict {
+                disputed.push(path.clone());
+            }
+            record_mut(&mut view, &path).insert(
+                path.name,
+                Field {
+                    value,
+                    candidates: Vec::new(),
+                },
+            );
+            continue;
+        }
+        if let Some((set_key, code)) = key.rsplit_once('.')
+            && let Ok(path) = FieldPath::parse(set_key)
+            && matches!(path.spec().kind, FieldKind::Codes(_))
+        {
+            if value == FieldValue::Boolean(true) {
+                let field = record_mut(&mut view, &path)
+                    .entry(path.name)
+                    .or_insert_with(|| Field {
+                        value: FieldValue::Codes(BTreeSet::new()),
+                        candidates: Vec::new(),
+                    });
+                if let FieldValue::Codes(codes) = &mut field.value {
+                    codes.insert(code.to_owned());
+                }
+            }
+            continue;
+        }
+        view.unknown.insert(key.to_owned(), value.display());
+    }
+    if view.schema_version == 0 {
+        return Err(LayoutError::NotAHousehold);
+    }
+    for path in disputed {
+        let candidates = candidates(doc, &path.to_string(), &view.actors)?;
+        if let Some(field) = record_mut(&mut view, &path).get_mut(path.name) {
+            field.candidates = candidates;
+        }
+    }
+    Ok(view)
+}
+
+fn record_mut<'a>(view: &'a mut HouseholdView, path: &FieldPath) -> &'a mut Record {
+    let records = match path.entity {
+        Entity::Household => return &mut view.household,
+        Entity::Member => &mut view.members,
+        Entity::Visit => &mut view.visits,
+        Entity::Training => &mut view.trainings,
+        Entity::Subsidy => &mut view.subsidies,
+    };
+    records.entry(path.key.clone()).or_default()
+}
+
+/// The concurrent values of a key, or none when they are all the same value: identical
+/// values written on two phones are agreement, not a dispute.
+fn candidates(
+    doc: &Automerge,
+    key: &str,
+    actors: &BTreeMap<String, ActorInfo>,
+) -> Result<Vec<Candidate>, LayoutError> {
+    let mut out = Vec::new();
+    for (value, id) in doc.get_all(ROOT, key)? {
+        let Value::Scalar(scalar) = value else {
+            continue;
+        };
+        let actor = match &id {
+            ObjId::Id(_, actor, _) => actor.to_hex_string(),
+            ObjId::Root => String::new(),
+        };
+        let change = doc
+            .hash_for_opid(&id)
+            .and_then(|hash: ChangeHash| doc.get_change_meta_by_hash(&hash));
+        let info = actors.get(&actor).cloned().unwrap_or_default();
+        out.push(Candidate {
+            value: FieldValue::from_scalar(&scalar),
+            device: info.device,
+            volunteer: info.volunteer,
+            time: change.as_ref().map(|c| c.timestamp),
+            visit: change
+                .as_ref()
+                .and_then(|c| c.message.as_deref())
+                .and_then(|m| m.strip_prefix(VISIT_MESSAGE_PREFIX))
+                .map(str::to_owned),
+            actor,
+        });
+    }
+    let all_same = out.windows(2).all(|pair| pair[0].value == pair[1].value);
+    if all_same {
+        out.clear();
+    }
+    Ok(out)
+}

@@ -1,0 +1,777 @@
+//! The policy's rules, checked against a household as read from its document.
+//!
+//! Validation never changes or drops data: it returns a list of issues that the volunteer
+//! sees while still in the household, and that county staff see after a merge. Field rules
+//! check one value against its kind; cross-field rules check values against each other.
+
+use crate::codes::{self, CodeList};
+use crate::fields::{Entity, FieldKind, FieldPath, FieldSpec, spec};
+use crate::id_number::{IdNumber, Sex};
+use crate::layout::{FieldValue, HouseholdView, Record};
+use crate::message::Message;
+use jiff::civil::Date;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The record is wrong as it stands and must be corrected.
+    Error,
+    /// Unusual; worth a second look, but it may be true.
+    Warning,
+}
+
+/// One problem found in a household.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    pub severity: Severity,
+    /// The field the issue is about (the first one, when a rule involves several).
+    pub path: String,
+    /// A stable name for the rule, for filtering and for tests.
+    pub rule: &'static str,
+    pub message: Message,
+}
+
+/// Members older than this are past working age for the ledger's purposes.
+const WORKING_AGE_MAX: i32 = 60;
+/// The minimum legal working age (Labour Law art. 15).
+const WORKING_AGE_MIN: i32 = 16;
+/// Compulsory schooling ages: a child this age who is not in school is worth a look.
+const COMPULSORY_SCHOOL_AGES: std::ops::RangeInclusive<i32> = 7..=15;
+const MAX_TRAINING_TRADES: usize = 3;
+const MAX_TEXT_CHARS: usize = 500;
+
+/// Checks a household against every field rule and every cross-field rule.
+pub fn validate(view: &HouseholdView, today: Date) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    for entity in [
+        Entity::Household,
+        Entity::Member,
+        Entity::Visit,
+        Entity::Training,
+        Entity::Subsidy,
+    ] {
+        for (key, record) in view.records(entity) {
+            for (name, field) in record {
+                let Some(spec) = spec(entity, name) else {
+                    continue;
+                };
+                let path = FieldPath {
+                    entity,
+                    key: key.to_owned(),
+                    name: spec.name,
+                };
+                if let Some(message) = check_field(spec, &field.value, today) {
+                    issues.push(Issue {
+                        severity: Severity::Error,
+                        path: path.to_string(),
+                        rule: "field",
+                        message,
+                    });
+                }
+            }
+        }
+    }
+    let mut rules = Rules {
+        issues,
+        today,
+        view,
+    };
+    rules.household();
+    for (key, member) in &view.members {
+        rules.member(key, member);
+    }
+    for (key, training) in &view.trainings {
+        rules.training(key, training);
+    }
+    for (key, subsidy) in &view.subsidies {
+        rules.subsidy(key, subsidy);
+    }
+    for (key, visit) in &view.visits {
+        rules.visit(key, visit);
+    }
+    rules.issues
+}
+
+/// Checks one value against its field's kind. `None` means the value is fine.
+pub fn check_field(spec: &FieldSpec, value: &FieldValue, today: Date) -> Option<Message> {
+    let label = spec.label();
+    match (spec.kind, value) {
+        (FieldKind::Text, FieldValue::Text(text)) => {
+            (text.chars().count() > MAX_TEXT_CHARS).then(|| {
+                Message::new(
+                    format!("“{}”过长：最多 {MAX_TEXT_CHARS} 字", label.zh),
+                    format!(
+                        "{} is too long: at most {MAX_TEXT_CHARS} characters",
+                        label.en
+                    ),
+                )
+            })
+        }
+        (FieldKind::Code(lists), FieldValue::Text(code)) => {
+            (!lists.iter().any(|list| list.contains(code)))
+                .then(|| unknown_code(&label, code, lists[0]))
+        }
+        (FieldKind::Codes(list), FieldValue::Codes(chosen)) => chosen
+            .iter()
+            .find(|code| !list.contains(code))
+            .map(|code| unknown_code(&label, code, list)),
+        (FieldKind::Integer { min, max }, FieldValue::Integer(number)) => {
+            (!(min..=max).contains(number)).then(|| {
+                Message::new(
+                    format!("“{}”应在 {min} 到 {max} 之间，实为 {number}", label.zh),
+                    format!("{} must be between {min} and {max}, not {number}", label.en),
+                )
+            })
+        }
+        (FieldKind::Decimal { min, max }, FieldValue::Decimal(number)) => {
+            (!(min..=max).contains(number)).then(|| {
+                Message::new(
+                    format!("“{}”应在 {min} 到 {max} 之间，实为 {number}", label.zh),
+                    format!("{} must be between {min} and {max}, not {number}", label.en),
+                )
+            })
+        }
+        (FieldKind::Decimal { min, max }, FieldValue::Integer(number)) => {
+            check_field(spec, &FieldValue::Decimal(*number as f64), today)
+                .filter(|_| !(min..=max).contains(&(*number as f64)))
+        }
+        (FieldKind::Boolean, FieldValue::Boolean(_)) => None,
+        (FieldKind::Timestamp, FieldValue::Integer(_)) => None,
+        (FieldKind::Date, FieldValue::Text(text)) => check_date(spec, &label, text, today),
+        (FieldKind::IdNumber, FieldValue::Text(text)) => {
+            IdNumber::parse(text, today).err().map(|err| err.message())
+        }
+        (kind, value) => Some(wrong_kind(&label, kind, value)),
+    }
+}
+
+fn unknown_code(label: &Message, code: &str, list: &CodeList) -> Message {
+    let choices_zh: Vec<String> = list
+        .codes
+        .iter()
+        .map(|c| format!("{} {}", c.code, c.zh))
+        .collect();
+    let choices_en: Vec<String> = list
+        .codes
+        .iter()
+        .map(|c| format!("{} {}", c.code, c.en))
+        .collect();
+    Message::new(
+        format!(
+            "“{}”没有代码“{code}”。可选：{}",
+            label.zh,
+            choices_zh.join("、")
+        ),
+        format!(
+            "{} has no code \"{code}\". Choose one of: {}",
+            label.en,
+            choices_en.join(", ")
+        ),
+    )
+}
+
+fn wrong_kind(label: &Message, kind: FieldKind, value: &FieldValue) -> Message {
+    let (zh, en) = match kind {
+        FieldKind::Integer { .. } | FieldKind::Timestamp => ("整数", "a whole number"),
+        FieldKind::Decimal { .. } => ("数字", "a number"),
+        FieldKind::Boolean => ("“是”或“否”", "yes or no"),
+        FieldKind::Date => ("日期（年-月-日）", "a date (YYYY-MM-DD)"),
+        FieldKind::Codes(_) => ("代码列表", "a list of codes"),
+        FieldKind::Text | FieldKind::Code(_) | FieldKind::IdNumber => ("文字", "text"),
+    };
+    let typed = value.display();
+    Message::new(
+        format!("“{}”应为{zh}，填写的是“{typed}”", label.zh),
+        format!("{} must be {en}; \"{typed}\" was entered", label.en),
+    )
+}
+
+/// Dates of things that have already happened may not lie in the future.
+fn must_be_past(spec: &FieldSpec) -> bool {
+    matches!(
+        spec.name,
+        "birth_date" | "employment.start_date" | "employed_on"
+    )
+}
+
+fn check_date(spec: &FieldSpec, label: &Message, text: &str, today: Date) -> Option<Message> {
+    let Some(date) = parse_date(text) else {
+        return Some(Message::new(
+            format!(
+                "“{}”不是有效日期：“{text}”，应为 年-月-日，如 2026-03-01",
+                label.zh
+            ),
+            format!(
+                "{} is not a valid date: \"{text}\"; use YYYY-MM-DD, e.g. 2026-03-01",
+                label.en
+            ),
+        ));
+    };
+    (must_be_past(spec) && date > today).then(|| {
+        Message::new(
+            format!("“{}”{date} 晚于今天", label.zh),
+            format!("{} {date} is in the future", label.en),
+        )
+    })
+}
+
+/// Parses `YYYY-MM-DD` into a real calendar date.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let mut parts = text.trim().splitn(3, '-');
+    let year: i16 = parts.next()?.parse().ok()?;
+    let month: i8 = parts.next()?.parse().ok()?;
+    let day: i8 = parts.next()?.parse().ok()?;
+    Date::new(year, month, day).ok()
+}
+
+/// Completed years between two dates.
+fn years_between(from: Date, to: Date) -> i32 {
+    let mut years = i32::from(to.year()) - i32::from(from.year());
+    if (to.month(), to.day()) < (from.month(), from.day()) {
+        years -= 1;
+    }
+    years
+}
+
+struct Rules<'a> {
+    issues: Vec<Issue>,
+    today: Date,
+    view: &'a HouseholdView,
+}
+
+fn text<'r>(record: &'r Record, name: &str) -> Option<&'r str> {
+    record
+        .get(name)
+        .and_then(|f| f.value.as_text())
+        .filter(|t| !t.is_empty())
+}
+
+fn flag(record: &Record, name: &str) -> Option<bool> {
+    record.get(name).and_then(|f| f.value.as_bool())
+}
+
+fn integer(record: &Record, name: &str) -> Option<i64> {
+    record.get(name).and_then(|f| f.value.as_integer())
+}
+
+impl Rules<'_> {
+    fn push(
+        &mut self,
+        severity: Severity,
+        entity: Entity,
+        key: &str,
+        name: &'static str,
+        rule: &'static str,
+        message: Message,
+    ) {
+        let path = FieldPath {
+            entity,
+            key: key.to_owned(),
+            name,
+        };
+        self.issues.push(Issue {
+            severity,
+            path: path.to_string(),
+            rule,
+            message,
+        });
+    }
+
+    fn household(&mut self) {
+        let present: Vec<(&String, &Record)> = self
+            .view
+            .members
+            .iter()
+            .filter(|(_, m)| flag(m, "left_household") != Some(true))
+            .collect();
+        let heads = present
+            .iter()
+            .filter(|(_, m)| text(m, "relation") == Some("01"))
+            .count();
+        if !present.is_empty() && heads == 0 {
+            self.push(
+                Severity::Warning,
+                Entity::Household,
+                "",
+                "number",
+                "household.head_missing",
+                Message::new(
+                    "本户没有登记户主（与户主关系为 01 的成员）",
+                    "No member is recorded as head of household (relation 01)",
+                ),
+            );
+        }
+        if heads > 1 {
+            self.push(
+                Severity::Error,
+                Entity::Household,
+                "",
+                "number",
+                "household.several_heads",
+                Message::new(
+                    format!("本户登记了 {heads} 名户主，只能有一名"),
+                    format!(
+                        "{heads} members are recorded as head of household; there can be only one"
+                    ),
+                ),
+            );
+        }
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (key, member) in &present {
+            let Some(id) = text(member, "id_number") else {
+                continue;
+            };
+            if let Some(first) = seen.insert(id, key) {
+                let masked = IdNumber::parse(id, self.today)
+                    .map(|i| i.masked())
+                    .unwrap_or_else(|_| id.to_owned());
+                self.push(Severity::Error, Entity::Member, key, "id_number", "household.duplicate_id_number", Message::new(
+                    format!("身份证号码 {masked} 在本户登记了两次（另见成员 {first}）"),
+                    format!("ID number {masked} is recorded twice in this household (see also member {first})"),
+                ));
+            }
+        }
+    }
+
+    fn member(&mut self, key: &str, member: &Record) {
+        let m = |name: &'static str| name;
+        if text(member, "name").is_none() {
+            self.push(
+                Severity::Error,
+                Entity::Member,
+                key,
+                m("name"),
+                "member.name_missing",
+                Message::new("成员姓名未填写", "The member's name is missing"),
+            );
+        }
+        let id = text(member, "id_number").and_then(|t| IdNumber::parse(t, self.today).ok());
+        if text(member, "id_number").is_none() {
+            self.push(
+                Severity::Warning,
+                Entity::Member,
+                key,
+                "id_number",
+                "member.id_number_missing",
+                Message::new(
+                    "未登记身份证号码：台账要求实名登记",
+                    "No ID number recorded: the ledger is a real-name register",
+                ),
+            );
+        }
+        let entered_birth = text(member, "birth_date").and_then(parse_date);
+        if let Some(id) = &id {
+            if let Some(sex) = text(member, "sex").and_then(Sex::from_code)
+                && sex != id.sex()
+            {
+                self.push(
+                    Severity::Error,
+                    Entity::Member,
+                    key,
+                    "sex",
+                    "member.sex_disagrees_with_id_number",
+                    Message::new(
+                        format!(
+                            "性别填为“{}”，但身份证号码显示为“{}”",
+                            sex.label().zh,
+                            id.sex().label().zh
+                        ),
+                        format!(
+                            "Sex is entered as {}, but the ID number says {}",
+                            sex.label().en,
+                            id.sex().label().en
+                        ),
+                    ),
+                );
+            }
+            if let Some(birth) = entered_birth
+                && birth != id.birth_date()
+            {
+                self.push(
+                    Severity::Error,
+                    Entity::Member,
+                    key,
+                    "birth_date",
+                    "member.birth_date_disagrees_with_id_number",
+                    Message::new(
+                        format!(
+                            "出生日期填为 {birth}，但身份证号码显示为 {}",
+                            id.birth_date()
+                        ),
+                        format!(
+                            "Birth date is entered as {birth}, but the ID number says {}",
+                            id.birth_date()
+                        ),
+                    ),
+                );
+            }
+        }
+        let birth = id.as_ref().map(IdNumber::birth_date).or(entered_birth);
+        let age = birth.map(|b| years_between(b, self.today));
+        self.schooling(key, member, age);
+        self.employment(key, member, age);
+        self.intent(key, member);
+        if let Some(health) = member.get("health").and_then(|f| f.value.as_codes())
+            && health.contains("01")
+            && health.len() > 1
+        {
+            self.push(
+                Severity::Error,
+                Entity::Member,
+                key,
+                "health",
+                "member.healthy_and_ill",
+                Message::new(
+                    "健康状况同时选了“健康”和疾病或残疾",
+                    "Health is marked both healthy and ill or disabled",
+                ),
+            );
+        }
+    }
+
+    fn schooling(&mut self, key: &str, member: &Record, age: Option<i32>) {
+        let Some(age) = age else { return };
+        match text(member, "in_school") {
+            Some("00") if COMPULSORY_SCHOOL_AGES.contains(&age) => {
+                self.push(
+                    Severity::Warning,
+                    Entity::Member,
+                    key,
+                    "in_school",
+                    "member.school_age_not_in_school",
+                    Message::new(
+                        format!("{age} 岁，处于义务教育年龄，但登记为非在校生"),
+                        format!(
+                            "Aged {age}, of compulsory school age, but recorded as not in school"
+                        ),
+                    ),
+                );
+            }
+            Some("01") if age > 7 => {
+                self.push(
+                    Severity::Warning,
+                    Entity::Member,
+                    key,
+                    "in_school",
+                    "member.preschool_age",
+                    Message::new(
+                        format!("{age} 岁，登记为学前教育"),
+                        format!("Aged {age} but recorded as in preschool"),
+                    ),
+                );
+            }
+            Some(level) if level != "00" && age > 30 => {
+                self.push(
+                    Severity::Warning,
+                    Entity::Member,
+                    key,
+                    "in_school",
+                    "member.in_school_age",
+                    Message::new(
+                        format!("{age} 岁，登记为在校生"),
+                        format!("Aged {age} but recorded as in school"),
+                    ),
+                );
+            }
+            _ => {}
+        }
+        if text(member, "education") == Some("06") && age >= 7 {
+            self.push(
+                Severity::Warning,
+                Entity::Member,
+                key,
+                "education",
+                "member.preschool_education_age",
+                Message::new(
+                    format!("{age} 岁，文化程度登记为学龄前儿童"),
+                    format!("Aged {age} but education is recorded as preschool child"),
+                ),
+            );
+        }
+    }
+
+    fn employment(&mut self, key: &str, member: &Record, age: Option<i32>) {
+        let status = text(member, "employment.status");
+        let employed = status.is_some_and(codes::is_employed_status);
+        let employer = text(member, "employment.employer");
+        let place = text(member, "employment.place");
+        if employed && employer.is_none() && place.is_none() {
+            let label = codes::EMPLOYMENT_STATUS
+                .label(status.unwrap_or_default())
+                .unwrap_or_else(|| Message::new("", ""));
+            self.push(Severity::Error, Entity::Member, key, "employment.employer", "employment.employed_without_employer_or_place", Message::new(
+                format!("就业状态为“{}”，但未填写就业单位或就业地点", label.zh),
+                format!("Employment status is \"{}\", but neither employer nor place of work is recorded", label.en),
+            ));
+        }
+        if status == Some("10") {
+            if let Some(employer) = employer {
+                self.push(Severity::Error, Entity::Member, key, "employment.status", "employment.not_employed_with_employer", Message::new(
+                    format!("就业状态为“未就业”，但登记了就业单位“{employer}”"),
+                    format!("Employment status is \"not employed\", but an employer is recorded: {employer}"),
+                ));
+            }
+            if text(member, "employment.not_employed_reason").is_none() {
+                self.push(
+                    Severity::Warning,
+                    Entity::Member,
+                    key,
+                    "employment.not_employed_reason",
+                    "employment.not_employed_reason_missing",
+                    Message::new(
+                        "未就业，但未填写未就业原因",
+                        "Not employed, but no reason is recorded",
+                    ),
+                );
+            }
+        }
+        if employed && text(member, "employment.not_employed_reason").is_some() {
+            self.push(
+                Severity::Warning,
+                Entity::Member,
+                key,
+                "employment.not_employed_reason",
+                "employment.employed_with_not_employed_reason",
+                Message::new(
+                    "已就业，却填写了未就业原因",
+                    "Employed, yet a reason for not being employed is recorded",
+                ),
+            );
+        }
+        if let Some(months) = integer(member, "employment.months_worked") {
+            let months_so_far = i64::from(self.today.month());
+            if months > months_so_far && (0..=12).contains(&months) {
+                self.push(Severity::Warning, Entity::Member, key, "employment.months_worked", "employment.months_worked_beyond_today", Message::new(
+                    format!("本年务工 {months} 个月，但今年才过去 {months_so_far} 个月"),
+                    format!("{months} months worked this year, but only {months_so_far} months of the year have passed"),
+                ));
+            }
+            if months > 0 && status == Some("10") {
+                self.push(Severity::Warning, Entity::Member, key, "employment.months_worked", "employment.not_employed_with_months_worked", Message::new(
+                    format!("未就业，但本年务工 {months} 个月；如今年曾务工，请核实当前状态"),
+                    format!("Not employed, but {months} months worked this year; check the current status"),
+                ));
+            }
+        }
+        if let Some(start) = text(member, "employment.start_date").and_then(parse_date)
+            && let Some(months) = integer(member, "employment.months_worked")
+            && start.year() == self.today.year()
+        {
+            let possible = i64::from(self.today.month() - start.month()) + 1;
+            if months > possible {
+                self.push(Severity::Warning, Entity::Member, key, "employment.months_worked", "employment.months_worked_before_start", Message::new(
+                            format!("{start} 开始就业，本年最多务工 {possible} 个月，登记为 {months} 个月"),
+                            format!("Started work on {start}, so at most {possible} months this year, but {months} are recorded"),
+                        ));
+            }
+        }
+        if let Some(age) = age {
+            if employed && age < WORKING_AGE_MIN {
+                self.push(
+                    Severity::Error,
+                    Entity::Member,
+                    key,
+                    "employment.status",
+                    "employment.under_working_age",
+                    Message::new(
+                        format!("{age} 岁，未满 {WORKING_AGE_MIN} 周岁，不能登记为就业"),
+                        format!(
+                            "Aged {age}, under {WORKING_AGE_MIN}: cannot be recorded as employed"
+                        ),
+                    ),
+                );
+            }
+            if employed && age > WORKING_AGE_MAX {
+                self.push(Severity::Warning, Entity::Member, key, "employment.status", "employment.over_working_age", Message::new(
+                    format!("{age} 岁，超过劳动年龄（{WORKING_AGE_MAX} 岁），仍登记为就业"),
+                    format!("Aged {age}, past working age ({WORKING_AGE_MAX}), yet recorded as employed"),
+                ));
+            }
+        }
+        if employed && text(member, "labour_capacity").is_some_and(codes::is_unable_to_work) {
+            self.push(
+                Severity::Warning,
+                Entity::Member,
+                key,
+                "labour_capacity",
+                "employment.employed_but_unable_to_work",
+                Message::new(
+                    "登记为丧失劳动力或无劳动力，却处于就业状态",
+                    "Recorded as unable to work, yet employed",
+                ),
+            );
+        }
+        let contract_or_insurance = flag(member, "employment.contract_signed") == Some(true)
+            || flag(member, "employment.social_insurance") == Some(true);
+        if status == Some("10") && contract_or_insurance {
+            self.push(
+                Severity::Warning,
+                Entity::Member,
+                key,
+                "employment.contract_signed",
+                "employment.not_employed_with_contract",
+                Message::new(
+                    "未就业，却登记了劳动合同或社会保险",
+                    "Not employed, yet a labour contract or social insurance is recorded",
+                ),
+            );
+        }
+    }
+
+    fn intent(&mut self, key: &str, member: &Record) {
+        let trades: Vec<&str> = text(member, "intent.training_trades")
+            .map(|t| {
+                t.split([',', '，', '、'])
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if trades.len() > MAX_TRAINING_TRADES {
+            self.push(
+                Severity::Error,
+                Entity::Member,
+                key,
+                "intent.training_trades",
+                "intent.too_many_training_trades",
+                Message::new(
+                    format!(
+                        "意向培训工种最多 {MAX_TRAINING_TRADES} 项，登记了 {} 项",
+                        trades.len()
+                    ),
+                    format!(
+                        "At most {MAX_TRAINING_TRADES} training trades, but {} are recorded",
+                        trades.len()
+                    ),
+                ),
+            );
+        }
+        if flag(member, "intent.wants_training") == Some(true) && trades.is_empty() {
+            self.push(
+                Severity::Warning,
+                Entity::Member,
+                key,
+                "intent.training_trades",
+                "intent.training_wanted_without_trade",
+                Message::new(
+                    "有培训意愿，但未填写意向培训工种",
+                    "Wants training, but no trade is recorded",
+                ),
+            );
+        }
+        if flag(member, "intent.wants_work") == Some(true)
+            && text(member, "labour_capacity").is_some_and(codes::is_unable_to_work)
+        {
+            self.push(
+                Severity::Warning,
+                Entity::Member,
+                key,
+                "intent.wants_work",
+                "intent.wants_work_but_unable",
+                Message::new(
+                    "登记为丧失劳动力或无劳动力，却有就业意愿；请核实劳动技能",
+                    "Recorded as unable to work, yet wants work; check the labour capacity",
+                ),
+            );
+        }
+    }
+
+    fn member_reference(&mut self, entity: Entity, key: &str, record: &Record) {
+        match text(record, "member") {
+            None => self.push(
+                Severity::Error,
+                entity,
+                key,
+                "member",
+                "record.member_missing",
+                Message::new(
+                    "未指明是哪位成员的记录",
+                    "The record does not say which member it belongs to",
+                ),
+            ),
+            Some(member) if !self.view.members.contains_key(member) => self.push(
+                Severity::Error,
+                entity,
+                key,
+                "member",
+                "record.member_unknown",
+                Message::new(
+                    format!("本户没有成员“{member}”"),
+                    format!("This household has no member \"{member}\""),
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+
+    fn training(&mut self, key: &str, training: &Record) {
+        self.member_reference(Entity::Training, key, training);
+        let start = text(training, "start_date").and_then(parse_date);
+        let end = text(training, "end_date").and_then(parse_date);
+        if let (Some(start), Some(end)) = (start, end)
+            && end < start
+        {
+            self.push(
+                Severity::Error,
+                Entity::Training,
+                key,
+                "end_date",
+                "training.ends_before_start",
+                Message::new(
+                    format!("培训结束日期 {end} 早于开始日期 {start}"),
+                    format!("Training ends on {end}, before it starts on {start}"),
+                ),
+            );
+        }
+        if flag(training, "completed") == Some(true) && end.is_some_and(|end| end > self.today) {
+            self.push(
+                Severity::Warning,
+                Entity::Training,
+                key,
+                "completed",
+                "training.completed_before_end",
+                Message::new(
+                    "培训登记为已结业，但结束日期尚未到来",
+                    "Training is marked completed, but its end date has not come yet",
+                ),
+            );
+        }
+    }
+
+    fn subsidy(&mut self, key: &str, subsidy: &Record) {
+        self.member_reference(Entity::Subsidy, key, subsidy);
+        if text(subsidy, "kind") == Some("01") {
+            let outside_province = text(subsidy, "member")
+                .and_then(|m| self.view.members.get(m))
+                .and_then(|m| text(m, "employment.status"))
+                == Some("01");
+            if !outside_province {
+                self.push(Severity::Warning, Entity::Subsidy, key, "kind", "subsidy.transport_without_cross_province_work", Message::new(
+                    "一次性交通补助只发给省外务工人员，但该成员未登记为省外务工",
+                    "The one-off transport subsidy is for people working outside the province, but this member is not recorded so",
+                ));
+            }
+        }
+    }
+
+    fn visit(&mut self, key: &str, visit: &Record) {
+        if let (Some(start), Some(end)) =
+            (integer(visit, "started_at"), integer(visit, "finished_at"))
+            && end < start
+        {
+            self.push(
+                Severity::Error,
+                Entity::Visit,
+                key,
+                "finished_at",
+                "visit.finished_before_started",
+                Message::new(
+                    "走访结束时间早于开始时间",
+                    "The visit finished before it started",
+                ),
+            );
+        }
+    }
+}
