@@ -19,9 +19,15 @@ pub enum Error {
     /// The household document cannot be read as a household.
     #[error(transparent)]
     Document(#[from] LayoutError),
-    /// Bytes received for a household are not valid Automerge data.
-    #[error("invalid automerge data: {0}")]
+    /// Automerge refused an operation on a household document.
+    #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    /// Bytes received for a household are damaged; none of them were applied.
+    #[error("damaged automerge data: {0}")]
+    DamagedData(String),
+    /// Received changes depend on changes that were not sent; none of them were kept.
+    #[error("{0} changes are missing from the history that was sent")]
+    MissingDependencies(usize),
     /// The device's database failed; the edit was not saved.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
@@ -44,8 +50,18 @@ impl Error {
             ),
             Error::Document(err) => err.message(),
             Error::Automerge(err) => Message::new(
+                format!("户档案数据出错：{err}"),
+                format!("The household document failed: {err}"),
+            ),
+            Error::DamagedData(err) => Message::new(
                 format!("收到的数据已损坏，未保存：{err}"),
                 format!("The received data is damaged and was not saved: {err}"),
+            ),
+            Error::MissingDependencies(count) => Message::new(
+                format!("收到的修改缺少 {count} 条前序记录，未保存；请重新同步"),
+                format!(
+                    "The received changes lack {count} earlier changes and were not saved; sync again"
+                ),
             ),
             Error::Storage(err) => Message::new(
                 format!("本机存储出错，本次修改未保存：{err}"),

@@ -542,8 +542,13 @@ impl Store {
             .collect())
     }
 
-    /// The changes of a household that a peer holding `since` lacks, as Automerge bytes.
-    pub fn changes_since(&self, household: &HouseholdId, since: &[ChangeHash]) -> Result<Vec<u8>> {
+    /// The changes of a household that a peer holding `since` lacks, one Automerge change
+    /// per element, in an order that applies cleanly.
+    pub fn changes_since(
+        &self,
+        household: &HouseholdId,
+        since: &[ChangeHash],
+    ) -> Result<Vec<Vec<u8>>> {
         let mut inner = self.lock();
         let Inner {
             conn, cache, actor, ..
@@ -554,43 +559,55 @@ impl Store {
             .copied()
             .filter(|hash| doc.get_change_by_hash(hash).is_some())
             .collect();
-        Ok(doc.save_after(&known))
+        Ok(doc
+            .get_changes(&known)
+            .iter()
+            .map(|change| change.raw_bytes().to_vec())
+            .collect())
     }
 
-    /// Merges Automerge bytes (changes or a whole saved document) received from elsewhere,
-    /// creating the household if this device did not have it. Returns whether anything new
-    /// arrived.
-    pub fn apply_remote(&self, household: &HouseholdId, bytes: &[u8]) -> Result<bool> {
+    /// The whole household as one saved Automerge document, the compact form for a first
+    /// download.
+    pub fn document_bytes(&self, household: &HouseholdId) -> Result<Vec<u8>> {
         let mut inner = self.lock();
-        let exists = document_exists(&inner.conn, household)?;
-        if !exists {
-            return inner.insert_remote(household, bytes);
-        }
         let Inner {
             conn, cache, actor, ..
         } = &mut *inner;
-        let doc = load(conn, cache, actor, household)?;
-        let before = doc.get_heads();
-        if let Err(err) = doc.load_incremental(bytes) {
-            cache.evict(household.as_str());
-            return Err(err.into());
-        }
-        if doc.get_heads() == before {
+        Ok(load(conn, cache, actor, household)?.save())
+    }
+
+    /// Merges changes received from elsewhere, creating the household if this device did
+    /// not have it. Every change is checked before any is applied, so damaged data is
+    /// refused whole. Returns whether anything new arrived.
+    pub fn apply_changes(&self, household: &HouseholdId, changes: &[Vec<u8>]) -> Result<bool> {
+        let parsed = changes
+            .iter()
+            .map(|bytes| automerge::Change::from_bytes(bytes.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| Error::DamagedData(err.to_string()))?;
+        if parsed.is_empty() {
             return Ok(false);
         }
-        let view = layout::read_household(doc.document());
-        let saved = view.map_err(Error::from).and_then(|view| {
-            let tx = conn.transaction()?;
-            append_change(&tx, household.as_str(), bytes)?;
-            write_index(&tx, household.as_str(), &view)?;
-            tx.commit()?;
+        let stored: Vec<u8> = changes.concat();
+        self.lock().merge_remote(household, &stored, |doc| {
+            doc.apply_changes(parsed)?;
             Ok(())
-        });
-        if let Err(err) = saved {
-            cache.evict(household.as_str());
-            return Err(err);
-        }
-        Ok(true)
+        })
+    }
+
+    /// Merges a whole saved document received from elsewhere, creating the household if
+    /// this device did not have it. Returns whether anything new arrived.
+    pub fn apply_document(&self, household: &HouseholdId, bytes: &[u8]) -> Result<bool> {
+        let strict = automerge::LoadOptions::new()
+            .on_partial_load(automerge::OnPartialLoad::Error)
+            .verification_mode(automerge::VerificationMode::Check);
+        automerge::Automerge::load_with_options(bytes, strict)
+            .map_err(|err| Error::DamagedData(err.to_string()))?;
+        let mut incoming = AutoCommit::load(bytes)?;
+        self.lock().merge_remote(household, bytes, |doc| {
+            doc.merge(&mut incoming)?;
+            Ok(())
+        })
     }
 
     /// Records that the server holds the household up to `heads`: local changes covered by
@@ -731,22 +748,69 @@ impl Inner {
         saved
     }
 
-    fn insert_remote(&mut self, household: &HouseholdId, bytes: &[u8]) -> Result<bool> {
-        let mut doc = AutoCommit::load(bytes)?.with_actor(self.actor.clone());
-        layout::migrate(&mut doc)?;
-        let view = layout::read_household(doc.document())?;
-        let village = view.household_text("village").unwrap_or_default();
-        let village = AreaCode::parse_village(village)?;
-        self.check_village(&village)?;
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO document (household_id, village, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)",
-            params![household.as_str(), village.as_str(), doc.save(), now()],
-        )?;
-        write_index(&tx, household.as_str(), &view)?;
-        tx.commit()?;
-        self.cache.insert(household.to_string(), doc);
-        Ok(true)
+    /// Applies data received from elsewhere and stores it as it came, in one transaction
+    /// with the household's index row.
+    fn merge_remote(
+        &mut self,
+        household: &HouseholdId,
+        stored: &[u8],
+        apply: impl FnOnce(&mut AutoCommit) -> Result<()>,
+    ) -> Result<bool> {
+        if !document_exists(&self.conn, household)? {
+            let mut doc = AutoCommit::new().with_actor(self.actor.clone());
+            apply(&mut doc)?;
+            check_complete(&mut doc)?;
+            layout::migrate(&mut doc)?;
+            let view = layout::read_household(doc.document())?;
+            let village =
+                AreaCode::parse_village(view.household_text("village").unwrap_or_default())?;
+            self.check_village(&village)?;
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO document (household_id, village, snapshot, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![household.as_str(), village.as_str(), doc.save(), now()],
+            )?;
+            write_index(&tx, household.as_str(), &view)?;
+            tx.commit()?;
+            self.cache.insert(household.to_string(), doc);
+            return Ok(true);
+        }
+        let Inner {
+            conn, cache, actor, ..
+        } = self;
+        let doc = load(conn, cache, actor, household)?;
+        let before = doc.get_heads();
+        let saved = (|| -> Result<bool> {
+            apply(doc)?;
+            check_complete(doc)?;
+            if doc.get_heads() == before {
+                return Ok(false);
+            }
+            let view = layout::read_household(doc.document())?;
+            let tx = conn.transaction()?;
+            append_change(&tx, household.as_str(), stored)?;
+            write_index(&tx, household.as_str(), &view)?;
+            tx.commit()?;
+            Ok(true)
+        })();
+        if saved.is_err() {
+            // The document in memory may hold what was refused; reload it from disk.
+            cache.evict(household.as_str());
+        }
+        saved
+    }
+}
+
+/// Refuses changes whose dependencies never arrived: Automerge would hold them back in
+/// memory, where a restart would lose them, so the sender must send them again with
+/// their history.
+fn check_complete(doc: &mut AutoCommit) -> Result<()> {
+    let missing = doc.get_missing_deps(&[]);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::MissingDependencies(missing.len()))
     }
 }
 

@@ -1,0 +1,1 @@
+//! Tests of every field rule and every cross-field rule.
