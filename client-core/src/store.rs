@@ -202,6 +202,41 @@ impl Store {
         )?)
     }
 
+    pub fn remove_setting(&self, key: &str) -> Result<()> {
+        self.lock().conn.execute(
+            "DELETE FROM meta WHERE key = ?1",
+            [format!("setting.{key}")],
+        )?;
+        Ok(())
+    }
+
+    /// Every setting whose key starts with `prefix`, with the prefix removed.
+    pub fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let inner = self.lock();
+        let full = format!("setting.{prefix}");
+        let mut statement = inner.conn.prepare(
+            "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
+        let rows = statement.query_map([&full], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (key, value) = row?;
+            Ok((key[full.len()..].to_owned(), value))
+        })
+        .collect()
+    }
+
+    /// Households with changes the server has not confirmed.
+    pub fn households_with_unsynced_changes(&self) -> Result<Vec<HouseholdId>> {
+        let inner = self.lock();
+        let mut statement = inner
+            .conn
+            .prepare("SELECT DISTINCT household_id FROM unsynced_change ORDER BY household_id")?;
+        let ids = statement.query_map([], |row| row.get::<_, String>(0))?;
+        ids.map(|id| Ok(HouseholdId::parse(&id?)?)).collect()
+    }
+
     /// Creates a household in one of this device's villages. Without a registry number, the
     /// household gets a provisional one.
     pub fn create_household(

@@ -172,8 +172,8 @@ pub static CATALOG: &[FieldSpec] = &[
         H,
         "poverty_attribute",
         Code(&[
-            &codes::POVERTY_ATTRIBUTE,
             &codes::POVERTY_ATTRIBUTE_EXTENDED,
+            &codes::POVERTY_ATTRIBUTE,
         ]),
         "贫困户属性",
         "Poverty attribute",

@@ -97,13 +97,22 @@ impl FieldValue {
                 "false" | "no" | "n" | "0" | "否" => FieldValue::Boolean(false),
                 _ => FieldValue::Text(text.to_owned()),
             },
-            FieldKind::Codes(_) => FieldValue::Codes(
-                text.split([',', '，', '、', ' '])
+            FieldKind::Codes(_) => {
+                let codes: BTreeSet<String> = text
+                    .split([',', '，', '、', ' ', '\u{3000}'])
                     .map(str::trim)
                     .filter(|code| !code.is_empty())
                     .map(str::to_owned)
-                    .collect(),
-            ),
+                    .collect();
+                // Each code becomes part of a document key, so one holding the path
+                // separator cannot be stored as a code; keep the input as text instead,
+                // for validation to report.
+                if codes.iter().any(|code| code.contains('.')) {
+                    FieldValue::Text(text.to_owned())
+                } else {
+                    FieldValue::Codes(codes)
+                }
+            }
         };
         Some(value)
     }
@@ -345,12 +354,27 @@ pub fn write_field<T: Transactable>(
 ) -> Result<bool, LayoutError> {
     let key = path.to_string();
     if let FieldKind::Codes(_) = path.spec().kind {
-        let wanted = match value {
-            Some(FieldValue::Codes(codes)) => codes.clone(),
-            Some(other) => BTreeSet::from([other.display()]),
-            None => BTreeSet::new(),
+        let (wanted, typed) = match value {
+            Some(FieldValue::Codes(codes)) => (codes.clone(), None),
+            // Input that is not a list of codes is kept, as text at the set's own key, for
+            // validation to report.
+            Some(other) => (BTreeSet::new(), Some(other.to_scalar())),
+            None => (BTreeSet::new(), None),
         };
-        return write_code_set(tx, &key, &wanted);
+        let mut wrote = write_code_set(tx, &key, &wanted)?;
+        let current = tx.get(ROOT, key.as_str())?;
+        match typed {
+            Some(scalar) => {
+                tx.put(ROOT, key, scalar)?;
+                wrote = true;
+            }
+            None if current.is_some() => {
+                tx.delete(ROOT, key)?;
+                wrote = true;
+            }
+            None => {}
+        }
+        return Ok(wrote);
     }
     let current = tx.get_all(ROOT, key.as_str())?;
     let unchanged = match value {
@@ -506,8 +530,19 @@ pub fn read_household(doc: &Automerge) -> Result<HouseholdView, LayoutError> {
                         value: FieldValue::Codes(BTreeSet::new()),
                         candidates: Vec::new(),
                     });
+                let mut displaced = None;
+                if !matches!(field.value, FieldValue::Codes(_)) {
+                    // Text typed into the set earlier, beside codes chosen since: the codes
+                    // are the field, and the text stays visible apart.
+                    let typed =
+                        std::mem::replace(&mut field.value, FieldValue::Codes(BTreeSet::new()));
+                    displaced = Some(typed.display());
+                }
                 if let FieldValue::Codes(codes) = &mut field.value {
                     codes.insert(code.to_owned());
+                }
+                if let Some(typed) = displaced {
+                    view.unknown.insert(path.to_string(), typed);
                 }
             }
             continue;

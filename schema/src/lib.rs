@@ -10,6 +10,7 @@ pub mod ids;
 pub mod layout;
 pub mod message;
 pub mod validation;
+pub mod wire;
 
 pub use id_number::{IdNumber, IdNumberError, Sex};
 pub use message::Message;

@@ -1,10 +1,10 @@
 //! A message a person reads: always in Chinese and in English.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Text shown to a user, in Chinese first and in English.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub zh: String,
     pub en: String,

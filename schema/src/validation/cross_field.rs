@@ -132,12 +132,17 @@ impl Rules<'_> {
                 ),
             );
         }
-        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        // Compare normalised numbers, so the 15-digit form, a lowercase x and the 18-digit
+        // form of one person's number are recognised as the same.
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         for (key, member) in &present {
             let Some(id) = text(member, "id_number") else {
                 continue;
             };
-            if let Some(first) = seen.insert(id, key) {
+            let normalised = IdNumber::parse(id, self.today)
+                .map(|parsed| parsed.as_str().to_owned())
+                .unwrap_or_else(|_| id.to_uppercase());
+            if let Some(first) = seen.insert(normalised, key) {
                 let masked = IdNumber::parse(id, self.today)
                     .map(|i| i.masked())
                     .unwrap_or_else(|_| id.to_owned());
@@ -372,6 +377,7 @@ impl Rules<'_> {
         if let Some(start) = text(member, "employment.start_date").and_then(parse_date)
             && let Some(months) = integer(member, "employment.months_worked")
             && start.year() == self.today.year()
+            && start <= self.today
         {
             let possible = i64::from(self.today.month() - start.month()) + 1;
             if months > possible {
@@ -437,7 +443,7 @@ impl Rules<'_> {
     fn intent(&mut self, key: &str, member: &Record) {
         let trades: Vec<&str> = text(member, "intent.training_trades")
             .map(|t| {
-                t.split([',', '，', '、'])
+                t.split([',', '，', '、', ' ', '\u{3000}'])
                     .map(str::trim)
                     .filter(|t| !t.is_empty())
                     .collect()
@@ -556,7 +562,9 @@ impl Rules<'_> {
 
     fn subsidy(&mut self, key: &str, subsidy: &Record) {
         self.member_reference(Entity::Subsidy, key, subsidy);
-        if text(subsidy, "kind") == Some("01") {
+        // A subsidy already paid stays right even when the person has since come home.
+        let paid = text(subsidy, "status") == Some("03");
+        if text(subsidy, "kind") == Some("01") && !paid {
             let outside_province = text(subsidy, "member")
                 .and_then(|m| self.view.members.get(m))
                 .and_then(|m| text(m, "employment.status"))

@@ -1,0 +1,265 @@
+//! The sync protocol's messages and their encoding: CBOR, then gzip.
+//!
+//! One round trip carries everything: the device uploads its unconfirmed changes and its
+//! place in the server's change feed; the server answers with what it accepted and a page of
+//! the feed. Every message can be sent again without effect, so any request may be retried.
+//! `docs/PROTOCOL.md` is the full description; the doc comments here are its summary.
+
+use crate::message::Message;
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+
+/// The protocol version this code speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The media type of a sync body.
+pub const CONTENT_TYPE: &str = "application/vnd.doorstep.sync+cbor";
+/// The largest decoded message accepted, whatever its compressed size.
+pub const MAX_DECODED_BYTES: usize = 16 * 1024 * 1024;
+/// What a device asks for when it does not say: a page that finishes on a slow link.
+pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
+
+/// Raw bytes: an Automerge change, a saved document, or a change hash.
+pub type Bytes = serde_bytes::ByteBuf;
+
+/// Device → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub protocol: u32,
+    /// The device's Automerge actor (hex). The feed leaves out its own changes.
+    pub actor: String,
+    /// Where the device is in the feed; `None` before its first completed download.
+    pub cursor: Option<Cursor>,
+    /// Changes the server has not confirmed, grouped by household.
+    pub uploads: Vec<Upload>,
+    /// How many bytes of documents and changes the response may carry (before
+    /// compression). The server always sends at least one item, so progress never stalls.
+    pub page_bytes: u32,
+}
+
+/// A position in the server's change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Every change the server stored at or below this feed position has been sent.
+    pub feed: u64,
+    /// While a first download is under way: the last household sent whole. Households
+    /// after it (in id order) are still to come.
+    pub download_after: Option<String>,
+}
+
+/// A device's unconfirmed changes to one household.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Upload {
+    pub household: String,
+    /// Automerge changes, each as `Change::raw_bytes`, in an order that applies cleanly.
+    pub changes: Vec<Bytes>,
+}
+
+/// Server → device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    pub protocol: u32,
+    /// One result per upload, in the same order.
+    pub results: Vec<UploadResult>,
+    /// Households changed by others since the request's cursor, or sent whole during a
+    /// first download.
+    pub updates: Vec<DocumentUpdate>,
+    /// Where the device is once it has durably applied `updates`.
+    pub cursor: Cursor,
+    /// Whether more updates are waiting: the device should ask again at once.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadResult {
+    pub household: String,
+    pub outcome: UploadOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UploadOutcome {
+    /// Stored. `heads` are the server's heads for the household afterwards; the device
+    /// counts every change they cover as confirmed.
+    Accepted { heads: Vec<Bytes> },
+    /// Refused. The device keeps its changes and shows `reason`.
+    Rejected { code: RejectCode, reason: Message },
+}
+
+/// Why an upload was refused, for the device to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// The household is not in the device's villages. Retrying will not help.
+    OutOfScope,
+    /// The changes depend on changes the server does not have: send the whole history.
+    MissingHistory,
+    /// The bytes are not valid Automerge changes, or not a household.
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentUpdate {
+    pub household: String,
+    pub payload: Payload,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "bytes", rename_all = "snake_case")]
+pub enum Payload {
+    /// The whole household, as `Automerge::save` writes it.
+    Document(Bytes),
+    /// Changes the device lacks, in feed order.
+    Changes(Vec<Bytes>),
+}
+
+/// An error body, for every 4xx and 5xx the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: Message,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("the body is not valid gzip: {0}")]
+    Compression(std::io::Error),
+    #[error("the body decodes to more bytes than allowed")]
+    TooLarge,
+    #[error("the body is not a valid message: {0}")]
+    Decode(String),
+    #[error("the message could not be encoded: {0}")]
+    Encode(String),
+}
+
+/// Encodes a message: CBOR, then gzip.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, WireError> {
+    let mut cbor = Vec::new();
+    ciborium::into_writer(message, &mut cbor).map_err(|e| WireError::Encode(e.to_string()))?;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(&cbor).map_err(WireError::Compression)?;
+    gzip.finish().map_err(WireError::Compression)
+}
+
+/// Decodes a message, refusing anything damaged, truncated or too large.
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, WireError> {
+    decode_limited(body, MAX_DECODED_BYTES)
+}
+
+fn decode_limited<T: for<'de> Deserialize<'de>>(body: &[u8], limit: usize) -> Result<T, WireError> {
+    let mut cbor = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut cbor)
+        .map_err(WireError::Compression)?;
+    if cbor.len() > limit {
+        return Err(WireError::TooLarge);
+    }
+    ciborium::from_reader(cbor.as_slice()).map_err(|e| WireError::Decode(e.to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn request() -> SyncRequest {
+        SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            actor: "0a1b".into(),
+            cursor: Some(Cursor {
+                feed: 42,
+                download_after: Some("h1".into()),
+            }),
+            uploads: vec![Upload {
+                household: "h1".into(),
+                changes: vec![Bytes::from(vec![1, 2, 3])],
+            }],
+            page_bytes: DEFAULT_PAGE_BYTES,
+        }
+    }
+
+    #[test]
+    fn test_request_round_trips() {
+        let request = request();
+        assert_eq!(
+            decode::<SyncRequest>(&encode(&request).unwrap()).unwrap(),
+            request
+        );
+    }
+
+    #[test]
+    fn test_response_round_trips_with_every_variant() {
+        let response = SyncResponse {
+            protocol: PROTOCOL_VERSION,
+            results: vec![
+                UploadResult {
+                    household: "h1".into(),
+                    outcome: UploadOutcome::Accepted {
+                        heads: vec![Bytes::from(vec![7; 32])],
+                    },
+                },
+                UploadResult {
+                    household: "h2".into(),
+                    outcome: UploadOutcome::Rejected {
+                        code: RejectCode::OutOfScope,
+                        reason: Message::new("不在本设备的村", "Not in this device's villages"),
+                    },
+                },
+            ],
+            updates: vec![
+                DocumentUpdate {
+                    household: "h3".into(),
+                    payload: Payload::Document(Bytes::from(vec![9; 10])),
+                },
+                DocumentUpdate {
+                    household: "h4".into(),
+                    payload: Payload::Changes(vec![Bytes::from(vec![8; 5])]),
+                },
+            ],
+            cursor: Cursor {
+                feed: 7,
+                download_after: None,
+            },
+            more: true,
+        };
+        assert_eq!(
+            decode::<SyncResponse>(&encode(&response).unwrap()).unwrap(),
+            response
+        );
+    }
+
+    #[test]
+    fn test_error_body_round_trips() {
+        let body = ErrorBody {
+            error: "unauthorized".into(),
+            message: Message::new("令牌无效", "Invalid token"),
+        };
+        assert_eq!(decode::<ErrorBody>(&encode(&body).unwrap()).unwrap(), body);
+    }
+
+    #[test]
+    fn test_truncated_and_garbage_bodies_are_refused() {
+        let body = encode(&request()).unwrap();
+        for cut in [0, 1, 10, body.len() / 2, body.len() - 1] {
+            assert!(decode::<SyncRequest>(&body[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(decode::<SyncRequest>(b"garbage").is_err());
+        let mut flipped = body.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0xff;
+        assert!(decode::<SyncRequest>(&flipped).is_err());
+    }
+
+    #[test]
+    fn test_a_zip_bomb_is_refused() {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let limit = 1024 * 1024;
+        gzip.write_all(&vec![0u8; limit + 1]).unwrap();
+        let bomb = gzip.finish().unwrap();
+        assert!(bomb.len() < limit / 100);
+        assert!(matches!(
+            decode_limited::<SyncRequest>(&bomb, limit),
+            Err(WireError::TooLarge)
+        ));
+    }
+}

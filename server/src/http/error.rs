@@ -1,0 +1,88 @@
+//! The one HTTP error type: a status, a stable code and a message in both languages, sent
+//! as JSON. A 500 is logged with its cause, and the cause is never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use schema::Message;
+use schema::wire::ErrorBody;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: Message,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn bad_request(message: Message) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message,
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: Message::new(
+                "令牌缺失、无效或已被撤销",
+                "The token is missing, unknown or revoked",
+            ),
+        }
+    }
+
+    pub fn forbidden(message: Message) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message,
+        }
+    }
+
+    pub fn not_found(message: Message) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message,
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "request failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: Message::new(
+                "服务器内部错误，未做任何修改，请稍后重试",
+                "The server failed; nothing was changed. Please try again later",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl From<crate::documents::LedgerError> for ApiError {
+    fn from(err: crate::documents::LedgerError) -> Self {
+        ApiError::internal(err)
+    }
+}

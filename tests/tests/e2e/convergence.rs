@@ -1,0 +1,126 @@
+//! Three devices record offline and sync in every order: everything converges, on the
+//! devices, on the server and in the register.
+
+use doorstep_e2e::{Backend, COUNTY, HouseholdId, Phone, Server, TestDatabase, VILLAGE};
+use schema::ids::AreaCode;
+
+/// All orderings of three devices.
+const ORDERS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+];
+
+#[test]
+fn test_three_devices_recording_offline_converge_in_every_sync_order() {
+    for backend in Backend::all() {
+        for order in ORDERS {
+            three_devices_converge(&backend, order);
+        }
+    }
+}
+
+fn three_devices_converge(backend: &Backend, order: [usize; 3]) {
+    let db = TestDatabase::new(backend);
+    let server = Server::start(&db);
+    let phones: Vec<Phone> = (0..3)
+        .map(|n| Phone::new(&format!("phone-{n}"), &server, &db.add_device(&[VILLAGE])))
+        .collect();
+    let village = AreaCode::parse(VILLAGE).unwrap();
+
+    // A household everyone knows, recorded on phone 0 and synced to all.
+    let shared = phones[0]
+        .store
+        .create_household(&village, Some("1411241002010001"))
+        .unwrap();
+    let member = phones[0]
+        .store
+        .add_member(&shared, "刘伟", Some("11010519491231002X"))
+        .unwrap();
+    for phone in &phones {
+        phone.sync();
+    }
+
+    // Offline: each phone edits the shared household and records a household of its own.
+    let field = |name: &str| format!("members.{member}.{name}");
+    phones[0]
+        .store
+        .set_field(&shared, &field("employment.status"), "01")
+        .unwrap();
+    phones[1]
+        .store
+        .set_field(&shared, &field("employment.status"), "10")
+        .unwrap();
+    phones[2]
+        .store
+        .set_field(&shared, "household.address", "城庄镇 12 号")
+        .unwrap();
+    let mut own = Vec::new();
+    for (n, phone) in phones.iter().enumerate() {
+        let household = phone.store.create_household(&village, None).unwrap();
+        phone
+            .store
+            .add_member(&household, &format!("户主{n}"), None)
+            .unwrap();
+        let visit = phone.store.start_visit(&household).unwrap();
+        phone
+            .store
+            .finish_visit(&household, &visit, "met", Some("在家"), None)
+            .unwrap();
+        own.push(household);
+    }
+
+    for n in order {
+        phones[n].sync();
+    }
+    // A second pass brings the earlier syncers what the later ones uploaded.
+    for n in order {
+        phones[n].sync();
+    }
+
+    let mut all: Vec<HouseholdId> = own.clone();
+    all.push(shared.clone());
+    for household in &all {
+        let heads = phones[0].store.heads(household).unwrap();
+        let view = phones[0].store.household(household).unwrap().view;
+        for phone in &phones[1..] {
+            assert_eq!(phone.store.heads(household).unwrap(), heads, "{order:?}");
+            assert_eq!(
+                phone.store.household(household).unwrap().view,
+                view,
+                "{order:?}"
+            );
+        }
+    }
+    for phone in &phones {
+        assert_eq!(phone.store.unsynced_changes().unwrap(), 0);
+    }
+
+    // The register agrees with the devices.
+    let operator = db.add_operator(COUNTY);
+    let (status, page) = server.get_json(&format!("/api/v1/households?area={VILLAGE}"), &operator);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 4, "{page}");
+    let (status, detail) = server.get_json(&format!("/api/v1/households/{shared}"), &operator);
+    assert_eq!(status, 200, "{detail}");
+    let on_phone = phones[0].store.household(&shared).unwrap();
+    assert_eq!(
+        serde_json::to_value(&on_phone.view.members).unwrap(),
+        detail["members"],
+        "the register shows exactly what the phones hold"
+    );
+    assert_eq!(detail["household"]["address"]["value"], "城庄镇 12 号");
+    let conflicts = detail["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{detail}");
+    assert_eq!(conflicts[0]["path"], field("employment.status"));
+    assert_eq!(
+        conflicts[0]["field"]["candidates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests of the sync server and the register, one module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod convergence;
