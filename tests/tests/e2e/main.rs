@@ -3,3 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod convergence;
+
+mod links;
+mod scope;

@@ -1,0 +1,1 @@
+//! Retried requests and links cut at any byte: nothing lost, nothing duplicated.

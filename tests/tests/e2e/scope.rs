@@ -1,0 +1,1 @@
+//! Scope, hostile input and two servers on one database.
