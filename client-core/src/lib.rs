@@ -4,7 +4,6 @@
 //! against the policy's rules, and remembers what the server has confirmed. It knows nothing
 //! of the server crate; the sync client talks to it only through the wire types in `schema`.
 
-mod cache;
 mod db;
 pub mod error;
 pub mod store;

@@ -4,11 +4,11 @@
 //! and one lock orders the edits. An edit returns only after its SQLite transaction has
 //! committed, so whatever the API acknowledged survives `kill -9` and power loss.
 
-use crate::cache::DocCache;
 use crate::db;
 use crate::error::{Error, Result};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
+use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, params};
 use schema::IdNumber;
 use schema::Message;
@@ -18,13 +18,15 @@ use schema::layout::{self, ActorInfo, Conflict, FieldValue, HouseholdView};
 use schema::validation::{self, Issue, Severity};
 use serde::Serialize;
 use std::collections::HashSet;
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// The database file inside a store directory.
 pub const DB_FILE: &str = "doorstep-field.db";
-/// Open documents kept in memory.
-const CACHE_CAPACITY: usize = 32;
+/// Open documents kept in memory: a fixed number, so memory does not grow with the number
+/// of households stored.
+const CACHE_CAPACITY: NonZeroUsize = NonZeroUsize::new(32).expect("non-zero");
 /// Change rows after which a document is folded into a new snapshot.
 const COMPACT_AFTER_ROWS: i64 = 128;
 
@@ -87,7 +89,7 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     conn: Connection,
-    cache: DocCache,
+    cache: LruCache<String, AutoCommit>,
     actor: ActorId,
     profile: DeviceProfile,
     villages: Vec<AreaCode>,
@@ -130,7 +132,7 @@ impl Store {
         Ok(Store {
             inner: Mutex::new(Inner {
                 conn,
-                cache: DocCache::new(CACHE_CAPACITY),
+                cache: LruCache::new(CACHE_CAPACITY),
                 actor,
                 profile,
                 villages,
@@ -273,7 +275,7 @@ impl Store {
         }
         write_index(&tx, id.as_str(), &view)?;
         tx.commit()?;
-        inner.cache.insert(id.to_string(), doc);
+        inner.cache.put(id.to_string(), doc);
         Ok(id)
     }
 
@@ -312,7 +314,15 @@ impl Store {
         }
         inner.edit(household, |doc| {
             for (name, value) in &fields {
-                layout::write_field(doc, &FieldPath::member(&key, name)?, Some(value))?;
+                let path = FieldPath::member(&key, name)?;
+                // Adding someone already recorded fills in only what is missing: a second
+                // spelling of the name must not silently rename the member.
+                if doc
+                    .get(automerge::ROOT, path.to_string().as_str())?
+                    .is_none()
+                {
+                    layout::write_field(doc, &path, Some(value))?;
+                }
             }
             Ok(())
         })?;
@@ -392,7 +402,7 @@ impl Store {
         let id = RecordId::from_random(random_bytes());
         let mut inner = self.lock();
         let profile = inner.profile.clone();
-        inner.edit(household, |doc| {
+        inner.edit_with_visit(household, OpenVisit::Start(&id), |doc| {
             let volunteer = Some(profile.volunteer.clone()).filter(|v| !v.is_empty());
             for (name, value) in [
                 ("device", Some(FieldValue::Text(profile.device.clone()))),
@@ -408,11 +418,6 @@ impl Store {
             }
             Ok(())
         })?;
-        inner.conn.execute(
-            "INSERT INTO open_visit (household_id, visit_id) VALUES (?1, ?2)
-             ON CONFLICT (household_id) DO UPDATE SET visit_id = excluded.visit_id",
-            params![household.as_str(), id.as_str()],
-        )?;
         Ok(id)
     }
 
@@ -466,17 +471,13 @@ impl Store {
             ));
         }
         let mut inner = self.lock();
-        let detail = inner.edit(household, |doc| {
+        let detail = inner.edit_with_visit(household, OpenVisit::Finish(visit), |doc| {
             ensure_record_exists(doc, &edits[0].0)?;
             for (path, value) in &edits {
                 layout::write_field(doc, path, value.as_ref())?;
             }
             Ok(())
         })?;
-        inner.conn.execute(
-            "DELETE FROM open_visit WHERE household_id = ?1 AND visit_id = ?2",
-            params![household.as_str(), visit.as_str()],
-        )?;
         let paths: Vec<FieldPath> = edits.into_iter().map(|(path, _)| path).collect();
         Ok(issues_of_records(detail.issues, &paths))
     }
@@ -725,6 +726,17 @@ impl Inner {
         household: &HouseholdId,
         write: impl FnOnce(&mut AutoCommit) -> Result<()>,
     ) -> Result<HouseholdDetail> {
+        self.edit_with_visit(household, OpenVisit::Unchanged, write)
+    }
+
+    /// As [`Inner::edit`], also opening or closing a visit in the same transaction, so a
+    /// crash can never leave the visit's bookkeeping out of step with the document.
+    fn edit_with_visit(
+        &mut self,
+        household: &HouseholdId,
+        open_visit: OpenVisit<'_>,
+        write: impl FnOnce(&mut AutoCommit) -> Result<()>,
+    ) -> Result<HouseholdDetail> {
         let Inner {
             conn,
             cache,
@@ -769,6 +781,22 @@ impl Inner {
                     params![household.as_str(), hash.as_ref()],
                 )?;
                 write_index(&tx, household.as_str(), &view)?;
+                match open_visit {
+                    OpenVisit::Unchanged => {}
+                    OpenVisit::Start(visit) => {
+                        tx.execute(
+                            "INSERT INTO open_visit (household_id, visit_id) VALUES (?1, ?2)
+                             ON CONFLICT (household_id) DO UPDATE SET visit_id = excluded.visit_id",
+                            params![household.as_str(), visit.as_str()],
+                        )?;
+                    }
+                    OpenVisit::Finish(visit) => {
+                        tx.execute(
+                            "DELETE FROM open_visit WHERE household_id = ?1 AND visit_id = ?2",
+                            params![household.as_str(), visit.as_str()],
+                        )?;
+                    }
+                }
                 if rows >= COMPACT_AFTER_ROWS {
                     compact(&tx, household.as_str(), doc.save())?;
                 }
@@ -778,7 +806,7 @@ impl Inner {
             Ok(detail(household, view, unsynced))
         })();
         if saved.is_err() {
-            cache.evict(household.as_str());
+            cache.pop(household.as_str());
         }
         saved
     }
@@ -808,7 +836,7 @@ impl Inner {
             )?;
             write_index(&tx, household.as_str(), &view)?;
             tx.commit()?;
-            self.cache.insert(household.to_string(), doc);
+            self.cache.put(household.to_string(), doc);
             return Ok(true);
         }
         let Inner {
@@ -831,7 +859,7 @@ impl Inner {
         })();
         if saved.is_err() {
             // The document in memory may hold what was refused; reload it from disk.
-            cache.evict(household.as_str());
+            cache.pop(household.as_str());
         }
         saved
     }
@@ -849,10 +877,17 @@ fn check_complete(doc: &mut AutoCommit) -> Result<()> {
     }
 }
 
+/// What an edit does to the household's open visit.
+enum OpenVisit<'a> {
+    Unchanged,
+    Start(&'a RecordId),
+    Finish(&'a RecordId),
+}
+
 /// Loads a household into the cache (if it is not there) and returns it.
 fn load<'c>(
     conn: &Connection,
-    cache: &'c mut DocCache,
+    cache: &'c mut LruCache<String, AutoCommit>,
     actor: &ActorId,
     household: &HouseholdId,
 ) -> Result<&'c mut AutoCommit> {
@@ -874,7 +909,7 @@ fn load<'c>(
             doc.load_incremental(&change?)?;
         }
         layout::migrate(&mut doc)?;
-        cache.insert(household.to_string(), doc);
+        cache.put(household.to_string(), doc);
     }
     cache
         .get_mut(household.as_str())

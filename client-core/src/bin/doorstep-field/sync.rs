@@ -1,0 +1,30 @@
+//! `doorstep-field sync`: runs the sync client, showing progress on stderr.
+
+use crate::failure::Failure;
+use doorstep_client_core::Store;
+use doorstep_client_core::sync::{self, HttpTransport, SyncError, SyncReport};
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+
+pub fn run(store: &Store, page_bytes: u32, err: &mut dyn Write) -> Result<SyncReport, Failure> {
+    let transport = HttpTransport::default();
+    let never = AtomicBool::new(false);
+    let result = sync::sync(store, &transport, page_bytes, &never, &mut |progress| {
+        // Progress is a courtesy; a closed stderr must not stop the sync.
+        let _ = writeln!(
+            err,
+            "第 {} 轮 round {}: 已上传 uploaded {}/{} 户, 已接收 received {} 户, ↑{} B ↓{} B",
+            progress.round,
+            progress.round,
+            progress.households_uploaded,
+            progress.households_to_upload,
+            progress.updates_received,
+            progress.bytes_sent,
+            progress.bytes_received,
+        );
+    });
+    result.map_err(|error| match error {
+        SyncError::NotConnected => Failure::Input(error.message()),
+        other => Failure::Other(other.message()),
+    })
+}
