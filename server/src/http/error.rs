@@ -86,3 +86,57 @@ impl From<crate::documents::LedgerError> for ApiError {
         ApiError::internal(err)
     }
 }
+
+/// Gives every error response the JSON body clients expect, including the ones produced
+/// before a handler runs (a body over the limit, a timeout, a malformed query string, an
+/// unknown method).
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            Message::new(
+                "请求过大；请分批同步",
+                "The request is too large; sync in smaller batches",
+            ),
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            Message::new(
+                "请求超时，未做任何修改，请重试",
+                "The request timed out; nothing was changed. Please try again",
+            ),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            Message::new("不支持此请求方法", "This method is not allowed here"),
+        ),
+        status if status.is_client_error() => (
+            "bad_request",
+            Message::new("请求无效", "The request is not valid"),
+        ),
+        _ => (
+            "internal",
+            Message::new(
+                "服务器内部错误，未做任何修改，请稍后重试",
+                "The server failed; nothing was changed. Please try again later",
+            ),
+        ),
+    };
+    ApiError {
+        status,
+        code,
+        message,
+    }
+    .into_response()
+}

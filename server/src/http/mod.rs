@@ -44,6 +44,8 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
+        // Outermost, so that errors made by the layers above also answer in JSON.
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(state)
 }
 
