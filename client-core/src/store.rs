@@ -498,19 +498,7 @@ impl Store {
     /// number, in village and household-number order.
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<HouseholdSummary>> {
         let inner = self.lock();
-        let pattern = query
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|text| {
-                let escaped = text
-                    .to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                format!("%{escaped}%")
-            });
+        let pattern = query.text.as_deref().and_then(schema::search::like_pattern);
         let mut statement = inner.conn.prepare_cached(
             "SELECT i.household_id, i.village, i.number, i.head_name, i.member_count,
                     i.error_count, i.warning_count, i.conflict_count, i.updated_at,
@@ -963,7 +951,7 @@ fn write_index(tx: &Connection, household: &str, view: &HouseholdView) -> Result
         .filter(|i| i.severity == Severity::Error)
         .count() as i64;
     let warnings = issues.len() as i64 - errors;
-    let search_text = view.search_terms().join("\n").to_lowercase();
+    let search_text = schema::search::index_text(view);
     tx.execute(
         "INSERT INTO household_index (household_id, village, number, head_name, member_count,
              error_count, warning_count, conflict_count, search_text, updated_at)
@@ -1089,6 +1077,5 @@ pub fn now() -> i64 {
 
 /// Today's date in China (UTC+8), from the device clock.
 pub fn today() -> jiff::civil::Date {
-    let offset = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
-    jiff::Timestamp::now().to_zoned(offset).date()
+    schema::china_date(jiff::Timestamp::now())
 }

@@ -70,16 +70,19 @@ impl Entity {
         }
     }
 
+    /// Every entity, the household first.
+    pub const ALL: [Entity; 5] = [
+        Entity::Household,
+        Entity::Member,
+        Entity::Visit,
+        Entity::Training,
+        Entity::Subsidy,
+    ];
+
     fn from_prefix(prefix: &str) -> Option<Entity> {
-        [
-            Entity::Household,
-            Entity::Member,
-            Entity::Visit,
-            Entity::Training,
-            Entity::Subsidy,
-        ]
-        .into_iter()
-        .find(|entity| entity.prefix() == prefix)
+        Entity::ALL
+            .into_iter()
+            .find(|entity| entity.prefix() == prefix)
     }
 
     /// Whether records of this entity are keyed (all but the household itself).

@@ -276,13 +276,7 @@ impl HouseholdView {
     /// Every disputed field, in path order.
     pub fn conflicts(&self) -> Vec<Conflict> {
         let mut out = Vec::new();
-        for entity in [
-            Entity::Household,
-            Entity::Member,
-            Entity::Visit,
-            Entity::Training,
-            Entity::Subsidy,
-        ] {
+        for entity in Entity::ALL {
             for (key, record) in self.records(entity) {
                 for (name, field) in record.iter().filter(|(_, f)| f.is_disputed()) {
                     let path = FieldPath {

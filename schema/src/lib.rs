@@ -9,8 +9,17 @@ pub mod id_number;
 pub mod ids;
 pub mod layout;
 pub mod message;
+pub mod search;
 pub mod validation;
 pub mod wire;
 
 pub use id_number::{IdNumber, IdNumberError, Sex};
 pub use message::Message;
+
+/// Today's date in China (UTC+8) at the given moment. The policy's dates (ages, "in the
+/// future", months of this year) are Chinese calendar dates, whatever the server's zone.
+pub fn china_date(moment: jiff::Timestamp) -> jiff::civil::Date {
+    moment
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date()
+}

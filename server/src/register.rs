@@ -27,8 +27,7 @@ fn integer(record: &Record, name: &str) -> Option<i64> {
 
 /// Today in China (UTC+8), for validation.
 pub fn today() -> jiff::civil::Date {
-    let offset = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
-    jiff::Timestamp::now().to_zoned(offset).date()
+    schema::china_date(jiff::Timestamp::now())
 }
 
 /// Rewrites one household's register rows from its document.
@@ -48,7 +47,7 @@ pub async fn project(
         .values()
         .filter_map(|visit| integer(visit, "finished_at").or_else(|| integer(visit, "started_at")))
         .max();
-    let search_text = view.search_terms().join("\n").to_lowercase();
+    let search_text = schema::search::index_text(view);
     for table in ["member", "visit"] {
         let sql = match table {
             "member" => "DELETE FROM member WHERE household_id = $1",
@@ -159,16 +158,7 @@ pub async fn list(
 ) -> Result<Page, sqlx::Error> {
     let prefix = format!("{}%", area.as_str());
     let pattern = search
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let escaped = s
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        })
+        .and_then(schema::search::like_pattern)
         .unwrap_or_else(|| "%".to_owned());
     let total: i64 = sqlx::query(
         "SELECT COUNT(*) AS total FROM household WHERE village LIKE $1 AND search_text LIKE $2 ESCAPE '\\'",

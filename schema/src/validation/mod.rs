@@ -41,13 +41,7 @@ const MAX_TEXT_CHARS: usize = 500;
 /// Checks a household against every field rule and every cross-field rule.
 pub fn validate(view: &HouseholdView, today: Date) -> Vec<Issue> {
     let mut issues = Vec::new();
-    for entity in [
-        Entity::Household,
-        Entity::Member,
-        Entity::Visit,
-        Entity::Training,
-        Entity::Subsidy,
-    ] {
+    for entity in Entity::ALL {
         for (key, record) in view.records(entity) {
             for (name, field) in record {
                 let Some(spec) = spec(entity, name) else {
