@@ -24,6 +24,8 @@ use std::sync::Mutex;
 const CACHE_CAPACITY: usize = 256;
 /// Change rows after which compaction folds a document into a new snapshot.
 const COMPACT_AFTER_CHANGES: i64 = 32;
+/// Change rows read for one page of the feed, at most.
+const FEED_ROWS_PER_PAGE: i64 = 2000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -184,6 +186,15 @@ impl Ledger {
                     return Ok(Err(rejected(RejectCode::Invalid, err.message())));
                 }
             };
+        if view.household_text("id") != Some(household.as_str()) {
+            return Ok(Err(rejected(
+                RejectCode::Invalid,
+                Message::new(
+                    format!("上传的数据不是户“{household}”的档案"),
+                    format!("The uploaded data is not the document of household \"{household}\""),
+                ),
+            )));
+        }
         let village = view
             .household_text("village")
             .unwrap_or_default()
@@ -202,7 +213,7 @@ impl Ledger {
                 ),
             )));
         }
-        let last_feed = store_changes(
+        let Some(last_feed) = store_changes(
             conn,
             household.as_str(),
             &village,
@@ -210,7 +221,16 @@ impl Ledger {
             &new_changes,
             &mut doc,
         )
-        .await?;
+        .await?
+        else {
+            return Ok(Err(rejected(
+                RejectCode::Invalid,
+                Message::new(
+                    "上传的修改属于另一户的档案",
+                    "The uploaded changes belong to another household's document",
+                ),
+            )));
+        };
         register::project(conn, household.as_str(), &view).await?;
         let outcome = accepted(&mut doc);
         Ok(Ok((outcome, doc, last_feed)))
@@ -296,58 +316,51 @@ impl Ledger {
                 .download_page(&mut conn, device, cursor.feed, after, budget)
                 .await;
         }
+        // The feed is read change by change, in feed order, so that wherever a page stops,
+        // every change at or below the new cursor has been sent.
         let rows = sqlx::query(
-            "SELECT d.household_id, d.last_feed, d.snapshot_feed FROM document d
+            "SELECT c.feed, c.household_id, c.actor, c.bytes FROM change c
+             JOIN document d ON d.household_id = c.household_id
              JOIN device_village v ON v.village = d.village AND v.device_id = $1
-             WHERE d.last_feed > $2 ORDER BY d.last_feed LIMIT 500",
+             WHERE c.feed > $2 ORDER BY c.feed LIMIT $3",
         )
         .bind(&device.id)
         .bind(i64::try_from(cursor.feed).unwrap_or(i64::MAX))
+        .bind(FEED_ROWS_PER_PAGE)
         .fetch_all(&mut *conn)
         .await?;
-        let listed = rows.len();
-        let mut updates = Vec::new();
+        let mut updates: Vec<DocumentUpdate> = Vec::new();
         let mut used = 0usize;
         let mut feed = cursor.feed;
         let mut stopped_early = false;
-        for (index, row) in rows.iter().enumerate() {
-            if used >= budget && !updates.is_empty() {
-                stopped_early = index < listed;
+        for row in &rows {
+            if used >= budget {
+                stopped_early = true;
                 break;
             }
+            let position: i64 = row.try_get("feed")?;
+            feed = u64::try_from(position).unwrap_or_default();
+            let author: String = row.try_get("actor")?;
+            if author == actor {
+                continue; // the device has its own changes
+            }
             let household: String = row.try_get("household_id")?;
-            let last_feed: i64 = row.try_get("last_feed")?;
-            let snapshot_feed: i64 = row.try_get("snapshot_feed")?;
-            let payload = if snapshot_feed > i64::try_from(cursor.feed).unwrap_or(i64::MAX) {
-                // The changes the device lacks were folded into a snapshot: send it whole.
-                let mut doc = self.load(&mut conn, &household, last_feed).await?;
-                let bytes = doc.save();
-                self.put_cached(&household, doc, last_feed);
-                Some(Payload::Document(Bytes::from(bytes)))
-            } else {
-                let changes: Vec<Bytes> = sqlx::query(
-                    "SELECT bytes FROM change WHERE household_id = $1 AND feed > $2 AND feed <= $3
-                     AND actor <> $4 ORDER BY feed",
-                )
-                .bind(&household)
-                .bind(i64::try_from(cursor.feed).unwrap_or(i64::MAX))
-                .bind(last_feed)
-                .bind(actor)
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .filter_map(|row| row.try_get::<Vec<u8>, _>("bytes").ok())
-                .map(Bytes::from)
-                .collect();
-                (!changes.is_empty()).then_some(Payload::Changes(changes))
-            };
-            feed = u64::try_from(last_feed).unwrap_or_default();
-            if let Some(payload) = payload {
-                used += payload_len(&payload);
-                updates.push(DocumentUpdate { household, payload });
+            let bytes: Vec<u8> = row.try_get("bytes")?;
+            used += bytes.len();
+            // One update per household; its changes stay in feed order, so dependencies
+            // come first.
+            match updates.iter_mut().find(|u| u.household == household) {
+                Some(DocumentUpdate {
+                    payload: Payload::Changes(changes),
+                    ..
+                }) => changes.push(Bytes::from(bytes)),
+                _ => updates.push(DocumentUpdate {
+                    household,
+                    payload: Payload::Changes(vec![Bytes::from(bytes)]),
+                }),
             }
         }
-        let more = stopped_early || listed == 500;
+        let more = stopped_early || rows.len() as i64 == FEED_ROWS_PER_PAGE;
         Ok((
             updates,
             Cursor {
@@ -413,9 +426,10 @@ impl Ledger {
         Ok((updates, cursor, more))
     }
 
-    /// Folds documents with many change rows into new snapshots. The snapshot is written
-    /// first; the folded rows are deleted in the same transaction, so a crash leaves one or
-    /// the other, never neither.
+    /// Folds documents with many change rows into new snapshots, so loading a document
+    /// reads one snapshot and a few rows. The rows stay: they are the feed that devices
+    /// catch up from. (Pruning rows older than every device's cursor, with a fresh first
+    /// download for a device that falls behind, is left for later.)
     pub async fn compact(&self) -> Result<usize, LedgerError> {
         let candidates = sqlx::query(
             "SELECT household_id FROM document WHERE changes_after_snapshot >= $1 LIMIT 100",
@@ -442,23 +456,11 @@ impl Ledger {
             .bind(current.last_feed)
             .execute(&mut *write.tx)
             .await?;
-            sqlx::query("DELETE FROM change WHERE household_id = $1 AND feed <= $2")
-                .bind(&household)
-                .bind(current.last_feed)
-                .execute(&mut *write.tx)
-                .await?;
             write.commit().await?;
             self.put_cached(&household, doc, current.last_feed);
             compacted += 1;
         }
         Ok(compacted)
-    }
-}
-
-fn payload_len(payload: &Payload) -> usize {
-    match payload {
-        Payload::Document(bytes) => bytes.len(),
-        Payload::Changes(changes) => changes.iter().map(|c| c.len()).sum(),
     }
 }
 
@@ -514,7 +516,8 @@ async fn max_feed(conn: &mut AnyConnection) -> Result<u64, LedgerError> {
 }
 
 /// Stores new changes (each once, by hash) and the document row; returns the document's
-/// new last feed position.
+/// new last feed position, or `None` when a change is already stored for another household
+/// (the caller rolls back).
 async fn store_changes(
     conn: &mut AnyConnection,
     household: &str,
@@ -522,7 +525,7 @@ async fn store_changes(
     is_new: bool,
     changes: &[Change],
     doc: &mut AutoCommit,
-) -> Result<i64, LedgerError> {
+) -> Result<Option<i64>, LedgerError> {
     let now = jiff::Timestamp::now().as_second();
     let heads: Vec<u8> = doc
         .get_heads()
@@ -542,7 +545,6 @@ async fn store_changes(
         .await?;
     }
     let mut last_feed = 0i64;
-    let mut stored = 0i64;
     for change in changes {
         let row = sqlx::query(
             "INSERT INTO change (household_id, hash, actor, bytes, received_at)
@@ -556,11 +558,14 @@ async fn store_changes(
         .bind(now)
         .fetch_optional(&mut *conn)
         .await?;
-        if let Some(row) = row {
-            last_feed = last_feed.max(row.try_get("feed")?);
-            stored += 1;
+        match row {
+            Some(row) => last_feed = last_feed.max(row.try_get("feed")?),
+            // The document did not hold this change, yet the table does: it is another
+            // household's.
+            None => return Ok(None),
         }
     }
+    let stored = changes.len() as i64;
     let row = sqlx::query(
         "UPDATE document SET heads = $2, updated_at = $3,
              last_feed = CASE WHEN $4 > last_feed THEN $4 ELSE last_feed END,
@@ -574,5 +579,5 @@ async fn store_changes(
     .bind(stored)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(row.try_get("last_feed")?)
+    Ok(Some(row.try_get("last_feed")?))
 }

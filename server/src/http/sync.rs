@@ -1,10 +1,11 @@
 //! `POST /api/v1/sync`: the sync protocol of `docs/PROTOCOL.md`.
 
 use super::AppState;
+use super::MAX_BODY_BYTES;
 use super::auth::bearer;
 use super::error::{ApiError, ApiResult};
 use crate::auth;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,12 +15,24 @@ use schema::wire::{self, SyncRequest, SyncResponse, UploadResult};
 pub async fn sync(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
     let token = bearer(&headers)?;
     let device = auth::device_by_token(state.ledger.db(), token)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
+    // Read only once the token is known, so an anonymous client cannot make the server hold
+    // large bodies.
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: Message::new(
+                "请求过大或传输中断；请分批同步",
+                "The request is too large or was cut off; sync in smaller batches",
+            ),
+        })?;
     let request: SyncRequest = wire::decode(&body).map_err(|err| {
         ApiError::bad_request(Message::new(
             format!("同步请求无法解析：{err}"),
