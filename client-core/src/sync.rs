@@ -241,6 +241,7 @@ pub fn sync(
         ..SyncProgress::default()
     };
     let mut retried_with_history = BTreeSet::new();
+    let mut restarted_download = false;
     loop {
         if cancel.load(Ordering::Relaxed) {
             return Err(SyncError::Cancelled);
@@ -309,6 +310,7 @@ pub fn sync(
                 }
             }
         }
+        let mut history_gap = false;
         for update in response.updates {
             let Ok(household) = HouseholdId::parse(&update.household) else {
                 continue;
@@ -321,10 +323,26 @@ pub fn sync(
                 Payload::Changes(changes) => {
                     let changes: Vec<Vec<u8>> = changes.into_iter().map(|c| c.into_vec()).collect();
                     report.changes_received += changes.len() as u32;
-                    store.apply_changes(&household, &changes)?;
+                    match store.apply_changes(&household, &changes) {
+                        Err(StoreError::MissingDependencies(_)) => history_gap = true,
+                        other => {
+                            other?;
+                        }
+                    }
                 }
             }
             state.updates_received += 1;
+        }
+        if history_gap && !restarted_download {
+            // The feed sent changes whose history this device never got (its cursor is
+            // wrong, or its villages changed). Start the first download again, once:
+            // whole households always apply.
+            restarted_download = true;
+            store.remove_setting(CURSOR_KEY)?;
+            cursor = None;
+            continue;
+        } else if history_gap {
+            return Err(StoreError::MissingDependencies(1).into());
         }
         // Only now, with every update stored, may the cursor move.
         let json = serde_json::to_string(&response.cursor).unwrap_or_default();
