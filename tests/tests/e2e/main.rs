@@ -4,6 +4,8 @@
 
 mod cli;
 mod convergence;
-
+mod hostile_input;
 mod links;
 mod scope;
+mod support;
+mod two_servers;

@@ -1,0 +1,266 @@
+//! Helpers shared by the end-to-end modules: recording households, building raw sync
+//! requests, and reading answers and error bodies.
+
+use doorstep_e2e::{AreaCode, HouseholdId, Phone, Server, VILLAGE};
+use schema::Message;
+use schema::wire::{
+    self, Bytes, ErrorBody, RejectCode, SyncRequest, SyncResponse, Upload, UploadOutcome,
+};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+pub fn area(code: &str) -> AreaCode {
+    AreaCode::parse(code).unwrap()
+}
+
+pub fn fresh_id() -> HouseholdId {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).unwrap();
+    HouseholdId::from_random(bytes)
+}
+
+/// Records `count` households, each with a head and a finished visit.
+pub fn record(phone: &Phone, village: &str, count: usize, tag: &str) -> BTreeSet<HouseholdId> {
+    (0..count)
+        .map(|n| {
+            let household = phone.store.create_household(&area(village), None).unwrap();
+            phone
+                .store
+                .add_member(&household, &format!("户主{tag}{n}"), None)
+                .unwrap();
+            let visit = phone.store.start_visit(&household).unwrap();
+            phone
+                .store
+                .finish_visit(&household, &visit, "met", None, None)
+                .unwrap();
+            household
+        })
+        .collect()
+}
+
+pub fn ids(phone: &Phone) -> BTreeSet<HouseholdId> {
+    phone.store.household_ids().unwrap().into_iter().collect()
+}
+
+/// The ids the register lists for an area.
+pub fn register_ids(server: &Server, operator: &str, area: &str) -> BTreeSet<String> {
+    let (status, page) = server.get_json(
+        &format!("/api/v1/households?area={area}&limit=500"),
+        operator,
+    );
+    assert_eq!(status, 200, "{page}");
+    page["households"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn detail(server: &Server, operator: &str, household: &HouseholdId) -> serde_json::Value {
+    let (status, detail) = server.get_json(&format!("/api/v1/households/{household}"), operator);
+    assert_eq!(status, 200, "{detail}");
+    detail
+}
+
+pub fn request(uploads: Vec<Upload>) -> SyncRequest {
+    SyncRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        actor: "0123456789abcdef0123456789abcdef".to_owned(),
+        cursor: None,
+        uploads,
+        page_bytes: wire::DEFAULT_PAGE_BYTES,
+    }
+}
+
+pub fn upload(household: &str, changes: &[Vec<u8>]) -> Upload {
+    Upload {
+        household: household.to_owned(),
+        changes: changes.iter().cloned().map(Bytes::from).collect(),
+    }
+}
+
+/// Sends a hand-built request that the server must answer with 200.
+pub fn sync_raw(server: &Server, token: &str, request: &SyncRequest) -> SyncResponse {
+    let (status, body) = server.post_sync(token, wire::encode(request).unwrap());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    wire::decode(&body).unwrap()
+}
+
+pub fn rejection(response: &SyncResponse, index: usize) -> (RejectCode, Message) {
+    match &response.results[index].outcome {
+        UploadOutcome::Rejected { code, reason } => (*code, reason.clone()),
+        outcome => panic!("upload {index} was not rejected: {outcome:?}"),
+    }
+}
+
+pub fn error_body(body: &[u8], what: &str) -> ErrorBody {
+    serde_json::from_slice(body).unwrap_or_else(|_| {
+        panic!(
+            "{what}: not a JSON error body: {}",
+            String::from_utf8_lossy(body)
+        )
+    })
+}
+
+/// Asserts an error answer: its status and the JSON body every failure carries.
+pub fn assert_error(status: u16, body: &[u8], want: u16, code: &str, what: &str) {
+    let text = String::from_utf8_lossy(body);
+    assert_eq!(status, want, "{what}: {text}");
+    let error = error_body(body, what);
+    assert_eq!(error.error, code, "{what}: {text}");
+    assert!(
+        !error.message.zh.is_empty() && !error.message.en.is_empty(),
+        "{what}: {text}"
+    );
+}
+
+pub fn assert_error_json(status: u16, body: &serde_json::Value, want: u16, code: &str) {
+    assert_error(status, body.to_string().as_bytes(), want, code, "register");
+}
+
+/// The server still answers its health check and a device's ordinary sync.
+pub fn assert_still_serving(server: &Server, phone: &Phone) {
+    let (status, body) = get_with_header(server, "/healthz", None);
+    assert_eq!((status, body.as_slice()), (200, b"ok".as_slice()));
+    let household = record(phone, VILLAGE, 1, "健康检查").pop_first().unwrap();
+    let report = phone.sync();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(
+        phone.store.household(&household).unwrap().unsynced_changes,
+        0
+    );
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build(),
+    )
+}
+
+/// POSTs `body` to the sync endpoint with a raw `Authorization` header (or none).
+pub fn post_with_header(
+    server: &Server,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut request = agent()
+        .post(&format!("{}/api/v1/sync", server.url))
+        .header("Content-Type", wire::CONTENT_TYPE);
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    let mut response = request.send(body).unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_vec().unwrap())
+}
+
+pub fn post_raw(server: &Server, token: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+    let header = token.map(|token| format!("Bearer {token}"));
+    post_with_header(server, header.as_deref(), body)
+}
+
+pub fn get_with_header(server: &Server, path: &str, authorization: Option<&str>) -> (u16, Vec<u8>) {
+    let mut request = agent().get(&format!("{}{path}", server.url));
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    let mut response = request.call().unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_vec().unwrap())
+}
+
+/// Valid gzip of any bytes, in stored (uncompressed) deflate blocks.
+pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = GZIP_HEADER.to_vec();
+    let blocks: Vec<&[u8]> = data.chunks(0xffff).collect();
+    if blocks.is_empty() {
+        out.extend([1, 0, 0, 0xff, 0xff]);
+    }
+    for (index, block) in blocks.iter().enumerate() {
+        out.push(u8::from(index + 1 == blocks.len()));
+        let len = u16::try_from(block.len()).unwrap();
+        out.extend(len.to_le_bytes());
+        out.extend((!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    out.extend(crc32(data.iter().copied()).to_le_bytes());
+    out.extend((data.len() as u32).to_le_bytes());
+    out
+}
+
+/// Valid gzip that inflates to `1 + 258 * repeats` zero bytes from about 13 bits per 258:
+/// one literal zero, then back-references of length 258 at distance 1, in one block of
+/// deflate's fixed Huffman code (RFC 1951 §3.2.6).
+pub fn gzip_of_zeros(repeats: usize) -> Vec<u8> {
+    let mut bits = Bits::default();
+    bits.value(1, 1); // the final block
+    bits.value(1, 2); // fixed Huffman codes
+    bits.code(0b0011_0000, 8); // literal 0
+    for _ in 0..repeats {
+        bits.code(0b1100_0101, 8); // length code 285: 258
+        bits.code(0, 5); // distance code 0: 1
+    }
+    bits.code(0, 7); // end of block
+    let size = 1 + 258 * repeats;
+    let mut out = GZIP_HEADER.to_vec();
+    out.extend(bits.bytes);
+    out.extend(crc32(std::iter::repeat_n(0, size)).to_le_bytes());
+    out.extend((size as u32).to_le_bytes());
+    out
+}
+
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// Deflate's bit order: values least significant bit first, Huffman codes most significant
+/// bit first.
+#[derive(Debug, Default)]
+struct Bits {
+    bytes: Vec<u8>,
+    used: u32,
+}
+
+impl Bits {
+    fn bit(&mut self, bit: u32) {
+        if self.used.is_multiple_of(8) {
+            self.bytes.push(0);
+        }
+        if bit != 0 {
+            *self.bytes.last_mut().unwrap() |= 1 << (self.used % 8);
+        }
+        self.used += 1;
+    }
+
+    fn value(&mut self, value: u32, width: u32) {
+        for shift in 0..width {
+            self.bit((value >> shift) & 1);
+        }
+    }
+
+    fn code(&mut self, code: u32, width: u32) {
+        for shift in (0..width).rev() {
+            self.bit((code >> shift) & 1);
+        }
+    }
+}
+
+pub fn crc32(data: impl Iterator<Item = u8>) -> u32 {
+    let table: Vec<u32> = (0..256u32)
+        .map(|mut c| {
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            c
+        })
+        .collect();
+    !data.fold(!0u32, |crc, byte| {
+        table[((crc ^ u32::from(byte)) & 0xff) as usize] ^ (crc >> 8)
+    })
+}
