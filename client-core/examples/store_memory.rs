@@ -147,31 +147,37 @@ fn session(dir: &Path) {
     for (n, (id, detail)) in opened.iter().take(20).enumerate() {
         let member = detail.view.members.keys().next().unwrap();
         let path = format!("members.{member}.employment.monthly_income");
-        store
-            .set_field(id, &path, &(2000 + n * 10).to_string())
-            .unwrap();
-        store
-            .set_field(id, "household.phone", "13800000000")
-            .unwrap();
+        let current = |path: &str| {
+            let path = schema::fields::FieldPath::parse(path).unwrap();
+            detail.view.field(&path).map(|field| field.value.display())
+        };
+        // Values that differ from what the household holds, so that every edit writes
+        // even when the example runs again on the same store.
+        let income = (2000 + n * 10).to_string();
+        let income = if current(&path) == Some(income.clone()) {
+            (2005 + n * 10).to_string()
+        } else {
+            income
+        };
+        let phone = if current("household.phone").as_deref() == Some("13800000000") {
+            "13800000001"
+        } else {
+            "13800000000"
+        };
+        let before = store.heads(id).unwrap();
+        store.set_field(id, &path, &income).unwrap();
+        store.set_field(id, "household.phone", phone).unwrap();
+        assert_ne!(store.heads(id).unwrap(), before, "the edits wrote");
     }
     report("edited 20 of them (2 durable edits each)", started);
 
     let started = Instant::now();
     for (id, detail) in opened.iter().skip(20).take(5) {
-        let mut fields = vec![
-            ("household.phone".to_owned(), "13900000000".to_owned()),
-            ("household.exit_status".to_owned(), "1".to_owned()),
-        ];
-        for member in detail.view.members.keys().take(3) {
-            for (name, value) in [
-                ("employment.status", "01"),
-                ("employment.employer", "太原富士康科技工业园"),
-                ("employment.place", "山西省太原市"),
-                ("employment.monthly_income", "3200"),
-            ] {
-                fields.push((format!("members.{member}.{name}"), value.to_owned()));
-            }
-        }
+        let before = store.heads(id).unwrap();
+        // The form's 30 fields, with values other than the household holds now.
+        let variant = usize::from(detail.view.household_text("phone") == Some("13912345678"));
+        let members: Vec<&str> = detail.view.members.keys().map(String::as_str).collect();
+        let fields = support::visit_fields(&members, variant);
         let visit = store.start_visit(id).unwrap();
         store.set_fields(id, &support::as_edits(&fields)).unwrap();
         let gps = GpsPoint {
@@ -181,8 +187,9 @@ fn session(dir: &Path) {
         store
             .finish_visit(id, &visit, "met", Some("已核实"), Some(gps))
             .unwrap();
+        assert_ne!(store.heads(id).unwrap(), before, "the visit wrote");
     }
-    report("recorded 5 visits", started);
+    report("recorded 5 visits (30 fields each)", started);
     drop(opened);
 
     println!();

@@ -978,11 +978,16 @@ fn write_index(tx: &Connection, household: &str, view: &HouseholdView) -> Result
 }
 
 fn count_unsynced(conn: &Connection, household: Option<&str>) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM unsynced_change WHERE ?1 IS NULL OR household_id = ?1",
-        [household],
-        |row| row.get(0),
-    )?)
+    // Two queries, not one with `?1 IS NULL OR …`, so the per-household count uses the
+    // primary key instead of reading every unsynced change on the device.
+    Ok(match household {
+        Some(household) => conn.query_row(
+            "SELECT COUNT(*) FROM unsynced_change WHERE household_id = ?1",
+            [household],
+            |row| row.get(0),
+        )?,
+        None => conn.query_row("SELECT COUNT(*) FROM unsynced_change", [], |row| row.get(0))?,
+    })
 }
 
 fn detail(household: &HouseholdId, view: HouseholdView, unsynced_changes: i64) -> HouseholdDetail {
