@@ -4,12 +4,17 @@
 //! change, so an edit appends a few hundred bytes instead of rewriting the document. Every
 //! edit commits one SQLite transaction in WAL mode with `synchronous=FULL`: when the commit
 //! returns, the edit is on disk and survives power loss.
+//!
+//! The layout is shaped by what one edit's commit has to write, since every page it dirties
+//! is written to the WAL and flushed before the edit returns: an edit touches one leaf of
+//! `document_change` (clustered by household, so the new row lands next to its siblings)
+//! and one row of `household_index`, and nothing else.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// The on-device schema version this code writes (`PRAGMA user_version`).
-const DB_VERSION: i64 = 1;
+const DB_VERSION: i64 = 2;
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -26,77 +31,209 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Brings an older database up to [`DB_VERSION`], one step per version.
+/// Brings an older database up to [`DB_VERSION`], one step per version. A new database
+/// takes every step, so there is one way to reach each layout.
 fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version < 1 {
-        conn.execute_batch(
-            "BEGIN;
-             CREATE TABLE meta (
-                 key TEXT PRIMARY KEY,
-                 value TEXT NOT NULL
-             );
-             CREATE TABLE document (
-                 household_id TEXT PRIMARY KEY,
-                 village TEXT NOT NULL,
-                 snapshot BLOB NOT NULL,
-                 change_rows INTEGER NOT NULL DEFAULT 0,
-                 -- the heads the server has confirmed, 32 bytes each, concatenated
-                 confirmed_heads BLOB NOT NULL DEFAULT x'',
-                 updated_at INTEGER NOT NULL
-             );
-             CREATE TABLE document_change (
-                 household_id TEXT NOT NULL REFERENCES document(household_id),
-                 seq INTEGER NOT NULL,
-                 bytes BLOB NOT NULL,
-                 PRIMARY KEY (household_id, seq)
-             );
-             CREATE TABLE unsynced_change (
-                 household_id TEXT NOT NULL REFERENCES document(household_id),
-                 hash BLOB NOT NULL,
-                 PRIMARY KEY (household_id, hash)
-             );
-             CREATE TABLE household_index (
-                 household_id TEXT PRIMARY KEY REFERENCES document(household_id),
-                 village TEXT NOT NULL,
-                 number TEXT NOT NULL,
-                 head_name TEXT,
-                 member_count INTEGER NOT NULL,
-                 error_count INTEGER NOT NULL,
-                 warning_count INTEGER NOT NULL,
-                 conflict_count INTEGER NOT NULL,
-                 search_text TEXT NOT NULL,
-                 updated_at INTEGER NOT NULL
-             );
-             CREATE INDEX household_index_village ON household_index(village, number);
-             CREATE TABLE open_visit (
-                 household_id TEXT PRIMARY KEY REFERENCES document(household_id),
-                 visit_id TEXT NOT NULL
-             );
-             PRAGMA user_version = 1;
-             COMMIT;",
-        )?;
+        conn.execute_batch(UPGRADE_TO_1)?;
+    }
+    if version < 2 {
+        conn.execute_batch(UPGRADE_TO_2)?;
     }
     debug_assert_eq!(
-        DB_VERSION, 1,
+        DB_VERSION, 2,
         "add the upgrade step for the new version above"
     );
     Ok(())
 }
 
+/// The first layout: unsynced changes in a table of their own, and a document row updated
+/// by every edit.
+const UPGRADE_TO_1: &str = "BEGIN;
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE document (
+        household_id TEXT PRIMARY KEY,
+        village TEXT NOT NULL,
+        snapshot BLOB NOT NULL,
+        change_rows INTEGER NOT NULL DEFAULT 0,
+        -- the heads the server has confirmed, 32 bytes each, concatenated
+        confirmed_heads BLOB NOT NULL DEFAULT x'',
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE document_change (
+        household_id TEXT NOT NULL REFERENCES document(household_id),
+        seq INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (household_id, seq)
+    );
+    CREATE TABLE unsynced_change (
+        household_id TEXT NOT NULL REFERENCES document(household_id),
+        hash BLOB NOT NULL,
+        PRIMARY KEY (household_id, hash)
+    );
+    CREATE TABLE household_index (
+        household_id TEXT PRIMARY KEY REFERENCES document(household_id),
+        village TEXT NOT NULL,
+        number TEXT NOT NULL,
+        head_name TEXT,
+        member_count INTEGER NOT NULL,
+        error_count INTEGER NOT NULL,
+        warning_count INTEGER NOT NULL,
+        conflict_count INTEGER NOT NULL,
+        search_text TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX household_index_village ON household_index(village, number);
+    CREATE TABLE open_visit (
+        household_id TEXT PRIMARY KEY REFERENCES document(household_id),
+        visit_id TEXT NOT NULL
+    );
+    PRAGMA user_version = 1;
+    COMMIT;";
+
+/// Version 2 writes two pages per edit instead of about six.
+///
+/// - `document_change` is clustered by household (`WITHOUT ROWID`) and carries the
+///   unsynced mark itself (`unsynced_hash`), so `unsynced_change` and its index are gone.
+/// - The document row is no longer touched by an edit: the row count it kept is the
+///   change rows' own `seq`, and `updated_at` lives in `household_index` only. Its new
+///   `snapshot_seq` says which change rows the snapshot already holds: those are not
+///   loaded, and stay only while their unsynced mark does.
+/// - `household_index` counts the household's unsynced changes, so the list and the
+///   household's detail read the count instead of counting.
+///
+/// Existing unsynced hashes become marked rows at or below `snapshot_seq` (their changes
+/// are in the snapshot or in the rows after it, so they need no bytes), and the existing
+/// change rows move up past them.
+const UPGRADE_TO_2: &str = "BEGIN;
+    CREATE TABLE document_change_v2 (
+        household_id TEXT NOT NULL REFERENCES document(household_id),
+        seq INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        -- set while the change was recorded here and the server has not confirmed it
+        unsynced_hash BLOB,
+        PRIMARY KEY (household_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO document_change_v2 (household_id, seq, bytes, unsynced_hash)
+        SELECT household_id, ROW_NUMBER() OVER (PARTITION BY household_id ORDER BY hash),
+               x'', hash
+        FROM unsynced_change;
+    INSERT INTO document_change_v2 (household_id, seq, bytes, unsynced_hash)
+        SELECT c.household_id,
+               c.seq + (SELECT COUNT(*) FROM unsynced_change u
+                        WHERE u.household_id = c.household_id),
+               c.bytes, NULL
+        FROM document_change c;
+    ALTER TABLE document ADD COLUMN snapshot_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE document SET snapshot_seq =
+        (SELECT COUNT(*) FROM unsynced_change u WHERE u.household_id = document.household_id);
+    ALTER TABLE document DROP COLUMN change_rows;
+    ALTER TABLE document DROP COLUMN updated_at;
+    ALTER TABLE household_index ADD COLUMN unsynced_changes INTEGER NOT NULL DEFAULT 0;
+    UPDATE household_index SET unsynced_changes =
+        (SELECT COUNT(*) FROM unsynced_change u
+         WHERE u.household_id = household_index.household_id);
+    DROP TABLE unsynced_change;
+    DROP TABLE document_change;
+    ALTER TABLE document_change_v2 RENAME TO document_change;
+    PRAGMA user_version = 2;
+    COMMIT;";
+
 pub fn get_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    use rusqlite::OptionalExtension;
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-        row.get(0)
-    })
-    .optional()
+    conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))
+        .optional()
 }
 
 pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [key, value],
-    )?;
+    )?
+    .execute([key, value])?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A `document_change` row: household, seq, bytes, unsynced hash.
+    type ChangeRow = (String, i64, Vec<u8>, Option<Vec<u8>>);
+
+    #[test]
+    fn test_a_version_1_store_keeps_its_changes_and_unsynced_marks_on_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            configure(&conn).unwrap();
+            conn.execute_batch(UPGRADE_TO_1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO document (household_id, village, snapshot, change_rows, updated_at)
+                     VALUES ('h1', '141124100201', x'01', 2, 5), ('h2', '141124100201', x'02', 0, 6);
+                 INSERT INTO document_change (household_id, seq, bytes)
+                     VALUES ('h1', 1, x'a1'), ('h1', 2, x'a2');
+                 INSERT INTO unsynced_change (household_id, hash)
+                     VALUES ('h1', x'f1'), ('h1', x'f2'), ('h2', x'f3');
+                 INSERT INTO household_index (household_id, village, number, member_count,
+                         error_count, warning_count, conflict_count, search_text, updated_at)
+                     VALUES ('h1', '141124100201', '1', 0, 0, 0, 0, '', 5),
+                            ('h2', '141124100201', '2', 0, 0, 0, 0, '', 6);",
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, DB_VERSION);
+        let rows: Vec<ChangeRow> = conn
+            .prepare("SELECT household_id, seq, bytes, unsynced_hash FROM document_change")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let h1 = |seq: i64, bytes: &[u8], hash: Option<&[u8]>| {
+            (
+                "h1".to_owned(),
+                seq,
+                bytes.to_vec(),
+                hash.map(<[u8]>::to_vec),
+            )
+        };
+        assert_eq!(
+            rows,
+            vec![
+                h1(1, b"", Some(b"\xf1")),
+                h1(2, b"", Some(b"\xf2")),
+                h1(3, b"\xa1", None),
+                h1(4, b"\xa2", None),
+                ("h2".to_owned(), 1, Vec::new(), Some(b"\xf3".to_vec())),
+            ]
+        );
+        let documents: Vec<(String, i64)> = conn
+            .prepare("SELECT household_id, snapshot_seq FROM document ORDER BY household_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(documents, vec![("h1".to_owned(), 2), ("h2".to_owned(), 1)]);
+        let unsynced: Vec<i64> = conn
+            .prepare("SELECT unsynced_changes FROM household_index ORDER BY household_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(unsynced, vec![2, 1]);
+    }
 }

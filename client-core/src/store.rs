@@ -17,7 +17,7 @@ use schema::ids::{AreaCode, HouseholdId, MemberKey, MemberKeySecret, RecordId};
 use schema::layout::{self, ActorInfo, Conflict, FieldValue, HouseholdView};
 use schema::validation::{self, Issue, Severity};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -89,11 +89,30 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     conn: Connection,
-    cache: LruCache<String, AutoCommit>,
+    cache: LruCache<String, Loaded>,
     actor: ActorId,
     profile: DeviceProfile,
     villages: Vec<AreaCode>,
     member_secret: MemberKeySecret,
+}
+
+/// A household's document in memory, and where its change rows stand on disk.
+#[derive(Debug)]
+struct Loaded {
+    doc: AutoCommit,
+    /// The `seq` the household's next change row follows.
+    last_seq: i64,
+    /// Change rows up to this `seq` are already in the snapshot.
+    snapshot_seq: i64,
+}
+
+/// Who data received from elsewhere came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Another device, directly: nothing is known about what the server holds.
+    Peer,
+    /// The server: it holds what it sent, and all of its history.
+    Server,
 }
 
 impl Store {
@@ -232,9 +251,10 @@ impl Store {
     /// Households with changes the server has not confirmed.
     pub fn households_with_unsynced_changes(&self) -> Result<Vec<HouseholdId>> {
         let inner = self.lock();
-        let mut statement = inner
-            .conn
-            .prepare("SELECT DISTINCT household_id FROM unsynced_change ORDER BY household_id")?;
+        let mut statement = inner.conn.prepare(
+            "SELECT household_id FROM household_index WHERE unsynced_changes > 0
+             ORDER BY household_id",
+        )?;
         let ids = statement.query_map([], |row| row.get::<_, String>(0))?;
         ids.map(|id| Ok(HouseholdId::parse(&id?)?)).collect()
     }
@@ -260,22 +280,35 @@ impl Store {
         layout::write_actor(&mut doc, &actor, &inner.profile.actor_info())?;
         doc.commit_with(CommitOptions::default().with_time(now()));
         let snapshot = doc.save();
-        let hash = doc.get_heads();
+        let heads = doc.get_heads();
         let view = layout::read_household(doc.document())?;
+        let checked = Checked::of(&view);
+        // The snapshot holds the household's first change, so its row is there only to
+        // mark it unsynced: it sits at the snapshot's `seq`, with no bytes.
+        let snapshot_seq = heads.len() as i64;
         let tx = inner.conn.transaction()?;
         tx.execute(
-            "INSERT INTO document (household_id, village, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id.as_str(), village.as_str(), snapshot, now()],
+            "INSERT INTO document (household_id, village, snapshot, snapshot_seq)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![id.as_str(), village.as_str(), snapshot, snapshot_seq],
         )?;
-        for hash in hash {
+        for (seq, hash) in (1..).zip(&heads) {
             tx.execute(
-                "INSERT INTO unsynced_change (household_id, hash) VALUES (?1, ?2)",
-                params![id.as_str(), hash.as_ref()],
+                "INSERT INTO document_change (household_id, seq, bytes, unsynced_hash)
+                 VALUES (?1, ?2, x'', ?3)",
+                params![id.as_str(), seq, hash.as_ref()],
             )?;
         }
-        write_index(&tx, id.as_str(), &view)?;
+        insert_index(&tx, id.as_str(), &view, &checked, snapshot_seq)?;
         tx.commit()?;
-        inner.cache.put(id.to_string(), doc);
+        inner.cache.put(
+            id.to_string(),
+            Loaded {
+                doc,
+                last_seq: snapshot_seq,
+                snapshot_seq,
+            },
+        );
         Ok(id)
     }
 
@@ -488,10 +521,11 @@ impl Store {
         let Inner {
             conn, cache, actor, ..
         } = &mut *inner;
-        let doc = load(conn, cache, actor, household)?;
-        let view = layout::read_household(doc.document())?;
-        let unsynced = count_unsynced(conn, Some(household.as_str()))?;
-        Ok(detail(household, view, unsynced))
+        let loaded = load(conn, cache, actor, household)?;
+        let view = layout::read_household(loaded.doc.document())?;
+        let checked = Checked::of(&view);
+        let unsynced = unsynced_in(conn, household.as_str())?;
+        Ok(detail(household, view, checked, unsynced))
     }
 
     /// Lists households, filtered by village and by part of a name, ID number or household
@@ -499,16 +533,27 @@ impl Store {
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<HouseholdSummary>> {
         let inner = self.lock();
         let pattern = query.text.as_deref().and_then(schema::search::like_pattern);
-        let mut statement = inner.conn.prepare_cached(
+        // A text search matches a few rows of thousands: scanning the table and sorting the
+        // matches beats walking the village index, which fetches every row in list order.
+        // The list without text is the other way round.
+        let mut statement = inner.conn.prepare_cached(if pattern.is_some() {
             "SELECT i.household_id, i.village, i.number, i.head_name, i.member_count,
                     i.error_count, i.warning_count, i.conflict_count, i.updated_at,
-                    (SELECT COUNT(*) FROM unsynced_change u WHERE u.household_id = i.household_id)
+                    i.unsynced_changes
              FROM household_index i
              WHERE (?1 IS NULL OR i.village = ?1)
-               AND (?2 IS NULL OR i.search_text LIKE ?2 ESCAPE '\\')
+               AND i.search_text LIKE ?2 ESCAPE '\\'
+             ORDER BY +i.village, +i.number
+             LIMIT ?3 OFFSET ?4"
+        } else {
+            "SELECT i.household_id, i.village, i.number, i.head_name, i.member_count,
+                    i.error_count, i.warning_count, i.conflict_count, i.updated_at,
+                    i.unsynced_changes
+             FROM household_index i
+             WHERE (?1 IS NULL OR i.village = ?1)
              ORDER BY i.village, i.number
-             LIMIT ?3 OFFSET ?4",
-        )?;
+             LIMIT ?3 OFFSET ?4"
+        })?;
         let rows = statement.query_map(
             params![
                 query.village.as_ref().map(AreaCode::as_str),
@@ -536,7 +581,11 @@ impl Store {
 
     /// Changes recorded on this device that the server has not confirmed yet.
     pub fn unsynced_changes(&self) -> Result<i64> {
-        count_unsynced(&self.lock().conn, None)
+        Ok(self.lock().conn.query_row(
+            "SELECT COALESCE(SUM(unsynced_changes), 0) FROM household_index",
+            [],
+            |row| row.get(0),
+        )?)
     }
 
     /// The household's current heads.
@@ -545,25 +594,12 @@ impl Store {
         let Inner {
             conn, cache, actor, ..
         } = &mut *inner;
-        Ok(load(conn, cache, actor, household)?.get_heads())
+        Ok(load(conn, cache, actor, household)?.doc.get_heads())
     }
 
     /// The heads the server last confirmed for this household (empty if never synced).
     pub fn confirmed_heads(&self, household: &HouseholdId) -> Result<Vec<ChangeHash>> {
-        let inner = self.lock();
-        let bytes: Option<Vec<u8>> = inner
-            .conn
-            .query_row(
-                "SELECT confirmed_heads FROM document WHERE household_id = ?1",
-                [household.as_str()],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let bytes = bytes.ok_or_else(|| Error::HouseholdNotFound(household.to_string()))?;
-        Ok(bytes
-            .chunks_exact(32)
-            .filter_map(|chunk| ChangeHash::try_from(chunk).ok())
-            .collect())
+        read_confirmed(&self.lock().conn, household)
     }
 
     /// The changes of a household that a peer holding `since` lacks, one Automerge change
@@ -577,11 +613,11 @@ impl Store {
         let Inner {
             conn, cache, actor, ..
         } = &mut *inner;
-        let doc = load(conn, cache, actor, household)?;
+        let doc = &mut load(conn, cache, actor, household)?.doc;
         let known: Vec<ChangeHash> = since
             .iter()
             .copied()
-            .filter(|hash| doc.get_change_by_hash(hash).is_some())
+            .filter(|hash| has_change(doc, hash))
             .collect();
         Ok(doc
             .get_changes(&known)
@@ -597,13 +633,45 @@ impl Store {
         let Inner {
             conn, cache, actor, ..
         } = &mut *inner;
-        Ok(load(conn, cache, actor, household)?.save())
+        Ok(load(conn, cache, actor, household)?.doc.save())
     }
 
     /// Merges changes received from elsewhere, creating the household if this device did
     /// not have it. Every change is checked before any is applied, so damaged data is
     /// refused whole. Returns whether anything new arrived.
     pub fn apply_changes(&self, household: &HouseholdId, changes: &[Vec<u8>]) -> Result<bool> {
+        self.receive_changes(household, changes, Origin::Peer)
+    }
+
+    /// As [`Store::apply_changes`], for changes the server sent. The server holds them and
+    /// their history, so they count as confirmed, with any change of this device's among
+    /// their ancestors, and the next upload leaves them out.
+    pub fn apply_server_changes(
+        &self,
+        household: &HouseholdId,
+        changes: &[Vec<u8>],
+    ) -> Result<bool> {
+        self.receive_changes(household, changes, Origin::Server)
+    }
+
+    /// Merges a whole saved document received from elsewhere, creating the household if
+    /// this device did not have it. Returns whether anything new arrived.
+    pub fn apply_document(&self, household: &HouseholdId, bytes: &[u8]) -> Result<bool> {
+        self.receive_document(household, bytes, Origin::Peer)
+    }
+
+    /// As [`Store::apply_document`], for a document the server sent (a first download): the
+    /// server holds every change in it, so they count as confirmed.
+    pub fn apply_server_document(&self, household: &HouseholdId, bytes: &[u8]) -> Result<bool> {
+        self.receive_document(household, bytes, Origin::Server)
+    }
+
+    fn receive_changes(
+        &self,
+        household: &HouseholdId,
+        changes: &[Vec<u8>],
+        origin: Origin,
+    ) -> Result<bool> {
         let parsed = changes
             .iter()
             .map(|bytes| automerge::Change::from_bytes(bytes.clone()))
@@ -613,67 +681,53 @@ impl Store {
             return Ok(false);
         }
         let stored: Vec<u8> = changes.concat();
-        self.lock().merge_remote(household, &stored, |doc| {
+        let hashes: Vec<ChangeHash> = parsed.iter().map(automerge::Change::hash).collect();
+        self.lock().merge_remote(household, &stored, origin, |doc| {
             doc.apply_changes(parsed)?;
-            Ok(())
+            Ok(hashes)
         })
     }
 
-    /// Merges a whole saved document received from elsewhere, creating the household if
-    /// this device did not have it. Returns whether anything new arrived.
-    pub fn apply_document(&self, household: &HouseholdId, bytes: &[u8]) -> Result<bool> {
+    fn receive_document(
+        &self,
+        household: &HouseholdId,
+        bytes: &[u8],
+        origin: Origin,
+    ) -> Result<bool> {
         let strict = automerge::LoadOptions::new()
             .on_partial_load(automerge::OnPartialLoad::Error)
             .verification_mode(automerge::VerificationMode::Check);
         automerge::Automerge::load_with_options(bytes, strict)
             .map_err(|err| Error::DamagedData(err.to_string()))?;
         let mut incoming = AutoCommit::load(bytes)?;
-        self.lock().merge_remote(household, bytes, |doc| {
+        let heads = incoming.get_heads();
+        self.lock().merge_remote(household, bytes, origin, |doc| {
             doc.merge(&mut incoming)?;
-            Ok(())
+            Ok(heads)
         })
     }
 
-    /// Records that the server holds the household up to `heads`: local changes covered by
-    /// them no longer count as unsynced.
+    /// Records that the server holds the household up to `heads`, as well as everything it
+    /// was confirmed to hold before: local changes covered by them no longer count as
+    /// unsynced.
     pub fn confirm(&self, household: &HouseholdId, heads: &[ChangeHash]) -> Result<()> {
         let mut inner = self.lock();
         let Inner {
             conn, cache, actor, ..
         } = &mut *inner;
-        let doc = load(conn, cache, actor, household)?;
-        let known: Vec<ChangeHash> = heads
-            .iter()
-            .copied()
-            .filter(|hash| doc.get_change_by_hash(hash).is_some())
-            .collect();
-        let still_missing: HashSet<ChangeHash> = doc
-            .get_changes(&known)
-            .iter()
-            .map(automerge::Change::hash)
-            .collect();
+        let loaded = load(conn, cache, actor, household)?;
+        let (confirmed, _) = widened_confirmation(conn, household, &mut loaded.doc, heads)?;
+        // Stored even when unchanged: clearing marks costs little here, and a mark left
+        // behind would keep the household in every upload.
         let tx = conn.transaction()?;
-        let unsynced: Vec<Vec<u8>> = {
-            let mut statement =
-                tx.prepare("SELECT hash FROM unsynced_change WHERE household_id = ?1")?;
-            let rows = statement.query_map([household.as_str()], |row| row.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for hash in unsynced {
-            let confirmed =
-                ChangeHash::try_from(hash.as_slice()).is_ok_and(|h| !still_missing.contains(&h));
-            if confirmed {
-                tx.execute(
-                    "DELETE FROM unsynced_change WHERE household_id = ?1 AND hash = ?2",
-                    params![household.as_str(), hash],
-                )?;
-            }
+        let cleared = store_confirmed(&tx, household.as_str(), loaded, &confirmed)?;
+        if cleared > 0 {
+            tx.prepare_cached(
+                "UPDATE household_index SET unsynced_changes = unsynced_changes - ?2
+                 WHERE household_id = ?1",
+            )?
+            .execute(params![household.as_str(), cleared])?;
         }
-        let joined: Vec<u8> = known.iter().flat_map(|h| h.as_ref().to_vec()).collect();
-        tx.execute(
-            "UPDATE document SET confirmed_heads = ?2 WHERE household_id = ?1",
-            params![household.as_str(), joined],
-        )?;
         tx.commit()?;
         Ok(())
     }
@@ -694,6 +748,7 @@ impl DeviceProfile {
         ActorInfo {
             device: Some(self.device.clone()),
             volunteer: Some(self.volunteer.clone()).filter(|v| !v.is_empty()),
+            staff: None,
         }
     }
 }
@@ -732,7 +787,8 @@ impl Inner {
             profile,
             ..
         } = self;
-        let doc = load(conn, cache, actor, household)?;
+        let loaded = load(conn, cache, actor, household)?;
+        let doc = &mut loaded.doc;
         if let Err(err) = write(doc) {
             doc.rollback();
             return Err(err);
@@ -744,11 +800,8 @@ impl Inner {
             }
         }
         let visit: Option<String> = conn
-            .query_row(
-                "SELECT visit_id FROM open_visit WHERE household_id = ?1",
-                [household.as_str()],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT visit_id FROM open_visit WHERE household_id = ?1")?
+            .query_row([household.as_str()], |row| row.get(0))
             .optional()?;
         let mut options = CommitOptions::default().with_time(now());
         if let Some(visit) = visit.and_then(|v| RecordId::parse(&v).ok()) {
@@ -756,42 +809,38 @@ impl Inner {
         }
         let committed = doc.commit_with(options);
         let saved = (|| -> Result<HouseholdDetail> {
-            let view = layout::read_household(doc.document())?;
-            if let Some(hash) = committed {
-                let change = doc
-                    .get_last_local_change()
-                    .map(|c| c.raw_bytes().to_vec())
-                    .unwrap_or_default();
-                let tx = conn.transaction()?;
-                let rows = append_change(&tx, household.as_str(), &change)?;
-                tx.execute(
-                    "INSERT OR IGNORE INTO unsynced_change (household_id, hash) VALUES (?1, ?2)",
-                    params![household.as_str(), hash.as_ref()],
-                )?;
-                write_index(&tx, household.as_str(), &view)?;
-                match open_visit {
-                    OpenVisit::Unchanged => {}
-                    OpenVisit::Start(visit) => {
-                        tx.execute(
-                            "INSERT INTO open_visit (household_id, visit_id) VALUES (?1, ?2)
-                             ON CONFLICT (household_id) DO UPDATE SET visit_id = excluded.visit_id",
-                            params![household.as_str(), visit.as_str()],
-                        )?;
-                    }
-                    OpenVisit::Finish(visit) => {
-                        tx.execute(
-                            "DELETE FROM open_visit WHERE household_id = ?1 AND visit_id = ?2",
-                            params![household.as_str(), visit.as_str()],
-                        )?;
-                    }
+            let view = layout::read_household(loaded.doc.document())?;
+            let checked = Checked::of(&view);
+            let Some(hash) = committed else {
+                let unsynced = unsynced_in(conn, household.as_str())?;
+                return Ok(detail(household, view, checked, unsynced));
+            };
+            let change = loaded
+                .doc
+                .get_last_local_change()
+                .map(|c| c.raw_bytes().to_vec())
+                .unwrap_or_default();
+            let tx = conn.transaction()?;
+            append_change(&tx, household.as_str(), loaded, &change, Some(&hash))?;
+            let unsynced = update_index(&tx, household.as_str(), &view, &checked, 1)?;
+            match open_visit {
+                OpenVisit::Unchanged => {}
+                OpenVisit::Start(visit) => {
+                    tx.prepare_cached(
+                        "INSERT INTO open_visit (household_id, visit_id) VALUES (?1, ?2)
+                         ON CONFLICT (household_id) DO UPDATE SET visit_id = excluded.visit_id",
+                    )?
+                    .execute(params![household.as_str(), visit.as_str()])?;
                 }
-                if rows >= COMPACT_AFTER_ROWS {
-                    compact(&tx, household.as_str(), doc.save())?;
+                OpenVisit::Finish(visit) => {
+                    tx.prepare_cached(
+                        "DELETE FROM open_visit WHERE household_id = ?1 AND visit_id = ?2",
+                    )?
+                    .execute(params![household.as_str(), visit.as_str()])?;
                 }
-                tx.commit()?;
             }
-            let unsynced = count_unsynced(conn, Some(household.as_str()))?;
-            Ok(detail(household, view, unsynced))
+            tx.commit()?;
+            Ok(detail(household, view, checked, unsynced))
         })();
         if saved.is_err() {
             cache.pop(household.as_str());
@@ -800,50 +849,91 @@ impl Inner {
     }
 
     /// Applies data received from elsewhere and stores it as it came, in one transaction
-    /// with the household's index row.
+    /// with the household's index row. `apply` returns the changes the sender is known to
+    /// hold with their history, which count as confirmed when the sender is the server.
     fn merge_remote(
         &mut self,
         household: &HouseholdId,
         stored: &[u8],
-        apply: impl FnOnce(&mut AutoCommit) -> Result<()>,
+        origin: Origin,
+        apply: impl FnOnce(&mut AutoCommit) -> Result<Vec<ChangeHash>>,
     ) -> Result<bool> {
         if !document_exists(&self.conn, household)? {
             let mut doc = AutoCommit::new().with_actor(self.actor.clone());
-            apply(&mut doc)?;
+            let held = apply(&mut doc)?;
             check_complete(&mut doc)?;
             layout::migrate(&mut doc)?;
             let view = layout::read_household(doc.document())?;
             let village =
                 AreaCode::parse_village(view.household_text("village").unwrap_or_default())?;
             self.check_village(&village)?;
+            let confirmed = match origin {
+                Origin::Server => smallest_heads(doc.document(), held),
+                Origin::Peer => Vec::new(),
+            };
+            let checked = Checked::of(&view);
             let tx = self.conn.transaction()?;
             tx.execute(
-                "INSERT INTO document (household_id, village, snapshot, updated_at)
+                "INSERT INTO document (household_id, village, snapshot, confirmed_heads)
                  VALUES (?1, ?2, ?3, ?4)",
-                params![household.as_str(), village.as_str(), doc.save(), now()],
+                params![
+                    household.as_str(),
+                    village.as_str(),
+                    doc.save(),
+                    join_heads(&confirmed)
+                ],
             )?;
-            write_index(&tx, household.as_str(), &view)?;
+            insert_index(&tx, household.as_str(), &view, &checked, 0)?;
             tx.commit()?;
-            self.cache.put(household.to_string(), doc);
+            self.cache.put(
+                household.to_string(),
+                Loaded {
+                    doc,
+                    last_seq: 0,
+                    snapshot_seq: 0,
+                },
+            );
             return Ok(true);
         }
         let Inner {
             conn, cache, actor, ..
         } = self;
-        let doc = load(conn, cache, actor, household)?;
-        let before = doc.get_heads();
+        let loaded = load(conn, cache, actor, household)?;
+        let before = loaded.doc.get_heads();
         let saved = (|| -> Result<bool> {
-            apply(doc)?;
-            check_complete(doc)?;
-            if doc.get_heads() == before {
+            let held = apply(&mut loaded.doc)?;
+            check_complete(&mut loaded.doc)?;
+            let arrived = loaded.doc.get_heads() != before;
+            let confirmed = match origin {
+                Origin::Server => {
+                    let (heads, changed) =
+                        widened_confirmation(conn, household, &mut loaded.doc, &held)?;
+                    changed.then_some(heads)
+                }
+                Origin::Peer => None,
+            };
+            if !arrived && confirmed.is_none() {
                 return Ok(false);
             }
-            let view = layout::read_household(doc.document())?;
             let tx = conn.transaction()?;
-            append_change(&tx, household.as_str(), stored)?;
-            write_index(&tx, household.as_str(), &view)?;
+            let cleared = match &confirmed {
+                Some(heads) => store_confirmed(&tx, household.as_str(), loaded, heads)?,
+                None => 0,
+            };
+            if arrived {
+                append_change(&tx, household.as_str(), loaded, stored, None)?;
+                let view = layout::read_household(loaded.doc.document())?;
+                let checked = Checked::of(&view);
+                update_index(&tx, household.as_str(), &view, &checked, -cleared)?;
+            } else if cleared > 0 {
+                tx.prepare_cached(
+                    "UPDATE household_index SET unsynced_changes = unsynced_changes - ?2
+                     WHERE household_id = ?1",
+                )?
+                .execute(params![household.as_str(), cleared])?;
+            }
             tx.commit()?;
-            Ok(true)
+            Ok(arrived)
         })();
         if saved.is_err() {
             // The document in memory may hold what was refused; reload it from disk.
@@ -875,29 +965,37 @@ enum OpenVisit<'a> {
 /// Loads a household into the cache (if it is not there) and returns it.
 fn load<'c>(
     conn: &Connection,
-    cache: &'c mut LruCache<String, AutoCommit>,
+    cache: &'c mut LruCache<String, Loaded>,
     actor: &ActorId,
     household: &HouseholdId,
-) -> Result<&'c mut AutoCommit> {
+) -> Result<&'c mut Loaded> {
     if cache.get_mut(household.as_str()).is_none() {
-        let snapshot: Option<Vec<u8>> = conn
-            .query_row(
-                "SELECT snapshot FROM document WHERE household_id = ?1",
-                [household.as_str()],
-                |row| row.get(0),
-            )
+        let stored: Option<(Vec<u8>, i64)> = conn
+            .prepare_cached("SELECT snapshot, snapshot_seq FROM document WHERE household_id = ?1")?
+            .query_row([household.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        let snapshot = snapshot.ok_or_else(|| Error::HouseholdNotFound(household.to_string()))?;
+        let (snapshot, snapshot_seq) =
+            stored.ok_or_else(|| Error::HouseholdNotFound(household.to_string()))?;
         let mut doc = AutoCommit::load(&snapshot)?.with_actor(actor.clone());
+        let mut last_seq = snapshot_seq;
         let mut statement = conn.prepare_cached(
-            "SELECT bytes FROM document_change WHERE household_id = ?1 ORDER BY seq",
+            "SELECT seq, bytes FROM document_change WHERE household_id = ?1 AND seq > ?2
+             ORDER BY seq",
         )?;
-        let changes = statement.query_map([household.as_str()], |row| row.get::<_, Vec<u8>>(0))?;
-        for change in changes {
-            doc.load_incremental(&change?)?;
+        let mut rows = statement.query(params![household.as_str(), snapshot_seq])?;
+        while let Some(row) = rows.next()? {
+            last_seq = row.get(0)?;
+            doc.load_incremental(&row.get::<_, Vec<u8>>(1)?)?;
         }
         layout::migrate(&mut doc)?;
-        cache.put(household.to_string(), doc);
+        cache.put(
+            household.to_string(),
+            Loaded {
+                doc,
+                last_seq,
+                snapshot_seq,
+            },
+        );
     }
     cache
         .get_mut(household.as_str())
@@ -906,100 +1004,301 @@ fn load<'c>(
 
 fn document_exists(conn: &Connection, household: &HouseholdId) -> Result<bool> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM document WHERE household_id = ?1",
-            [household.as_str()],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM document WHERE household_id = ?1")?
+        .query_row([household.as_str()], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
-/// Appends change bytes to a household; returns how many change rows it now has.
-fn append_change(tx: &Connection, household: &str, bytes: &[u8]) -> Result<i64> {
-    let rows: i64 = tx.query_row(
-        "UPDATE document SET change_rows = change_rows + 1, updated_at = ?2
-         WHERE household_id = ?1 RETURNING change_rows",
-        params![household, now()],
-        |row| row.get(0),
-    )?;
-    tx.execute(
-        "INSERT INTO document_change (household_id, seq, bytes) VALUES (?1, ?2, ?3)",
-        params![household, rows, bytes],
-    )?;
-    Ok(rows)
+/// Appends change bytes to a household in the caller's transaction, marked unsynced when
+/// they are this device's own change, and folds the rows into a new snapshot every
+/// [`COMPACT_AFTER_ROWS`]. Only the household's own leaf of `document_change` is written:
+/// the document row is left alone unless it is time to fold.
+fn append_change(
+    tx: &Connection,
+    household: &str,
+    loaded: &mut Loaded,
+    bytes: &[u8],
+    unsynced: Option<&ChangeHash>,
+) -> Result<()> {
+    let seq = loaded.last_seq + 1;
+    tx.prepare_cached(
+        "INSERT INTO document_change (household_id, seq, bytes, unsynced_hash)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![household, seq, bytes, unsynced.map(|h| h.as_ref())])?;
+    loaded.last_seq = seq;
+    if seq - loaded.snapshot_seq >= COMPACT_AFTER_ROWS {
+        compact(tx, household, loaded.doc.save(), seq)?;
+        loaded.snapshot_seq = seq;
+    }
+    Ok(())
 }
 
-/// Folds a household's change rows into a new snapshot, in the caller's transaction, so a
-/// crash leaves either the old rows or the new snapshot, never neither.
-fn compact(tx: &Connection, household: &str, snapshot: Vec<u8>) -> Result<()> {
+/// Folds a household's change rows up to `seq` into a new snapshot, in the caller's
+/// transaction, so a crash leaves either the old rows or the new snapshot, never neither.
+/// Rows still marked unsynced stay, without their bytes, to carry the mark.
+fn compact(tx: &Connection, household: &str, snapshot: Vec<u8>, seq: i64) -> Result<()> {
     tx.execute(
-        "UPDATE document SET snapshot = ?2, change_rows = 0 WHERE household_id = ?1",
-        params![household, snapshot],
+        "UPDATE document SET snapshot = ?2, snapshot_seq = ?3 WHERE household_id = ?1",
+        params![household, snapshot, seq],
     )?;
     tx.execute(
-        "DELETE FROM document_change WHERE household_id = ?1",
-        [household],
+        "DELETE FROM document_change
+         WHERE household_id = ?1 AND seq <= ?2 AND unsynced_hash IS NULL",
+        params![household, seq],
+    )?;
+    tx.execute(
+        "UPDATE document_change SET bytes = x''
+         WHERE household_id = ?1 AND seq <= ?2 AND length(bytes) > 0",
+        params![household, seq],
     )?;
     Ok(())
 }
 
-fn write_index(tx: &Connection, household: &str, view: &HouseholdView) -> Result<()> {
-    let issues = validation::validate(view, today());
-    let errors = issues
-        .iter()
-        .filter(|i| i.severity == Severity::Error)
-        .count() as i64;
-    let warnings = issues.len() as i64 - errors;
-    let search_text = schema::search::index_text(view);
-    tx.execute(
+/// What the rules and the merge say about a household, worked out once per read or edit
+/// and shared by its index row and the caller.
+struct Checked {
+    issues: Vec<Issue>,
+    conflicts: Vec<Conflict>,
+}
+
+impl Checked {
+    fn of(view: &HouseholdView) -> Checked {
+        Checked {
+            issues: validation::validate(view, today()),
+            conflicts: view.conflicts(),
+        }
+    }
+
+    fn errors(&self) -> i64 {
+        self.issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .count() as i64
+    }
+
+    fn warnings(&self) -> i64 {
+        self.issues.len() as i64 - self.errors()
+    }
+}
+
+fn insert_index(
+    tx: &Connection,
+    household: &str,
+    view: &HouseholdView,
+    checked: &Checked,
+    unsynced: i64,
+) -> Result<()> {
+    tx.prepare_cached(
         "INSERT INTO household_index (household_id, village, number, head_name, member_count,
-             error_count, warning_count, conflict_count, search_text, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (household_id) DO UPDATE SET
-             village = excluded.village, number = excluded.number, head_name = excluded.head_name,
-             member_count = excluded.member_count, error_count = excluded.error_count,
-             warning_count = excluded.warning_count, conflict_count = excluded.conflict_count,
-             search_text = excluded.search_text, updated_at = excluded.updated_at",
-        params![
-            household,
-            view.household_text("village").unwrap_or_default(),
-            view.household_text("number").unwrap_or_default(),
-            view.head_name(),
-            view.members.len() as i64,
-            errors,
-            warnings,
-            view.conflicts().len() as i64,
-            search_text,
-            now(),
-        ],
-    )?;
+             error_count, warning_count, conflict_count, search_text, unsynced_changes,
+             updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        household,
+        view.household_text("village").unwrap_or_default(),
+        view.household_text("number").unwrap_or_default(),
+        view.head_name(),
+        view.members.len() as i64,
+        checked.errors(),
+        checked.warnings(),
+        checked.conflicts.len() as i64,
+        schema::search::index_text(view),
+        unsynced,
+        now(),
+    ])?;
     Ok(())
 }
 
-fn count_unsynced(conn: &Connection, household: Option<&str>) -> Result<i64> {
-    // Two queries, not one with `?1 IS NULL OR …`, so the per-household count uses the
-    // primary key instead of reading every unsynced change on the device.
-    Ok(match household {
-        Some(household) => conn.query_row(
-            "SELECT COUNT(*) FROM unsynced_change WHERE household_id = ?1",
-            [household],
-            |row| row.get(0),
-        )?,
-        None => conn.query_row("SELECT COUNT(*) FROM unsynced_change", [], |row| row.get(0))?,
-    })
+/// Rewrites a household's index row after a change, adding `unsynced_added` to its count
+/// of unsynced changes, and returns that count.
+///
+/// The village and household number are written only when they differ: naming them in
+/// the main `UPDATE` would make SQLite rewrite their entry in `household_index_village`
+/// on every edit, one more page in the commit.
+fn update_index(
+    tx: &Connection,
+    household: &str,
+    view: &HouseholdView,
+    checked: &Checked,
+    unsynced_added: i64,
+) -> Result<i64> {
+    let (village, number, unsynced): (String, String, i64) = tx
+        .prepare_cached(
+            "UPDATE household_index SET head_name = ?2, member_count = ?3, error_count = ?4,
+                 warning_count = ?5, conflict_count = ?6, search_text = ?7,
+                 unsynced_changes = unsynced_changes + ?8, updated_at = ?9
+             WHERE household_id = ?1
+             RETURNING village, number, unsynced_changes",
+        )?
+        .query_row(
+            params![
+                household,
+                view.head_name(),
+                view.members.len() as i64,
+                checked.errors(),
+                checked.warnings(),
+                checked.conflicts.len() as i64,
+                schema::search::index_text(view),
+                unsynced_added,
+                now(),
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?;
+    let new_village = view.household_text("village").unwrap_or_default();
+    let new_number = view.household_text("number").unwrap_or_default();
+    if village != new_village || number != new_number {
+        tx.prepare_cached(
+            "UPDATE household_index SET village = ?2, number = ?3 WHERE household_id = ?1",
+        )?
+        .execute(params![household, new_village, new_number])?;
+    }
+    Ok(unsynced)
 }
 
-fn detail(household: &HouseholdId, view: HouseholdView, unsynced_changes: i64) -> HouseholdDetail {
-    let issues = validation::validate(&view, today());
-    let conflicts = view.conflicts();
+fn unsynced_in(conn: &Connection, household: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT unsynced_changes FROM household_index WHERE household_id = ?1")?
+        .query_row([household], |row| row.get(0))
+        .optional()?
+        .unwrap_or_default())
+}
+
+fn detail(
+    household: &HouseholdId,
+    view: HouseholdView,
+    checked: Checked,
+    unsynced_changes: i64,
+) -> HouseholdDetail {
     HouseholdDetail {
         id: household.to_string(),
         view,
-        issues,
-        conflicts,
+        issues: checked.issues,
+        conflicts: checked.conflicts,
         unsynced_changes,
     }
+}
+
+fn has_change(doc: &mut AutoCommit, hash: &ChangeHash) -> bool {
+    doc.get_change_meta_by_hash(hash).is_some()
+}
+
+fn read_confirmed(conn: &Connection, household: &HouseholdId) -> Result<Vec<ChangeHash>> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT confirmed_heads FROM document WHERE household_id = ?1")?
+        .query_row([household.as_str()], |row| row.get(0))
+        .optional()?;
+    let bytes = bytes.ok_or_else(|| Error::HouseholdNotFound(household.to_string()))?;
+    Ok(bytes
+        .chunks_exact(32)
+        .filter_map(|chunk| ChangeHash::try_from(chunk).ok())
+        .collect())
+}
+
+fn join_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.as_ref().to_vec()).collect()
+}
+
+/// The household's confirmed heads once the server is also known to hold `held` (and
+/// their history), and whether that adds anything to what was confirmed before.
+///
+/// The server never forgets a change, so what it confirmed before still holds: the new
+/// heads cover both. Only changes this device has count, since only they can be left
+/// out of an upload.
+fn widened_confirmation(
+    conn: &Connection,
+    household: &HouseholdId,
+    doc: &mut AutoCommit,
+    held: &[ChangeHash],
+) -> Result<(Vec<ChangeHash>, bool)> {
+    let mut before = read_confirmed(conn, household)?;
+    before.sort_unstable();
+    let candidates: BTreeSet<ChangeHash> = before
+        .iter()
+        .chain(held)
+        .copied()
+        .filter(|hash| has_change(doc, hash))
+        .collect();
+    let heads = smallest_heads(doc.document(), candidates);
+    let changed = heads != before;
+    Ok((heads, changed))
+}
+
+/// The heads of everything `hashes` and their ancestors make up: the hashes that are not
+/// an ancestor of another, sorted. All must be in `doc`.
+fn smallest_heads(
+    doc: &automerge::Automerge,
+    hashes: impl IntoIterator<Item = ChangeHash>,
+) -> Vec<ChangeHash> {
+    let mut heads: BTreeSet<ChangeHash> = hashes.into_iter().collect();
+    // A run of changes received together is mostly a chain: dropping direct dependencies
+    // first leaves few to check the slow way.
+    let deps: Vec<ChangeHash> = heads
+        .iter()
+        .filter_map(|hash| doc.get_change_meta_by_hash(hash))
+        .flat_map(|meta| meta.deps)
+        .collect();
+    for dep in &deps {
+        heads.remove(dep);
+    }
+    if heads.len() > 1 {
+        let all: Vec<ChangeHash> = heads.iter().copied().collect();
+        heads.retain(|hash| {
+            let others: Vec<ChangeHash> = all.iter().copied().filter(|h| h != hash).collect();
+            // Not among the changes the others lack: an ancestor of one of them.
+            doc.get_changes_meta(&others)
+                .iter()
+                .any(|meta| meta.hash == *hash)
+        });
+    }
+    heads.into_iter().collect()
+}
+
+/// Stores `confirmed` as the household's confirmed heads, in the caller's transaction, and
+/// clears the unsynced mark of every change of this device they cover. Returns how many
+/// marks it cleared.
+fn store_confirmed(
+    tx: &Connection,
+    household: &str,
+    loaded: &mut Loaded,
+    confirmed: &[ChangeHash],
+) -> Result<i64> {
+    let still_missing: HashSet<ChangeHash> = loaded
+        .doc
+        .document()
+        .get_changes_meta(confirmed)
+        .iter()
+        .map(|meta| meta.hash)
+        .collect();
+    let marked: Vec<(i64, Vec<u8>)> = tx
+        .prepare_cached(
+            "SELECT seq, unsynced_hash FROM document_change
+             WHERE household_id = ?1 AND unsynced_hash IS NOT NULL",
+        )?
+        .query_map([household], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut cleared = 0;
+    for (seq, hash) in marked {
+        let covered = ChangeHash::try_from(hash.as_slice())
+            .is_ok_and(|h| has_change(&mut loaded.doc, &h) && !still_missing.contains(&h));
+        if !covered {
+            continue;
+        }
+        // A row the snapshot already holds was kept only for its mark.
+        let statement = if seq <= loaded.snapshot_seq {
+            "DELETE FROM document_change WHERE household_id = ?1 AND seq = ?2"
+        } else {
+            "UPDATE document_change SET unsynced_hash = NULL WHERE household_id = ?1 AND seq = ?2"
+        };
+        tx.prepare_cached(statement)?
+            .execute(params![household, seq])?;
+        cleared += 1;
+    }
+    tx.prepare_cached("UPDATE document SET confirmed_heads = ?2 WHERE household_id = ?1")?
+        .execute(params![household, join_heads(confirmed)])?;
+    Ok(cleared)
 }
 
 /// Refuses a write to a member, visit, training or subsidy that does not exist, so a typo in

@@ -317,13 +317,13 @@ pub fn sync(
             };
             match update.payload {
                 Payload::Document(bytes) => {
-                    store.apply_document(&household, &bytes)?;
+                    store.apply_server_document(&household, &bytes)?;
                     report.documents_received += 1;
                 }
                 Payload::Changes(changes) => {
                     let changes: Vec<Vec<u8>> = changes.into_iter().map(|c| c.into_vec()).collect();
                     report.changes_received += changes.len() as u32;
-                    match store.apply_changes(&household, &changes) {
+                    match store.apply_server_changes(&household, &changes) {
                         Err(StoreError::MissingDependencies(_)) => history_gap = true,
                         other => {
                             other?;
