@@ -1,0 +1,215 @@
+//! Sync for the phone: runs on a thread of its own, reports each round to a listener the
+//! app implements (Kotlin/Swift/Python), and stops between rounds when cancelled.
+//!
+//! The rounds are `client_core::sync`'s: each one is stored before the next starts, so a
+//! cancelled or failed sync leaves the store consistent and the next sync goes on from there.
+
+use crate::error::{DoorstepError, Result};
+use crate::household::Bilingual;
+use client_core::Store;
+use client_core::sync::{self as core_sync, HttpTransport};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Where a sync is, reported after every round.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncProgress {
+    pub round: u32,
+    pub households_to_upload: u32,
+    pub households_uploaded: u32,
+    pub updates_received: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+impl From<&core_sync::SyncProgress> for SyncProgress {
+    fn from(p: &core_sync::SyncProgress) -> Self {
+        SyncProgress {
+            round: p.round,
+            households_to_upload: p.households_to_upload,
+            households_uploaded: p.households_uploaded,
+            updates_received: p.updates_received,
+            bytes_sent: p.bytes_sent,
+            bytes_received: p.bytes_received,
+        }
+    }
+}
+
+/// A household the server refused; its data stays on the device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Rejection {
+    pub household: String,
+    pub reason: Bilingual,
+}
+
+/// What a finished sync did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    pub rounds: u32,
+    pub documents_sent: u32,
+    pub changes_sent: u32,
+    pub documents_received: u32,
+    pub changes_received: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub rejected: Vec<Rejection>,
+    /// Disputed fields across the device's households after the sync.
+    pub conflicts: i64,
+    /// Changes still unconfirmed after the sync.
+    pub unsynced_changes: i64,
+}
+
+impl From<core_sync::SyncReport> for SyncReport {
+    fn from(r: core_sync::SyncReport) -> Self {
+        SyncReport {
+            rounds: r.rounds,
+            documents_sent: r.documents_sent,
+            changes_sent: r.changes_sent,
+            documents_received: r.documents_received,
+            changes_received: r.changes_received,
+            bytes_sent: r.bytes_sent,
+            bytes_received: r.bytes_received,
+            rejected: r
+                .rejected
+                .into_iter()
+                .map(|r| Rejection {
+                    household: r.household,
+                    reason: r.reason.into(),
+                })
+                .collect(),
+            conflicts: r.conflicts,
+            unsynced_changes: r.unsynced_changes,
+        }
+    }
+}
+
+/// How to sync.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SyncOptions {
+    /// How many bytes of the server's changes to take per round. Smaller rounds finish
+    /// sooner on a poor link and report progress more often.
+    #[uniffi(default = 262144)]
+    pub page_bytes: u32,
+    /// How long one round may take before it counts as a network failure.
+    #[uniffi(default = 120)]
+    pub timeout_seconds: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            page_bytes: schema::wire::DEFAULT_PAGE_BYTES,
+            timeout_seconds: 120,
+        }
+    }
+}
+
+/// What the app implements to follow a sync. Both calls arrive on the sync's own thread,
+/// never the UI thread: post to the UI thread from them.
+#[uniffi::export(foreign)]
+pub trait SyncListener: Send + Sync {
+    /// After every round that was stored.
+    fn on_progress(&self, progress: SyncProgress);
+    /// Once, when the sync ends for any reason (also read by [`SyncTask::wait`]).
+    fn on_finished(&self, outcome: SyncOutcome);
+}
+
+/// How a sync ended.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum SyncOutcome {
+    Completed {
+        report: SyncReport,
+    },
+    /// Cancelled, or failed: what finished is saved; syncing again goes on from there.
+    Failed {
+        error: DoorstepError,
+    },
+}
+
+/// A sync running on its own thread.
+///
+/// Dropping the handle does not cancel the sync: a screen that goes away should not stop
+/// a sync the volunteer started. Call [`SyncTask::cancel`] for that.
+#[derive(Debug, uniffi::Object)]
+pub struct SyncTask {
+    cancel: AtomicBool,
+    outcome: Mutex<Option<Result<SyncReport>>>,
+    finished: Condvar,
+}
+
+#[uniffi::export]
+impl SyncTask {
+    /// Asks the sync to stop after the round in flight. Returns at once.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    /// Blocks until the sync ends; its report, or the error that ended it. For callers
+    /// already off the UI thread (an Android `Worker`, tests).
+    pub fn wait(&self) -> Result<SyncReport> {
+        let mut outcome = self.lock();
+        loop {
+            if let Some(outcome) = outcome.as_ref() {
+                return outcome.clone();
+            }
+            outcome = self
+                .finished
+                .wait(outcome)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
+impl SyncTask {
+    fn lock(&self) -> MutexGuard<'_, Option<Result<SyncReport>>> {
+        // Only ever holds a finished outcome; a panic elsewhere cannot leave it half-set.
+        self.outcome
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts a sync of `store` on a new thread.
+    pub(crate) fn start(
+        store: Arc<Store>,
+        options: SyncOptions,
+        listener: Arc<dyn SyncListener>,
+    ) -> Result<Arc<SyncTask>> {
+        let task = Arc::new(SyncTask {
+            cancel: AtomicBool::new(false),
+            outcome: Mutex::new(None),
+            finished: Condvar::new(),
+        });
+        let running = Arc::clone(&task);
+        std::thread::Builder::new()
+            .name("doorstep-sync".to_owned())
+            .spawn(move || {
+                let transport =
+                    HttpTransport::new(Duration::from_secs(u64::from(options.timeout_seconds)));
+                let result = core_sync::sync(
+                    &store,
+                    &transport,
+                    options.page_bytes,
+                    &running.cancel,
+                    &mut |progress| listener.on_progress(progress.into()),
+                )
+                .map(SyncReport::from)
+                .map_err(DoorstepError::from);
+                *running.lock() = Some(result.clone());
+                running.finished.notify_all();
+                listener.on_finished(match result {
+                    Ok(report) => SyncOutcome::Completed { report },
+                    Err(error) => SyncOutcome::Failed { error },
+                });
+            })
+            .map_err(|err| DoorstepError::Other {
+                zh: format!("无法启动同步：{err}"),
+                en: format!("The sync could not start: {err}"),
+            })?;
+        Ok(task)
+    }
+}
