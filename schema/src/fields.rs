@@ -166,6 +166,9 @@ pub static CATALOG: &[FieldSpec] = &[
     system(H, "id", Text, "户标识", "Household id"),
     system(H, "village", Text, "所在村", "Village code"),
     system(H, "created_at", Timestamp, "建档时间", "Created at"),
+    // Set by county staff when this household turned out to duplicate another: the id of the
+    // household it was merged into. The document stays, with its history, as a tombstone.
+    system(H, "merged_into", Text, "已合并到", "Merged into"),
     field(H, "number", Text, "户编号", "Household number"),
     field(H, "address", Text, "住址", "Address"),
     field(H, "phone", Text, "联系电话", "Phone"),

@@ -8,9 +8,11 @@
 //! `docs/adr/0001-flat-household-documents.md`.
 //!
 //! Besides fields the root holds `schema_version` and, per Automerge actor that wrote to the
-//! document, `actors.<actor hex>.device` and `actors.<actor hex>.volunteer`, so every value
-//! can be traced to a device and a person without asking the server.
+//! document, `actors.<actor hex>.device` and `actors.<actor hex>.volunteer` (or `.staff` for a
+//! county staff member deciding a review item), so every value can be traced to a device and
+//! a person without asking the server.
 
+use crate::codes::CodeList;
 use crate::fields::{Entity, FieldKind, FieldPath};
 use crate::ids::{AreaCode, HouseholdId, RecordId};
 use crate::message::Message;
@@ -24,6 +26,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 const VERSION_KEY: &str = "schema_version";
 const ACTORS_PREFIX: &str = "actors.";
 const VISIT_MESSAGE_PREFIX: &str = "visit ";
+const REVIEW_MESSAGE_PREFIX: &str = "review ";
 
 /// Why a document could not be read or written as a household.
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +159,46 @@ impl FieldValue {
         }
     }
 
+    /// The value as a clerk reads it: codes with their labels, yes/no for flags.
+    pub fn readable(&self, kind: FieldKind) -> Message {
+        let code_label = |lists: &[&CodeList], code: &str| {
+            lists
+                .iter()
+                .find_map(|list| list.label(code))
+                .map(|label| {
+                    Message::new(
+                        format!("{}（{code}）", label.zh),
+                        format!("{} ({code})", label.en),
+                    )
+                })
+                .unwrap_or_else(|| Message::new(code, code))
+        };
+        match (self, kind) {
+            (FieldValue::Text(code), FieldKind::Code(lists)) => code_label(lists, code),
+            (FieldValue::Codes(codes), FieldKind::Codes(list)) => {
+                let labels: Vec<Message> = codes.iter().map(|c| code_label(&[list], c)).collect();
+                Message::new(
+                    labels
+                        .iter()
+                        .map(|m| m.zh.as_str())
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                    labels
+                        .iter()
+                        .map(|m| m.en.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            }
+            (FieldValue::Boolean(true), _) => Message::new("是", "yes"),
+            (FieldValue::Boolean(false), _) => Message::new("否", "no"),
+            (other, _) => {
+                let text = other.display();
+                Message::new(text.clone(), text)
+            }
+        }
+    }
+
     fn from_scalar(scalar: &ScalarValue) -> FieldValue {
         match scalar {
             ScalarValue::Str(text) => FieldValue::Text(text.to_string()),
@@ -189,6 +232,9 @@ impl FieldValue {
 pub struct ActorInfo {
     pub device: Option<String>,
     pub volunteer: Option<String>,
+    /// The staff member, for an actor that settled review items on the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
 }
 
 /// One of several concurrent values of a field.
@@ -203,6 +249,14 @@ pub struct Candidate {
     pub time: Option<i64>,
     /// The visit the edit was made in, if any.
     pub visit: Option<String>,
+    /// The staff member who wrote it, when it is a review decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// The review item it decided, when it is a review decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
+    /// The hash (hex) of the change that wrote it, to find when the server received it.
+    pub change: Option<String>,
 }
 
 /// A field's current value and, when devices disagree, every candidate value.
@@ -425,7 +479,11 @@ pub fn write_actor<T: Transactable>(
     actor_hex: &str,
     info: &ActorInfo,
 ) -> Result<(), LayoutError> {
-    for (name, value) in [("device", &info.device), ("volunteer", &info.volunteer)] {
+    for (name, value) in [
+        ("device", &info.device),
+        ("volunteer", &info.volunteer),
+        ("staff", &info.staff),
+    ] {
         let key = format!("{ACTORS_PREFIX}{actor_hex}.{name}");
         if let Some(value) = value {
             let current = tx.get(ROOT, key.as_str())?;
@@ -447,6 +505,53 @@ pub fn has_actor<R: ReadDoc>(doc: &R, actor_hex: &str) -> bool {
 /// The commit message that ties a change to the visit it was made in.
 pub fn visit_message(visit: &RecordId) -> String {
     format!("{VISIT_MESSAGE_PREFIX}{visit}")
+}
+
+/// The commit message of a staff member's decision on a review item. The comment travels in
+/// the document, so the reason for a value stays with the value wherever it is synced.
+pub fn review_message(item: &str, comment: Option<&str>) -> String {
+    match comment.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(comment) => format!("{REVIEW_MESSAGE_PREFIX}{item}\n{comment}"),
+        None => format!("{REVIEW_MESSAGE_PREFIX}{item}"),
+    }
+}
+
+/// Where a change came from, as its commit message says: a visit, or a review decision with
+/// its comment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChangeOrigin {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl ChangeOrigin {
+    pub fn of_message(message: Option<&str>) -> ChangeOrigin {
+        let Some(message) = message else {
+            return ChangeOrigin::default();
+        };
+        if let Some(visit) = message.strip_prefix(VISIT_MESSAGE_PREFIX) {
+            return ChangeOrigin {
+                visit: Some(visit.to_owned()),
+                ..ChangeOrigin::default()
+            };
+        }
+        if let Some(rest) = message.strip_prefix(REVIEW_MESSAGE_PREFIX) {
+            let (item, comment) = match rest.split_once('\n') {
+                Some((item, comment)) => (item, Some(comment.to_owned())),
+                None => (rest, None),
+            };
+            return ChangeOrigin {
+                review: Some(item.to_owned()),
+                comment,
+                ..ChangeOrigin::default()
+            };
+        }
+        ChangeOrigin::default()
+    }
 }
 
 /// Checks the document's layout version, migrating older layouts in place.
@@ -495,6 +600,7 @@ pub fn read_household(doc: &Automerge) -> Result<HouseholdView, LayoutError> {
                 match name {
                     "device" => info.device = text,
                     "volunteer" => info.volunteer = text,
+                    "staff" => info.staff = text,
                     _ => {}
                 }
             }
@@ -582,20 +688,19 @@ fn candidates(
             ObjId::Id(_, actor, _) => actor.to_hex_string(),
             ObjId::Root => String::new(),
         };
-        let change = doc
-            .hash_for_opid(&id)
-            .and_then(|hash: ChangeHash| doc.get_change_meta_by_hash(&hash));
+        let hash: Option<ChangeHash> = doc.hash_for_opid(&id);
+        let change = hash.and_then(|hash| doc.get_change_meta_by_hash(&hash));
         let info = actors.get(&actor).cloned().unwrap_or_default();
+        let origin = ChangeOrigin::of_message(change.as_ref().and_then(|c| c.message.as_deref()));
         out.push(Candidate {
             value: FieldValue::from_scalar(&scalar),
             device: info.device,
             volunteer: info.volunteer,
+            staff: info.staff,
             time: change.as_ref().map(|c| c.timestamp),
-            visit: change
-                .as_ref()
-                .and_then(|c| c.message.as_deref())
-                .and_then(|m| m.strip_prefix(VISIT_MESSAGE_PREFIX))
-                .map(str::to_owned),
+            visit: origin.visit,
+            review: origin.review,
+            change: hash.map(|hash| hash.to_string()),
             actor,
         });
     }
@@ -604,4 +709,73 @@ fn candidates(
         out.clear();
     }
     Ok(out)
+}
+
+/// One value a field has had, as its document's history records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    /// The value written, or `None` when the field (or, in a multi-select, the code) was
+    /// cleared.
+    pub value: Option<FieldValue>,
+    /// For a multi-select, the one code this entry chose or cleared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub actor: String,
+    pub device: Option<String>,
+    pub volunteer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// The writer's device clock, in seconds since 1970.
+    pub time: i64,
+    #[serde(flatten)]
+    pub origin: ChangeOrigin,
+    /// The hash (hex) of the change that wrote it.
+    pub change: String,
+}
+
+/// Every value a field has had, oldest first (in causal order: a value comes after every
+/// value it replaced), taken from the document's own history.
+pub fn field_history(doc: &Automerge, path: &FieldPath) -> Vec<HistoryEntry> {
+    use automerge::legacy::{Key, ObjectId, OpType};
+    let key = path.to_string();
+    let set_prefix = format!("{key}.");
+    let is_set = matches!(path.spec().kind, FieldKind::Codes(_));
+    let actors = read_household(doc).map(|v| v.actors).unwrap_or_default();
+    let mut out = Vec::new();
+    for change in doc.get_changes(&[]) {
+        let expanded = change.decode();
+        let actor = expanded.actor_id.to_hex_string();
+        for op in &expanded.operations {
+            let (ObjectId::Root, Key::Map(op_key)) = (&op.obj, &op.key) else {
+                continue;
+            };
+            let code = if op_key.as_str() == key {
+                None
+            } else if let Some(code) = op_key.strip_prefix(set_prefix.as_str())
+                && is_set
+            {
+                Some(code.to_owned())
+            } else {
+                continue;
+            };
+            let value = match &op.action {
+                OpType::Put(scalar) => Some(FieldValue::from_scalar(scalar)),
+                OpType::Delete => None,
+                _ => continue,
+            };
+            let info = actors.get(&actor).cloned().unwrap_or_default();
+            out.push(HistoryEntry {
+                value,
+                code,
+                actor: actor.clone(),
+                device: info.device,
+                volunteer: info.volunteer,
+                staff: info.staff,
+                time: expanded.time,
+                origin: ChangeOrigin::of_message(expanded.message.as_deref()),
+                change: change.hash().to_string(),
+            });
+        }
+    }
+    out
 }

@@ -61,6 +61,7 @@ fn phone(doc: &mut AutoCommit, device: &str, volunteer: &str) -> (AutoCommit, St
     let info = ActorInfo {
         device: Some(device.to_owned()),
         volunteer: Some(volunteer.to_owned()),
+        staff: None,
     };
     layout::write_actor(&mut phone, &actor, &info).unwrap();
     (phone, actor)

@@ -21,10 +21,12 @@ impl Device {
     }
 }
 
-/// A staff member's token until accounts exist: read access to one area.
+/// A staff member's token until accounts exist: the register and review queue of one area.
 #[derive(Debug, Clone)]
 pub struct Operator {
     pub id: String,
+    /// Who holds the token, as review decisions name them.
+    pub name: String,
     pub scope: AreaCode,
 }
 
@@ -69,13 +71,15 @@ pub async fn add_device(
     Ok((id, token))
 }
 
-/// Creates an operator token for an area; returns the token (shown once).
-pub async fn add_operator(db: &Db, scope: &AreaCode) -> Result<String, sqlx::Error> {
+/// Creates an operator token for a staff member and an area; returns the token (shown once).
+pub async fn add_operator(db: &Db, name: &str, scope: &AreaCode) -> Result<String, sqlx::Error> {
     let token = format!("dso_{}", random_hex(32));
     sqlx::query(
-        "INSERT INTO operator_token (id, scope, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO operator_token (id, name, scope, token_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(random_hex(8))
+    .bind(name)
     .bind(scope.as_str())
     .bind(token_hash(&token))
     .bind(now())
@@ -109,7 +113,7 @@ pub async fn device_by_token(db: &Db, token: &str) -> Result<Option<Device>, sql
 }
 
 pub async fn operator_by_token(db: &Db, token: &str) -> Result<Option<Operator>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, scope FROM operator_token WHERE token_hash = $1")
+    let row = sqlx::query("SELECT id, name, scope FROM operator_token WHERE token_hash = $1")
         .bind(token_hash(token))
         .fetch_optional(&db.pool)
         .await?;
@@ -117,6 +121,7 @@ pub async fn operator_by_token(db: &Db, token: &str) -> Result<Option<Operator>,
     let scope: String = row.try_get("scope")?;
     Ok(AreaCode::parse(&scope).ok().map(|scope| Operator {
         id: row.try_get("id").unwrap_or_default(),
+        name: row.try_get("name").unwrap_or_default(),
         scope,
     }))
 }

@@ -1,31 +1,44 @@
 //! The server's household documents: applying uploaded changes, the change feed, and
 //! compaction.
 //!
-//! A document is stored as an optional snapshot plus the change rows after it. Every change
-//! is stored once, keyed by its hash, with a feed position that orders the feed. Applying an
-//! upload, storing its new changes and rewriting the household's register rows happen in
-//! one transaction, so a query never sees a half-merged household.
+//! A document is stored as a snapshot plus the change rows after it. Every change is stored
+//! once, keyed by its hash, with a feed position that orders the feed. Applying an upload,
+//! storing its new changes and rewriting the household's register rows happen in one
+//! transaction, so a query never sees a half-merged household.
+//!
+//! Ingest keeps the snapshot fresh: it is written when a document is created and whenever
+//! the rows after it reach [`COMPACT_AFTER_CHANGES`], so loading a document is one
+//! `AutoCommit::load` and a few changes, never a replay of its whole history. Uploads are
+//! applied in batches of households, each batch read in two statements and written in a
+//! few, because on both backends the round trip of a statement costs more than the work
+//! it does.
 
 use crate::auth::Device;
-use crate::db::Db;
-use crate::register;
+use crate::db::{Db, placeholders, rows_per_statement, value_rows};
+use crate::register::{self, Projection};
+use crate::{review, settle};
 use automerge::{AutoCommit, Change, ChangeHash};
 use lru::LruCache;
 use schema::Message;
 use schema::ids::{AreaCode, HouseholdId};
 use schema::layout::{self, HouseholdView};
 use schema::wire::{Bytes, Cursor, DocumentUpdate, Payload, RejectCode, Upload, UploadOutcome};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
 /// Documents kept in memory between requests. A cache only: every server reloads from the
 /// database when another server changed the document.
 const CACHE_CAPACITY: usize = 256;
-/// Change rows after which compaction folds a document into a new snapshot.
+/// Change rows after which a document is folded into a new snapshot, by ingest or by
+/// background compaction.
 const COMPACT_AFTER_CHANGES: i64 = 32;
 /// Change rows read for one page of the feed, at most.
 const FEED_ROWS_PER_PAGE: i64 = 2000;
+/// Households applied together: read together, then written together. Bounds the documents
+/// a request holds in memory at once.
+const HOUSEHOLDS_PER_BATCH: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -33,6 +46,8 @@ pub enum LedgerError {
     Database(#[from] sqlx::Error),
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    #[error("document layout: {0}")]
+    Layout(#[from] schema::layout::LayoutError),
 }
 
 /// The household documents and their cache.
@@ -49,9 +64,50 @@ struct Cached {
 }
 
 /// A document's row, as read inside a transaction.
-struct DocumentRow {
+struct StoredDocument {
     village: String,
     last_feed: i64,
+    snapshot: Option<Vec<u8>>,
+    snapshot_feed: i64,
+    changes_after_snapshot: i64,
+}
+
+/// A change to store: what its row holds.
+struct NewChange {
+    hash: ChangeHash,
+    actor: String,
+    bytes: Vec<u8>,
+}
+
+/// What a household's document row said before this upload.
+#[derive(Clone, Copy)]
+struct Before {
+    snapshot_feed: i64,
+    changes_after_snapshot: i64,
+}
+
+/// A household whose upload merged cleanly and brought new changes: its merged document
+/// and view, and what to write for it.
+struct Merged {
+    /// The upload's position in its batch.
+    index: usize,
+    household: String,
+    village: String,
+    /// `None` for a household the server did not have.
+    before: Option<Before>,
+    doc: AutoCommit,
+    changes: Vec<NewChange>,
+    view: HouseholdView,
+    /// The register rows of `view`, and its validation issues.
+    projection: Projection,
+}
+
+/// What merging one upload into its document came to.
+enum Merge {
+    Rejected(UploadOutcome),
+    /// Nothing new: the device re-sent what the server has.
+    Unchanged(Box<AutoCommit>),
+    Changed(Box<Merged>),
 }
 
 impl Ledger {
@@ -82,6 +138,9 @@ impl Ledger {
 
     /// Applies a device's uploads, each household on its own, in one transaction: one disk
     /// flush for the whole batch, and a household that fails leaves the others untouched.
+    ///
+    /// Every refusal is decided before anything of its household is written, so a refused
+    /// household leaves no trace without a savepoint of its own.
     pub async fn apply_uploads(
         &self,
         device: &Device,
@@ -89,191 +148,293 @@ impl Ledger {
     ) -> Result<Vec<UploadOutcome>, LedgerError> {
         let mut write = self.db.begin_write().await?;
         let mut outcomes = Vec::with_capacity(uploads.len());
-        let mut to_cache = Vec::new();
-        for upload in uploads {
-            let mut savepoint = sqlx::Connection::begin(&mut *write.tx).await?;
-            match self.apply_one(&mut savepoint, device, upload).await? {
-                Ok((outcome, doc, last_feed)) => {
-                    savepoint.commit().await?;
-                    to_cache.push((upload.household.clone(), doc, last_feed));
-                    outcomes.push(outcome);
-                }
-                Err(rejected) => {
-                    savepoint.rollback().await?;
-                    outcomes.push(rejected);
-                }
-            }
+        let mut to_cache = ToCache::default();
+        let mut start = 0;
+        while start < uploads.len() {
+            let end = batch_end(uploads, start);
+            let batch = self
+                .apply_batch(&mut write.tx, device, &uploads[start..end], &mut to_cache)
+                .await?;
+            outcomes.extend(batch);
+            start = end;
         }
         write.commit().await?;
-        for (household, doc, last_feed) in to_cache {
+        for (household, doc, last_feed) in to_cache.0 {
             self.put_cached(&household, doc, last_feed);
         }
         Ok(outcomes)
     }
 
-    /// Applies one upload. The inner `Err` is a refusal to report to the device; the outer
-    /// one a failure of the server.
-    async fn apply_one(
+    /// Applies a batch of uploads, no household twice: reads their documents, merges each
+    /// upload in memory and decides whether to accept it, then writes every accepted one.
+    async fn apply_batch(
         &self,
         conn: &mut AnyConnection,
         device: &Device,
-        upload: &Upload,
-    ) -> Result<Result<(UploadOutcome, AutoCommit, i64), UploadOutcome>, LedgerError> {
-        let Ok(household) = HouseholdId::parse(&upload.household) else {
-            return Ok(Err(rejected(
-                RejectCode::Invalid,
-                Message::new("户标识无效", "Invalid household id"),
-            )));
-        };
-        let changes = match upload
-            .changes
+        uploads: &[Upload],
+        to_cache: &mut ToCache,
+    ) -> Result<Vec<UploadOutcome>, LedgerError> {
+        let mut outcomes: Vec<Option<UploadOutcome>> = uploads.iter().map(|_| None).collect();
+        let mut parsed = Vec::new();
+        for (index, upload) in uploads.iter().enumerate() {
+            match parse_upload(upload) {
+                Ok((household, changes)) => parsed.push((index, household, changes)),
+                Err(rejection) => outcomes[index] = Some(rejection),
+            }
+        }
+        let ids: Vec<&str> = parsed.iter().map(|(_, id, _)| id.as_str()).collect();
+        let stored = document_rows(conn, &ids).await?;
+        let mut docs = self.load_batch(conn, device, &stored).await?;
+
+        let mut merged = Vec::new();
+        for (index, household, changes) in parsed {
+            let row = stored.get(household.as_str());
+            if let Some(row) = row
+                && !device.covers(&row.village)
+            {
+                outcomes[index] = Some(out_of_scope(&row.village));
+                continue;
+            }
+            let doc = docs
+                .remove(household.as_str())
+                .unwrap_or_else(AutoCommit::new);
+            match merge(device, &household, row, doc, changes) {
+                Merge::Rejected(rejection) => outcomes[index] = Some(rejection),
+                Merge::Unchanged(mut doc) => {
+                    outcomes[index] = Some(accepted(&mut doc));
+                    if let Some(row) = row {
+                        to_cache.push(household.to_string(), *doc, row.last_feed);
+                    }
+                }
+                Merge::Changed(mut household) => {
+                    household.index = index;
+                    merged.push(*household);
+                }
+            }
+        }
+
+        // A change the household's document did not hold, yet the table does (or an
+        // earlier household of this request brought), belongs to another household.
+        let hashes: Vec<&ChangeHash> = merged
             .iter()
-            .map(|bytes| Change::from_bytes(bytes.to_vec()))
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(changes) => changes,
-            Err(err) => {
-                return Ok(Err(rejected(
+            .flat_map(|m| m.changes.iter().map(|c| &c.hash))
+            .collect();
+        let taken = stored_hashes(conn, &hashes).await?;
+        let mut claimed: HashSet<ChangeHash> = HashSet::new();
+        let mut accepted_households = Vec::with_capacity(merged.len());
+        for household in merged {
+            let foreign = household
+                .changes
+                .iter()
+                .any(|c| taken.contains(&c.hash) || claimed.contains(&c.hash));
+            if foreign {
+                outcomes[household.index] = Some(rejected(
                     RejectCode::Invalid,
                     Message::new(
-                        format!("上传的修改已损坏：{err}"),
-                        format!("The uploaded changes are damaged: {err}"),
+                        "上传的修改属于另一户的档案",
+                        "The uploaded changes belong to another household's document",
                     ),
-                )));
+                ));
+                continue;
             }
-        };
-        let row = document_row(conn, household.as_str()).await?;
-        if let Some(row) = &row
-            && !device.covers(&row.village)
-        {
-            return Ok(Err(out_of_scope(&row.village)));
+            claimed.extend(household.changes.iter().map(|c| c.hash));
+            accepted_households.push(household);
         }
-        let mut doc = match &row {
-            Some(row) => self.load(conn, household.as_str(), row.last_feed).await?,
-            None => AutoCommit::new(),
-        };
-        let new_changes: Vec<Change> = changes
-            .into_iter()
-            .filter(|change| doc.get_change_by_hash(&change.hash()).is_none())
+
+        let last_feeds = write_merged(conn, &mut accepted_households).await?;
+        // Every accepted household is written now, its register rows included, and each
+        // one's merged document, view and validation issues are at hand inside the
+        // transaction: per-household work that needs them goes here.
+        let subjects: Vec<review::Subject<'_>> = accepted_households
+            .iter()
+            .map(|h| review::Subject {
+                household: &h.household,
+                village: &h.village,
+                view: &h.view,
+                issues: &h.projection.issues,
+            })
             .collect();
-        if new_changes.is_empty() {
-            let last_feed = row.as_ref().map_or(0, |row| row.last_feed);
-            let outcome = accepted(&mut doc);
-            return Ok(Ok((outcome, doc, last_feed)));
+        review::refresh_all(conn, &subjects).await?;
+        let now = jiff::Timestamp::now().as_second();
+        for (mut household, last_feed) in accepted_households.into_iter().zip(last_feeds) {
+            if let Some(survivor) = household.view.household_text("merged_into") {
+                let late: Vec<Change> = household
+                    .changes
+                    .iter()
+                    .filter_map(|c| Change::from_bytes(c.bytes.clone()).ok())
+                    .collect();
+                settle::forward_late_edits(
+                    self,
+                    conn,
+                    &household.household,
+                    &mut household.doc,
+                    survivor,
+                    &late,
+                    now,
+                )
+                .await?;
+            }
+            outcomes[household.index] = Some(accepted(&mut household.doc));
+            to_cache.push(household.household, household.doc, last_feed);
         }
-        if let Err(err) = doc.apply_changes(new_changes.clone()) {
-            return Ok(Err(rejected(
-                RejectCode::Invalid,
-                Message::new(
-                    format!("无法应用上传的修改：{err}"),
-                    format!("The uploaded changes cannot be applied: {err}"),
-                ),
-            )));
-        }
-        if !doc.get_missing_deps(&[]).is_empty() {
-            return Ok(Err(rejected(
-                RejectCode::MissingHistory,
-                Message::new(
-                    "服务器缺少这些修改的前序记录，请上传该户的全部记录",
-                    "The server lacks the history these changes build on; upload the household's whole history",
-                ),
-            )));
-        }
-        let view =
-            match layout::migrate(&mut doc).and_then(|_| layout::read_household(doc.document())) {
-                Ok(view) => view,
-                Err(err) => {
-                    return Ok(Err(rejected(RejectCode::Invalid, err.message())));
-                }
-            };
-        if view.household_text("id") != Some(household.as_str()) {
-            return Ok(Err(rejected(
-                RejectCode::Invalid,
-                Message::new(
-                    format!("上传的数据不是户“{household}”的档案"),
-                    format!("The uploaded data is not the document of household \"{household}\""),
-                ),
-            )));
-        }
-        let village = view
-            .household_text("village")
-            .unwrap_or_default()
-            .to_owned();
-        if AreaCode::parse_village(&village).is_err() || !device.covers(&village) {
-            return Ok(Err(out_of_scope(&village)));
-        }
-        if let Some(row) = &row
-            && row.village != village
-        {
-            return Ok(Err(rejected(
-                RejectCode::Invalid,
-                Message::new(
-                    "不能把户迁到另一个村；请联系县里的工作人员",
-                    "A household cannot be moved to another village from a device; ask county staff",
-                ),
-            )));
-        }
-        let Some(last_feed) = store_changes(
-            conn,
-            household.as_str(),
-            &village,
-            row.is_none(),
-            &new_changes,
-            &mut doc,
-        )
-        .await?
-        else {
-            return Ok(Err(rejected(
-                RejectCode::Invalid,
-                Message::new(
-                    "上传的修改属于另一户的档案",
-                    "The uploaded changes belong to another household's document",
-                ),
-            )));
-        };
-        register::project(conn, household.as_str(), &view).await?;
-        let outcome = accepted(&mut doc);
-        Ok(Ok((outcome, doc, last_feed)))
+        Ok(outcomes.into_iter().flatten().collect())
     }
 
-    /// Loads a document at the given feed position, from the cache when it is current.
+    /// The documents of a batch's households that the device may write, from the cache or
+    /// from their snapshots and the change rows after them (one statement for all).
+    async fn load_batch(
+        &self,
+        conn: &mut AnyConnection,
+        device: &Device,
+        stored: &HashMap<String, StoredDocument>,
+    ) -> Result<HashMap<String, AutoCommit>, LedgerError> {
+        let mut docs = HashMap::new();
+        let mut to_load = Vec::new();
+        for (household, row) in stored {
+            if !device.covers(&row.village) {
+                continue;
+            }
+            match self.take_cached(household, row.last_feed) {
+                Some(doc) => {
+                    docs.insert(household.clone(), doc);
+                }
+                None => to_load.push(household.as_str()),
+            }
+        }
+        let behind: Vec<&str> = to_load
+            .iter()
+            .copied()
+            .filter(|h| {
+                stored
+                    .get(*h)
+                    .is_some_and(|row| row.last_feed > row.snapshot_feed)
+            })
+            .collect();
+        let mut rows = changes_after_snapshots(conn, &behind).await?;
+        for household in to_load {
+            let snapshot = stored
+                .get(household)
+                .and_then(|row| row.snapshot.as_deref());
+            let doc = load_document(snapshot, rows.remove(household).unwrap_or_default())?;
+            docs.insert(household.to_owned(), doc);
+        }
+        Ok(docs)
+    }
+
+    /// Loads a document as its row describes it, from the cache when it is current.
     async fn load(
         &self,
         conn: &mut AnyConnection,
         household: &str,
-        last_feed: i64,
+        row: &StoredDocument,
     ) -> Result<AutoCommit, LedgerError> {
-        if let Some(doc) = self.take_cached(household, last_feed) {
+        if let Some(doc) = self.take_cached(household, row.last_feed) {
             return Ok(doc);
         }
-        let row =
-            sqlx::query("SELECT snapshot, snapshot_feed FROM document WHERE household_id = $1")
-                .bind(household)
-                .fetch_one(&mut *conn)
-                .await?;
-        let snapshot: Option<Vec<u8>> = row.try_get("snapshot")?;
-        let snapshot_feed: i64 = row.try_get("snapshot_feed")?;
-        let mut doc = match snapshot {
-            Some(bytes) => AutoCommit::load(&bytes)?,
-            None => AutoCommit::new(),
-        };
-        let changes = sqlx::query(
-            "SELECT bytes FROM change WHERE household_id = $1 AND feed > $2 AND feed <= $3 ORDER BY feed",
-        )
-        .bind(household)
-        .bind(snapshot_feed)
-        .bind(last_feed)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut parsed = Vec::with_capacity(changes.len());
-        for row in changes {
-            let bytes: Vec<u8> = row.try_get("bytes")?;
-            if let Ok(change) = Change::from_bytes(bytes) {
-                parsed.push(change);
+        let mut changes = Vec::new();
+        if row.last_feed > row.snapshot_feed {
+            let rows = sqlx::query(
+                "SELECT bytes FROM change
+                 WHERE household_id = $1 AND feed > $2 AND feed <= $3 ORDER BY feed",
+            )
+            .bind(household)
+            .bind(row.snapshot_feed)
+            .bind(row.last_feed)
+            .fetch_all(&mut *conn)
+            .await?;
+            for change in rows {
+                changes.push(change.try_get("bytes")?);
             }
         }
-        doc.apply_changes(parsed)?;
-        Ok(doc)
+        load_document(row.snapshot.as_deref(), changes)
+    }
+
+    /// A household's village and document as they stand, outside any transaction.
+    pub async fn document(
+        &self,
+        household: &str,
+    ) -> Result<Option<(String, AutoCommit)>, LedgerError> {
+        let mut conn = self.db.pool.acquire().await?;
+        self.load_for_write(&mut conn, household).await
+    }
+
+    /// A household's village and document, read inside the caller's transaction, for
+    /// server-made changes to be applied with [`Ledger::apply_server_changes`].
+    pub async fn load_for_write(
+        &self,
+        conn: &mut AnyConnection,
+        household: &str,
+    ) -> Result<Option<(String, AutoCommit)>, LedgerError> {
+        let Some(row) = document_row(conn, household).await? else {
+            return Ok(None);
+        };
+        let doc = self.load(conn, household, &row).await?;
+        Ok(Some((row.village, doc)))
+    }
+
+    /// Stores changes the server made to a household (a staff decision), inside the caller's
+    /// write transaction, as ingest stores a device's: the document gains those it lacks,
+    /// each is stored once with the next feed position, and the register rows are rewritten.
+    /// The document is not cached: the transaction may still roll back.
+    pub async fn apply_server_changes(
+        &self,
+        conn: &mut AnyConnection,
+        household: &str,
+        village: &str,
+        doc: &mut AutoCommit,
+        changes: Vec<Change>,
+    ) -> Result<(), LedgerError> {
+        let Some(row) = document_row(conn, household).await? else {
+            return Ok(());
+        };
+        // A change may have been made on this very document (it holds it already) or on a
+        // fork of it; either way it is stored unless the table has it.
+        let lacking: Vec<Change> = changes
+            .iter()
+            .filter(|change| doc.get_change_by_hash(&change.hash()).is_none())
+            .cloned()
+            .collect();
+        doc.apply_changes(lacking)?;
+        let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
+        let stored = stored_hashes(conn, &hashes.iter().collect::<Vec<_>>()).await?;
+        let rows: Vec<NewChange> = changes
+            .iter()
+            .filter(|change| !stored.contains(&change.hash()))
+            .map(|change| NewChange {
+                hash: change.hash(),
+                actor: change.actor_id().to_hex_string(),
+                bytes: change.raw_bytes().to_vec(),
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let view = layout::read_household(doc.document())?;
+        let mut merged = [Merged {
+            index: 0,
+            household: household.to_owned(),
+            village: village.to_owned(),
+            before: Some(Before {
+                snapshot_feed: row.snapshot_feed,
+                changes_after_snapshot: row.changes_after_snapshot,
+            }),
+            doc: std::mem::take(doc),
+            changes: rows,
+            projection: Projection::of(household, &view),
+            view,
+        }];
+        let written = write_merged(conn, &mut merged).await;
+        let [merged] = merged;
+        *doc = merged.doc;
+        written?;
+        let subject = review::Subject {
+            household,
+            village,
+            view: &merged.view,
+            issues: &merged.projection.issues,
+        };
+        review::refresh(conn, subject).await?;
+        Ok(())
     }
 
     /// Reads a household as it stands, for the register's detail view.
@@ -285,7 +446,7 @@ impl Ledger {
         let Some(row) = document_row(&mut conn, household).await? else {
             return Ok(None);
         };
-        let mut doc = self.load(&mut conn, household, row.last_feed).await?;
+        let mut doc = self.load(&mut conn, household, &row).await?;
         let view = layout::read_household(doc.document());
         self.put_cached(household, doc, row.last_feed);
         match view {
@@ -381,7 +542,9 @@ impl Ledger {
         budget: usize,
     ) -> Result<(Vec<DocumentUpdate>, Cursor, bool), LedgerError> {
         let rows = sqlx::query(
-            "SELECT d.household_id, d.last_feed, d.snapshot, d.changes_after_snapshot FROM document d
+            "SELECT d.household_id, d.village, d.last_feed, d.snapshot, d.snapshot_feed,
+                    d.changes_after_snapshot
+             FROM document d
              JOIN device_village v ON v.village = d.village AND v.device_id = $1
              WHERE d.household_id > $2 ORDER BY d.household_id LIMIT 1000",
         )
@@ -397,15 +560,13 @@ impl Ledger {
                 break;
             }
             let household: String = row.try_get("household_id")?;
-            let last_feed: i64 = row.try_get("last_feed")?;
-            let snapshot: Option<Vec<u8>> = row.try_get("snapshot")?;
-            let pending: i64 = row.try_get("changes_after_snapshot")?;
-            let bytes = match snapshot {
-                Some(snapshot) if pending == 0 => snapshot,
+            let stored = stored_document(row)?;
+            let bytes = match stored.snapshot {
+                Some(snapshot) if stored.last_feed == stored.snapshot_feed => snapshot,
                 _ => {
-                    let mut doc = self.load(conn, &household, last_feed).await?;
+                    let mut doc = self.load(conn, &household, &stored).await?;
                     let bytes = doc.save();
-                    self.put_cached(&household, doc, last_feed);
+                    self.put_cached(&household, doc, stored.last_feed);
                     bytes
                 }
             };
@@ -444,9 +605,7 @@ impl Ledger {
             let Some(current) = document_row(&mut write.tx, &household).await? else {
                 continue;
             };
-            let mut doc = self
-                .load(&mut write.tx, &household, current.last_feed)
-                .await?;
+            let mut doc = self.load(&mut write.tx, &household, &current).await?;
             sqlx::query(
                 "UPDATE document SET snapshot = $2, snapshot_feed = $3, changes_after_snapshot = 0
                  WHERE household_id = $1",
@@ -490,21 +649,267 @@ fn out_of_scope(village: &str) -> UploadOutcome {
     )
 }
 
+/// Where the batch that starts at `start` ends: at most [`HOUSEHOLDS_PER_BATCH`] uploads, and
+/// before a household the batch already holds, which must see the first one written.
+fn batch_end(uploads: &[Upload], start: usize) -> usize {
+    let mut seen = HashSet::new();
+    let mut end = start;
+    while end < uploads.len()
+        && end - start < HOUSEHOLDS_PER_BATCH
+        && seen.insert(uploads[end].household.as_str())
+    {
+        end += 1;
+    }
+    end
+}
+
+/// Parses an upload's household id and changes, or refuses it.
+fn parse_upload(upload: &Upload) -> Result<(HouseholdId, Vec<Change>), UploadOutcome> {
+    let Ok(household) = HouseholdId::parse(&upload.household) else {
+        return Err(rejected(
+            RejectCode::Invalid,
+            Message::new("户标识无效", "Invalid household id"),
+        ));
+    };
+    let changes = upload
+        .changes
+        .iter()
+        .map(|bytes| Change::from_bytes(bytes.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| {
+            rejected(
+                RejectCode::Invalid,
+                Message::new(
+                    format!("上传的修改已损坏：{err}"),
+                    format!("The uploaded changes are damaged: {err}"),
+                ),
+            )
+        })?;
+    Ok((household, changes))
+}
+
+/// Merges an upload into its household's document, in memory, and checks the result: the
+/// history is whole, the document is this household's, in a village the device covers, and
+/// not moved to another village.
+fn merge(
+    device: &Device,
+    household: &HouseholdId,
+    row: Option<&StoredDocument>,
+    mut doc: AutoCommit,
+    changes: Vec<Change>,
+) -> Merge {
+    let new_changes: Vec<Change> = changes
+        .into_iter()
+        .filter(|change| doc.get_change_by_hash(&change.hash()).is_none())
+        .collect();
+    if new_changes.is_empty() {
+        return Merge::Unchanged(Box::new(doc));
+    }
+    let rows: Vec<NewChange> = new_changes
+        .iter()
+        .map(|change| NewChange {
+            hash: change.hash(),
+            actor: change.actor_id().to_hex_string(),
+            bytes: change.raw_bytes().to_vec(),
+        })
+        .collect();
+    if let Err(err) = doc.apply_changes(new_changes) {
+        return Merge::Rejected(rejected(
+            RejectCode::Invalid,
+            Message::new(
+                format!("无法应用上传的修改：{err}"),
+                format!("The uploaded changes cannot be applied: {err}"),
+            ),
+        ));
+    }
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Merge::Rejected(rejected(
+            RejectCode::MissingHistory,
+            Message::new(
+                "服务器缺少这些修改的前序记录，请上传该户的全部记录",
+                "The server lacks the history these changes build on; upload the household's whole history",
+            ),
+        ));
+    }
+    let view = match layout::migrate(&mut doc).and_then(|_| layout::read_household(doc.document()))
+    {
+        Ok(view) => view,
+        Err(err) => return Merge::Rejected(rejected(RejectCode::Invalid, err.message())),
+    };
+    if view.household_text("id") != Some(household.as_str()) {
+        return Merge::Rejected(rejected(
+            RejectCode::Invalid,
+            Message::new(
+                format!("上传的数据不是户“{household}”的档案"),
+                format!("The uploaded data is not the document of household \"{household}\""),
+            ),
+        ));
+    }
+    let village = view
+        .household_text("village")
+        .unwrap_or_default()
+        .to_owned();
+    if AreaCode::parse_village(&village).is_err() || !device.covers(&village) {
+        return Merge::Rejected(out_of_scope(&village));
+    }
+    if let Some(row) = row
+        && row.village != village
+    {
+        return Merge::Rejected(rejected(
+            RejectCode::Invalid,
+            Message::new(
+                "不能把户迁到另一个村；请联系县里的工作人员",
+                "A household cannot be moved to another village from a device; ask county staff",
+            ),
+        ));
+    }
+    Merge::Changed(Box::new(Merged {
+        index: 0,
+        household: household.to_string(),
+        village,
+        before: row.map(|row| Before {
+            snapshot_feed: row.snapshot_feed,
+            changes_after_snapshot: row.changes_after_snapshot,
+        }),
+        doc,
+        projection: Projection::of(household.as_str(), &view),
+        changes: rows,
+        view,
+    }))
+}
+
+/// A document from its snapshot and the change rows after it. A row that does not parse
+/// is skipped: it was checked when stored, and one bad row must not make the household
+/// unreadable.
+fn load_document(snapshot: Option<&[u8]>, rows: Vec<Vec<u8>>) -> Result<AutoCommit, LedgerError> {
+    let mut doc = match snapshot {
+        Some(bytes) => AutoCommit::load(bytes)?,
+        None => AutoCommit::new(),
+    };
+    if !rows.is_empty() {
+        let changes: Vec<Change> = rows
+            .into_iter()
+            .filter_map(|bytes| Change::from_bytes(bytes).ok())
+            .collect();
+        doc.apply_changes(changes)?;
+    }
+    Ok(doc)
+}
+
+/// The documents the ingest loads, for the cache once the transaction commits; only as
+/// many as the cache holds, so a huge request does not keep every document it touched.
+#[derive(Default)]
+struct ToCache(VecDeque<(String, AutoCommit, i64)>);
+
+impl ToCache {
+    fn push(&mut self, household: String, doc: AutoCommit, last_feed: i64) {
+        if self.0.len() == CACHE_CAPACITY {
+            self.0.pop_front();
+        }
+        self.0.push_back((household, doc, last_feed));
+    }
+}
+
+const DOCUMENT_COLUMNS: &str =
+    "household_id, village, last_feed, snapshot, snapshot_feed, changes_after_snapshot";
+
+fn stored_document(row: &sqlx::any::AnyRow) -> Result<StoredDocument, sqlx::Error> {
+    Ok(StoredDocument {
+        village: row.try_get("village")?,
+        last_feed: row.try_get("last_feed")?,
+        snapshot: row.try_get("snapshot")?,
+        snapshot_feed: row.try_get("snapshot_feed")?,
+        changes_after_snapshot: row.try_get("changes_after_snapshot")?,
+    })
+}
+
 async fn document_row(
     conn: &mut AnyConnection,
     household: &str,
-) -> Result<Option<DocumentRow>, LedgerError> {
-    let row = sqlx::query("SELECT village, last_feed FROM document WHERE household_id = $1")
+) -> Result<Option<StoredDocument>, LedgerError> {
+    let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM document WHERE household_id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
         .bind(household)
         .fetch_optional(&mut *conn)
         .await?;
-    Ok(match row {
-        Some(row) => Some(DocumentRow {
-            village: row.try_get("village")?,
-            last_feed: row.try_get("last_feed")?,
-        }),
-        None => None,
-    })
+    Ok(row.as_ref().map(stored_document).transpose()?)
+}
+
+/// The document rows of these households, in one statement per [`MAX_PARAMS`] households.
+///
+/// [`MAX_PARAMS`]: crate::db::MAX_PARAMS
+async fn document_rows(
+    conn: &mut AnyConnection,
+    households: &[&str],
+) -> Result<HashMap<String, StoredDocument>, LedgerError> {
+    let mut stored = HashMap::with_capacity(households.len());
+    for batch in households.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM document WHERE household_id IN ({})",
+            placeholders(batch.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for household in batch {
+            query = query.bind(household.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            stored.insert(row.try_get("household_id")?, stored_document(&row)?);
+        }
+    }
+    Ok(stored)
+}
+
+/// The change rows after each household's snapshot, in feed order. Read under the write
+/// order, so no row beyond the document's `last_feed` can exist.
+async fn changes_after_snapshots(
+    conn: &mut AnyConnection,
+    households: &[&str],
+) -> Result<HashMap<String, Vec<Vec<u8>>>, LedgerError> {
+    let mut changes: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    for batch in households.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT c.household_id, c.bytes FROM change c
+             JOIN document d ON d.household_id = c.household_id
+             WHERE c.household_id IN ({}) AND c.feed > d.snapshot_feed ORDER BY c.feed",
+            placeholders(batch.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for household in batch {
+            query = query.bind(household.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            changes
+                .entry(row.try_get("household_id")?)
+                .or_default()
+                .push(row.try_get("bytes")?);
+        }
+    }
+    Ok(changes)
+}
+
+/// Which of these change hashes are already stored.
+async fn stored_hashes(
+    conn: &mut AnyConnection,
+    hashes: &[&ChangeHash],
+) -> Result<HashSet<ChangeHash>, LedgerError> {
+    let mut stored = HashSet::new();
+    for batch in hashes.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT hash FROM change WHERE hash IN ({})",
+            placeholders(batch.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for hash in batch {
+            query = query.bind(hash.as_ref().to_vec());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let bytes: Vec<u8> = row.try_get("hash")?;
+            if let Ok(hash) = ChangeHash::try_from(bytes.as_slice()) {
+                stored.insert(hash);
+            }
+        }
+    }
+    Ok(stored)
 }
 
 async fn max_feed(conn: &mut AnyConnection) -> Result<u64, LedgerError> {
@@ -515,69 +920,128 @@ async fn max_feed(conn: &mut AnyConnection) -> Result<u64, LedgerError> {
     Ok(u64::try_from(max).unwrap_or_default())
 }
 
-/// Stores new changes (each once, by hash) and the document row; returns the document's
-/// new last feed position, or `None` when a change is already stored for another household
-/// (the caller rolls back).
-async fn store_changes(
+/// Writes accepted households: their new document rows, their changes (each gets the next
+/// feed position, in upload order), their document rows with a new snapshot when one is
+/// due, and their register rows. A few statements for the whole batch. Returns each
+/// household's new last feed position.
+async fn write_merged(
     conn: &mut AnyConnection,
-    household: &str,
-    village: &str,
-    is_new: bool,
-    changes: &[Change],
-    doc: &mut AutoCommit,
-) -> Result<Option<i64>, LedgerError> {
-    let now = jiff::Timestamp::now().as_second();
-    let heads: Vec<u8> = doc
-        .get_heads()
-        .iter()
-        .flat_map(|h| h.as_ref().to_vec())
-        .collect();
-    if is_new {
-        sqlx::query(
-            "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
-             VALUES ($1, $2, $3, 0, $4)",
-        )
-        .bind(household)
-        .bind(village)
-        .bind(heads.clone())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    merged: &mut [Merged],
+) -> Result<Vec<i64>, LedgerError> {
+    if merged.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut last_feed = 0i64;
-    for change in changes {
-        let row = sqlx::query(
-            "INSERT INTO change (household_id, hash, actor, bytes, received_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (hash) DO NOTHING RETURNING feed",
-        )
-        .bind(household)
-        .bind(change.hash().as_ref().to_vec())
-        .bind(change.actor_id().to_hex_string())
-        .bind(change.raw_bytes().to_vec())
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        match row {
-            Some(row) => last_feed = last_feed.max(row.try_get("feed")?),
-            // The document did not hold this change, yet the table does: it is another
-            // household's.
-            None => return Ok(None),
+    let now = jiff::Timestamp::now().as_second();
+    let heads: Vec<Vec<u8>> = merged
+        .iter_mut()
+        .map(|m| {
+            m.doc
+                .get_heads()
+                .iter()
+                .flat_map(|h| h.as_ref().to_vec())
+                .collect()
+        })
+        .collect();
+
+    // Changes reference their document, so new documents come first.
+    let new: Vec<usize> = (0..merged.len())
+        .filter(|&i| merged[i].before.is_none())
+        .collect();
+    for batch in new.chunks(rows_per_statement(5)) {
+        let sql = format!(
+            "INSERT INTO document (household_id, village, heads, last_feed, updated_at) VALUES {}",
+            value_rows(batch.len(), 5)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for &i in batch {
+            query = query
+                .bind(merged[i].household.clone())
+                .bind(merged[i].village.clone())
+                .bind(heads[i].clone())
+                .bind(0i64)
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
+
+    let mut owner: HashMap<Vec<u8>, usize> = HashMap::new();
+    let rows: Vec<(usize, &NewChange)> = merged
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| m.changes.iter().map(move |c| (i, c)))
+        .collect();
+    let mut last_feeds = vec![0i64; merged.len()];
+    for batch in rows.chunks(rows_per_statement(5)) {
+        // The hashes were checked unstored under the write order, so a conflict here is a
+        // failure of the server, and fails the request whole.
+        let sql = format!(
+            "INSERT INTO change (household_id, hash, actor, bytes, received_at) VALUES {}
+             RETURNING feed, hash",
+            value_rows(batch.len(), 5)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for &(i, change) in batch {
+            owner.insert(change.hash.as_ref().to_vec(), i);
+            query = query
+                .bind(merged[i].household.clone())
+                .bind(change.hash.as_ref().to_vec())
+                .bind(change.actor.clone())
+                .bind(change.bytes.clone())
+                .bind(now);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let hash: Vec<u8> = row.try_get("hash")?;
+            let feed: i64 = row.try_get("feed")?;
+            if let Some(&i) = owner.get(&hash) {
+                last_feeds[i] = last_feeds[i].max(feed);
+            }
         }
     }
-    let stored = changes.len() as i64;
-    let row = sqlx::query(
-        "UPDATE document SET heads = $2, updated_at = $3,
-             last_feed = CASE WHEN $4 > last_feed THEN $4 ELSE last_feed END,
-             changes_after_snapshot = changes_after_snapshot + $5
-         WHERE household_id = $1 RETURNING last_feed",
-    )
-    .bind(household)
-    .bind(heads)
-    .bind(now)
-    .bind(last_feed)
-    .bind(stored)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Some(row.try_get("last_feed")?))
+
+    for batch in (0..merged.len())
+        .collect::<Vec<_>>()
+        .chunks(rows_per_statement(8))
+    {
+        let sql = format!(
+            "INSERT INTO document (household_id, village, heads, last_feed, updated_at, snapshot,
+                 snapshot_feed, changes_after_snapshot)
+             VALUES {}
+             ON CONFLICT (household_id) DO UPDATE SET
+                 heads = excluded.heads, last_feed = excluded.last_feed,
+                 updated_at = excluded.updated_at,
+                 snapshot = COALESCE(excluded.snapshot, document.snapshot),
+                 snapshot_feed = excluded.snapshot_feed,
+                 changes_after_snapshot = excluded.changes_after_snapshot",
+            value_rows(batch.len(), 8)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for &i in batch {
+            let household = &mut merged[i];
+            let stored = household.changes.len() as i64;
+            // A new document gets its snapshot at once, and an old one when its rows pile
+            // up: the next load is then one `AutoCommit::load` and a few changes.
+            let (snapshot, snapshot_feed, after) = match household.before {
+                Some(before) if before.changes_after_snapshot + stored < COMPACT_AFTER_CHANGES => (
+                    None,
+                    before.snapshot_feed,
+                    before.changes_after_snapshot + stored,
+                ),
+                _ => (Some(household.doc.save()), last_feeds[i], 0),
+            };
+            query = query
+                .bind(household.household.clone())
+                .bind(household.village.clone())
+                .bind(heads[i].clone())
+                .bind(last_feeds[i])
+                .bind(now)
+                .bind(snapshot)
+                .bind(snapshot_feed)
+                .bind(after);
+        }
+        query.execute(&mut *conn).await?;
+    }
+
+    let projections: Vec<&Projection> = merged.iter().map(|m| &m.projection).collect();
+    register::write(conn, &projections).await?;
+    Ok(last_feeds)
 }

@@ -11,6 +11,8 @@ pub mod db;
 pub mod documents;
 pub mod http;
 pub mod register;
+pub mod review;
+pub mod settle;
 
 use documents::Ledger;
 use std::net::SocketAddr;

@@ -1,5 +1,7 @@
 //! `doorstep`: the server binary. Runs the server, and manages devices and tokens.
 
+mod review_cli;
+
 use clap::{Parser, Subcommand};
 use doorstep_server::{config, db::Db};
 use schema::ids::AreaCode;
@@ -42,6 +44,17 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Work through the review queue of a running server.
+    Review {
+        /// The server's address.
+        #[arg(long, env = "DOORSTEP_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// Your operator token (`doorstep token add`).
+        #[arg(long, env = "DOORSTEP_TOKEN", hide_env_values = true)]
+        token: String,
+        #[command(subcommand)]
+        command: review_cli::ReviewCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,10 +70,13 @@ enum DeviceCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Create an operator token for an area and print it.
+    /// Create an operator token for a staff member and an area, and print it.
     Add {
         #[arg(long)]
         scope: String,
+        /// The staff member's name, as their review decisions record it.
+        #[arg(long, default_value = "")]
+        name: String,
     },
 }
 
@@ -90,6 +106,18 @@ fn fail(message: &str) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    if let Command::Review {
+        server,
+        token,
+        command,
+    } = cli.command
+    {
+        // An HTTP client of the server: it needs no database of its own.
+        let connection = review_cli::Connection { server, token };
+        return tokio::task::spawn_blocking(move || review_cli::run(connection, command))
+            .await
+            .map_err(|err| err.to_string())?;
+    }
     let url = config::database_url(&cli.data, cli.database_url.as_deref())
         .map_err(|err| format!("cannot create {}: {err}", cli.data.display()))?;
     let db = Db::connect(&url)
@@ -120,11 +148,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
+        Command::Review { .. } => Ok(()),
         Command::Token {
-            command: TokenCommand::Add { scope },
+            command: TokenCommand::Add { scope, name },
         } => {
             let scope = AreaCode::parse(&scope).map_err(|err| err.message.to_string())?;
-            let token = doorstep_server::auth::add_operator(&db, &scope)
+            let name = if name.is_empty() {
+                format!("staff of {scope}")
+            } else {
+                name
+            };
+            let token = doorstep_server::auth::add_operator(&db, &name, &scope)
                 .await
                 .map_err(|err| format!("cannot add the token: {err}"))?;
             println!("{token}");

@@ -1,11 +1,13 @@
 //! The register: households, members and visits as plain rows, projected from the documents
 //! in the same transaction as the changes, and read back for staff.
 
+use crate::db::{MAX_PARAMS, placeholders, rows_per_statement, value_rows};
 use schema::ids::AreaCode;
 use schema::layout::{FieldValue, HouseholdView, Record};
-use schema::validation::{self, Severity};
+use schema::validation::{self, Issue, Severity};
 use serde::Serialize;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
+use std::collections::HashMap;
 
 fn text(record: &Record, name: &str) -> Option<String> {
     record.get(name).map(|field| field.value.display())
@@ -30,93 +32,305 @@ pub fn today() -> jiff::civil::Date {
     schema::china_date(jiff::Timestamp::now())
 }
 
+/// One household's register rows, computed from its merged view, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    pub household: String,
+    /// The view's validation issues, which the household row counts.
+    pub issues: Vec<Issue>,
+    row: HouseholdValues,
+    members: Vec<MemberValues>,
+    visits: Vec<VisitValues>,
+}
+
+#[derive(Debug, Clone)]
+struct HouseholdValues {
+    village: String,
+    number: String,
+    head_name: Option<String>,
+    address: Option<String>,
+    member_count: i64,
+    visit_count: i64,
+    last_visit_at: Option<i64>,
+    error_count: i64,
+    warning_count: i64,
+    conflict_count: i64,
+    search_text: String,
+    /// Set on a household merged into another: it leaves the lists, not the database.
+    merged_into: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct MemberValues {
+    key: String,
+    name: Option<String>,
+    id_number: Option<String>,
+    sex: Option<String>,
+    birth_date: Option<String>,
+    relation: Option<String>,
+    labour_capacity: Option<String>,
+    employment_status: Option<String>,
+    employer: Option<String>,
+    wants_work: Option<i64>,
+    wants_training: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+struct VisitValues {
+    key: String,
+    volunteer: Option<String>,
+    device: Option<String>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    outcome: Option<String>,
+}
+
+impl Projection {
+    pub fn of(household: &str, view: &HouseholdView) -> Projection {
+        let issues = validation::validate(view, today());
+        let errors = issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .count() as i64;
+        let row = HouseholdValues {
+            village: view
+                .household_text("village")
+                .unwrap_or_default()
+                .to_owned(),
+            number: view.household_text("number").unwrap_or_default().to_owned(),
+            head_name: view.head_name().map(str::to_owned),
+            address: view.household_text("address").map(str::to_owned),
+            member_count: view.members.len() as i64,
+            visit_count: view.visits.len() as i64,
+            last_visit_at: view
+                .visits
+                .values()
+                .filter_map(|visit| {
+                    integer(visit, "finished_at").or_else(|| integer(visit, "started_at"))
+                })
+                .max(),
+            error_count: errors,
+            warning_count: issues.len() as i64 - errors,
+            conflict_count: view.conflicts().len() as i64,
+            search_text: schema::search::index_text(view),
+            merged_into: view.household_text("merged_into").map(str::to_owned),
+        };
+        let members = view
+            .members
+            .iter()
+            .map(|(key, member)| MemberValues {
+                key: key.clone(),
+                name: text(member, "name"),
+                id_number: text(member, "id_number"),
+                sex: text(member, "sex"),
+                birth_date: text(member, "birth_date"),
+                relation: text(member, "relation"),
+                labour_capacity: text(member, "labour_capacity"),
+                employment_status: text(member, "employment.status"),
+                employer: text(member, "employment.employer"),
+                wants_work: flag(member, "intent.wants_work"),
+                wants_training: flag(member, "intent.wants_training"),
+            })
+            .collect();
+        let visits = view
+            .visits
+            .iter()
+            .map(|(key, visit)| VisitValues {
+                key: key.clone(),
+                volunteer: text(visit, "volunteer"),
+                device: text(visit, "device"),
+                started_at: integer(visit, "started_at"),
+                finished_at: integer(visit, "finished_at"),
+                outcome: text(visit, "outcome"),
+            })
+            .collect();
+        Projection {
+            household: household.to_owned(),
+            issues,
+            row,
+            members,
+            visits,
+        }
+    }
+}
+
 /// Rewrites one household's register rows from its document.
 pub async fn project(
     conn: &mut AnyConnection,
     household: &str,
     view: &HouseholdView,
 ) -> Result<(), sqlx::Error> {
-    let issues = validation::validate(view, today());
-    let errors = issues
+    write(conn, &[&Projection::of(household, view)]).await
+}
+
+/// Writes the register rows of several households (each at most once) in a few statements
+/// whatever their number: the household rows and every member and visit row are upserted,
+/// and only rows whose member or visit is gone from the document are deleted. Rewriting
+/// rows in place instead of deleting and re-inserting them all keeps the cost of a visit
+/// from growing with the household's past visits.
+pub async fn write(
+    conn: &mut AnyConnection,
+    projections: &[&Projection],
+) -> Result<(), sqlx::Error> {
+    if projections.is_empty() {
+        return Ok(());
+    }
+    delete_stale_rows(conn, projections).await?;
+    let now = jiff::Timestamp::now().as_second();
+    for batch in projections.chunks(rows_per_statement(14)) {
+        let sql = format!(
+            "INSERT INTO household (id, village, number, head_name, address, member_count,
+                 visit_count, last_visit_at, error_count, warning_count, conflict_count,
+                 search_text, merged_into, updated_at)
+             VALUES {}
+             ON CONFLICT (id) DO UPDATE SET
+                 village = excluded.village, number = excluded.number,
+                 head_name = excluded.head_name, address = excluded.address,
+                 member_count = excluded.member_count, visit_count = excluded.visit_count,
+                 last_visit_at = excluded.last_visit_at, error_count = excluded.error_count,
+                 warning_count = excluded.warning_count,
+                 conflict_count = excluded.conflict_count, search_text = excluded.search_text,
+                 merged_into = excluded.merged_into, updated_at = excluded.updated_at",
+            value_rows(batch.len(), 14)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for projection in batch {
+            let row = &projection.row;
+            query = query
+                .bind(projection.household.clone())
+                .bind(row.village.clone())
+                .bind(row.number.clone())
+                .bind(row.head_name.clone())
+                .bind(row.address.clone())
+                .bind(row.member_count)
+                .bind(row.visit_count)
+                .bind(row.last_visit_at)
+                .bind(row.error_count)
+                .bind(row.warning_count)
+                .bind(row.conflict_count)
+                .bind(row.search_text.clone())
+                .bind(row.merged_into.clone())
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let members: Vec<(&str, &MemberValues)> = projections
         .iter()
-        .filter(|i| i.severity == Severity::Error)
-        .count() as i64;
-    let warnings = issues.len() as i64 - errors;
-    let last_visit = view
-        .visits
-        .values()
-        .filter_map(|visit| integer(visit, "finished_at").or_else(|| integer(visit, "started_at")))
-        .max();
-    let search_text = schema::search::index_text(view);
-    for table in ["member", "visit"] {
-        let sql = match table {
-            "member" => "DELETE FROM member WHERE household_id = $1",
-            _ => "DELETE FROM visit WHERE household_id = $1",
+        .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
+        .collect();
+    for batch in members.chunks(rows_per_statement(12)) {
+        let sql = format!(
+            "INSERT INTO member (household_id, member_key, name, id_number, sex, birth_date,
+                 relation, labour_capacity, employment_status, employer, wants_work,
+                 wants_training)
+             VALUES {}
+             ON CONFLICT (household_id, member_key) DO UPDATE SET
+                 name = excluded.name, id_number = excluded.id_number, sex = excluded.sex,
+                 birth_date = excluded.birth_date, relation = excluded.relation,
+                 labour_capacity = excluded.labour_capacity,
+                 employment_status = excluded.employment_status, employer = excluded.employer,
+                 wants_work = excluded.wants_work, wants_training = excluded.wants_training",
+            value_rows(batch.len(), 12)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (household, member) in batch {
+            query = query
+                .bind(household.to_string())
+                .bind(member.key.clone())
+                .bind(member.name.clone())
+                .bind(member.id_number.clone())
+                .bind(member.sex.clone())
+                .bind(member.birth_date.clone())
+                .bind(member.relation.clone())
+                .bind(member.labour_capacity.clone())
+                .bind(member.employment_status.clone())
+                .bind(member.employer.clone())
+                .bind(member.wants_work)
+                .bind(member.wants_training);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let visits: Vec<(&str, &VisitValues)> = projections
+        .iter()
+        .flat_map(|p| p.visits.iter().map(|v| (p.household.as_str(), v)))
+        .collect();
+    for batch in visits.chunks(rows_per_statement(7)) {
+        let sql = format!(
+            "INSERT INTO visit (household_id, visit_id, volunteer, device, started_at,
+                 finished_at, outcome)
+             VALUES {}
+             ON CONFLICT (household_id, visit_id) DO UPDATE SET
+                 volunteer = excluded.volunteer, device = excluded.device,
+                 started_at = excluded.started_at, finished_at = excluded.finished_at,
+                 outcome = excluded.outcome",
+            value_rows(batch.len(), 7)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (household, visit) in batch {
+            query = query
+                .bind(household.to_string())
+                .bind(visit.key.clone())
+                .bind(visit.volunteer.clone())
+                .bind(visit.device.clone())
+                .bind(visit.started_at)
+                .bind(visit.finished_at)
+                .bind(visit.outcome.clone());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the member and visit rows of these households that their documents no longer
+/// hold. One read of the rows' keys; a delete only when something is gone, which is rare.
+async fn delete_stale_rows(
+    conn: &mut AnyConnection,
+    projections: &[&Projection],
+) -> Result<(), sqlx::Error> {
+    let mut stale: Vec<(&'static str, String, String)> = Vec::new();
+    for batch in projections.chunks(MAX_PARAMS) {
+        let list = placeholders(batch.len());
+        let sql = format!(
+            "SELECT 'member' AS kind, household_id, member_key AS record FROM member
+                 WHERE household_id IN ({list})
+             UNION ALL
+             SELECT 'visit' AS kind, household_id, visit_id AS record FROM visit
+                 WHERE household_id IN ({list})"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for projection in batch {
+            query = query.bind(projection.household.clone());
+        }
+        let by_household: HashMap<&str, &Projection> =
+            batch.iter().map(|p| (p.household.as_str(), *p)).collect();
+        for row in query.fetch_all(&mut *conn).await? {
+            let kind: String = row.try_get("kind")?;
+            let household: String = row.try_get("household_id")?;
+            let record: String = row.try_get("record")?;
+            let Some(projection) = by_household.get(household.as_str()) else {
+                continue;
+            };
+            let (table, present) = if kind == "member" {
+                ("member", projection.members.iter().any(|m| m.key == record))
+            } else {
+                ("visit", projection.visits.iter().any(|v| v.key == record))
+            };
+            if !present {
+                stale.push((table, household, record));
+            }
+        }
+    }
+    for (table, household, record) in stale {
+        let sql = if table == "member" {
+            "DELETE FROM member WHERE household_id = $1 AND member_key = $2"
+        } else {
+            "DELETE FROM visit WHERE household_id = $1 AND visit_id = $2"
         };
-        sqlx::query(sql).bind(household).execute(&mut *conn).await?;
-    }
-    sqlx::query(
-        "INSERT INTO household (id, village, number, head_name, address, member_count, visit_count,
-             last_visit_at, error_count, warning_count, conflict_count, search_text, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (id) DO UPDATE SET
-             village = excluded.village, number = excluded.number, head_name = excluded.head_name,
-             address = excluded.address, member_count = excluded.member_count,
-             visit_count = excluded.visit_count, last_visit_at = excluded.last_visit_at,
-             error_count = excluded.error_count, warning_count = excluded.warning_count,
-             conflict_count = excluded.conflict_count, search_text = excluded.search_text,
-             updated_at = excluded.updated_at",
-    )
-    .bind(household)
-    .bind(view.household_text("village").unwrap_or_default())
-    .bind(view.household_text("number").unwrap_or_default())
-    .bind(view.head_name())
-    .bind(view.household_text("address"))
-    .bind(view.members.len() as i64)
-    .bind(view.visits.len() as i64)
-    .bind(last_visit)
-    .bind(errors)
-    .bind(warnings)
-    .bind(view.conflicts().len() as i64)
-    .bind(search_text)
-    .bind(jiff::Timestamp::now().as_second())
-    .execute(&mut *conn)
-    .await?;
-    for (key, member) in &view.members {
-        sqlx::query(
-            "INSERT INTO member (household_id, member_key, name, id_number, sex, birth_date, relation,
-                 labour_capacity, employment_status, employer, wants_work, wants_training)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(household)
-        .bind(key)
-        .bind(text(member, "name"))
-        .bind(text(member, "id_number"))
-        .bind(text(member, "sex"))
-        .bind(text(member, "birth_date"))
-        .bind(text(member, "relation"))
-        .bind(text(member, "labour_capacity"))
-        .bind(text(member, "employment.status"))
-        .bind(text(member, "employment.employer"))
-        .bind(flag(member, "intent.wants_work"))
-        .bind(flag(member, "intent.wants_training"))
-        .execute(&mut *conn)
-        .await?;
-    }
-    for (key, visit) in &view.visits {
-        sqlx::query(
-            "INSERT INTO visit (household_id, visit_id, volunteer, device, started_at, finished_at, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(household)
-        .bind(key)
-        .bind(text(visit, "volunteer"))
-        .bind(text(visit, "device"))
-        .bind(integer(visit, "started_at"))
-        .bind(integer(visit, "finished_at"))
-        .bind(text(visit, "outcome"))
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(sql)
+            .bind(household)
+            .bind(record)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -161,7 +375,8 @@ pub async fn list(
         .and_then(schema::search::like_pattern)
         .unwrap_or_else(|| "%".to_owned());
     let total: i64 = sqlx::query(
-        "SELECT COUNT(*) AS total FROM household WHERE village LIKE $1 AND search_text LIKE $2 ESCAPE '\\'",
+        "SELECT COUNT(*) AS total FROM household
+         WHERE village LIKE $1 AND search_text LIKE $2 ESCAPE '\\' AND merged_into IS NULL",
     )
     .bind(&prefix)
     .bind(&pattern)
@@ -171,7 +386,8 @@ pub async fn list(
     let rows = sqlx::query(
         "SELECT id, village, number, head_name, address, member_count, visit_count, last_visit_at,
                 error_count, warning_count, conflict_count, updated_at
-         FROM household WHERE village LIKE $1 AND search_text LIKE $2 ESCAPE '\\'
+         FROM household
+         WHERE village LIKE $1 AND search_text LIKE $2 ESCAPE '\\' AND merged_into IS NULL
          ORDER BY village, number, id LIMIT $3 OFFSET $4",
     )
     .bind(&prefix)

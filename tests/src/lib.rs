@@ -172,6 +172,11 @@ impl TestDatabase {
     pub fn add_operator(&self, scope: &str) -> String {
         self.run(&["token", "add", "--scope", scope])
     }
+
+    /// An operator token that names a staff member, as review decisions record them.
+    pub fn add_staff(&self, scope: &str, name: &str) -> String {
+        self.run(&["token", "add", "--scope", scope, "--name", name])
+    }
 }
 
 impl Drop for TestDatabase {
@@ -230,6 +235,31 @@ impl Server {
             .get(&format!("{}{path}", self.url))
             .header("Authorization", &format!("Bearer {token}"))
             .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap();
+        let json =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body}"));
+        (status, json)
+    }
+
+    /// POSTs a JSON document with an operator token; returns the status and the body.
+    pub fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let mut response = agent
+            .post(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes())
             .unwrap();
         let status = response.status().as_u16();
         let body = response.body_mut().read_to_string().unwrap();

@@ -1,8 +1,10 @@
-//! The HTTP API: sync for devices, the register for staff, health for operators.
+//! The HTTP API: sync for devices, the register and the review queue for staff, health for
+//! operators.
 
 mod auth;
 pub mod error;
 mod register;
+mod review;
 mod sync;
 
 use crate::documents::Ledger;
@@ -32,6 +34,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/sync", post(sync::sync))
         .route("/api/v1/households", get(register::list))
         .route("/api/v1/households/{id}", get(register::detail))
+        .route("/api/v1/villages", get(review::villages))
+        .route("/api/v1/review/items", get(review::list))
+        .route("/api/v1/review/items/{id}", get(review::show))
+        .route("/api/v1/review/items/{id}/resolve", post(review::resolve))
+        .route("/api/v1/review/merge", post(review::merge))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async {

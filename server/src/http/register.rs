@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
-async fn operator(state: &AppState, headers: &HeaderMap) -> ApiResult<Operator> {
+pub(super) async fn operator(state: &AppState, headers: &HeaderMap) -> ApiResult<Operator> {
     let token = bearer(headers)?;
     auth::operator_by_token(state.ledger.db(), token)
         .await?

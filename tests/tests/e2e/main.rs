@@ -6,6 +6,7 @@ mod cli;
 mod convergence;
 mod hostile_input;
 mod links;
+mod review;
 mod scope;
 mod support;
 mod two_servers;

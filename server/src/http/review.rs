@@ -1,0 +1,381 @@
+//! The review API for county staff, in JSON: the queue by area, kind and status; one item
+//! with everything needed to decide it; deciding; merging duplicate households; and the
+//! open items of each village.
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::register::operator;
+use crate::auth::Operator;
+use crate::register;
+use crate::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
+use crate::settle::{self, Choice, MergeOutcome, ResolveOutcome};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use schema::Message;
+use schema::fields::FieldPath;
+use schema::ids::AreaCode;
+use schema::layout::{self, FieldValue, HistoryEntry, HouseholdView};
+use schema::validation::{self, Issue};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+/// The area a request names, which must lie inside the operator's scope.
+pub fn area_in_scope(operator: &Operator, area: Option<&str>) -> ApiResult<AreaCode> {
+    let area = match area {
+        Some(code) => AreaCode::parse(code).map_err(|err| ApiError::bad_request(err.message))?,
+        None => operator.scope.clone(),
+    };
+    if !operator.scope.contains(&area) {
+        return Err(ApiError::forbidden(Message::new(
+            format!("无权查看区划 {area}"),
+            format!("Area {area} is outside this token's scope"),
+        )));
+    }
+    Ok(area)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    pub area: Option<String>,
+    pub kind: Option<String>,
+    /// `open` (the default), `resolved` or `settled`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<ItemPage>> {
+    let operator = operator(&state, &headers).await?;
+    let area = area_in_scope(&operator, params.area.as_deref())?;
+    let kind = match params.kind.as_deref() {
+        None | Some("") => None,
+        Some(kind) => Some(Kind::parse(kind).ok_or_else(|| {
+            ApiError::bad_request(Message::new(
+                format!("未知的类别“{kind}”；可选 conflict、rule、duplicate"),
+                format!("Unknown kind \"{kind}\"; use conflict, rule or duplicate"),
+            ))
+        })?),
+    };
+    let status = match params.status.as_deref() {
+        None | Some("") => Status::Open,
+        Some(status) => Status::parse(status).ok_or_else(|| {
+            ApiError::bad_request(Message::new(
+                format!("未知的状态“{status}”；可选 open、resolved、settled"),
+                format!("Unknown status \"{status}\"; use open, resolved or settled"),
+            ))
+        })?,
+    };
+    let filter = Filter {
+        area: area.as_str().to_owned(),
+        kind,
+        status,
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        offset: params.offset.unwrap_or(0).max(0),
+    };
+    Ok(Json(review::list(&state.ledger.db().pool, &filter).await?))
+}
+
+/// A value as stored and as a clerk reads it.
+#[derive(Debug, Serialize)]
+pub struct Shown {
+    pub value: FieldValue,
+    pub readable: Message,
+}
+
+/// One candidate of a disputed field, numbered for `--pick`.
+#[derive(Debug, Serialize)]
+pub struct CandidateView {
+    pub number: usize,
+    #[serde(flatten)]
+    pub value: Shown,
+    pub actor: String,
+    pub device: Option<String>,
+    pub volunteer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// The writer's device clock.
+    pub time: Option<i64>,
+    /// When the server received it.
+    pub received_at: Option<i64>,
+    pub visit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryView {
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+    pub readable: Option<Message>,
+    pub received_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HouseholdPart {
+    pub id: String,
+    pub village: String,
+    #[serde(flatten)]
+    pub view: HouseholdView,
+    pub issues: Vec<Issue>,
+}
+
+/// One item, with everything a clerk needs to decide it.
+#[derive(Debug, Serialize)]
+pub struct ItemDetail {
+    pub item: ItemRow,
+    /// Where the item is, in words: "member 张三's employment status".
+    pub place: Message,
+    pub label: Option<Message>,
+    /// The value the field shows now (for a disputed field, only one of the candidates).
+    pub current: Option<Shown>,
+    pub candidates: Vec<CandidateView>,
+    /// Every value the field has had, oldest first.
+    pub history: Vec<HistoryView>,
+    pub household: Option<HouseholdPart>,
+    /// The other household of a duplicate.
+    pub other_household: Option<HouseholdPart>,
+    /// The version of the household this view shows; send it back when deciding, so that a
+    /// decision made on an old view is recognised as such.
+    pub heads: Vec<String>,
+    pub events: Vec<Event>,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(Message::new(
+        format!("没有审核项“{id}”，或不在本令牌的区划内"),
+        format!("No review item \"{id}\" in this token's scope"),
+    ))
+}
+
+fn in_scope(operator: &Operator, village: &str) -> bool {
+    AreaCode::parse(village).is_ok_and(|v| operator.scope.contains(&v))
+}
+
+async fn household_part(
+    state: &AppState,
+    id: &str,
+) -> ApiResult<Option<(HouseholdPart, automerge::AutoCommit)>> {
+    let Some((village, mut doc)) = state.ledger.document(id).await? else {
+        return Ok(None);
+    };
+    let Ok(view) = layout::read_household(doc.document()) else {
+        return Ok(None);
+    };
+    let issues = validation::validate(&view, register::today());
+    Ok(Some((
+        HouseholdPart {
+            id: id.to_owned(),
+            village,
+            view,
+            issues,
+        },
+        doc,
+    )))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ItemDetail>> {
+    let operator = operator(&state, &headers).await?;
+    let mut conn = state.ledger.db().pool.acquire().await?;
+    let item = review::item(&mut conn, &id)
+        .await?
+        .filter(|item| in_scope(&operator, &item.village))
+        .ok_or_else(|| not_found(&id))?;
+    let events = review::events(&mut conn, &id).await?;
+    let Some((household, mut doc)) = household_part(&state, &item.household_id).await? else {
+        return Err(not_found(&id));
+    };
+    let other_household = match &item.other_household_id {
+        Some(other) => household_part(&state, other).await?.map(|(part, _)| part),
+        None => None,
+    };
+    let path = FieldPath::parse(&item.path).ok();
+    let place = review::describe(&household.view, &item.path);
+    let (mut current, mut candidates, mut history) = (None, Vec::new(), Vec::new());
+    if let Some(path) = &path {
+        let kind = path.spec().kind;
+        if let Some(field) = household.view.field(path) {
+            current = Some(Shown {
+                readable: field.value.readable(kind),
+                value: field.value.clone(),
+            });
+            let hashes: Vec<String> = field
+                .candidates
+                .iter()
+                .filter_map(|c| c.change.clone())
+                .collect();
+            let times = review::received_at(&mut conn, &hashes).await?;
+            candidates = field
+                .candidates
+                .iter()
+                .enumerate()
+                .map(|(i, c)| CandidateView {
+                    number: i + 1,
+                    value: Shown {
+                        readable: c.value.readable(kind),
+                        value: c.value.clone(),
+                    },
+                    actor: c.actor.clone(),
+                    device: c.device.clone(),
+                    volunteer: c.volunteer.clone(),
+                    staff: c.staff.clone(),
+                    time: c.time,
+                    received_at: c.change.as_ref().and_then(|h| times.get(h).copied()),
+                    visit: c.visit.clone(),
+                    review: c.review.clone(),
+                })
+                .collect();
+        }
+        let entries = layout::field_history(doc.document(), path);
+        let hashes: Vec<String> = entries.iter().map(|e| e.change.clone()).collect();
+        let times = review::received_at(&mut conn, &hashes).await?;
+        history = entries
+            .into_iter()
+            .map(|entry| HistoryView {
+                readable: entry.value.as_ref().map(|v| v.readable(kind)),
+                received_at: times.get(&entry.change).copied(),
+                entry,
+            })
+            .collect();
+    }
+    let heads = doc.get_heads().iter().map(|h| h.to_string()).collect();
+    Ok(Json(ItemDetail {
+        label: path.as_ref().map(|p| p.spec().label()),
+        place,
+        current,
+        candidates,
+        history,
+        household: Some(household),
+        other_household,
+        heads,
+        events,
+        item,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResolveRequest {
+    /// The number of the candidate chosen, as the item showed it.
+    pub pick: Option<usize>,
+    /// A new value, typed as on the phone.
+    pub value: Option<String>,
+    pub comment: Option<String>,
+    /// The `heads` of the item as the staff member saw it.
+    #[serde(default)]
+    pub heads: Vec<String>,
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(request): Json<ResolveRequest>,
+) -> ApiResult<Json<ResolveOutcome>> {
+    let operator = operator(&state, &headers).await?;
+    let choice = match (request.pick, request.value) {
+        (Some(pick), None) => Choice::Pick(pick),
+        (None, Some(value)) => Choice::Value(value),
+        _ => {
+            return Err(ApiError::bad_request(Message::new(
+                "请选择一个候选值（pick）或输入一个新值（value），二者选一",
+                "Give either a candidate to pick or a new value, not both",
+            )));
+        }
+    };
+    let outcome = settle::resolve(
+        &state.ledger,
+        &operator,
+        &id,
+        &choice,
+        request.comment.as_deref(),
+        &request.heads,
+    )
+    .await?;
+    Ok(Json(outcome))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MergeRequest {
+    /// The household that stays.
+    pub keep: String,
+    /// The household that becomes a tombstone pointing to `keep`.
+    pub absorb: String,
+    pub comment: Option<String>,
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<MergeRequest>,
+) -> ApiResult<Json<MergeOutcome>> {
+    let operator = operator(&state, &headers).await?;
+    let outcome = settle::merge_households(
+        &state.ledger,
+        &operator,
+        &request.keep,
+        &request.absorb,
+        request.comment.as_deref(),
+    )
+    .await?;
+    Ok(Json(outcome))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AreaParams {
+    pub area: Option<String>,
+}
+
+/// One village of the register, with the work its review queue holds.
+#[derive(Debug, Serialize)]
+pub struct VillageSummary {
+    pub village: String,
+    pub households: i64,
+    /// Households with at least one disputed field.
+    pub disputed_households: i64,
+    pub open_review_items: i64,
+}
+
+pub async fn villages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<AreaParams>,
+) -> ApiResult<Json<Vec<VillageSummary>>> {
+    let operator = operator(&state, &headers).await?;
+    let area = area_in_scope(&operator, params.area.as_deref())?;
+    let pool = &state.ledger.db().pool;
+    let mut summaries: BTreeMap<String, VillageSummary> = BTreeMap::new();
+    for (village, households, disputed) in review::household_counts(pool, area.as_str()).await? {
+        summaries.insert(
+            village.clone(),
+            VillageSummary {
+                village,
+                households,
+                disputed_households: disputed,
+                open_review_items: 0,
+            },
+        );
+    }
+    for count in review::open_by_village(pool, area.as_str()).await? {
+        summaries
+            .entry(count.village.clone())
+            .or_insert_with(|| VillageSummary {
+                village: count.village.clone(),
+                households: 0,
+                disputed_households: 0,
+                open_review_items: 0,
+            })
+            .open_review_items = count.open;
+    }
+    Ok(Json(summaries.into_values().collect()))
+}

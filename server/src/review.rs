@@ -1,0 +1,847 @@
+//! The county review queue: what offline work leaves for staff to settle.
+//!
+//! Three kinds of item, all found when a household's changes are merged, in the same
+//! transaction as the merge:
+//!
+//! - **conflict**: a field that holds different concurrent values;
+//! - **rule**: an error the schema's validation finds in the merged household (two edits can
+//!   each be valid and invalid together);
+//! - **duplicate**: the same ID number twice, in two households or in two members of one.
+//!
+//! An item's id is derived from what it is about, so finding the same thing again reopens the
+//! same item. An item that nobody settled but that is no longer true (a later edit chose a
+//! value, a device fixed the rule) is closed as `settled` by itself. Every step is kept in
+//! `review_event`.
+
+use schema::Message;
+use schema::fields::{Entity, FieldPath};
+use schema::layout::HouseholdView;
+use schema::validation::{Issue, Severity};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Conflict,
+    Rule,
+    Duplicate,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Conflict, Kind::Rule, Kind::Duplicate];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Conflict => "conflict",
+            Kind::Rule => "rule",
+            Kind::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == input)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    /// Decided by staff.
+    Resolved,
+    /// No longer true without staff deciding: a later edit settled it.
+    Settled,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Open, Status::Resolved, Status::Settled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Resolved => "resolved",
+            Status::Settled => "settled",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == input)
+    }
+}
+
+/// Who did something to an item when no staff member did: detection itself.
+pub const SYSTEM: &str = "system";
+
+/// An item as detection finds it now.
+#[derive(Debug, Clone, PartialEq)]
+struct Finding {
+    id: String,
+    kind: Kind,
+    household: String,
+    other: Option<String>,
+    village: String,
+    path: String,
+    rule: String,
+    summary: Message,
+}
+
+/// A stable id for an item about these things.
+pub fn item_id(kind: Kind, parts: &[&str]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(kind.as_str().as_bytes());
+    for part in parts {
+        hasher.update(&[0]);
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(&hasher.finalize().as_bytes()[..8])
+}
+
+/// Where a field is, as a clerk would say it: "member 张三's employment status".
+pub fn describe(view: &HouseholdView, path: &str) -> Message {
+    let Ok(path) = FieldPath::parse(path) else {
+        return Message::new(path, path);
+    };
+    let label = path.spec().label();
+    match path.entity {
+        Entity::Household => label,
+        Entity::Member => {
+            let name = view
+                .members
+                .get(&path.key)
+                .and_then(|m| m.get("name"))
+                .and_then(|f| f.value.as_text())
+                .unwrap_or("?");
+            Message::new(
+                format!("成员“{name}”的{}", label.zh),
+                format!("{} of member {name}", label.en),
+            )
+        }
+        Entity::Visit => Message::new(
+            format!("走访记录的{}", label.zh),
+            format!("{} of a visit", label.en),
+        ),
+        Entity::Training => Message::new(
+            format!("培训记录的{}", label.zh),
+            format!("{} of a training", label.en),
+        ),
+        Entity::Subsidy => Message::new(
+            format!("补贴记录的{}", label.zh),
+            format!("{} of a subsidy", label.en),
+        ),
+    }
+}
+
+/// The ID numbers of a household's members, normalised (upper-case `X`), with the member
+/// keys that hold each.
+fn id_numbers(view: &HouseholdView) -> BTreeMap<String, Vec<&str>> {
+    let mut out: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (key, member) in &view.members {
+        let Some(number) = member.get("id_number").and_then(|f| f.value.as_text()) else {
+            continue;
+        };
+        let number = number.trim().to_uppercase();
+        if number.len() == 15 || number.len() == 18 {
+            out.entry(number).or_default().push(key.as_str());
+        }
+    }
+    out
+}
+
+fn masked(id_number: &str) -> String {
+    let chars: Vec<char> = id_number.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
+}
+
+/// What is wrong inside one household, from its merged view and validation issues.
+fn household_findings(
+    household: &str,
+    village: &str,
+    view: &HouseholdView,
+    issues: &[Issue],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for conflict in view.conflicts() {
+        let spec_kind = FieldPath::parse(&conflict.path).map(|p| p.spec().kind);
+        let values: Vec<Message> = conflict
+            .field
+            .candidates
+            .iter()
+            .map(|c| match spec_kind {
+                Ok(kind) => c.value.readable(kind),
+                Err(_) => Message::new(c.value.display(), c.value.display()),
+            })
+            .collect();
+        let place = describe(view, &conflict.path);
+        out.push(Finding {
+            id: item_id(Kind::Conflict, &[household, &conflict.path]),
+            kind: Kind::Conflict,
+            household: household.to_owned(),
+            other: None,
+            village: village.to_owned(),
+            summary: Message::new(
+                format!(
+                    "{}有 {} 个不同的值：{}",
+                    place.zh,
+                    values.len(),
+                    values
+                        .iter()
+                        .map(|v| v.zh.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ／ ")
+                ),
+                format!(
+                    "{} has {} different values: {}",
+                    place.en,
+                    values.len(),
+                    values
+                        .iter()
+                        .map(|v| v.en.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                ),
+            ),
+            path: conflict.path,
+            rule: String::new(),
+        });
+    }
+    for issue in issues.iter().filter(|i| i.severity == Severity::Error) {
+        out.push(Finding {
+            id: item_id(Kind::Rule, &[household, issue.rule, &issue.path]),
+            kind: Kind::Rule,
+            household: household.to_owned(),
+            other: None,
+            village: village.to_owned(),
+            path: issue.path.clone(),
+            rule: issue.rule.to_owned(),
+            summary: issue.message.clone(),
+        });
+    }
+    for (number, keys) in id_numbers(view) {
+        if keys.len() < 2 {
+            continue;
+        }
+        let path = format!("members.{}.id_number", keys[1]);
+        out.push(Finding {
+            id: item_id(Kind::Duplicate, &[household, household, &number]),
+            kind: Kind::Duplicate,
+            household: household.to_owned(),
+            other: None,
+            village: village.to_owned(),
+            path,
+            rule: "duplicate.member".to_owned(),
+            summary: Message::new(
+                format!(
+                    "本户有 {} 名成员的身份证号相同（{}）",
+                    keys.len(),
+                    masked(&number)
+                ),
+                format!(
+                    "{} members of this household share one ID number ({})",
+                    keys.len(),
+                    masked(&number)
+                ),
+            ),
+        });
+    }
+    out
+}
+
+/// A household whose items are to be brought up to date: its merged view and the issues
+/// validation found in it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub household: &'a str,
+    pub village: &'a str,
+    pub view: &'a HouseholdView,
+    pub issues: &'a [Issue],
+}
+
+/// A member row of another household that holds one of the ID numbers looked for.
+struct Holder {
+    household: String,
+    id_number: String,
+    relation: Option<String>,
+    number: String,
+}
+
+/// Every live household's members holding one of these ID numbers, in one statement.
+async fn holders(
+    conn: &mut AnyConnection,
+    numbers: &BTreeSet<String>,
+) -> Result<Vec<Holder>, sqlx::Error> {
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The register keeps ID numbers as typed, so look for both spellings of a final x.
+    let spellings: BTreeSet<String> = numbers
+        .iter()
+        .flat_map(|n| [n.clone(), n.to_lowercase()])
+        .collect();
+    let mut out = Vec::new();
+    let spellings: Vec<String> = spellings.into_iter().collect();
+    for chunk in spellings.chunks(crate::db::MAX_PARAMS) {
+        // Only numbered placeholders are formatted into the SQL; the numbers are bound.
+        let sql = format!(
+            "SELECT m.household_id, m.id_number, m.relation, h.number FROM member m
+             JOIN household h ON h.id = m.household_id
+             WHERE m.id_number IN ({}) AND h.merged_into IS NULL",
+            crate::db::placeholders(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for spelling in chunk {
+            query = query.bind(spelling.as_str());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let id_number: String = row.try_get("id_number")?;
+            out.push(Holder {
+                household: row.try_get("household_id")?,
+                id_number: id_number.to_uppercase(),
+                relation: row.try_get("relation")?,
+                number: row.try_get("number")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Other households that hold one of this household's ID numbers: one item per pair.
+fn duplicate_findings(subject: &Subject<'_>, holders: &[Holder]) -> Vec<Finding> {
+    let numbers = id_numbers(subject.view);
+    let household = subject.household;
+    let is_head = |keys: &Vec<&str>| {
+        keys.iter().any(|key| {
+            subject
+                .view
+                .members
+                .get(*key)
+                .and_then(|m| m.get("relation"))
+                .and_then(|f| f.value.as_text())
+                == Some("01")
+        })
+    };
+    let mut shared: BTreeMap<&str, (&str, Vec<String>, bool)> = BTreeMap::new();
+    for holder in holders.iter().filter(|h| h.household != household) {
+        let Some(keys) = numbers.get(&holder.id_number) else {
+            continue;
+        };
+        let heads_match = holder.relation.as_deref() == Some("01") && is_head(keys);
+        let entry = shared
+            .entry(holder.household.as_str())
+            .or_insert_with(|| (holder.number.as_str(), Vec::new(), false));
+        entry.1.push(masked(&holder.id_number));
+        entry.2 |= heads_match;
+    }
+    shared
+        .into_iter()
+        .map(|(other, (other_number, mut numbers, heads_match))| {
+            // Rows come in no particular order; the summary must not change with it, or
+            // every merge would rewrite the item.
+            numbers.sort();
+            numbers.dedup();
+            let (first, second) = if household < other {
+                (household, other)
+            } else {
+                (other, household)
+            };
+            let list = numbers.join("、");
+            let summary = if heads_match {
+                Message::new(
+                    format!("疑似重复建档：与户 {other_number} 的户主身份证号相同（{list}）"),
+                    format!(
+                        "Possibly the same household registered twice: its head's ID number ({list}) is also the head's of household {other_number}"
+                    ),
+                )
+            } else {
+                Message::new(
+                    format!("与户 {other_number} 有相同身份证号的成员（{list}）"),
+                    format!("Shares members' ID numbers ({list}) with household {other_number}"),
+                )
+            };
+            Finding {
+                id: item_id(Kind::Duplicate, &[first, second]),
+                kind: Kind::Duplicate,
+                household: household.to_owned(),
+                village: subject.village.to_owned(),
+                path: String::new(),
+                rule: if heads_match {
+                    "duplicate.household"
+                } else {
+                    "duplicate.id_number"
+                }
+                .to_owned(),
+                summary,
+                other: Some(other.to_owned()),
+            }
+        })
+        .collect()
+}
+
+/// An item as stored, as far as refreshing it needs.
+struct Known {
+    status: String,
+    summary: Message,
+}
+
+/// The items of these households (as either side of a pair), in one statement.
+async fn known_items(
+    conn: &mut AnyConnection,
+    households: &[&str],
+) -> Result<BTreeMap<String, Known>, sqlx::Error> {
+    let mut out = BTreeMap::new();
+    for chunk in households.chunks(crate::db::MAX_PARAMS) {
+        let list = crate::db::placeholders(chunk.len());
+        let sql = format!(
+            "SELECT id, status, summary_zh, summary_en
+             FROM review_item WHERE household_id IN ({list}) OR other_household_id IN ({list})"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for household in chunk {
+            query = query.bind(*household);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            out.insert(
+                row.try_get("id")?,
+                Known {
+                    status: row.try_get("status")?,
+                    summary: Message::new(
+                        row.try_get::<String, _>("summary_zh")?,
+                        row.try_get::<String, _>("summary_en")?,
+                    ),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Brings one household's items up to date with its merged state.
+pub async fn refresh(conn: &mut AnyConnection, subject: Subject<'_>) -> Result<(), sqlx::Error> {
+    refresh_all(conn, &[subject]).await
+}
+
+/// Brings households' items up to date with their merged state: opens what is new, reopens
+/// what came back, settles what is no longer true. Runs inside the merge's transaction; reads
+/// in two statements whatever the number of households, and writes only what changed.
+pub async fn refresh_all(
+    conn: &mut AnyConnection,
+    subjects: &[Subject<'_>],
+) -> Result<(), sqlx::Error> {
+    if subjects.is_empty() {
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let live: Vec<&Subject<'_>> = subjects
+        .iter()
+        .filter(|s| s.view.household_text("merged_into").is_none())
+        .collect();
+    let numbers: BTreeSet<String> = live
+        .iter()
+        .flat_map(|s| id_numbers(s.view).into_keys())
+        .collect();
+    let holders = holders(conn, &numbers).await?;
+    let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
+    for subject in &live {
+        let found = household_findings(
+            subject.household,
+            subject.village,
+            subject.view,
+            subject.issues,
+        )
+        .into_iter()
+        .chain(duplicate_findings(subject, &holders));
+        for finding in found {
+            findings.entry(finding.id.clone()).or_insert(finding);
+        }
+    }
+    let households: Vec<&str> = subjects.iter().map(|s| s.household).collect();
+    let known = known_items(conn, &households).await?;
+    for finding in findings.values() {
+        match known.get(&finding.id) {
+            Some(item) if item.status == Status::Open.as_str() => {
+                if item.summary != finding.summary {
+                    sqlx::query(
+                        "UPDATE review_item SET summary_zh = $2, summary_en = $3, updated_at = $4
+                         WHERE id = $1",
+                    )
+                    .bind(&finding.id)
+                    .bind(&finding.summary.zh)
+                    .bind(&finding.summary.en)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE review_item SET status = 'open', closed_at = NULL, summary_zh = $2,
+                         summary_en = $3, updated_at = $4
+                     WHERE id = $1",
+                )
+                .bind(&finding.id)
+                .bind(&finding.summary.zh)
+                .bind(&finding.summary.en)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                record(conn, &finding.id, now, SYSTEM, "reopened", &finding.summary).await?;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO review_item (id, kind, status, household_id, other_household_id,
+                         village, path, rule, summary_zh, summary_en, opened_at, updated_at)
+                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                )
+                .bind(&finding.id)
+                .bind(finding.kind.as_str())
+                .bind(&finding.household)
+                .bind(finding.other.as_deref())
+                .bind(&finding.village)
+                .bind(&finding.path)
+                .bind(&finding.rule)
+                .bind(&finding.summary.zh)
+                .bind(&finding.summary.en)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                record(conn, &finding.id, now, SYSTEM, "opened", &finding.summary).await?;
+            }
+        }
+    }
+    // Every known item involves one of these households, and a pair item is found from
+    // either side, so an open item nobody found is no longer true.
+    for (id, item) in &known {
+        if item.status == Status::Open.as_str() && !findings.contains_key(id) {
+            close(conn, id, Status::Settled, now).await?;
+            record(conn, id, now, SYSTEM, "settled", &item.summary).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Closes an item.
+pub async fn close(
+    conn: &mut AnyConnection,
+    id: &str,
+    status: Status,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE review_item SET status = $2, closed_at = $3, updated_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds a step to an item's history.
+pub async fn record(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: i64,
+    who: &str,
+    action: &str,
+    detail: &impl Serialize,
+) -> Result<(), sqlx::Error> {
+    let detail = serde_json::to_string(detail).unwrap_or_else(|_| "null".to_owned());
+    sqlx::query(
+        "INSERT INTO review_event (item_id, at, who, action, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(who)
+    .bind(action)
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One line of the review list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemRow {
+    pub id: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub household_id: String,
+    /// The household's number and head, so a clerk knows which family without opening it.
+    pub household_number: Option<String>,
+    pub head_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_household_id: Option<String>,
+    pub village: String,
+    /// The field it is about, when it is about one.
+    pub path: String,
+    /// The rule that failed, for rule items; which sort of duplicate, for duplicates.
+    pub rule: String,
+    pub summary: Message,
+    pub opened_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+/// The columns of an [`ItemRow`]; a constant, formatted into queries that read items.
+const ITEM_COLUMNS: &str = "r.id, r.kind, r.status, r.household_id, r.other_household_id,
+    r.village, r.path, r.rule, r.summary_zh, r.summary_en, r.opened_at, r.updated_at,
+    r.closed_at, h.number, h.head_name";
+
+fn item_row(row: &sqlx::any::AnyRow) -> Result<ItemRow, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let decode = |column: &str, what: &str| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("unknown {what}").into(),
+    };
+    Ok(ItemRow {
+        id: row.try_get("id")?,
+        kind: Kind::parse(&kind).ok_or_else(|| decode("kind", "kind"))?,
+        status: Status::parse(&status).ok_or_else(|| decode("status", "status"))?,
+        household_id: row.try_get("household_id")?,
+        household_number: row.try_get("number")?,
+        head_name: row.try_get("head_name")?,
+        other_household_id: row.try_get("other_household_id")?,
+        village: row.try_get("village")?,
+        path: row.try_get("path")?,
+        rule: row.try_get("rule")?,
+        summary: Message::new(
+            row.try_get::<String, _>("summary_zh")?,
+            row.try_get::<String, _>("summary_en")?,
+        ),
+        opened_at: row.try_get("opened_at")?,
+        updated_at: row.try_get("updated_at")?,
+        closed_at: row.try_get("closed_at")?,
+    })
+}
+
+/// What to list.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// An area code of any level: its prefix selects villages.
+    pub area: String,
+    pub kind: Option<Kind>,
+    pub status: Status,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Open items of one village.
+#[derive(Debug, Clone, Serialize)]
+pub struct VillageCount {
+    pub village: String,
+    pub open: i64,
+}
+
+/// A page of items, with the counts a clerk needs to see the size of the work.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemPage {
+    /// Items matching the filter.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+    /// In the area, by kind, then by status, whatever the filter.
+    pub counts: BTreeMap<String, BTreeMap<String, i64>>,
+    /// Open items per village of the area.
+    pub villages: Vec<VillageCount>,
+    pub items: Vec<ItemRow>,
+}
+
+pub async fn list(pool: &AnyPool, filter: &Filter) -> Result<ItemPage, sqlx::Error> {
+    let prefix = format!("{}%", filter.area);
+    let kind = filter.kind.map(Kind::as_str).unwrap_or("");
+    let total: i64 = sqlx::query(
+        "SELECT COUNT(*) AS total FROM review_item
+         WHERE status = $1 AND village LIKE $2 AND ($3 = '' OR kind = $3)",
+    )
+    .bind(filter.status.as_str())
+    .bind(&prefix)
+    .bind(kind)
+    .fetch_one(pool)
+    .await?
+    .try_get("total")?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM review_item r LEFT JOIN household h ON h.id = r.household_id
+         WHERE r.status = $1 AND r.village LIKE $2 AND ($3 = '' OR r.kind = $3)
+         ORDER BY r.village, r.opened_at, r.id LIMIT $4 OFFSET $5"
+    )))
+    .bind(filter.status.as_str())
+    .bind(&prefix)
+    .bind(kind)
+    .bind(filter.limit)
+    .bind(filter.offset)
+    .fetch_all(pool)
+    .await?;
+    let items = rows.iter().map(item_row).collect::<Result<Vec<_>, _>>()?;
+    let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for kind in Kind::ALL {
+        let by_status = counts.entry(kind.as_str().to_owned()).or_default();
+        for status in Status::ALL {
+            by_status.insert(status.as_str().to_owned(), 0);
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT kind, status, COUNT(*) AS n FROM review_item WHERE village LIKE $1
+         GROUP BY kind, status",
+    )
+    .bind(&prefix)
+    .fetch_all(pool)
+    .await?;
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let status: String = row.try_get("status")?;
+        counts
+            .entry(kind)
+            .or_default()
+            .insert(status, row.try_get("n")?);
+    }
+    let villages = open_by_village(pool, &filter.area).await?;
+    Ok(ItemPage {
+        total,
+        limit: filter.limit,
+        offset: filter.offset,
+        counts,
+        villages,
+        items,
+    })
+}
+
+/// The number of open items in each village of an area that has any.
+pub async fn open_by_village(pool: &AnyPool, area: &str) -> Result<Vec<VillageCount>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT village, COUNT(*) AS n FROM review_item WHERE status = 'open' AND village LIKE $1
+         GROUP BY village ORDER BY village",
+    )
+    .bind(format!("{area}%"))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(VillageCount {
+                village: row.try_get("village")?,
+                open: row.try_get("n")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn item(conn: &mut AnyConnection, id: &str) -> Result<Option<ItemRow>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM review_item r LEFT JOIN household h ON h.id = r.household_id
+         WHERE r.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(item_row).transpose()
+}
+
+/// One step of an item's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub at: i64,
+    pub who: String,
+    pub action: String,
+    pub detail: serde_json::Value,
+}
+
+pub async fn events(conn: &mut AnyConnection, id: &str) -> Result<Vec<Event>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT at, who, action, detail FROM review_event WHERE item_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let detail: String = row.try_get("detail")?;
+            Ok(Event {
+                at: row.try_get("at")?,
+                who: row.try_get("who")?,
+                action: row.try_get("action")?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect()
+}
+
+/// When the server received each of these changes (hex hashes), in seconds since 1970.
+pub async fn received_at(
+    conn: &mut AnyConnection,
+    hashes: &[String],
+) -> Result<BTreeMap<String, i64>, sqlx::Error> {
+    let mut out = BTreeMap::new();
+    for hash in hashes {
+        if out.contains_key(hash) {
+            continue;
+        }
+        let Ok(bytes) = hex::decode(hash) else {
+            continue;
+        };
+        let row = sqlx::query("SELECT received_at FROM change WHERE hash = $1")
+            .bind(bytes)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = row {
+            out.insert(hash.clone(), row.try_get("received_at")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Households per village of an area, and how many of them hold a disputed field. Merged
+/// households (tombstones) are not counted.
+pub async fn household_counts(
+    pool: &AnyPool,
+    area: &str,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT village, COUNT(*) AS households,
+                SUM(CASE WHEN conflict_count > 0 THEN 1 ELSE 0 END) AS disputed
+         FROM household WHERE village LIKE $1 AND merged_into IS NULL
+         GROUP BY village ORDER BY village",
+    )
+    .bind(format!("{area}%"))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("village")?,
+                row.try_get("households")?,
+                row.try_get("disputed")?,
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_ids_are_stable_and_distinct() {
+        let a = item_id(Kind::Conflict, &["h1", "household.address"]);
+        assert_eq!(a, item_id(Kind::Conflict, &["h1", "household.address"]));
+        assert_ne!(a, item_id(Kind::Rule, &["h1", "household.address"]));
+        // The separator keeps ("h1", "2x") and ("h12", "x") apart.
+        assert_ne!(
+            item_id(Kind::Duplicate, &["h1", "2x"]),
+            item_id(Kind::Duplicate, &["h12", "x"])
+        );
+        assert_eq!(a.len(), 16);
+    }
+
+    #[test]
+    fn id_numbers_are_masked_in_summaries() {
+        assert_eq!(masked("11010519491231002X"), "1101**********002X");
+        assert_eq!(masked("123"), "***");
+    }
+}

@@ -1,0 +1,863 @@
+//! Staff decisions as Automerge changes: choosing a field's value, and merging a duplicate
+//! household into its survivor.
+//!
+//! A decision is an ordinary change, so it syncs to every phone like any edit. It is made
+//! against the document *as the staff member saw it* (the heads their view showed), not as it
+//! is when they press the button: when two staff members decide the same field at once, their
+//! changes are concurrent and the field holds both decisions, a new conflict, instead of the
+//! later one silently replacing the earlier.
+//!
+//! Each decision gets its own Automerge actor, whose `actors.<hex>.staff` names the staff
+//! member. One actor per staff account would have to chain every decision onto that person's
+//! previous one, which a decision made against an older view cannot do.
+
+use crate::auth::Operator;
+use crate::documents::{Ledger, LedgerError};
+use crate::http::error::ApiError;
+use crate::review::{self, ItemRow, Kind, Status};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, Change, ChangeHash, ROOT, ReadDoc, Value};
+use schema::Message;
+use schema::fields::{FieldKind, FieldPath};
+use schema::ids::AreaCode;
+use schema::layout::{self, ActorInfo, FieldValue};
+use schema::validation::{self, Severity};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Why a decision cannot be made. Each is the staff member's to fix, so each says how.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    #[error("{}", .0.en)]
+    Refused(Message),
+    #[error("{}", .0.en)]
+    Stale(Message),
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    #[error("layout: {0}")]
+    Layout(#[from] layout::LayoutError),
+}
+
+impl DecisionError {
+    pub fn message(&self) -> Message {
+        match self {
+            DecisionError::Refused(message) | DecisionError::Stale(message) => message.clone(),
+            DecisionError::Automerge(err) => Message::new(
+                format!("档案数据无法修改：{err}"),
+                format!("The document cannot be changed: {err}"),
+            ),
+            DecisionError::Layout(err) => err.message(),
+        }
+    }
+}
+
+/// What the staff member chose.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    /// One of the candidates shown, counted from 1.
+    Pick(usize),
+    /// A value typed in, as a volunteer would type it.
+    Value(String),
+}
+
+/// Who decides, as recorded in the document.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    /// The operator's id: stable, for the review history.
+    pub id: String,
+    /// How the document names them.
+    pub name: String,
+}
+
+/// Who decides, on which item, why and when: what a decision's change records.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    pub staff: &'a Staff,
+    pub item: &'a str,
+    pub comment: Option<&'a str>,
+    /// Seconds since 1970.
+    pub at: i64,
+}
+
+/// A decision made into a change.
+#[derive(Debug)]
+pub struct Decision {
+    pub change: Change,
+    pub value: FieldValue,
+    /// The field changed between the view the staff member decided on and now: someone
+    /// else decided or edited it meanwhile. The decision is kept beside theirs.
+    pub stale: bool,
+}
+
+/// A fresh actor for one staff decision.
+pub fn staff_actor() -> ActorId {
+    ActorId::random()
+}
+
+pub fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, DecisionError> {
+    heads
+        .iter()
+        .map(|head| {
+            head.parse::<ChangeHash>().map_err(|_| {
+                DecisionError::Refused(Message::new(
+                    format!("版本标识“{head}”无效"),
+                    format!("\"{head}\" is not a valid version (change hash)"),
+                ))
+            })
+        })
+        .collect()
+}
+
+fn stale_view() -> DecisionError {
+    DecisionError::Stale(Message::new(
+        "你看到的版本服务器上没有，请重新打开该项",
+        "The version you saw is unknown to the server; open the item again",
+    ))
+}
+
+/// The values a key holds at some heads, with the ids of the operations that wrote them.
+fn values_at(doc: &AutoCommit, key: &str, heads: Option<&[ChangeHash]>) -> BTreeSet<String> {
+    let values = match heads {
+        Some(heads) => doc.get_all_at(ROOT, key, heads),
+        None => doc.get_all(ROOT, key),
+    };
+    values
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, id)| id.to_string())
+        .collect()
+}
+
+/// Makes the change that sets `path` as the staff member chose, against the heads they saw.
+/// `doc` is not modified; the caller applies the change with the server's other changes.
+pub fn decide(
+    doc: &mut AutoCommit,
+    seen: &[ChangeHash],
+    path: &FieldPath,
+    choice: &Choice,
+    signed: &Signed<'_>,
+) -> Result<Decision, DecisionError> {
+    if path.spec().system {
+        return Err(DecisionError::Refused(Message::new(
+            "系统字段不能在审核中修改",
+            "A system field cannot be changed in review",
+        )));
+    }
+    let mut fork = if seen.is_empty() {
+        doc.fork()
+    } else {
+        doc.fork_at(seen).map_err(|_| stale_view())?
+    };
+    let key = path.to_string();
+    let seen_view = layout::read_household(fork.document())?;
+    let value = match choice {
+        Choice::Pick(number) => {
+            let candidates = seen_view
+                .field(path)
+                .map(|f| f.candidates.clone())
+                .unwrap_or_default();
+            let Some(candidate) = number.checked_sub(1).and_then(|i| candidates.get(i)) else {
+                return Err(DecisionError::Refused(Message::new(
+                    format!("没有第 {number} 个候选值；该字段有 {} 个", candidates.len()),
+                    format!(
+                        "There is no candidate {number}; the field has {}",
+                        candidates.len()
+                    ),
+                )));
+            };
+            candidate.value.clone()
+        }
+        Choice::Value(input) => {
+            let kind = path.spec().kind;
+            FieldValue::from_input(kind, input).ok_or_else(|| {
+                DecisionError::Refused(Message::new(
+                    "请输入一个值；审核不能清空字段",
+                    "Enter a value; review cannot clear a field",
+                ))
+            })?
+        }
+    };
+    let actor = staff_actor();
+    fork.set_actor(actor.clone());
+    let info = ActorInfo {
+        device: Some("doorstep-server".to_owned()),
+        volunteer: None,
+        staff: Some(signed.staff.name.clone()),
+    };
+    layout::write_actor(&mut fork, &actor.to_hex_string(), &info)?;
+    // Automerge records a value that one of a key's concurrent values already has as a
+    // deletion of the others, and a deletion loses to a concurrent write: a second staff
+    // member's decision would silently win over it. Clearing the key first makes the
+    // decision a write of its own.
+    if fork.get_all(ROOT, key.as_str())?.len() > 1
+        && !matches!(path.spec().kind, FieldKind::Codes(_))
+    {
+        fork.delete(ROOT, key.as_str())?;
+    }
+    if !layout::write_field(&mut fork, path, Some(&value))? {
+        return Err(DecisionError::Refused(Message::new(
+            "该字段已经是这个值，无需处理",
+            "The field already holds this value; there is nothing to decide",
+        )));
+    }
+    // Committed first: reading the document closes the open transaction, message and all.
+    // A refused value is dropped with the fork.
+    fork.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(layout::review_message(signed.item, signed.comment))
+            .with_time(signed.at),
+    );
+    let after = layout::read_household(fork.document())?;
+    let refused = validation::validate(&after, crate::register::today())
+        .into_iter()
+        .find(|issue| {
+            issue.severity == Severity::Error && issue.rule == "field" && issue.path == key
+        });
+    if let Some(issue) = refused {
+        return Err(DecisionError::Refused(issue.message));
+    }
+    let change = fork.get_last_local_change().ok_or_else(|| {
+        DecisionError::Refused(Message::new("没有可保存的修改", "Nothing to save"))
+    })?;
+    let stale = !seen.is_empty() && values_at(doc, &key, Some(seen)) != values_at(doc, &key, None);
+    Ok(Decision {
+        change,
+        value,
+        stale,
+    })
+}
+
+/// Household fields that belong to one document and never move to another.
+const OWN_FIELDS: [&str; 5] = [
+    "household.id",
+    "household.village",
+    "household.number",
+    "household.created_at",
+    "household.merged_into",
+];
+
+fn copyable(key: &str) -> bool {
+    key != "schema_version" && !OWN_FIELDS.contains(&key)
+}
+
+/// Copies into `survivor` every value of `source` it does not hold yet (or, for `keys`, every
+/// value named), as one change by a fresh actor. Returns the change, if anything was copied.
+fn copy_values(
+    survivor: &mut AutoCommit,
+    source: &AutoCommit,
+    keys: Option<&BTreeSet<String>>,
+    info: &ActorInfo,
+    message: String,
+    now: i64,
+) -> Result<Option<Change>, DecisionError> {
+    let actor = staff_actor();
+    survivor.set_actor(actor.clone());
+    let mut copied = false;
+    let entries: Vec<(String, automerge::ScalarValue)> = source
+        .map_range(ROOT, ..)
+        .filter_map(|item| match item.value {
+            automerge::ValueRef::Scalar(scalar) => {
+                Some((item.key.to_string(), automerge::ScalarValue::from(&scalar)))
+            }
+            _ => None,
+        })
+        .collect();
+    for (key, value) in entries {
+        if !copyable(&key) {
+            continue;
+        }
+        let wanted = match keys {
+            Some(keys) => keys.contains(&key),
+            None => survivor.get(ROOT, key.as_str())?.is_none(),
+        };
+        if !wanted {
+            continue;
+        }
+        let same =
+            matches!(survivor.get(ROOT, key.as_str())?, Some((Value::Scalar(s), _)) if *s == value);
+        if !same {
+            survivor.put(ROOT, key, value)?;
+            copied = true;
+        }
+    }
+    if let Some(keys) = keys {
+        // A code cleared from a multi-select on the absorbed household is cleared here too.
+        for key in keys {
+            if copyable(key)
+                && source.get(ROOT, key.as_str())?.is_none()
+                && survivor.get(ROOT, key.as_str())?.is_some()
+            {
+                survivor.delete(ROOT, key.as_str())?;
+                copied = true;
+            }
+        }
+    }
+    if !copied {
+        survivor.rollback();
+        return Ok(None);
+    }
+    layout::write_actor(survivor, &actor.to_hex_string(), info)?;
+    survivor.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(message)
+            .with_time(now),
+    );
+    Ok(survivor.get_last_local_change())
+}
+
+/// The changes that merge `absorbed` into `survivor`: the survivor gains every member, visit
+/// and value it lacks (its own values win where both have one; the absorbed household's stay
+/// in its own history); the absorbed household points to the survivor.
+pub fn merge(
+    survivor: &mut AutoCommit,
+    absorbed: &mut AutoCommit,
+    survivor_id: &str,
+    absorbed_id: &str,
+    staff: &Staff,
+    comment: Option<&str>,
+    now: i64,
+) -> Result<(Option<Change>, Change), DecisionError> {
+    let info = ActorInfo {
+        device: Some("doorstep-server".to_owned()),
+        volunteer: None,
+        staff: Some(staff.name.clone()),
+    };
+    let message = layout::review_message(&format!("merge {absorbed_id}"), comment);
+    let copied = copy_values(survivor, absorbed, None, &info, message.clone(), now)?;
+    let actor = staff_actor();
+    absorbed.set_actor(actor.clone());
+    layout::write_actor(absorbed, &actor.to_hex_string(), &info)?;
+    let pointer = FieldPath::household("merged_into").map_err(|_| {
+        DecisionError::Refused(Message::new(
+            "内部错误：缺少字段",
+            "Internal: missing field",
+        ))
+    })?;
+    layout::write_field(
+        absorbed,
+        &pointer,
+        Some(&FieldValue::Text(survivor_id.to_owned())),
+    )?;
+    absorbed.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(message)
+            .with_time(now),
+    );
+    let tombstone = absorbed.get_last_local_change().ok_or_else(|| {
+        DecisionError::Refused(Message::new("没有可保存的修改", "Nothing to save"))
+    })?;
+    Ok((copied, tombstone))
+}
+
+/// The keys a batch of changes wrote or cleared at the root of a document.
+pub fn touched_keys(changes: &[Change]) -> BTreeSet<String> {
+    use automerge::legacy::{Key, ObjectId};
+    let mut keys = BTreeSet::new();
+    for change in changes {
+        for op in change.decode().operations {
+            if let (ObjectId::Root, Key::Map(key)) = (&op.obj, &op.key) {
+                keys.insert(key.to_string());
+            }
+        }
+    }
+    keys
+}
+
+/// Carries a late edit, made on a phone that did not yet know of a merge, from the absorbed
+/// household into the survivor: every key the edit touched takes the absorbed household's
+/// value. The writer is named as the edit's own volunteer, forwarded.
+pub fn forward(
+    survivor: &mut AutoCommit,
+    absorbed: &mut AutoCommit,
+    absorbed_id: &str,
+    late: &[Change],
+    now: i64,
+) -> Result<Option<Change>, DecisionError> {
+    let keys: BTreeSet<String> = touched_keys(late)
+        .into_iter()
+        .filter(|key| !key.starts_with("actors."))
+        .collect();
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let view = layout::read_household(absorbed.document())?;
+    let author = late
+        .first()
+        .map(|c| c.actor_id().to_hex_string())
+        .and_then(|actor| view.actors.get(&actor).cloned())
+        .unwrap_or_default();
+    let info = ActorInfo {
+        device: Some(format!(
+            "{} → {absorbed_id}",
+            author.device.unwrap_or_else(|| "?".to_owned())
+        )),
+        volunteer: author.volunteer,
+        staff: None,
+    };
+    let message = late
+        .iter()
+        .find_map(|c| c.message().map(str::to_owned))
+        .unwrap_or_else(|| format!("forwarded from {absorbed_id}"));
+    copy_values(survivor, absorbed, Some(&keys), &info, message, now)
+}
+
+/// Why a review action failed, as the HTTP API reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("{}", .0.en)]
+    NotFound(Message),
+    #[error("{}", .0.en)]
+    Refused(Message),
+    #[error("{}", .0.en)]
+    Stale(Message),
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<DecisionError> for ReviewError {
+    fn from(err: DecisionError) -> Self {
+        match err {
+            DecisionError::Stale(message) => ReviewError::Stale(message),
+            other => ReviewError::Refused(other.message()),
+        }
+    }
+}
+
+impl From<ReviewError> for ApiError {
+    fn from(err: ReviewError) -> Self {
+        match err {
+            ReviewError::NotFound(message) => ApiError::not_found(message),
+            ReviewError::Refused(message) => ApiError::bad_request(message),
+            ReviewError::Stale(message) => ApiError {
+                status: axum::http::StatusCode::CONFLICT,
+                code: "stale",
+                message,
+            },
+            ReviewError::Ledger(err) => ApiError::internal(err),
+            ReviewError::Database(err) => ApiError::internal(err),
+        }
+    }
+}
+
+/// What became of a decision.
+#[derive(Debug, Serialize)]
+pub struct ResolveOutcome {
+    pub item: ItemRow,
+    pub value: FieldValue,
+    /// The field had changed since the view the decision was made on.
+    pub stale: bool,
+    /// What happened, for the staff member.
+    pub message: Message,
+}
+
+fn staff_of(operator: &Operator) -> Staff {
+    Staff {
+        id: operator.id.clone(),
+        name: operator.name.clone(),
+    }
+}
+
+fn item_not_found(id: &str) -> ReviewError {
+    ReviewError::NotFound(Message::new(
+        format!("没有审核项“{id}”，或不在本令牌的区划内"),
+        format!("No review item \"{id}\" in this token's scope"),
+    ))
+}
+
+fn household_not_found(id: &str) -> ReviewError {
+    ReviewError::NotFound(Message::new(
+        format!("没有户“{id}”，或不在本令牌的区划内"),
+        format!("No household \"{id}\" in this token's scope"),
+    ))
+}
+
+fn covers(operator: &Operator, village: &str) -> bool {
+    AreaCode::parse(village).is_ok_and(|v| operator.scope.contains(&v))
+}
+
+/// Decides a conflict or rule item: writes the chosen value into the household, as the staff
+/// member, against the version they saw.
+pub async fn resolve(
+    ledger: &Ledger,
+    operator: &Operator,
+    item_id: &str,
+    choice: &Choice,
+    comment: Option<&str>,
+    heads: &[String],
+) -> Result<ResolveOutcome, ReviewError> {
+    let seen = parse_heads(heads)?;
+    let now = jiff::Timestamp::now().as_second();
+    let mut write = ledger.db().begin_write().await?;
+    let item = review::item(&mut write.tx, item_id)
+        .await?
+        .filter(|item| covers(operator, &item.village))
+        .ok_or_else(|| item_not_found(item_id))?;
+    if item.kind == Kind::Duplicate {
+        return Err(ReviewError::Refused(Message::new(
+            "重复项请用“合并”处理：doorstep review merge 保留户 并入户",
+            "Settle a duplicate by merging: doorstep review merge KEEP ABSORB",
+        )));
+    }
+    let path = FieldPath::parse(&item.path).map_err(|_| {
+        ReviewError::Refused(Message::new(
+            "该审核项不针对某个字段，无法填写值",
+            "This item is not about one field, so no value can be set",
+        ))
+    })?;
+    let (village, mut doc) = ledger
+        .load_for_write(&mut write.tx, &item.household_id)
+        .await?
+        .ok_or_else(|| item_not_found(item_id))?;
+    let staff = staff_of(operator);
+    let signed = Signed {
+        staff: &staff,
+        item: item_id,
+        comment,
+        at: now,
+    };
+    let decision = decide(&mut doc, &seen, &path, choice, &signed)?;
+    let readable = decision.value.readable(path.spec().kind);
+    review::close(&mut write.tx, item_id, Status::Resolved, now).await?;
+    review::record(
+        &mut write.tx,
+        item_id,
+        now,
+        &operator.id,
+        "resolved",
+        &serde_json::json!({
+            "staff": staff.name,
+            "value": decision.value,
+            "readable": readable,
+            "comment": comment,
+            "stale": decision.stale,
+        }),
+    )
+    .await?;
+    ledger
+        .apply_server_changes(
+            &mut write.tx,
+            &item.household_id,
+            &village,
+            &mut doc,
+            vec![decision.change],
+        )
+        .await?;
+    let after = review::item(&mut write.tx, item_id)
+        .await?
+        .ok_or_else(|| item_not_found(item_id))?;
+    write.commit().await?;
+    let message = match (decision.stale, after.status) {
+        (true, Status::Open) => Message::new(
+            "你处理时看到的内容已被他人修改。你的决定已保存，但与他人的决定并存，该项重新打开，请再次处理",
+            "Someone changed this field after the view you decided on. Your decision is kept, beside theirs; the item is open again, please decide once more",
+        ),
+        (true, _) => Message::new(
+            "你处理时看到的内容已被他人修改；你的决定已保存并生效",
+            "Someone changed this field after the view you decided on; your decision is saved and in effect",
+        ),
+        (false, Status::Open) => Message::new(
+            "决定已保存，但该项仍未解决（规则仍不满足或仍有冲突）",
+            "The decision is saved, but the item is still open (the rule still fails or values still disagree)",
+        ),
+        (false, _) => Message::new(
+            format!("已确定为：{}", readable.zh),
+            format!("Decided: {}", readable.en),
+        ),
+    };
+    Ok(ResolveOutcome {
+        item: after,
+        value: decision.value,
+        stale: decision.stale,
+        message,
+    })
+}
+
+/// What became of a merge.
+#[derive(Debug, Serialize)]
+pub struct MergeOutcome {
+    pub kept: String,
+    pub absorbed: String,
+    /// Duplicate items between the two that the merge closed.
+    pub resolved_items: Vec<String>,
+    pub message: Message,
+}
+
+/// Merges one household into another: the survivor gains what it lacks, the absorbed one
+/// stays as a tombstone pointing to it, and both keep their history.
+pub async fn merge_households(
+    ledger: &Ledger,
+    operator: &Operator,
+    keep: &str,
+    absorb: &str,
+    comment: Option<&str>,
+) -> Result<MergeOutcome, ReviewError> {
+    if keep == absorb {
+        return Err(ReviewError::Refused(Message::new(
+            "不能把一户并入它自己",
+            "A household cannot be merged into itself",
+        )));
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let mut write = ledger.db().begin_write().await?;
+    let mut load = async |id: &str| -> Result<(String, AutoCommit), ReviewError> {
+        let (village, mut doc) = ledger
+            .load_for_write(&mut write.tx, id)
+            .await?
+            .filter(|(village, _)| covers(operator, village))
+            .ok_or_else(|| household_not_found(id))?;
+        let view = layout::read_household(doc.document()).map_err(DecisionError::from)?;
+        if let Some(into) = view.household_text("merged_into") {
+            return Err(ReviewError::Refused(Message::new(
+                format!("户“{id}”已经并入户“{into}”"),
+                format!("Household \"{id}\" was already merged into \"{into}\""),
+            )));
+        }
+        Ok((village, doc))
+    };
+    let (keep_village, mut keep_doc) = load(keep).await?;
+    let (absorb_village, mut absorb_doc) = load(absorb).await?;
+    let staff = staff_of(operator);
+    let (copied, tombstone) = merge(
+        &mut keep_doc,
+        &mut absorb_doc,
+        keep,
+        absorb,
+        &staff,
+        comment,
+        now,
+    )?;
+    let (first, second) = if keep < absorb {
+        (keep, absorb)
+    } else {
+        (absorb, keep)
+    };
+    let pair = review::item_id(Kind::Duplicate, &[first, second]);
+    let mut resolved_items = Vec::new();
+    if let Some(item) = review::item(&mut write.tx, &pair).await?
+        && item.status == Status::Open
+    {
+        review::close(&mut write.tx, &pair, Status::Resolved, now).await?;
+        resolved_items.push(pair.clone());
+    }
+    if review::item(&mut write.tx, &pair).await?.is_some() {
+        review::record(
+            &mut write.tx,
+            &pair,
+            now,
+            &operator.id,
+            "merged",
+            &serde_json::json!({
+                "staff": staff.name,
+                "kept": keep,
+                "absorbed": absorb,
+                "comment": comment,
+            }),
+        )
+        .await?;
+    }
+    ledger
+        .apply_server_changes(
+            &mut write.tx,
+            absorb,
+            &absorb_village,
+            &mut absorb_doc,
+            vec![tombstone],
+        )
+        .await?;
+    if let Some(copied) = copied {
+        ledger
+            .apply_server_changes(
+                &mut write.tx,
+                keep,
+                &keep_village,
+                &mut keep_doc,
+                vec![copied],
+            )
+            .await?;
+    }
+    write.commit().await?;
+    Ok(MergeOutcome {
+        kept: keep.to_owned(),
+        absorbed: absorb.to_owned(),
+        resolved_items,
+        message: Message::new(
+            format!("户“{absorb}”已并入户“{keep}”；两户的历史都保留，设备下次同步时转到保留户"),
+            format!(
+                "Household \"{absorb}\" is merged into \"{keep}\"; both histories are kept, and devices follow on their next sync"
+            ),
+        ),
+    })
+}
+
+/// Carries edits that reached a merged (absorbed) household into its survivor, inside the
+/// caller's transaction. They come from phones that had not heard of the merge when they
+/// recorded them; the absorbed household keeps them in its history too.
+pub async fn forward_late_edits(
+    ledger: &Ledger,
+    conn: &mut sqlx::AnyConnection,
+    absorbed_id: &str,
+    absorbed: &mut AutoCommit,
+    survivor_id: &str,
+    late: &[Change],
+    now: i64,
+) -> Result<(), LedgerError> {
+    let Some((village, mut survivor)) = ledger.load_for_write(conn, survivor_id).await? else {
+        tracing::warn!(
+            absorbed_id,
+            survivor_id,
+            "merged into a household that is not stored"
+        );
+        return Ok(());
+    };
+    match forward(&mut survivor, absorbed, absorbed_id, late, now) {
+        Ok(Some(change)) => {
+            ledger
+                .apply_server_changes(conn, survivor_id, &village, &mut survivor, vec![change])
+                .await
+        }
+        Ok(None) => Ok(()),
+        // The edit is stored in the absorbed household whatever happens here; staff can
+        // still see it there.
+        Err(err) => {
+            tracing::warn!(absorbed_id, survivor_id, %err, "late edit not forwarded");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use schema::ids::HouseholdId;
+
+    fn household() -> AutoCommit {
+        let mut doc = AutoCommit::new();
+        let id = HouseholdId::from_random([7; 16]);
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        layout::init_household(&mut doc, &id, &village, "0001", 1_700_000_000).unwrap();
+        doc.commit();
+        doc
+    }
+
+    fn staff(name: &str) -> Staff {
+        Staff {
+            id: name.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_decision_carries_its_staff_member_and_comment_into_the_field_history() {
+        let mut doc = household();
+        let path = FieldPath::household("address").unwrap();
+        let decision = decide(
+            &mut doc,
+            &[],
+            &path,
+            &Choice::Value("东街 1 号".to_owned()),
+            &Signed {
+                staff: &staff("李华"),
+                item: "item1",
+                comment: Some("户主确认"),
+                at: 1_800_000_000,
+            },
+        )
+        .unwrap();
+        assert!(!decision.stale);
+        doc.apply_changes([decision.change]).unwrap();
+        let history = layout::field_history(doc.document(), &path);
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].staff.as_deref(), Some("李华"));
+        assert_eq!(history[0].origin.review.as_deref(), Some("item1"));
+        assert_eq!(history[0].origin.comment.as_deref(), Some("户主确认"));
+        assert_eq!(history[0].time, 1_800_000_000);
+    }
+
+    #[test]
+    fn decisions_made_on_the_same_view_are_kept_side_by_side() {
+        let mut doc = household();
+        let seen = doc.get_heads();
+        let path = FieldPath::household("address").unwrap();
+        let mut decide_as = |name: &str, value: &str| {
+            decide(
+                &mut doc,
+                &seen,
+                &path,
+                &Choice::Value(value.to_owned()),
+                &Signed {
+                    staff: &staff(name),
+                    item: "item1",
+                    comment: None,
+                    at: 1_800_000_000,
+                },
+            )
+            .unwrap()
+        };
+        let first = decide_as("甲", "东街");
+        let second_change = {
+            let second = decide_as("乙", "西街");
+            assert!(!second.stale, "the first is not applied yet");
+            second.change
+        };
+        doc.apply_changes([first.change]).unwrap();
+        let late = decide(
+            &mut doc,
+            &seen,
+            &path,
+            &Choice::Value("南街".to_owned()),
+            &Signed {
+                staff: &staff("丙"),
+                item: "item1",
+                comment: None,
+                at: 1_800_000_000,
+            },
+        )
+        .unwrap();
+        assert!(
+            late.stale,
+            "the field changed since the view it was made on"
+        );
+        doc.apply_changes([second_change, late.change]).unwrap();
+        let view = layout::read_household(doc.document()).unwrap();
+        let candidates = &view.field(&path).unwrap().candidates;
+        assert_eq!(candidates.len(), 3);
+    }
+
+    #[test]
+    fn choosing_one_of_the_disputed_values_still_stands_beside_a_concurrent_decision() {
+        // Actors are random, and which value Automerge shows first depends on them: repeat.
+        for _ in 0..20 {
+            let mut doc = household();
+            let path = FieldPath::household("address").unwrap();
+            let (mut a, mut b) = (doc.fork(), doc.fork());
+            let text = |t: &str| FieldValue::Text(t.to_owned());
+            layout::write_field(&mut a, &path, Some(&text("东街"))).unwrap();
+            layout::write_field(&mut b, &path, Some(&text("西街"))).unwrap();
+            doc.merge(&mut a).unwrap();
+            doc.merge(&mut b).unwrap();
+            let seen = doc.get_heads();
+            let decide_as = |doc: &mut AutoCommit, name: &str, value: &str| {
+                let choice = Choice::Value(value.to_owned());
+                let staff = staff(name);
+                let signed = Signed {
+                    staff: &staff,
+                    item: "i",
+                    comment: None,
+                    at: 1,
+                };
+                let decision = decide(doc, &seen, &path, &choice, &signed);
+                doc.apply_changes([decision.unwrap().change]).unwrap();
+            };
+            decide_as(&mut doc, "甲", "东街");
+            decide_as(&mut doc, "乙", "南街");
+            let view = layout::read_household(doc.document()).unwrap();
+            let candidates = &view.field(&path).unwrap().candidates;
+            let mut values: Vec<String> = candidates.iter().map(|c| c.value.display()).collect();
+            values.sort();
+            assert_eq!(values, ["东街", "南街"]);
+        }
+    }
+}
