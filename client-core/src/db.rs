@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// The on-device schema version this code writes (`PRAGMA user_version`).
-const DB_VERSION: i64 = 2;
+const DB_VERSION: i64 = 3;
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -41,8 +41,11 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     if version < 2 {
         conn.execute_batch(UPGRADE_TO_2)?;
     }
+    if version < 3 {
+        conn.execute_batch(UPGRADE_TO_3)?;
+    }
     debug_assert_eq!(
-        DB_VERSION, 2,
+        DB_VERSION, 3,
         "add the upgrade step for the new version above"
     );
     Ok(())
@@ -141,6 +144,13 @@ const UPGRADE_TO_2: &str = "BEGIN;
     DROP TABLE document_change;
     ALTER TABLE document_change_v2 RENAME TO document_change;
     PRAGMA user_version = 2;
+    COMMIT;";
+
+/// Version 3 knows merged households: county staff merged a duplicate into another, and the
+/// tombstone leaves the lists (its document stays, with any edits still to upload).
+const UPGRADE_TO_3: &str = "BEGIN;
+    ALTER TABLE household_index ADD COLUMN merged_into TEXT;
+    PRAGMA user_version = 3;
     COMMIT;";
 
 pub fn get_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {

@@ -543,6 +543,7 @@ impl Store {
              FROM household_index i
              WHERE (?1 IS NULL OR i.village = ?1)
                AND i.search_text LIKE ?2 ESCAPE '\\'
+               AND i.merged_into IS NULL
              ORDER BY +i.village, +i.number
              LIMIT ?3 OFFSET ?4"
         } else {
@@ -550,7 +551,7 @@ impl Store {
                     i.error_count, i.warning_count, i.conflict_count, i.updated_at,
                     i.unsynced_changes
              FROM household_index i
-             WHERE (?1 IS NULL OR i.village = ?1)
+             WHERE (?1 IS NULL OR i.village = ?1) AND i.merged_into IS NULL
              ORDER BY i.village, i.number
              LIMIT ?3 OFFSET ?4"
         })?;
@@ -1093,8 +1094,8 @@ fn insert_index(
     tx.prepare_cached(
         "INSERT INTO household_index (household_id, village, number, head_name, member_count,
              error_count, warning_count, conflict_count, search_text, unsynced_changes,
-             updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             updated_at, merged_into)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         household,
@@ -1108,6 +1109,7 @@ fn insert_index(
         schema::search::index_text(view),
         unsynced,
         now(),
+        view.household_text("merged_into"),
     ])?;
     Ok(())
 }
@@ -1129,7 +1131,7 @@ fn update_index(
         .prepare_cached(
             "UPDATE household_index SET head_name = ?2, member_count = ?3, error_count = ?4,
                  warning_count = ?5, conflict_count = ?6, search_text = ?7,
-                 unsynced_changes = unsynced_changes + ?8, updated_at = ?9
+                 unsynced_changes = unsynced_changes + ?8, updated_at = ?9, merged_into = ?10
              WHERE household_id = ?1
              RETURNING village, number, unsynced_changes",
         )?
@@ -1144,6 +1146,7 @@ fn update_index(
                 schema::search::index_text(view),
                 unsynced_added,
                 now(),
+                view.household_text("merged_into"),
             ],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?;

@@ -728,11 +728,14 @@ fn seed(
 ) -> Vec<Vec<Seeded>> {
     let token = db.add_device(&village_refs(villages));
     let seeder = Device::new("registrar", url, &token);
+    // Numbered across villages, so that no two villages hold the same people: the review
+    // queue would otherwise (rightly) see every household as a duplicate of seven others.
     let seeded: Vec<Vec<Seeded>> = villages
         .iter()
-        .map(|village| {
+        .enumerate()
+        .map(|(v, village)| {
             (0..per_village)
-                .map(|n| seed_household(&seeder.store, village, n as u32 + 1))
+                .map(|n| seed_household(&seeder.store, village, (v * per_village + n) as u32 + 1))
                 .collect()
         })
         .collect();

@@ -480,6 +480,18 @@ fn test_duplicate_households_are_found_merged_with_both_histories_and_late_edits
                 absorbed.view.household_text("merged_into"),
                 Some(first.as_str())
             );
+            let listed: Vec<String> = phone
+                .store
+                .search(&client_core::SearchQuery::default())
+                .unwrap()
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            assert!(
+                !listed.contains(&second.to_string()),
+                "the tombstone leaves the list"
+            );
+            assert!(listed.contains(&first.to_string()));
             let kept = phone.store.household(&first).unwrap();
             assert_eq!(kept.view.household_text("address"), Some("后沟 7 号"));
             assert_eq!(kept.view.members.len(), 2);
