@@ -148,6 +148,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
+        // Answered above, before any database is opened.
         Command::Review { .. } => Ok(()),
         Command::Token {
             command: TokenCommand::Add { scope, name },

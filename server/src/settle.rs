@@ -459,7 +459,7 @@ fn staff_of(operator: &Operator) -> Staff {
     }
 }
 
-fn item_not_found(id: &str) -> ReviewError {
+pub fn item_not_found(id: &str) -> ReviewError {
     ReviewError::NotFound(Message::new(
         format!("没有审核项“{id}”，或不在本令牌的区划内"),
         format!("No review item \"{id}\" in this token's scope"),
@@ -473,7 +473,8 @@ fn household_not_found(id: &str) -> ReviewError {
     ))
 }
 
-fn covers(operator: &Operator, village: &str) -> bool {
+/// Whether a village lies in the operator's area.
+pub fn covers(operator: &Operator, village: &str) -> bool {
     AreaCode::parse(village).is_ok_and(|v| operator.scope.contains(&v))
 }
 

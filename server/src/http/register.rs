@@ -15,14 +15,30 @@ use schema::layout::{Conflict, HouseholdView};
 use schema::validation::{self, Issue};
 use serde::{Deserialize, Serialize};
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
+pub(super) const DEFAULT_LIMIT: i64 = 50;
+pub(super) const MAX_LIMIT: i64 = 500;
 
 pub(super) async fn operator(state: &AppState, headers: &HeaderMap) -> ApiResult<Operator> {
     let token = bearer(headers)?;
     auth::operator_by_token(state.ledger.db(), token)
         .await?
         .ok_or_else(ApiError::unauthorized)
+}
+
+/// The area a request names (the operator's whole scope when it names none), which must lie
+/// inside the operator's scope.
+pub(super) fn area_in_scope(operator: &Operator, area: Option<&str>) -> ApiResult<AreaCode> {
+    let area = match area {
+        Some(code) => AreaCode::parse(code).map_err(|err| ApiError::bad_request(err.message))?,
+        None => operator.scope.clone(),
+    };
+    if !operator.scope.contains(&area) {
+        return Err(ApiError::forbidden(Message::new(
+            format!("无权查看区划 {area}"),
+            format!("Area {area} is outside this token's scope"),
+        )));
+    }
+    Ok(area)
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,16 +58,7 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<Page>> {
     let operator = operator(&state, &headers).await?;
-    let area = match params.area.as_deref() {
-        Some(code) => AreaCode::parse(code).map_err(|err| ApiError::bad_request(err.message))?,
-        None => operator.scope.clone(),
-    };
-    if !operator.scope.contains(&area) {
-        return Err(ApiError::forbidden(Message::new(
-            format!("无权查看区划 {area}"),
-            format!("Area {area} is outside this token's scope"),
-        )));
-    }
+    let area = area_in_scope(&operator, params.area.as_deref())?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let offset = params.offset.unwrap_or(0).max(0);
     let page = register::list(

@@ -4,8 +4,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::register::operator;
-use crate::auth::Operator;
+use super::register::{DEFAULT_LIMIT, MAX_LIMIT, area_in_scope, operator};
 use crate::register;
 use crate::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
 use crate::settle::{self, Choice, MergeOutcome, ResolveOutcome};
@@ -14,29 +13,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use schema::Message;
 use schema::fields::FieldPath;
-use schema::ids::AreaCode;
 use schema::layout::{self, FieldValue, HistoryEntry, HouseholdView};
 use schema::validation::{self, Issue};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
-
-/// The area a request names, which must lie inside the operator's scope.
-pub fn area_in_scope(operator: &Operator, area: Option<&str>) -> ApiResult<AreaCode> {
-    let area = match area {
-        Some(code) => AreaCode::parse(code).map_err(|err| ApiError::bad_request(err.message))?,
-        None => operator.scope.clone(),
-    };
-    if !operator.scope.contains(&area) {
-        return Err(ApiError::forbidden(Message::new(
-            format!("无权查看区划 {area}"),
-            format!("Area {area} is outside this token's scope"),
-        )));
-    }
-    Ok(area)
-}
 
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
@@ -148,17 +128,6 @@ pub struct ItemDetail {
     pub events: Vec<Event>,
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::not_found(Message::new(
-        format!("没有审核项“{id}”，或不在本令牌的区划内"),
-        format!("No review item \"{id}\" in this token's scope"),
-    ))
-}
-
-fn in_scope(operator: &Operator, village: &str) -> bool {
-    AreaCode::parse(village).is_ok_and(|v| operator.scope.contains(&v))
-}
-
 async fn household_part(
     state: &AppState,
     id: &str,
@@ -190,11 +159,11 @@ pub async fn show(
     let mut conn = state.ledger.db().pool.acquire().await?;
     let item = review::item(&mut conn, &id)
         .await?
-        .filter(|item| in_scope(&operator, &item.village))
-        .ok_or_else(|| not_found(&id))?;
+        .filter(|item| settle::covers(&operator, &item.village))
+        .ok_or_else(|| settle::item_not_found(&id))?;
     let events = review::events(&mut conn, &id).await?;
     let Some((household, mut doc)) = household_part(&state, &item.household_id).await? else {
-        return Err(not_found(&id));
+        return Err(settle::item_not_found(&id).into());
     };
     let other_household = match &item.other_household_id {
         Some(other) => household_part(&state, other).await?.map(|(part, _)| part),
