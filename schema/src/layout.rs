@@ -735,12 +735,16 @@ pub struct HistoryEntry {
 
 /// Every value a field has had, oldest first (in causal order: a value comes after every
 /// value it replaced), taken from the document's own history.
-pub fn field_history(doc: &Automerge, path: &FieldPath) -> Vec<HistoryEntry> {
+/// `actors` is the household view's, so that each entry names its device and person.
+pub fn field_history(
+    doc: &Automerge,
+    path: &FieldPath,
+    actors: &BTreeMap<String, ActorInfo>,
+) -> Vec<HistoryEntry> {
     use automerge::legacy::{Key, ObjectId, OpType};
     let key = path.to_string();
     let set_prefix = format!("{key}.");
     let is_set = matches!(path.spec().kind, FieldKind::Codes(_));
-    let actors = read_household(doc).map(|v| v.actors).unwrap_or_default();
     let mut out = Vec::new();
     for change in doc.get_changes(&[]) {
         let expanded = change.decode();

@@ -464,21 +464,11 @@ pub async fn refresh_all(
     let known = known_items(conn, &households).await?;
     for finding in findings.values() {
         match known.get(&finding.id) {
-            Some(item) if item.status == Status::Open.as_str() => {
-                if item.summary != finding.summary {
-                    sqlx::query(
-                        "UPDATE review_item SET summary_zh = $2, summary_en = $3, updated_at = $4
-                         WHERE id = $1",
-                    )
-                    .bind(&finding.id)
-                    .bind(&finding.summary.zh)
-                    .bind(&finding.summary.en)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-            }
-            Some(_) => {
+            Some(item)
+                if item.status == Status::Open.as_str() && item.summary == finding.summary => {}
+            Some(item) => {
+                // Still open with a new summary, or back after it was closed: one statement
+                // serves both.
                 sqlx::query(
                     "UPDATE review_item SET status = 'open', closed_at = NULL, summary_zh = $2,
                          summary_en = $3, updated_at = $4
@@ -490,7 +480,9 @@ pub async fn refresh_all(
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
-                record(conn, &finding.id, now, SYSTEM, "reopened", &finding.summary).await?;
+                if item.status != Status::Open.as_str() {
+                    record(conn, &finding.id, now, SYSTEM, "reopened", &finding.summary).await?;
+                }
             }
             None => {
                 sqlx::query(
@@ -777,20 +769,22 @@ pub async fn received_at(
     conn: &mut AnyConnection,
     hashes: &[String],
 ) -> Result<BTreeMap<String, i64>, sqlx::Error> {
+    let wanted: BTreeSet<Vec<u8>> = hashes.iter().filter_map(|h| hex::decode(h).ok()).collect();
     let mut out = BTreeMap::new();
-    for hash in hashes {
-        if out.contains_key(hash) {
-            continue;
+    let wanted: Vec<Vec<u8>> = wanted.into_iter().collect();
+    for chunk in wanted.chunks(crate::db::MAX_PARAMS) {
+        // Only numbered placeholders are formatted into the SQL; the hashes are bound.
+        let sql = format!(
+            "SELECT hash, received_at FROM change WHERE hash IN ({})",
+            crate::db::placeholders(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for hash in chunk {
+            query = query.bind(hash.clone());
         }
-        let Ok(bytes) = hex::decode(hash) else {
-            continue;
-        };
-        let row = sqlx::query("SELECT received_at FROM change WHERE hash = $1")
-            .bind(bytes)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(row) = row {
-            out.insert(hash.clone(), row.try_get("received_at")?);
+        for row in query.fetch_all(&mut *conn).await? {
+            let hash: Vec<u8> = row.try_get("hash")?;
+            out.insert(hex::encode(hash), row.try_get("received_at")?);
         }
     }
     Ok(out)

@@ -89,11 +89,6 @@ pub struct Decision {
     pub stale: bool,
 }
 
-/// A fresh actor for one staff decision.
-pub fn staff_actor() -> ActorId {
-    ActorId::random()
-}
-
 pub fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, DecisionError> {
     heads
         .iter()
@@ -177,7 +172,7 @@ pub fn decide(
             })?
         }
     };
-    let actor = staff_actor();
+    let actor = ActorId::random();
     fork.set_actor(actor.clone());
     let info = ActorInfo {
         device: Some("doorstep-server".to_owned()),
@@ -250,7 +245,7 @@ fn copy_values(
     message: String,
     now: i64,
 ) -> Result<Option<Change>, DecisionError> {
-    let actor = staff_actor();
+    let actor = ActorId::random();
     survivor.set_actor(actor.clone());
     let mut copied = false;
     let entries: Vec<(String, automerge::ScalarValue)> = source
@@ -324,7 +319,7 @@ pub fn merge(
     };
     let message = layout::review_message(&format!("merge {absorbed_id}"), comment);
     let copied = copy_values(survivor, absorbed, None, &info, message.clone(), now)?;
-    let actor = staff_actor();
+    let actor = ActorId::random();
     absorbed.set_actor(actor.clone());
     layout::write_actor(absorbed, &actor.to_hex_string(), &info)?;
     let pointer = FieldPath::household("merged_into").map_err(|_| {
@@ -769,7 +764,8 @@ mod tests {
         .unwrap();
         assert!(!decision.stale);
         doc.apply_changes([decision.change]).unwrap();
-        let history = layout::field_history(doc.document(), &path);
+        let actors = layout::read_household(doc.document()).unwrap().actors;
+        let history = layout::field_history(doc.document(), &path, &actors);
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].staff.as_deref(), Some("李华"));
         assert_eq!(history[0].origin.review.as_deref(), Some("item1"));

@@ -206,7 +206,7 @@ pub async fn show(
                 })
                 .collect();
         }
-        let entries = layout::field_history(doc.document(), path);
+        let entries = layout::field_history(doc.document(), path, &household.view.actors);
         let hashes: Vec<String> = entries.iter().map(|e| e.change.clone()).collect();
         let times = review::received_at(&mut conn, &hashes).await?;
         history = entries
