@@ -57,6 +57,31 @@ fn shared_household(phones: &[&Phone]) -> (HouseholdId, String) {
     (household, member.to_string())
 }
 
+/// Two phones set a shared household's address differently, offline, and sync: returns the
+/// household and the id of the conflict item it makes.
+fn address_conflict(
+    server: &Server,
+    token: &str,
+    phones: [&Phone; 2],
+    addresses: [&str; 2],
+) -> (HouseholdId, String) {
+    let (household, _) = shared_household(&phones);
+    for (phone, address) in phones.iter().zip(addresses) {
+        phone
+            .store
+            .set_field(&household, "household.address", address)
+            .unwrap();
+    }
+    for phone in phones {
+        phone.sync();
+    }
+    let item = open_items(server, token, &household)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (household, item)
+}
+
 #[test]
 fn test_a_same_field_conflict_is_shown_with_its_authors_resolved_by_staff_and_settled_on_both_phones()
  {
@@ -233,19 +258,8 @@ fn test_two_staff_deciding_one_item_at_once_leave_a_new_conflict_and_the_late_on
         let second = db.add_staff(COUNTY, "审核员乙");
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
-        let (household, _) = shared_household(&[&a, &b]);
-        a.store
-            .set_field(&household, "household.address", "东街 1 号")
-            .unwrap();
-        b.store
-            .set_field(&household, "household.address", "西街 9 号")
-            .unwrap();
-        a.sync();
-        b.sync();
-        let item = open_items(&server, &first, &household)[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let (household, item) =
+            address_conflict(&server, &first, [&a, &b], ["东街 1 号", "西街 9 号"]);
 
         // Both open the item, then both decide, differently.
         let seen_by_first = show(&server, &first, &item)["heads"].clone();
@@ -513,19 +527,7 @@ fn test_the_review_api_refuses_what_it_cannot_do_with_clear_errors() {
         let elsewhere = db.add_staff("141125", "邻县审核员");
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
-        let (household, _) = shared_household(&[&a, &b]);
-        a.store
-            .set_field(&household, "household.address", "东街")
-            .unwrap();
-        b.store
-            .set_field(&household, "household.address", "西街")
-            .unwrap();
-        a.sync();
-        b.sync();
-        let item = open_items(&server, &staff, &household)[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let (household, item) = address_conflict(&server, &staff, [&a, &b], ["东街", "西街"]);
         let path = format!("/api/v1/review/items/{item}/resolve");
 
         // Another county's staff cannot see or decide it.
