@@ -742,6 +742,99 @@ impl Store {
         let ids = statement.query_map([], |row| row.get::<_, String>(0))?;
         ids.map(|id| Ok(HouseholdId::parse(&id?)?)).collect()
     }
+
+    /// Removes the households of villages outside `keep` (villages this device no longer
+    /// covers) that hold nothing the server lacks: no unsynced change of this device, no
+    /// change of any origin beyond what the server confirmed, and no visit under way. The
+    /// others stay until a sync delivers them; nothing is lost. Households in `spare` stay
+    /// whatever their state. Returns what was removed.
+    pub fn drop_households_outside(
+        &self,
+        keep: &[AreaCode],
+        spare: &[HouseholdId],
+    ) -> Result<Vec<HouseholdId>> {
+        let mut inner = self.lock();
+        let Inner {
+            conn, cache, actor, ..
+        } = &mut *inner;
+        let candidates: Vec<(String, String)> = conn
+            .prepare(
+                "SELECT household_id, village FROM household_index
+                 WHERE unsynced_changes = 0
+                   AND household_id NOT IN (SELECT household_id FROM open_visit)
+                 ORDER BY household_id",
+            )?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut dropped = Vec::new();
+        for (id, village) in candidates {
+            if keep.iter().any(|v| v.as_str() == village) {
+                continue;
+            }
+            let household = HouseholdId::parse(&id)?;
+            if spare.contains(&household) {
+                continue;
+            }
+            let confirmed = read_confirmed(conn, &household)?;
+            let doc = &mut load(conn, cache, actor, &household)?.doc;
+            let known: Vec<ChangeHash> = confirmed
+                .into_iter()
+                .filter(|hash| has_change(doc, hash))
+                .collect();
+            if !doc.get_changes(&known).is_empty() {
+                continue;
+            }
+            cache.pop(&id);
+            let tx = conn.transaction()?;
+            for table in [
+                "open_visit",
+                "document_change",
+                "household_index",
+                "document",
+            ] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE household_id = ?1"),
+                    [&id],
+                )?;
+            }
+            tx.commit()?;
+            dropped.push(household);
+        }
+        Ok(dropped)
+    }
+
+    /// Erases everything this device holds (households, changes, the index, the profile,
+    /// villages, settings) and gives it a fresh actor, as for a new install: what a revoked
+    /// device does. The file is rebuilt and its write-ahead log emptied, so the erased data
+    /// does not linger in free pages.
+    pub fn wipe(&self) -> Result<()> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let actor = ActorId::random();
+        let tx = inner.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM open_visit;
+             DELETE FROM document_change;
+             DELETE FROM household_index;
+             DELETE FROM document;
+             DELETE FROM meta;",
+        )?;
+        db::set_meta(&tx, "actor", &actor.to_hex_string())?;
+        tx.commit()?;
+        inner.cache.clear();
+        inner.profile = DeviceProfile {
+            device: format!("device-{}", &actor.to_hex_string()[..8]),
+            volunteer: String::new(),
+        };
+        inner.actor = actor;
+        inner.villages.clear();
+        inner.member_secret = MemberKeySecret::development();
+        inner.conn.execute_batch("VACUUM")?;
+        inner
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
 }
 
 impl DeviceProfile {

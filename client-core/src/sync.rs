@@ -9,7 +9,7 @@ use crate::error::Error as StoreError;
 use crate::store::Store;
 use automerge::ChangeHash;
 use schema::Message;
-use schema::ids::HouseholdId;
+use schema::ids::{AreaCode, HouseholdId};
 use schema::wire::{
     self, Cursor, ErrorBody, Payload, RejectCode, SyncRequest, SyncResponse, Upload, UploadOutcome,
 };
@@ -22,7 +22,13 @@ const SERVER_KEY: &str = "server";
 const TOKEN_KEY: &str = "token";
 const CURSOR_KEY: &str = "sync.cursor";
 const REJECTED_PREFIX: &str = "sync.rejected.";
+const QUARANTINED_PREFIX: &str = "sync.quarantined.";
 const FULL_HISTORY_PREFIX: &str = "sync.full_history.";
+/// Set when the server revoked this device and its data was erased: what the app shows
+/// instead of the household list.
+const REVOKED_KEY: &str = "sync.revoked";
+/// The error code of a 401 that tells a revoked device to erase its data.
+pub const DEVICE_REVOKED: &str = "device_revoked";
 /// Upload bytes per round, so one request finishes on a slow link.
 const UPLOAD_BYTES_PER_ROUND: usize = 256 * 1024;
 /// A sync that needs more rounds than this is stopped and reported; the next one goes on.
@@ -104,6 +110,10 @@ pub enum SyncError {
     BadResponse(String),
     #[error("cancelled")]
     Cancelled,
+    /// The server revoked this device: its survey data has been erased, and it is no longer
+    /// connected. Carries the server's message.
+    #[error("device revoked: {}", .0.en)]
+    Revoked(Message),
     #[error(transparent)]
     Store(Box<StoreError>),
 }
@@ -134,6 +144,7 @@ impl SyncError {
                 "同步已取消，已完成的部分已保存",
                 "Sync cancelled; what finished is saved",
             ),
+            SyncError::Revoked(message) => message.clone(),
             SyncError::Store(err) => err.message(),
         }
     }
@@ -158,6 +169,19 @@ pub struct Rejection {
     pub reason: Message,
 }
 
+/// A household some of whose changes the server holds in quarantine for county staff, and
+/// why. The changes are safely on the server and stay on the device; staff release them
+/// (they take effect) or discard them (a staff change undoes them, and arrives here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    pub household: String,
+    /// The rule broken, as the server names it (`out_of_scope`, `moves_household`, …).
+    pub rule: String,
+    pub reason: Message,
+    /// How many of the changes sent were held.
+    pub changes: u32,
+}
+
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
@@ -170,10 +194,15 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// Households whose upload the server refused; their data stays on the device.
     pub rejected: Vec<Rejection>,
+    /// Households with changes the server holds in quarantine for county staff.
+    pub quarantined: Vec<Quarantine>,
     /// Disputed fields across the device's households after the sync.
     pub conflicts: i64,
     /// Changes still unconfirmed after the sync.
     pub unsynced_changes: i64,
+    /// Households removed from the device because their village is no longer assigned to
+    /// it; the server holds all of their data.
+    pub dropped: Vec<String>,
 }
 
 /// Connects a store to a server.
@@ -197,10 +226,162 @@ pub fn connect(store: &Store, server: &str, token: &str) -> Result<(), StoreErro
     store.remove_setting(CURSOR_KEY)
 }
 
+/// What enrolling told the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub server: String,
+    pub device_id: String,
+    pub volunteer: String,
+    pub villages: Vec<String>,
+}
+
+/// The server's answer to `POST /api/v1/enroll`.
+#[derive(Debug, Deserialize)]
+struct Enrolled {
+    device_token: String,
+    device_id: String,
+    volunteer: String,
+    villages: Vec<String>,
+}
+
+/// Reads what a volunteer typed or scanned: a bare code, or the QR code's
+/// `doorstep:enroll?server=<url>&code=<code>`. Returns the server it names, if any, and the
+/// code.
+pub fn read_enrollment(input: &str) -> (Option<String>, String) {
+    let input = input.trim();
+    let Some(query) = input.strip_prefix("doorstep:enroll?") else {
+        return (None, input.to_owned());
+    };
+    let mut server = None;
+    let mut code = String::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("server", value)) => server = Some(percent_decode(value)),
+            Some(("code", value)) => code = percent_decode(value),
+            _ => {}
+        }
+    }
+    (server, code)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Enrolls this device with a one-time code (typed, or the QR code's text): exchanges it
+/// for a device token bound to this store's actor, then connects the store as
+/// [`connect`] does and takes the volunteer's name and villages. `server` is needed when
+/// the input does not name one, and wins when both do.
+pub fn enroll(
+    store: &Store,
+    server: Option<&str>,
+    input: &str,
+    device_name: Option<&str>,
+) -> Result<Enrollment, SyncError> {
+    let (named, code) = read_enrollment(input);
+    let server = server
+        .map(str::to_owned)
+        .or(named)
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(StoreError::InvalidInput(Message::new(
+            format!("服务器地址“{server}”无效，应以 http:// 或 https:// 开头"),
+            format!("Invalid server address \"{server}\": it must start with http:// or https://"),
+        ))
+        .into());
+    }
+    if code.trim().is_empty() {
+        return Err(StoreError::InvalidInput(Message::new(
+            "请输入注册码",
+            "An enrollment code is required",
+        ))
+        .into());
+    }
+    let profile = store.profile();
+    let body = serde_json::json!({
+        "code": code.trim(),
+        "actor": store.actor(),
+        "device_name": device_name.unwrap_or(&profile.device),
+    });
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build(),
+    );
+    let mut response = agent
+        .post(&format!("{server}/api/v1/enroll"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_bytes())
+        .map_err(|err| SyncError::Network(err.to_string()))?;
+    let status = response.status().as_u16();
+    let answer = response
+        .body_mut()
+        .with_config()
+        .limit(1024 * 1024)
+        .read_to_vec()
+        .map_err(|err| SyncError::Network(err.to_string()))?;
+    if status != 200 {
+        return Err(server_error(status, &answer));
+    }
+    let enrolled: Enrolled =
+        serde_json::from_slice(&answer).map_err(|err| SyncError::BadResponse(err.to_string()))?;
+    let villages: Vec<AreaCode> = enrolled
+        .villages
+        .iter()
+        .filter_map(|code| AreaCode::parse_village(code).ok())
+        .collect();
+    connect(store, &server, &enrolled.device_token)?;
+    store.assign_villages(&villages)?;
+    store.set_profile(crate::DeviceProfile {
+        device: device_name.map(str::to_owned).unwrap_or(profile.device),
+        volunteer: enrolled.volunteer.clone(),
+    })?;
+    store.remove_setting(REVOKED_KEY)?;
+    Ok(Enrollment {
+        server,
+        device_id: enrolled.device_id,
+        volunteer: enrolled.volunteer,
+        villages: enrolled.villages,
+    })
+}
+
 /// The households the server refused at the last attempt, and why.
 pub fn rejections(store: &Store) -> Result<Vec<Rejection>, StoreError> {
     Ok(store
         .settings_with_prefix(REJECTED_PREFIX)?
+        .into_iter()
+        .filter_map(|(_, json)| serde_json::from_str(&json).ok())
+        .collect())
+}
+
+/// The households with changes held in quarantine at their last upload, and why. A note
+/// goes when a later upload of the household is accepted whole.
+pub fn quarantined(store: &Store) -> Result<Vec<Quarantine>, StoreError> {
+    Ok(store
+        .settings_with_prefix(QUARANTINED_PREFIX)?
         .into_iter()
         .filter_map(|(_, json)| serde_json::from_str(&json).ok())
         .collect())
@@ -215,6 +396,10 @@ pub fn sync(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&SyncProgress),
 ) -> Result<SyncReport, SyncError> {
+    if let Some(revocation) = revocation_of(store)? {
+        // Erased and disconnected: it stays so until it enrolls again.
+        return Err(SyncError::Revoked(revocation.message));
+    }
     let server = store.setting(SERVER_KEY)?.ok_or(SyncError::NotConnected)?;
     let token = store.setting(TOKEN_KEY)?.ok_or(SyncError::NotConnected)?;
     let url = format!("{server}/api/v1/sync");
@@ -229,6 +414,13 @@ pub fn sync(
             .into_iter()
             .filter_map(|(id, _)| HouseholdId::parse(&id).ok()),
     );
+    // A household with changes held in quarantine is asked about even with nothing to send:
+    // the answer says whether staff have decided, and `accepted` clears its note.
+    let held: BTreeSet<HouseholdId> = quarantined(store)?
+        .iter()
+        .filter_map(|note| HouseholdId::parse(&note.household).ok())
+        .collect();
+    pending.extend(held.iter().cloned());
     let mut pending: Vec<HouseholdId> = pending
         .into_iter()
         .collect::<BTreeSet<_>>()
@@ -242,11 +434,12 @@ pub fn sync(
     };
     let mut retried_with_history = BTreeSet::new();
     let mut restarted_download = false;
+    let mut restarted_for_villages = false;
     loop {
         if cancel.load(Ordering::Relaxed) {
             return Err(SyncError::Cancelled);
         }
-        let uploads = next_uploads(store, &mut pending)?;
+        let uploads = next_uploads(store, &mut pending, &held)?;
         let request = SyncRequest {
             protocol: wire::PROTOCOL_VERSION,
             actor: actor.clone(),
@@ -256,12 +449,16 @@ pub fn sync(
         };
         let body = wire::encode(&request).map_err(|err| SyncError::BadResponse(err.to_string()))?;
         let sent = body.len() as u64;
-        let answer = transport
-            .post(&url, &token, body)
-            .map_err(|err| match err {
-                TransportError::Network(err) => SyncError::Network(err),
-                TransportError::Status { status, body } => server_error(status, &body),
-            })?;
+        let answer = match transport.post(&url, &token, body) {
+            Ok(answer) => answer,
+            Err(TransportError::Network(err)) => return Err(SyncError::Network(err)),
+            Err(TransportError::Status { status, body }) => {
+                if let Some(message) = revocation(status, &body) {
+                    return Err(revoked(store, message));
+                }
+                return Err(server_error(status, &body));
+            }
+        };
         let response: SyncResponse =
             wire::decode(&answer).map_err(|err| SyncError::BadResponse(err.to_string()))?;
         report.rounds += 1;
@@ -286,7 +483,40 @@ pub fn sync(
                         .rejected
                         .retain(|r| r.household != household.as_str());
                     store.remove_setting(&format!("{REJECTED_PREFIX}{household}"))?;
+                    store.remove_setting(&format!("{QUARANTINED_PREFIX}{household}"))?;
                     store.remove_setting(&format!("{FULL_HISTORY_PREFIX}{household}"))?;
+                    state.households_uploaded += 1;
+                }
+                UploadOutcome::Quarantined {
+                    heads,
+                    held,
+                    rule,
+                    reason,
+                } => {
+                    // The server holds every change it was sent, applied or in quarantine:
+                    // none is sent again, and the changes built on them later are held
+                    // with them until staff decide.
+                    let hashes: Vec<ChangeHash> = heads
+                        .iter()
+                        .chain(&held)
+                        .filter_map(|h| ChangeHash::try_from(h.as_slice()).ok())
+                        .collect();
+                    store.confirm(&household, &hashes)?;
+                    report
+                        .rejected
+                        .retain(|r| r.household != household.as_str());
+                    store.remove_setting(&format!("{REJECTED_PREFIX}{household}"))?;
+                    store.remove_setting(&format!("{FULL_HISTORY_PREFIX}{household}"))?;
+                    let note = Quarantine {
+                        household: household.to_string(),
+                        rule,
+                        reason,
+                        changes: held.len() as u32,
+                    };
+                    let json = serde_json::to_string(&note).unwrap_or_default();
+                    store.set_setting(&format!("{QUARANTINED_PREFIX}{household}"), &json)?;
+                    report.quarantined.retain(|q| q.household != note.household);
+                    report.quarantined.push(note);
                     state.households_uploaded += 1;
                 }
                 UploadOutcome::Rejected { code, reason } => {
@@ -333,6 +563,28 @@ pub fn sync(
             }
             state.updates_received += 1;
         }
+        let assigned: Option<Vec<AreaCode>> = response.villages.as_ref().map(|codes| {
+            codes
+                .iter()
+                .filter_map(|code| AreaCode::parse_village(code).ok())
+                .collect()
+        });
+        if let Some(assigned) = &assigned {
+            let before = store.villages();
+            if *assigned != before {
+                store.assign_villages(assigned)?;
+            }
+            // A village added since the device's download: its households predate the
+            // cursor, so the feed will never send them. A store never told its villages
+            // got everything it covered, so only a known list can gain one.
+            let gained = !before.is_empty() && assigned.iter().any(|v| !before.contains(v));
+            if gained && request.cursor.is_some() && !restarted_for_villages {
+                restarted_for_villages = true;
+                store.remove_setting(CURSOR_KEY)?;
+                cursor = None;
+                continue;
+            }
+        }
         if history_gap && !restarted_download {
             // The feed sent changes whose history this device never got (its cursor is
             // wrong, or its villages changed). Start the first download again, once:
@@ -348,6 +600,29 @@ pub fn sync(
         let json = serde_json::to_string(&response.cursor).unwrap_or_default();
         store.set_setting(CURSOR_KEY, &json)?;
         cursor = Some(response.cursor);
+        // This round's confirmations are stored: households of villages taken from the
+        // device leave it now if the server holds all of them. The others stay for a
+        // later round or sync. An empty list is no instruction to empty the phone.
+        if let Some(assigned) = assigned.filter(|list| !list.is_empty()) {
+            // Changes held in quarantine are on the server but not in the register: the
+            // volunteer keeps the household, and the note why, until staff decide.
+            let held: Vec<HouseholdId> = quarantined(store)?
+                .iter()
+                .filter_map(|note| HouseholdId::parse(&note.household).ok())
+                .collect();
+            for household in store.drop_households_outside(&assigned, &held)? {
+                for prefix in [REJECTED_PREFIX, QUARANTINED_PREFIX, FULL_HISTORY_PREFIX] {
+                    store.remove_setting(&format!("{prefix}{household}"))?;
+                }
+                report
+                    .rejected
+                    .retain(|r| r.household != household.as_str());
+                report
+                    .quarantined
+                    .retain(|q| q.household != household.as_str());
+                report.dropped.push(household.to_string());
+            }
+        }
         state.round = report.rounds;
         state.bytes_sent = report.bytes_sent;
         state.bytes_received = report.bytes_received;
@@ -366,7 +641,12 @@ pub fn sync(
 }
 
 /// Takes households off `pending` until the round's upload budget is used.
-fn next_uploads(store: &Store, pending: &mut Vec<HouseholdId>) -> Result<Vec<Upload>, SyncError> {
+/// Households in `held` are sent even with no changes, to ask whether they are still held.
+fn next_uploads(
+    store: &Store,
+    pending: &mut Vec<HouseholdId>,
+    held: &BTreeSet<HouseholdId>,
+) -> Result<Vec<Upload>, SyncError> {
     let mut uploads = Vec::new();
     let mut bytes = 0usize;
     while bytes < UPLOAD_BYTES_PER_ROUND {
@@ -377,12 +657,19 @@ fn next_uploads(store: &Store, pending: &mut Vec<HouseholdId>) -> Result<Vec<Upl
             .setting(&format!("{FULL_HISTORY_PREFIX}{household}"))?
             .is_some();
         let since = if full_history {
-            Vec::new()
+            Ok(Vec::new())
         } else {
-            store.confirmed_heads(&household)?
+            store.confirmed_heads(&household)
         };
-        let changes = store.changes_since(&household, &since)?;
-        if changes.is_empty() {
+        let changes = match since.and_then(|since| store.changes_since(&household, &since)) {
+            // A note left for a household no longer on the device: nothing to ask about.
+            Err(StoreError::HouseholdNotFound(_)) if held.contains(&household) => {
+                store.remove_setting(&format!("{QUARANTINED_PREFIX}{household}"))?;
+                continue;
+            }
+            changes => changes?,
+        };
+        if changes.is_empty() && !held.contains(&household) {
             continue;
         }
         bytes += changes.iter().map(Vec::len).sum::<usize>();
@@ -392,6 +679,42 @@ fn next_uploads(store: &Store, pending: &mut Vec<HouseholdId>) -> Result<Vec<Upl
         });
     }
     Ok(uploads)
+}
+
+/// The message of a 401 that tells this device it was revoked and must erase its data.
+fn revocation(status: u16, body: &[u8]) -> Option<Message> {
+    let error = serde_json::from_slice::<ErrorBody>(body).ok()?;
+    (status == 401 && error.error == DEVICE_REVOKED).then_some(error.message)
+}
+
+/// Erases the store of a revoked device and remembers why, for the app to say so.
+fn revoked(store: &Store, message: Message) -> SyncError {
+    if let Err(err) = store.wipe() {
+        return err.into();
+    }
+    let revocation = Revocation {
+        at: crate::store::now(),
+        message: message.clone(),
+    };
+    let json = serde_json::to_string(&revocation).unwrap_or_default();
+    if let Err(err) = store.set_setting(REVOKED_KEY, &json) {
+        return err.into();
+    }
+    SyncError::Revoked(message)
+}
+
+/// When the server revoked this device, and what it said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub at: i64,
+    pub message: Message,
+}
+
+/// Whether this device was revoked (and its data erased) since it last enrolled.
+pub fn revocation_of(store: &Store) -> Result<Option<Revocation>, StoreError> {
+    Ok(store
+        .setting(REVOKED_KEY)?
+        .and_then(|json| serde_json::from_str(&json).ok()))
 }
 
 fn server_error(status: u16, body: &[u8]) -> SyncError {
@@ -407,5 +730,49 @@ fn server_error(status: u16, body: &[u8]) -> SyncError {
                 format!("The server answered with error {status}"),
             ),
         },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_a_scanned_qr_code_names_the_server_and_a_typed_code_does_not() {
+        assert_eq!(
+            read_enrollment(" ABCD-EFGH-JKMN-PQRS "),
+            (None, "ABCD-EFGH-JKMN-PQRS".to_owned())
+        );
+        assert_eq!(
+            read_enrollment(
+                "doorstep:enroll?server=https%3A%2F%2Fcounty.example%3A8443%2Fdoorstep&code=ABCD-EFGH-JKMN-PQRS"
+            ),
+            (
+                Some("https://county.example:8443/doorstep".to_owned()),
+                "ABCD-EFGH-JKMN-PQRS".to_owned()
+            )
+        );
+        // A stray `%` is taken as it is rather than dropped.
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%E6%9D%8E"), "李");
+    }
+
+    #[test]
+    fn test_only_a_401_device_revoked_erases_the_device() {
+        let body = |code: &str| {
+            serde_json::to_vec(&ErrorBody {
+                error: code.to_owned(),
+                message: Message::new("已撤销", "Revoked"),
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            revocation(401, &body(DEVICE_REVOKED)),
+            Some(Message::new("已撤销", "Revoked"))
+        );
+        assert_eq!(revocation(401, &body("unauthorized")), None);
+        assert_eq!(revocation(403, &body(DEVICE_REVOKED)), None);
+        assert_eq!(revocation(401, b"<html>device_revoked</html>"), None);
     }
 }

@@ -6,15 +6,18 @@
 use automerge::ChangeHash;
 use doorstep_client_core::Store;
 use doorstep_client_core::sync::{self, Transport, TransportError};
+use schema::Message;
 use schema::ids::{AreaCode, HouseholdId, MemberKey};
 use schema::wire::{
-    self, Cursor, DocumentUpdate, Payload, SyncRequest, SyncResponse, UploadOutcome, UploadResult,
+    self, Cursor, DocumentUpdate, Payload, RejectCode, SyncRequest, SyncResponse, UploadOutcome,
+    UploadResult,
 };
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tempfile::TempDir;
 
 const VILLAGE: &str = "141124100201";
+const OTHER_VILLAGE: &str = "141124100202";
 
 /// A server in memory: its ledger is a store of its own, first downloads send each of its
 /// households whole, and the feed is whatever the test puts in it. Every request it gets
@@ -24,6 +27,14 @@ struct Server {
     _dir: TempDir,
     feed: Mutex<Vec<(HouseholdId, Vec<Vec<u8>>)>>,
     requests: Mutex<Vec<SyncRequest>>,
+    /// What responses say the device's villages are.
+    villages: Mutex<Option<Vec<String>>>,
+    /// Households whose uploads are refused as out of scope.
+    refused: Mutex<Vec<HouseholdId>>,
+    /// Households whose uploads are held in quarantine, whole.
+    held: Mutex<Vec<HouseholdId>>,
+    /// Answer every request as to a revoked device.
+    revoked: AtomicBool,
 }
 
 impl Server {
@@ -34,6 +45,10 @@ impl Server {
             _dir: dir,
             feed: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
+            villages: Mutex::new(None),
+            refused: Mutex::new(Vec::new()),
+            held: Mutex::new(Vec::new()),
+            revoked: AtomicBool::new(false),
         }
     }
 
@@ -59,12 +74,50 @@ impl Server {
 
 impl Transport for Server {
     fn post(&self, _url: &str, _token: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        if self.revoked.load(Ordering::Relaxed) {
+            let body = serde_json::json!({
+                "error": "device_revoked",
+                "message": { "zh": "本设备已被撤销", "en": "This device has been revoked" },
+            });
+            return Err(TransportError::Status {
+                status: 401,
+                body: body.to_string().into_bytes(),
+            });
+        }
         let request: SyncRequest = wire::decode(&body).unwrap();
         let results = request
             .uploads
             .iter()
             .map(|upload| {
                 let household = HouseholdId::parse(&upload.household).unwrap();
+                if self.held.lock().unwrap().contains(&household) {
+                    let held = upload
+                        .changes
+                        .iter()
+                        .map(|c| {
+                            let change = automerge::Change::from_bytes(c.to_vec()).unwrap();
+                            wire::Bytes::from(change.hash().0.to_vec())
+                        })
+                        .collect();
+                    return UploadResult {
+                        household: upload.household.clone(),
+                        outcome: UploadOutcome::Quarantined {
+                            heads: vec![],
+                            held,
+                            rule: "out_of_scope".into(),
+                            reason: Message::new("不在本设备的村", "Not in this device's villages"),
+                        },
+                    };
+                }
+                if self.refused.lock().unwrap().contains(&household) {
+                    return UploadResult {
+                        household: upload.household.clone(),
+                        outcome: UploadOutcome::Rejected {
+                            code: RejectCode::OutOfScope,
+                            reason: Message::new("不在本设备的村", "Not in this device's villages"),
+                        },
+                    };
+                }
                 let changes: Vec<Vec<u8>> = upload.changes.iter().map(|c| c.to_vec()).collect();
                 self.ledger.apply_changes(&household, &changes).unwrap();
                 let heads = self.ledger.heads(&household).unwrap();
@@ -112,6 +165,7 @@ impl Transport for Server {
                 download_after: None,
             },
             more: false,
+            villages: self.villages.lock().unwrap().clone(),
         };
         self.requests.lock().unwrap().push(request);
         Ok(wire::encode(&response).unwrap())
@@ -348,4 +402,251 @@ fn test_unsynced_edits_survive_folding_into_a_snapshot_and_a_reopen() {
             .is_empty()
     );
     assert_eq!(server.ledger.heads(&household).unwrap(), heads);
+}
+
+// ─── Villages and revocation ──────────────────────────────────────────────────────────────
+
+fn village(code: &str) -> AreaCode {
+    AreaCode::parse_village(code).unwrap()
+}
+
+fn villages(codes: &[&str]) -> Option<Vec<String>> {
+    Some(codes.iter().map(|c| (*c).to_owned()).collect())
+}
+
+fn ids(phone: &Phone) -> Vec<HouseholdId> {
+    phone.store.household_ids().unwrap()
+}
+
+#[test]
+fn test_a_household_of_a_village_taken_from_the_device_leaves_only_once_the_server_has_its_edits() {
+    let server = Server::new();
+    let kept = server
+        .ledger
+        .create_household(&village(VILLAGE), None)
+        .unwrap();
+    let edited = server
+        .ledger
+        .create_household(&village(OTHER_VILLAGE), None)
+        .unwrap();
+    let visited = server
+        .ledger
+        .create_household(&village(OTHER_VILLAGE), None)
+        .unwrap();
+    let untouched = server
+        .ledger
+        .create_household(&village(OTHER_VILLAGE), None)
+        .unwrap();
+    *server.villages.lock().unwrap() = villages(&[VILLAGE, OTHER_VILLAGE]);
+    let phone = phone();
+    sync_with(&phone, &server);
+    assert_eq!(ids(&phone).len(), 4);
+    assert_eq!(
+        phone.store.villages(),
+        vec![village(VILLAGE), village(OTHER_VILLAGE)],
+        "the device takes the villages the server names"
+    );
+
+    // Offline, the volunteer edits one household of the other village and starts a visit
+    // at another; meanwhile staff take that village from the device.
+    phone
+        .store
+        .set_field(&edited, "household.address", "柳林村 3 号")
+        .unwrap();
+    let visit = phone.store.start_visit(&visited).unwrap();
+    *server.villages.lock().unwrap() = villages(&[VILLAGE]);
+    server.refused.lock().unwrap().push(edited.clone());
+
+    // The server refuses the edit this time: the household stays, with its edit.
+    let report = sync_with(&phone, &server);
+    assert_eq!(report.dropped, vec![untouched.to_string()], "{report:?}");
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    assert!(ids(&phone).contains(&edited));
+    assert_eq!(phone.store.household(&edited).unwrap().unsynced_changes, 1);
+    assert!(
+        ids(&phone).contains(&visited),
+        "a visit under way keeps its household"
+    );
+    assert_eq!(phone.store.villages(), vec![village(VILLAGE)]);
+    assert!(
+        phone
+            .store
+            .create_household(&village(OTHER_VILLAGE), None)
+            .is_err(),
+        "no new households in a village taken away"
+    );
+
+    // Accepted, the edit is on the server first, and only then does the household leave.
+    server.refused.lock().unwrap().clear();
+    let report = sync_with(&phone, &server);
+    assert_eq!(report.dropped, vec![edited.to_string()], "{report:?}");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert!(sync::rejections(&phone.store).unwrap().is_empty());
+    let on_server = server.ledger.household(&edited).unwrap();
+    assert_eq!(
+        on_server.view.household_text("address"),
+        Some("柳林村 3 号"),
+        "the server holds the edit"
+    );
+    assert!(!ids(&phone).contains(&edited));
+    assert!(ids(&phone).contains(&visited));
+
+    phone
+        .store
+        .finish_visit(&visited, &visit, "met", None, None)
+        .unwrap();
+    let report = sync_with(&phone, &server);
+    assert_eq!(report.dropped, vec![visited.to_string()], "{report:?}");
+    assert!(server.ledger.household(&visited).unwrap().view.visits.len() == 1);
+    assert_eq!(ids(&phone), vec![kept.clone()]);
+    assert_eq!(phone.store.unsynced_changes().unwrap(), 0);
+}
+
+#[test]
+fn test_a_household_holding_changes_the_server_never_confirmed_stays() {
+    let server = Server::new();
+    let household = server
+        .ledger
+        .create_household(&village(OTHER_VILLAGE), None)
+        .unwrap();
+    *server.villages.lock().unwrap() = villages(&[VILLAGE, OTHER_VILLAGE]);
+    let phone = phone();
+    sync_with(&phone, &server);
+    // Another phone hands this one an edit directly: the server has not seen it, and this
+    // phone did not make it, so it carries no unsynced mark.
+    let peer_dir = tempfile::tempdir().unwrap();
+    let peer = Store::open(peer_dir.path()).unwrap();
+    peer.apply_document(&household, &phone.store.document_bytes(&household).unwrap())
+        .unwrap();
+    let base = peer.heads(&household).unwrap();
+    peer.set_field(&household, "household.address", "柳林村 9 号")
+        .unwrap();
+    phone
+        .store
+        .apply_changes(&household, &peer.changes_since(&household, &base).unwrap())
+        .unwrap();
+    assert_eq!(
+        phone.store.household(&household).unwrap().unsynced_changes,
+        0
+    );
+
+    assert_eq!(
+        phone
+            .store
+            .drop_households_outside(&[village(VILLAGE)], &[])
+            .unwrap(),
+        Vec::<HouseholdId>::new(),
+        "the server lacks the peer's edit"
+    );
+    assert_eq!(ids(&phone), vec![household]);
+}
+
+#[test]
+fn test_a_village_added_to_the_device_arrives_with_its_households() {
+    let server = Server::new();
+    let mine = server
+        .ledger
+        .create_household(&village(VILLAGE), None)
+        .unwrap();
+    *server.villages.lock().unwrap() = villages(&[VILLAGE]);
+    let phone = phone();
+    sync_with(&phone, &server);
+    assert_eq!(ids(&phone), vec![mine.clone()]);
+
+    // A household of another village, recorded long before the device is given it: the
+    // feed will never carry it again.
+    let theirs = server
+        .ledger
+        .create_household(&village(OTHER_VILLAGE), None)
+        .unwrap();
+    *server.villages.lock().unwrap() = villages(&[VILLAGE, OTHER_VILLAGE]);
+    let report = sync_with(&phone, &server);
+    let mut expected = vec![mine, theirs];
+    expected.sort();
+    assert_eq!(ids(&phone), expected, "{report:?}");
+    let requests = server.requests.lock().unwrap();
+    assert!(
+        requests.last().unwrap().cursor.is_none(),
+        "the device downloaded again"
+    );
+}
+
+#[test]
+fn test_a_revoked_device_erases_what_it_holds_and_says_why() {
+    let server = Server::new();
+    let (household, _) = household_on_server(&server);
+    *server.villages.lock().unwrap() = villages(&[VILLAGE]);
+    let phone = phone();
+    phone
+        .store
+        .set_profile(doorstep_client_core::DeviceProfile {
+            device: "phone-1".into(),
+            volunteer: "李娜".into(),
+        })
+        .unwrap();
+    sync_with(&phone, &server);
+    phone
+        .store
+        .set_field(&household, "household.address", "未上传的修改")
+        .unwrap();
+    let actor = phone.store.actor();
+
+    server.revoked.store(true, Ordering::Relaxed);
+    let err = sync::sync(
+        &phone.store,
+        &server,
+        wire::DEFAULT_PAGE_BYTES,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, sync::SyncError::Revoked(_)), "{err:?}");
+    assert_eq!(err.message().en, "This device has been revoked");
+
+    assert!(ids(&phone).is_empty());
+    assert_eq!(phone.store.unsynced_changes().unwrap(), 0);
+    assert!(phone.store.villages().is_empty());
+    assert_eq!(phone.store.profile().volunteer, "");
+    assert_ne!(phone.store.actor(), actor, "a fresh install's identity");
+    let revocation = sync::revocation_of(&phone.store).unwrap().unwrap();
+    assert_eq!(revocation.message.zh, "本设备已被撤销");
+    // Disconnected: nothing is sent again with the old token, and the device keeps saying
+    // why until it enrolls again.
+    let requests = server.requests.lock().unwrap().len();
+    server.revoked.store(false, Ordering::Relaxed);
+    let again = sync::sync(
+        &phone.store,
+        &server,
+        wire::DEFAULT_PAGE_BYTES,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(again, sync::SyncError::Revoked(_)), "{again:?}");
+    assert_eq!(server.requests.lock().unwrap().len(), requests);
+    assert_eq!(phone.store.setting("token").unwrap(), None);
+    // Erased on disk too, not only in memory.
+    let reopened = Store::open(phone._dir.path()).unwrap();
+    assert!(reopened.household_ids().unwrap().is_empty());
+    assert!(sync::revocation_of(&reopened).unwrap().is_some());
+}
+
+#[test]
+fn test_a_household_held_in_quarantine_stays_on_the_device_though_the_server_has_it() {
+    let server = Server::new();
+    *server.villages.lock().unwrap() = villages(&[VILLAGE]);
+    let phone = phone();
+    sync_with(&phone, &server);
+    // Recorded in a village the device was never given, before it heard its villages.
+    phone.store.assign_villages(&[]).unwrap();
+    let stray = phone
+        .store
+        .create_household(&village(OTHER_VILLAGE), None)
+        .unwrap();
+    server.held.lock().unwrap().push(stray.clone());
+    let report = sync_with(&phone, &server);
+    assert_eq!(report.quarantined.len(), 1, "{report:?}");
+    assert_eq!(phone.store.unsynced_changes().unwrap(), 0);
+    assert!(report.dropped.is_empty(), "{report:?}");
+    assert_eq!(ids(&phone), vec![stray]);
 }

@@ -56,8 +56,16 @@ impl DoorstepStore {
         }))
     }
 
-    /// Connects the device to a server with the device token county staff issued. Until
-    /// enrollment exists this is the whole set-up.
+    /// Enrolls the device with the one-time code township staff gave the volunteer (typed,
+    /// or the QR code's text, which names the server; `server_url` is needed otherwise).
+    /// Blocks on the network: call it off the UI thread. Returns the device's id.
+    pub fn enroll(&self, code: String, server_url: Option<String>) -> Result<String> {
+        let enrolled = client_core::sync::enroll(&self.store, server_url.as_deref(), &code, None)?;
+        Ok(enrolled.device_id)
+    }
+
+    /// Connects the device to a server with a device token an operator issued
+    /// (`doorstep device add`); volunteers' phones `enroll` instead.
     pub fn init(&self, server_url: String, token: String) -> Result<()> {
         Ok(client_core::sync::connect(
             &self.store,

@@ -77,6 +77,18 @@ impl AreaCode {
         other.0.starts_with(&self.0)
     }
 
+    /// The area this one lies directly inside; `None` for a province.
+    pub fn parent(&self) -> Option<AreaCode> {
+        let length = match self.level() {
+            AreaLevel::Province => return None,
+            AreaLevel::City => 2,
+            AreaLevel::County => 4,
+            AreaLevel::Township => 6,
+            AreaLevel::Village => 9,
+        };
+        Some(AreaCode(self.0[..length].to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -67,6 +67,12 @@ pub struct SyncResponse {
     pub cursor: Cursor,
     /// Whether more updates are waiting: the device should ask again at once.
     pub more: bool,
+    /// The villages assigned to the device now (12-digit codes). A device keeps only these
+    /// villages' households, dropping the others once the server holds their edits, and
+    /// downloads again when one is added. `None` from servers that do not say, which tells
+    /// the device nothing (an empty list would mean no villages).
+    #[serde(default)]
+    pub villages: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +89,18 @@ pub enum UploadOutcome {
     Accepted { heads: Vec<Bytes> },
     /// Refused. The device keeps its changes and shows `reason`.
     Rejected { code: RejectCode, reason: Message },
+    /// Some changes break a rule of what a device may write (or build on one that does),
+    /// and are held in quarantine for county staff to release or discard. The server holds
+    /// every change of the upload: the accepted ones in the document, whose heads are
+    /// `heads` (empty when it has no document yet), the others in quarantine, `held` (32-byte
+    /// hashes). The device counts both as confirmed, so it stops sending them, and shows
+    /// `reason`; `rule` is its stable code (`out_of_scope`, `moves_household`, …).
+    Quarantined {
+        heads: Vec<Bytes>,
+        held: Vec<Bytes>,
+        rule: String,
+        reason: Message,
+    },
 }
 
 /// Why an upload was refused, for the device to act on.
@@ -205,6 +223,15 @@ mod tests {
                         reason: Message::new("不在本设备的村", "Not in this device's villages"),
                     },
                 },
+                UploadResult {
+                    household: "h5".into(),
+                    outcome: UploadOutcome::Quarantined {
+                        heads: vec![Bytes::from(vec![6; 32])],
+                        held: vec![Bytes::from(vec![5; 32])],
+                        rule: "moves_household".into(),
+                        reason: Message::new("不能迁户", "Cannot move a household"),
+                    },
+                },
             ],
             updates: vec![
                 DocumentUpdate {
@@ -221,11 +248,39 @@ mod tests {
                 download_after: None,
             },
             more: true,
+            villages: Some(vec!["141124100201".into()]),
         };
         assert_eq!(
             decode::<SyncResponse>(&encode(&response).unwrap()).unwrap(),
             response
         );
+    }
+
+    /// A response of a server that predates `villages` still reads, and says nothing about
+    /// the device's villages.
+    #[test]
+    fn test_a_response_without_villages_reads_as_none() {
+        #[derive(Serialize)]
+        struct Older {
+            protocol: u32,
+            results: Vec<UploadResult>,
+            updates: Vec<DocumentUpdate>,
+            cursor: Cursor,
+            more: bool,
+        }
+        let older = Older {
+            protocol: PROTOCOL_VERSION,
+            results: vec![],
+            updates: vec![],
+            cursor: Cursor {
+                feed: 3,
+                download_after: None,
+            },
+            more: false,
+        };
+        let response: SyncResponse = decode(&encode(&older).unwrap()).unwrap();
+        assert_eq!(response.villages, None);
+        assert_eq!(response.cursor.feed, 3);
     }
 
     #[test]

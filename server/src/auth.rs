@@ -1,17 +1,30 @@
-//! Device and operator tokens: created from the command line, stored only as hashes.
+//! Device tokens: stored only as hashes.
 //!
 //! Tokens are 32 random bytes, so a fast hash is enough: nobody can guess one, and a stolen
-//! database does not reveal them.
+//! database does not reveal them. A device gets its token by enrolling (`enrollment.rs`), or
+//! from an operator with the database (`doorstep device add`).
 
 use crate::db::Db;
 use schema::ids::AreaCode;
 use sqlx::Row;
 
-/// A device allowed to sync, and the villages it may read and write.
+/// How long a device may still upload households of a village taken from it. Edits made
+/// offline before the reassignment reach the server on the phone's next sync, which a
+/// month covers with room to spare; after that the village is no longer its business.
+pub const FORMER_VILLAGE_DAYS: i64 = 30;
+
+/// `last_seen_at` is written at most this often per device, so a busy phone does not add a
+/// write to every sync.
+const SEEN_EVERY_SECS: i64 = 600;
+
+/// A device allowed to sync, and the villages it may write.
 #[derive(Debug, Clone)]
 pub struct Device {
     pub id: String,
     pub name: String,
+    /// The villages it may upload households of: those assigned to it, and those taken from
+    /// it within the last [`FORMER_VILLAGE_DAYS`], so that edits made before a reassignment
+    /// are not lost. The feed sends only the assigned ones (`device_village`).
     pub villages: Vec<AreaCode>,
 }
 
@@ -21,23 +34,39 @@ impl Device {
     }
 }
 
-/// A staff member's token until accounts exist: the register and review queue of one area.
+/// What a presented device token turns out to be.
 #[derive(Debug, Clone)]
-pub struct Operator {
-    pub id: String,
-    /// Who holds the token, as review decisions name them.
-    pub name: String,
-    pub scope: AreaCode,
+pub enum TokenCheck {
+    Valid {
+        device: Device,
+        /// The villages assigned to it now: what the phone keeps.
+        assigned: Vec<AreaCode>,
+        /// The phone's Automerge actor, bound at enrollment. `None` for devices added with
+        /// `doorstep device add`, which any install holding the token may use.
+        actor: Option<String>,
+    },
+    /// The token was a device's, and staff revoked it. `wipe`: the phone is to erase its
+    /// data.
+    Revoked {
+        device_id: String,
+        wipe: bool,
+    },
+    Unknown,
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).expect("the operating system's random source failed");
     hex::encode(buffer)
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     blake3::hash(token.trim().as_bytes()).to_hex().to_string()
+}
+
+/// A new device token, shown once.
+pub(crate) fn new_token() -> String {
+    format!("dsd_{}", random_hex(32))
 }
 
 fn now() -> i64 {
@@ -51,7 +80,7 @@ pub async fn add_device(
     villages: &[AreaCode],
 ) -> Result<(String, String), sqlx::Error> {
     let id = random_hex(8);
-    let token = format!("dsd_{}", random_hex(32));
+    let token = new_token();
     let mut tx = db.pool.begin().await?;
     sqlx::query("INSERT INTO device (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&id)
@@ -71,57 +100,90 @@ pub async fn add_device(
     Ok((id, token))
 }
 
-/// Creates an operator token for a staff member and an area; returns the token (shown once).
-pub async fn add_operator(db: &Db, name: &str, scope: &AreaCode) -> Result<String, sqlx::Error> {
-    let token = format!("dso_{}", random_hex(32));
-    sqlx::query(
-        "INSERT INTO operator_token (id, name, scope, token_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(random_hex(8))
-    .bind(name)
-    .bind(scope.as_str())
-    .bind(token_hash(&token))
-    .bind(now())
-    .execute(&db.pool)
-    .await?;
-    Ok(token)
+/// The device a token belongs to, if it may sync now.
+pub async fn device_by_token(db: &Db, token: &str) -> Result<Option<Device>, sqlx::Error> {
+    Ok(match check_token(db, token).await? {
+        TokenCheck::Valid { device, .. } => Some(device),
+        TokenCheck::Revoked { .. } | TokenCheck::Unknown => None,
+    })
 }
 
-pub async fn device_by_token(db: &Db, token: &str) -> Result<Option<Device>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT id, name FROM device WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(token_hash(token))
-            .fetch_optional(&db.pool)
-            .await?;
-    let Some(row) = row else { return Ok(None) };
+/// Looks a token up, telling a revoked device's token from one never issued.
+pub async fn check_token(db: &Db, token: &str) -> Result<TokenCheck, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, name, actor, revoked_at, wipe_requested, last_seen_at
+         FROM device WHERE token_hash = $1",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(TokenCheck::Unknown);
+    };
     let id: String = row.try_get("id")?;
-    let villages =
-        sqlx::query("SELECT village FROM device_village WHERE device_id = $1 ORDER BY village")
+    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+        return Ok(TokenCheck::Revoked {
+            device_id: id,
+            wipe: row.try_get::<i64, _>("wipe_requested")? != 0,
+        });
+    }
+    let now = now();
+    let assigned = villages_of(db, &id).await?;
+    let former: Vec<AreaCode> = sqlx::query(
+        "SELECT village FROM device_village_removed
+         WHERE device_id = $1 AND removed_at > $2 ORDER BY village",
+    )
+    .bind(&id)
+    .bind(now - FORMER_VILLAGE_DAYS * 86_400)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .filter_map(|row| row.try_get::<String, _>("village").ok())
+    .filter_map(|code| AreaCode::parse_village(&code).ok())
+    .collect();
+    let last_seen: Option<i64> = row.try_get("last_seen_at")?;
+    if last_seen.is_none_or(|at| now - at >= SEEN_EVERY_SECS) {
+        sqlx::query("UPDATE device SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
             .bind(&id)
+            .execute(&db.pool)
+            .await?;
+    }
+    let mut villages = assigned.clone();
+    villages.extend(former.into_iter().filter(|v| !assigned.contains(v)));
+    Ok(TokenCheck::Valid {
+        device: Device {
+            id,
+            name: row.try_get("name")?,
+            villages,
+        },
+        assigned,
+        actor: row.try_get("actor")?,
+    })
+}
+
+/// The villages assigned to a device now.
+pub async fn villages_of(db: &Db, device_id: &str) -> Result<Vec<AreaCode>, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT village FROM device_village WHERE device_id = $1 ORDER BY village")
+            .bind(device_id)
             .fetch_all(&db.pool)
             .await?
             .iter()
             .filter_map(|row| row.try_get::<String, _>("village").ok())
             .filter_map(|code| AreaCode::parse_village(&code).ok())
-            .collect();
-    Ok(Some(Device {
-        id,
-        name: row.try_get("name")?,
-        villages,
-    }))
+            .collect(),
+    )
 }
 
-pub async fn operator_by_token(db: &Db, token: &str) -> Result<Option<Operator>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, name, scope FROM operator_token WHERE token_hash = $1")
-        .bind(token_hash(token))
-        .fetch_optional(&db.pool)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let scope: String = row.try_get("scope")?;
-    Ok(AreaCode::parse(&scope).ok().map(|scope| Operator {
-        id: row.try_get("id").unwrap_or_default(),
-        name: row.try_get("name").unwrap_or_default(),
-        scope,
-    }))
+/// Notes that a revoked device made contact and was told to erase its data; returns whether
+/// this was the first time.
+pub async fn revoked_device_told(db: &Db, device_id: &str) -> Result<bool, sqlx::Error> {
+    let updated =
+        sqlx::query("UPDATE device SET wipe_sent_at = $1 WHERE id = $2 AND wipe_sent_at IS NULL")
+            .bind(now())
+            .bind(device_id)
+            .execute(&db.pool)
+            .await?;
+    Ok(updated.rows_affected() > 0)
 }

@@ -12,10 +12,17 @@
 //! applied in batches of households, each batch read in two statements and written in a
 //! few, because on both backends the round trip of a statement costs more than the work
 //! it does.
+//!
+//! What is stored is sealed ([`Vault`]): every change row and every snapshot holds ID
+//! numbers, health and poverty status, so none is written in the clear. The change hash
+//! stays readable, since it is what makes storing a change idempotent; it reveals nothing
+//! without the change.
 
 use crate::auth::Device;
 use crate::db::{Db, placeholders, rows_per_statement, value_rows};
+use crate::quarantine::{self, Screened};
 use crate::register::{self, Projection};
+use crate::vault::{Vault, VaultError};
 use crate::{review, settle};
 use automerge::{AutoCommit, Change, ChangeHash};
 use lru::LruCache;
@@ -48,12 +55,15 @@ pub enum LedgerError {
     Automerge(#[from] automerge::AutomergeError),
     #[error("document layout: {0}")]
     Layout(#[from] schema::layout::LayoutError),
+    #[error("sealed data: {0}")]
+    Vault(#[from] VaultError),
 }
 
 /// The household documents and their cache.
 #[derive(Debug)]
 pub struct Ledger {
     db: Db,
+    vault: Vault,
     cache: Mutex<LruCache<String, Cached>>,
 }
 
@@ -67,6 +77,7 @@ struct Cached {
 struct StoredDocument {
     village: String,
     last_feed: i64,
+    /// Sealed: opened only when the document is loaded from it, not when the cache has it.
     snapshot: Option<Vec<u8>>,
     snapshot_feed: i64,
     changes_after_snapshot: i64,
@@ -107,20 +118,30 @@ enum Merge {
     Rejected(UploadOutcome),
     /// Nothing new: the device re-sent what the server has.
     Unchanged(Box<AutoCommit>),
-    Changed(Box<Merged>),
+    /// Nothing to apply: everything new is held in quarantine.
+    Held(Box<AutoCommit>, Box<Screened>),
+    /// New changes to apply, and, when screening refused some or admitted held ones, what
+    /// the quarantine records.
+    Changed(Box<Merged>, Option<Box<Screened>>),
 }
 
 impl Ledger {
-    pub fn new(db: Db) -> Ledger {
+    pub fn new(db: Db, vault: Vault) -> Ledger {
         let capacity = NonZeroUsize::new(CACHE_CAPACITY).unwrap_or(NonZeroUsize::MIN);
         Ledger {
             db,
+            vault,
             cache: Mutex::new(LruCache::new(capacity)),
         }
     }
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The keys everything sensitive is stored under.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
     }
 
     fn take_cached(&self, household: &str, last_feed: i64) -> Option<AutoCommit> {
@@ -184,21 +205,20 @@ impl Ledger {
         }
         let ids: Vec<&str> = parsed.iter().map(|(_, id, _)| id.as_str()).collect();
         let stored = document_rows(conn, &ids).await?;
-        let mut docs = self.load_batch(conn, device, &stored).await?;
+        // Documents outside the device's villages are loaded too: screening decides what
+        // of an upload the device may write, and holds the rest in quarantine.
+        let mut docs = self.load_batch(conn, &stored).await?;
+        let mut held = quarantine::held_for(conn, &self.vault, &ids).await?;
 
         let mut merged = Vec::new();
+        let mut holds = Vec::new();
         for (index, household, changes) in parsed {
             let row = stored.get(household.as_str());
-            if let Some(row) = row
-                && !device.covers(&row.village)
-            {
-                outcomes[index] = Some(out_of_scope(&row.village));
-                continue;
-            }
             let doc = docs
                 .remove(household.as_str())
                 .unwrap_or_else(AutoCommit::new);
-            match merge(device, &household, row, doc, changes) {
+            let held = held.remove(household.as_str()).unwrap_or_default();
+            match merge(device, &household, row, doc, changes, &held) {
                 Merge::Rejected(rejection) => outcomes[index] = Some(rejection),
                 Merge::Unchanged(mut doc) => {
                     outcomes[index] = Some(accepted(&mut doc));
@@ -206,42 +226,73 @@ impl Ledger {
                         to_cache.push(household.to_string(), *doc, row.last_feed);
                     }
                 }
-                Merge::Changed(mut household) => {
+                Merge::Held(mut doc, screened) => {
+                    outcomes[index] = Some(screened.outcome(accepted(&mut doc)));
+                    if let Some(row) = row {
+                        to_cache.push(household.to_string(), *doc, row.last_feed);
+                    }
+                    let household = household.to_string();
+                    let screened = *screened;
+                    holds.push(quarantine::Hold {
+                        index,
+                        household,
+                        screened,
+                    });
+                }
+                Merge::Changed(mut household, screened) => {
                     household.index = index;
+                    if let Some(screened) = screened {
+                        let household = household.household.clone();
+                        let screened = *screened;
+                        holds.push(quarantine::Hold {
+                            index,
+                            household,
+                            screened,
+                        });
+                    }
                     merged.push(*household);
                 }
             }
         }
 
         // A change the household's document did not hold, yet the table does (or an
-        // earlier household of this request brought), belongs to another household.
-        let hashes: Vec<&ChangeHash> = merged
+        // earlier household of this request brought), belongs to another household; so
+        // does one the quarantine holds for another.
+        let uploaded: Vec<(usize, Vec<ChangeHash>)> = merged
             .iter()
-            .flat_map(|m| m.changes.iter().map(|c| &c.hash))
+            .map(|m| (m.index, m.changes.iter().map(|c| c.hash).collect()))
+            .chain(holds.iter().map(|h| (h.index, h.new_hashes())))
             .collect();
+        let hashes: Vec<&ChangeHash> = uploaded.iter().flat_map(|(_, h)| h).collect();
         let taken = stored_hashes(conn, &hashes).await?;
+        let mut foreign = quarantine::held_elsewhere(conn, &holds).await?;
         let mut claimed: HashSet<ChangeHash> = HashSet::new();
-        let mut accepted_households = Vec::with_capacity(merged.len());
-        for household in merged {
-            let foreign = household
-                .changes
+        for (index, hashes) in &uploaded {
+            if hashes
                 .iter()
-                .any(|c| taken.contains(&c.hash) || claimed.contains(&c.hash));
-            if foreign {
-                outcomes[household.index] = Some(rejected(
-                    RejectCode::Invalid,
-                    Message::new(
-                        "上传的修改属于另一户的档案",
-                        "The uploaded changes belong to another household's document",
-                    ),
-                ));
-                continue;
+                .any(|h| taken.contains(h) || claimed.contains(h))
+            {
+                foreign.insert(*index);
+            } else {
+                claimed.extend(hashes.iter().copied());
             }
-            claimed.extend(household.changes.iter().map(|c| c.hash));
-            accepted_households.push(household);
         }
+        for &index in &foreign {
+            outcomes[index] = Some(rejected(
+                RejectCode::Invalid,
+                Message::new(
+                    "上传的修改属于另一户的档案",
+                    "The uploaded changes belong to another household's document",
+                ),
+            ));
+        }
+        holds.retain(|h| !foreign.contains(&h.index));
+        let mut accepted_households: Vec<Merged> = merged
+            .into_iter()
+            .filter(|m| !foreign.contains(&m.index))
+            .collect();
 
-        let last_feeds = write_merged(conn, &mut accepted_households).await?;
+        let last_feeds = write_merged(conn, &self.vault, &mut accepted_households).await?;
         // Every accepted household is written now, its register rows included, and each
         // one's merged document, view and validation issues are at hand inside the
         // transaction: per-household work that needs them goes here.
@@ -254,7 +305,7 @@ impl Ledger {
                 issues: &h.projection.issues,
             })
             .collect();
-        review::refresh_all(conn, &subjects).await?;
+        review::refresh_all(conn, &self.vault, &subjects).await?;
         let now = jiff::Timestamp::now().as_second();
         for (mut household, last_feed) in accepted_households.into_iter().zip(last_feeds) {
             if let Some(survivor) = household.view.household_text("merged_into") {
@@ -274,26 +325,28 @@ impl Ledger {
                 )
                 .await?;
             }
-            outcomes[household.index] = Some(accepted(&mut household.doc));
+            let outcome = accepted(&mut household.doc);
+            outcomes[household.index] =
+                Some(match holds.iter().find(|h| h.index == household.index) {
+                    Some(hold) => hold.screened.outcome(outcome),
+                    None => outcome,
+                });
             to_cache.push(household.household, household.doc, last_feed);
         }
+        quarantine::write_holds(conn, &self.vault, device, &holds, now).await?;
         Ok(outcomes.into_iter().flatten().collect())
     }
 
-    /// The documents of a batch's households that the device may write, from the cache or
-    /// from their snapshots and the change rows after them (one statement for all).
+    /// The documents of a batch's households, from the cache or from their snapshots and
+    /// the change rows after them (one statement for all).
     async fn load_batch(
         &self,
         conn: &mut AnyConnection,
-        device: &Device,
         stored: &HashMap<String, StoredDocument>,
     ) -> Result<HashMap<String, AutoCommit>, LedgerError> {
         let mut docs = HashMap::new();
         let mut to_load = Vec::new();
         for (household, row) in stored {
-            if !device.covers(&row.village) {
-                continue;
-            }
             match self.take_cached(household, row.last_feed) {
                 Some(doc) => {
                     docs.insert(household.clone(), doc);
@@ -315,7 +368,11 @@ impl Ledger {
             let snapshot = stored
                 .get(household)
                 .and_then(|row| row.snapshot.as_deref());
-            let doc = load_document(snapshot, rows.remove(household).unwrap_or_default())?;
+            let doc = load_document(
+                &self.vault,
+                snapshot,
+                rows.remove(household).unwrap_or_default(),
+            )?;
             docs.insert(household.to_owned(), doc);
         }
         Ok(docs)
@@ -346,7 +403,7 @@ impl Ledger {
                 changes.push(change.try_get("bytes")?);
             }
         }
-        load_document(row.snapshot.as_deref(), changes)
+        load_document(&self.vault, row.snapshot.as_deref(), changes)
     }
 
     /// A household's village and document as they stand, outside any transaction.
@@ -384,9 +441,9 @@ impl Ledger {
         doc: &mut AutoCommit,
         changes: Vec<Change>,
     ) -> Result<(), LedgerError> {
-        let Some(row) = document_row(conn, household).await? else {
-            return Ok(());
-        };
+        // A household with no row yet is created: a quarantined change that creates one,
+        // released.
+        let row = document_row(conn, household).await?;
         // A change may have been made on this very document (it holds it already) or on a
         // fork of it; either way it is stored unless the table has it.
         let lacking: Vec<Change> = changes
@@ -414,7 +471,7 @@ impl Ledger {
             index: 0,
             household: household.to_owned(),
             village: village.to_owned(),
-            before: Some(Before {
+            before: row.map(|row| Before {
                 snapshot_feed: row.snapshot_feed,
                 changes_after_snapshot: row.changes_after_snapshot,
             }),
@@ -423,7 +480,7 @@ impl Ledger {
             projection: Projection::of(household, &view),
             view,
         }];
-        let written = write_merged(conn, &mut merged).await;
+        let written = write_merged(conn, &self.vault, &mut merged).await;
         let [merged] = merged;
         *doc = merged.doc;
         written?;
@@ -433,7 +490,7 @@ impl Ledger {
             view: &merged.view,
             issues: &merged.projection.issues,
         };
-        review::refresh(conn, subject).await?;
+        review::refresh(conn, &self.vault, subject).await?;
         Ok(())
     }
 
@@ -506,7 +563,7 @@ impl Ledger {
                 continue; // the device has its own changes
             }
             let household: String = row.try_get("household_id")?;
-            let bytes: Vec<u8> = row.try_get("bytes")?;
+            let bytes = self.vault.open(&row.try_get::<Vec<u8>, _>("bytes")?)?;
             used += bytes.len();
             // One update per household; its changes stay in feed order, so dependencies
             // come first.
@@ -561,8 +618,10 @@ impl Ledger {
             }
             let household: String = row.try_get("household_id")?;
             let stored = stored_document(row)?;
-            let bytes = match stored.snapshot {
-                Some(snapshot) if stored.last_feed == stored.snapshot_feed => snapshot,
+            let bytes = match &stored.snapshot {
+                Some(snapshot) if stored.last_feed == stored.snapshot_feed => {
+                    self.vault.open(snapshot)?
+                }
                 _ => {
                     let mut doc = self.load(conn, &household, &stored).await?;
                     let bytes = doc.save();
@@ -611,7 +670,7 @@ impl Ledger {
                  WHERE household_id = $1",
             )
             .bind(&household)
-            .bind(doc.save())
+            .bind(self.vault.seal(&doc.save()))
             .bind(current.last_feed)
             .execute(&mut *write.tx)
             .await?;
@@ -689,21 +748,46 @@ fn parse_upload(upload: &Upload) -> Result<(HouseholdId, Vec<Change>), UploadOut
 }
 
 /// Merges an upload into its household's document, in memory, and checks the result: the
-/// history is whole, the document is this household's, in a village the device covers, and
-/// not moved to another village.
+/// history is whole, and the document is this household's, in a real village. What the
+/// device may not write (`screen.rs`) is left out and held in quarantine; `held` are the
+/// household's changes held there already, which the upload may build on or send again.
 fn merge(
     device: &Device,
     household: &HouseholdId,
     row: Option<&StoredDocument>,
     mut doc: AutoCommit,
     changes: Vec<Change>,
+    held: &[quarantine::Held],
 ) -> Merge {
     let new_changes: Vec<Change> = changes
         .into_iter()
         .filter(|change| doc.get_change_by_hash(&change.hash()).is_none())
         .collect();
     if new_changes.is_empty() {
-        return Merge::Unchanged(Box::new(doc));
+        return match Screened::still_held(device, held) {
+            Some(screened) => Merge::Held(Box::new(doc), Box::new(screened)),
+            None => Merge::Unchanged(Box::new(doc)),
+        };
+    }
+    let stored_village = row.map(|row| row.village.as_str());
+    let mut screened = Screened::of(device, stored_village, doc.document(), new_changes, held);
+    if screened.holds() {
+        // Only a sound upload is quarantined: one that is not a whole household history
+        // is refused as before, and the device sends it again.
+        let mut whole = doc.fork();
+        match apply_checked(household, &mut whole, screened.whole(held)) {
+            Ok((_, village)) if row.is_none() => screened.village = village,
+            Ok(_) => {}
+            Err(rejection) => return Merge::Rejected(rejection),
+        }
+    }
+    let new_changes = std::mem::take(&mut screened.accepted);
+    let screened = screened.records().then(|| Box::new(screened));
+    if new_changes.is_empty() {
+        return match screened {
+            Some(screened) => Merge::Held(Box::new(doc), screened),
+            None => Merge::Unchanged(Box::new(doc)),
+        };
     }
     let rows: Vec<NewChange> = new_changes
         .iter()
@@ -713,43 +797,12 @@ fn merge(
             bytes: change.raw_bytes().to_vec(),
         })
         .collect();
-    if let Err(err) = doc.apply_changes(new_changes) {
-        return Merge::Rejected(rejected(
-            RejectCode::Invalid,
-            Message::new(
-                format!("无法应用上传的修改：{err}"),
-                format!("The uploaded changes cannot be applied: {err}"),
-            ),
-        ));
-    }
-    if !doc.get_missing_deps(&[]).is_empty() {
-        return Merge::Rejected(rejected(
-            RejectCode::MissingHistory,
-            Message::new(
-                "服务器缺少这些修改的前序记录，请上传该户的全部记录",
-                "The server lacks the history these changes build on; upload the household's whole history",
-            ),
-        ));
-    }
-    let view = match layout::migrate(&mut doc).and_then(|_| layout::read_household(doc.document()))
-    {
-        Ok(view) => view,
-        Err(err) => return Merge::Rejected(rejected(RejectCode::Invalid, err.message())),
+    let (view, village) = match apply_checked(household, &mut doc, new_changes) {
+        Ok(checked) => checked,
+        Err(rejection) => return Merge::Rejected(rejection),
     };
-    if view.household_text("id") != Some(household.as_str()) {
-        return Merge::Rejected(rejected(
-            RejectCode::Invalid,
-            Message::new(
-                format!("上传的数据不是户“{household}”的档案"),
-                format!("The uploaded data is not the document of household \"{household}\""),
-            ),
-        ));
-    }
-    let village = view
-        .household_text("village")
-        .unwrap_or_default()
-        .to_owned();
-    if AreaCode::parse_village(&village).is_err() || !device.covers(&village) {
+    // Screening holds back what would break these; they stay as the last word.
+    if !device.covers(&village) {
         return Merge::Rejected(out_of_scope(&village));
     }
     if let Some(row) = row
@@ -763,34 +816,93 @@ fn merge(
             ),
         ));
     }
-    Merge::Changed(Box::new(Merged {
-        index: 0,
-        household: household.to_string(),
-        village,
-        before: row.map(|row| Before {
-            snapshot_feed: row.snapshot_feed,
-            changes_after_snapshot: row.changes_after_snapshot,
+    Merge::Changed(
+        Box::new(Merged {
+            index: 0,
+            household: household.to_string(),
+            village,
+            before: row.map(|row| Before {
+                snapshot_feed: row.snapshot_feed,
+                changes_after_snapshot: row.changes_after_snapshot,
+            }),
+            doc,
+            projection: Projection::of(household.as_str(), &view),
+            changes: rows,
+            view,
         }),
-        doc,
-        projection: Projection::of(household.as_str(), &view),
-        changes: rows,
-        view,
-    }))
+        screened,
+    )
 }
 
-/// A document from its snapshot and the change rows after it. A row that does not parse
-/// is skipped: it was checked when stored, and one bad row must not make the household
-/// unreadable.
-fn load_document(snapshot: Option<&[u8]>, rows: Vec<Vec<u8>>) -> Result<AutoCommit, LedgerError> {
+/// Applies changes to a document in memory and checks the result: its history is whole,
+/// and it is the document of this household, in a real village. Returns its view and
+/// village.
+fn apply_checked(
+    household: &HouseholdId,
+    doc: &mut AutoCommit,
+    changes: Vec<Change>,
+) -> Result<(HouseholdView, String), UploadOutcome> {
+    if let Err(err) = doc.apply_changes(changes) {
+        return Err(rejected(
+            RejectCode::Invalid,
+            Message::new(
+                format!("无法应用上传的修改：{err}"),
+                format!("The uploaded changes cannot be applied: {err}"),
+            ),
+        ));
+    }
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Err(rejected(
+            RejectCode::MissingHistory,
+            Message::new(
+                "服务器缺少这些修改的前序记录，请上传该户的全部记录",
+                "The server lacks the history these changes build on; upload the household's whole history",
+            ),
+        ));
+    }
+    let view = layout::migrate(doc)
+        .and_then(|_| layout::read_household(doc.document()))
+        .map_err(|err| rejected(RejectCode::Invalid, err.message()))?;
+    if view.household_text("id") != Some(household.as_str()) {
+        return Err(rejected(
+            RejectCode::Invalid,
+            Message::new(
+                format!("上传的数据不是户“{household}”的档案"),
+                format!("The uploaded data is not the document of household \"{household}\""),
+            ),
+        ));
+    }
+    let village = view
+        .household_text("village")
+        .unwrap_or_default()
+        .to_owned();
+    if AreaCode::parse_village(&village).is_err() {
+        return Err(out_of_scope(&village));
+    }
+    Ok((view, village))
+}
+
+/// A document from its sealed snapshot and the sealed change rows after it. A row that
+/// does not parse is skipped: it was checked when stored, and one bad row must not make the
+/// household unreadable. A row that does not open fails the load instead: it means a missing
+/// key or altered data, and a document loaded without it could be saved back as a snapshot
+/// that lacks the change.
+fn load_document(
+    vault: &Vault,
+    snapshot: Option<&[u8]>,
+    rows: Vec<Vec<u8>>,
+) -> Result<AutoCommit, LedgerError> {
     let mut doc = match snapshot {
-        Some(bytes) => AutoCommit::load(bytes)?,
+        Some(sealed) => AutoCommit::load(&vault.open(sealed)?)?,
         None => AutoCommit::new(),
     };
     if !rows.is_empty() {
-        let changes: Vec<Change> = rows
-            .into_iter()
-            .filter_map(|bytes| Change::from_bytes(bytes).ok())
-            .collect();
+        let mut changes = Vec::with_capacity(rows.len());
+        for sealed in rows {
+            if let Ok(change) = Change::from_bytes(vault.open(&sealed)?) {
+                changes.push(change);
+            }
+        }
         doc.apply_changes(changes)?;
     }
     Ok(doc)
@@ -859,8 +971,8 @@ async fn document_rows(
     Ok(stored)
 }
 
-/// The change rows after each household's snapshot, in feed order. Read under the write
-/// order, so no row beyond the document's `last_feed` can exist.
+/// The change rows after each household's snapshot, in feed order, sealed. Read under the
+/// write order, so no row beyond the document's `last_feed` can exist.
 async fn changes_after_snapshots(
     conn: &mut AnyConnection,
     households: &[&str],
@@ -926,6 +1038,7 @@ async fn max_feed(conn: &mut AnyConnection) -> Result<u64, LedgerError> {
 /// household's new last feed position.
 async fn write_merged(
     conn: &mut AnyConnection,
+    vault: &Vault,
     merged: &mut [Merged],
 ) -> Result<Vec<i64>, LedgerError> {
     if merged.is_empty() {
@@ -986,7 +1099,7 @@ async fn write_merged(
                 .bind(merged[i].household.clone())
                 .bind(change.hash.as_ref().to_vec())
                 .bind(change.actor.clone())
-                .bind(change.bytes.clone())
+                .bind(vault.seal(&change.bytes))
                 .bind(now);
         }
         for row in query.fetch_all(&mut *conn).await? {
@@ -1007,6 +1120,7 @@ async fn write_merged(
                  snapshot_feed, changes_after_snapshot)
              VALUES {}
              ON CONFLICT (household_id) DO UPDATE SET
+                 village = excluded.village,
                  heads = excluded.heads, last_feed = excluded.last_feed,
                  updated_at = excluded.updated_at,
                  snapshot = COALESCE(excluded.snapshot, document.snapshot),
@@ -1026,7 +1140,7 @@ async fn write_merged(
                     before.snapshot_feed,
                     before.changes_after_snapshot + stored,
                 ),
-                _ => (Some(household.doc.save()), last_feeds[i], 0),
+                _ => (Some(vault.seal(&household.doc.save())), last_feeds[i], 0),
             };
             query = query
                 .bind(household.household.clone())
@@ -1042,6 +1156,260 @@ async fn write_merged(
     }
 
     let projections: Vec<&Projection> = merged.iter().map(|m| &m.projection).collect();
-    register::write(conn, &projections).await?;
+    register::write(conn, vault, &projections).await?;
     Ok(last_feeds)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::vault::AUTOMERGE_MAGIC;
+    use schema::fields::FieldPath;
+    use schema::ids::MemberKey;
+    use schema::layout::FieldValue;
+
+    const VILLAGE: &str = "141124100201";
+    const ID_NUMBER: &str = "11010519491231002X";
+
+    async fn database(dir: &std::path::Path) -> Db {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("doorstep.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        db
+    }
+
+    async fn device(db: &Db) -> Device {
+        let villages = vec![AreaCode::parse_village(VILLAGE).unwrap()];
+        let (_, token) = crate::auth::add_device(db, "phone", &villages)
+            .await
+            .unwrap();
+        crate::auth::device_by_token(db, &token)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// A household as a phone records it: a head with an ID number and health.
+    fn recorded() -> (HouseholdId, AutoCommit) {
+        let id = HouseholdId::from_random([9; 16]);
+        let mut doc = AutoCommit::new();
+        let village = AreaCode::parse_village(VILLAGE).unwrap();
+        layout::init_household(&mut doc, &id, &village, "0042", 1_700_000_000).unwrap();
+        doc.commit();
+        let key = MemberKey::from_random([4; 16]);
+        for (name, value) in [
+            ("name", FieldValue::Text("王芳".to_owned())),
+            ("id_number", FieldValue::Text(ID_NUMBER.to_owned())),
+            ("health", FieldValue::Codes(["04".to_owned()].into())),
+        ] {
+            let path = FieldPath::member(&key, name).unwrap();
+            layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+            doc.commit();
+        }
+        (id, doc)
+    }
+
+    fn upload(id: &HouseholdId, doc: &mut AutoCommit) -> Upload {
+        Upload {
+            household: id.to_string(),
+            changes: doc
+                .get_changes(&[])
+                .iter()
+                .map(|c| Bytes::from(c.raw_bytes().to_vec()))
+                .collect(),
+        }
+    }
+
+    fn holds(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    /// Every stored byte a document and its register rows left, read back raw.
+    async fn stored_bytes(db: &Db) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT bytes AS b FROM change",
+            "SELECT snapshot AS b FROM document WHERE snapshot IS NOT NULL",
+            "SELECT id_number_sealed AS b FROM member",
+        ] {
+            for row in sqlx::query(sql).fetch_all(&db.pool).await.unwrap() {
+                out.push(row.try_get::<Vec<u8>, _>("b").unwrap());
+            }
+        }
+        for sql in [
+            "SELECT search_text AS t FROM household",
+            "SELECT id_number_hash AS t FROM member",
+        ] {
+            for row in sqlx::query(sql).fetch_all(&db.pool).await.unwrap() {
+                out.push(row.try_get::<String, _>("t").unwrap().into_bytes());
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn test_ingest_and_compaction_store_only_sealed_bytes_that_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path()).await;
+        let vault = Vault::generate();
+        let ledger = Ledger::new(db.clone(), vault.clone());
+        let device = device(&db).await;
+        let (id, mut doc) = recorded();
+        let plain: Vec<u8> = doc
+            .get_changes(&[])
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect();
+        assert!(
+            holds(&plain, ID_NUMBER),
+            "the phone's changes hold the number in the clear"
+        );
+
+        let outcomes = ledger
+            .apply_uploads(&device, &[upload(&id, &mut doc)])
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcomes[..], [UploadOutcome::Accepted { .. }]),
+            "{outcomes:?}"
+        );
+        // A later edit, then the document as if stored before ingest kept snapshots, so that
+        // compaction has something to fold.
+        let path = FieldPath::household("poverty_attribute").unwrap();
+        layout::write_field(&mut doc, &path, Some(&FieldValue::Text("2".to_owned()))).unwrap();
+        doc.commit();
+        ledger
+            .apply_uploads(&device, &[upload(&id, &mut doc)])
+            .await
+            .unwrap();
+        sqlx::query("UPDATE document SET changes_after_snapshot = $1")
+            .bind(COMPACT_AFTER_CHANGES)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(ledger.compact().await.unwrap(), 1);
+
+        let stored = stored_bytes(&db).await;
+        assert!(stored.len() >= 6, "{} values", stored.len());
+        for value in &stored {
+            assert!(!holds(value, ID_NUMBER) && !holds(value, &ID_NUMBER[..17]));
+            assert!(
+                !value.starts_with(&AUTOMERGE_MAGIC),
+                "an Automerge chunk in the clear"
+            );
+        }
+
+        // A fresh server reads it all back through the key, and only through the key.
+        let fresh = Ledger::new(db.clone(), vault.clone());
+        let (_, view) = fresh.read(id.as_str()).await.unwrap().unwrap();
+        assert_eq!(
+            view.members.values().next().unwrap()["id_number"]
+                .value
+                .display(),
+            ID_NUMBER
+        );
+        assert_eq!(view.household_text("poverty_attribute"), Some("2"));
+        let stranger = Ledger::new(db.clone(), Vault::generate());
+        assert!(matches!(
+            stranger.read(id.as_str()).await,
+            Err(LedgerError::Vault(VaultError::UnknownKey(_)))
+        ));
+
+        // The feed and the first download hand devices the plain bytes again.
+        let (updates, _, _) = fresh
+            .feed_page(&device, "another", None, u32::MAX)
+            .await
+            .unwrap();
+        let Payload::Document(bytes) = &updates[0].payload else {
+            panic!("a first download sends documents");
+        };
+        let downloaded =
+            layout::read_household(AutoCommit::load(bytes).unwrap().document()).unwrap();
+        assert_eq!(downloaded, view);
+        let (updates, _, _) = fresh
+            .feed_page(
+                &device,
+                "another",
+                Some(Cursor {
+                    feed: 0,
+                    download_after: None,
+                }),
+                u32::MAX,
+            )
+            .await
+            .unwrap();
+        let Payload::Changes(changes) = &updates[0].payload else {
+            panic!("the feed sends changes");
+        };
+        let sent: Vec<u8> = changes.iter().flat_map(|c| c.to_vec()).collect();
+        assert_eq!(sent, plain_after(&mut doc));
+
+        // Search by a whole ID number goes through the hash; part of one finds nothing.
+        let area = AreaCode::parse(VILLAGE).unwrap();
+        let found = register::list(&db.pool, &vault, &area, Some("11010519491231002x"), 10, 0)
+            .await
+            .unwrap();
+        assert_eq!(found.total, 1);
+        let part = register::list(&db.pool, &vault, &area, Some("19491231"), 10, 0)
+            .await
+            .unwrap();
+        assert_eq!(part.total, 0);
+        let name = register::list(&db.pool, &vault, &area, Some("王"), 10, 0)
+            .await
+            .unwrap();
+        assert_eq!(name.total, 1);
+    }
+
+    fn plain_after(doc: &mut AutoCommit) -> Vec<u8> {
+        doc.get_changes(&[])
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn test_a_database_with_documents_stored_in_the_clear_is_not_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before");
+        std::fs::create_dir(&before).unwrap();
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            if name.as_str() < "0006" {
+                std::fs::copy(entry.path(), before.join(&name)).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
+             VALUES ('h', $1, $2, 1, 0)",
+        )
+        .bind(VILLAGE)
+        .bind(Vec::<u8>::new())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO change (household_id, hash, actor, bytes, received_at)
+             VALUES ('h', $1, 'a', $2, 0)",
+        )
+        .bind(vec![1u8; 32])
+        .bind(AUTOMERGE_MAGIC.to_vec())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let refused = db.migrate().await.unwrap_err().to_string();
+        assert!(refused.contains("re-create this database"), "{refused}");
+    }
 }

@@ -5,14 +5,24 @@
 //! Staff read the register through the JSON API. SQLite is the embedded default; PostgreSQL
 //! serves a province, with several servers sharing one database.
 
+pub mod accounts;
+pub mod areas;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod documents;
+pub mod enrollment;
+pub mod export;
 pub mod http;
+pub mod privacy;
+pub mod quarantine;
 pub mod register;
 pub mod review;
+pub mod screen;
 pub mod settle;
+pub mod tls;
+pub mod vault;
 
 use documents::Ledger;
 use std::net::SocketAddr;
@@ -22,22 +32,81 @@ use std::time::Duration;
 /// How often background compaction looks for documents to fold.
 pub const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How the server runs, beyond where its data is.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// The keys sensitive data is stored under.
+    pub vault: vault::Vault,
+    pub sessions: accounts::SessionPolicy,
+    pub rate_limits: http::hardening::RateLimits,
+    /// Speak HTTPS with this certificate and key (`tls::load`); plain HTTP without.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// Serves the API until SIGINT or SIGTERM, then lets in-flight requests finish.
-pub async fn serve(db: db::Db, listen: SocketAddr) -> std::io::Result<()> {
-    let ledger = Arc::new(Ledger::new(db));
+pub async fn serve(db: db::Db, options: ServeOptions) -> std::io::Result<()> {
+    let ledger = Arc::new(Ledger::new(db, options.vault));
     let compaction = tokio::spawn(compact_forever(Arc::clone(&ledger)));
-    let app = http::app(http::AppState { ledger });
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let app = http::app(http::AppState {
+        ledger,
+        sessions: options.sessions,
+        rate_limits: options.rate_limits,
+    });
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening");
-    // Tests and scripts read this line to learn the port when listening on port 0.
-    println!("doorstep listening on http://{address}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let listener = listener.into_std()?;
+    let handle = axum_server::Handle::new();
+    let stop = tokio::spawn({
+        let handle = handle.clone();
+        async move {
+            shutdown_signal().await;
+            // No deadline: in-flight requests finish.
+            handle.graceful_shutdown(None);
+        }
+    });
+    let make_service = |app: axum::Router| app.into_make_service_with_connect_info::<SocketAddr>();
+    // Tests and scripts read the listening line to learn the port when listening on port 0.
+    let served = match options.tls {
+        Some(tls) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+            let server = axum_server::from_tcp_rustls(listener, config)?;
+            println!("doorstep listening on https://{address}");
+            bounded(server)
+                .handle(handle)
+                .serve(make_service(http::hardening::hsts(app)))
+                .await
+        }
+        None => {
+            let server = axum_server::from_tcp(listener)?;
+            println!("doorstep listening on http://{address}");
+            bounded(server)
+                .handle(handle)
+                .serve(make_service(app))
+                .await
+        }
+    };
+    stop.abort();
     compaction.abort();
+    served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A client has this long to send a request's headers, and a new connection its first
+/// request: a slow client cannot hold a connection (a task and a socket) open for ever. Once
+/// the headers are in, the request timeout of `http::app` bounds the rest.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn bounded<A>(
+    mut server: axum_server::Server<SocketAddr, A>,
+) -> axum_server::Server<SocketAddr, A> {
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(HEADER_TIMEOUT);
+    server.first_request_timeout(HEADER_TIMEOUT)
 }
 
 async fn compact_forever(ledger: Arc<Ledger>) {

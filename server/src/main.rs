@@ -1,13 +1,18 @@
-//! `doorstep`: the server binary. Runs the server, and manages devices and tokens.
+//! `doorstep`: the server binary. Runs the server; sets up areas, accounts and devices for
+//! operators with access to the database; and is a terminal client for staff.
 
+mod device_cli;
 mod review_cli;
 
 use clap::{Parser, Subcommand};
-use doorstep_server::{config, db::Db};
+use doorstep_server::accounts::{self, NewStaff, Role, SessionPolicy};
+use doorstep_server::http::hardening::RateLimits;
+use doorstep_server::{areas, config, db::Db};
 use schema::ids::AreaCode;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +27,10 @@ struct Cli {
     /// PostgreSQL URL (postgres://…); SQLite under --data when absent.
     #[arg(long, global = true, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// The data key file: one key a line as `id:hex`, the current key first, older keys
+    /// after it. Without it (and without DOORSTEP_DATA_KEY), a key is made under --data.
+    #[arg(long, global = true, env = "DOORSTEP_DATA_KEY_FILE")]
+    data_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,23 +42,68 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// How long a staff session lasts from login, in seconds.
+        #[arg(long, default_value_t = 12 * 3600)]
+        session_lifetime_secs: u64,
+        /// How long a staff session lasts without a request, in seconds.
+        #[arg(long, default_value_t = 2 * 3600)]
+        session_idle_secs: u64,
+        /// Requests a second from one client address, in bursts of ten seconds' worth; 0
+        /// turns the limit off (behind a reverse proxy, which every client shares).
+        #[arg(long, default_value_t = RateLimits::default().per_client_per_second)]
+        rate_per_client: u32,
+        /// Requests a second with one device token or staff session, in bursts of ten
+        /// seconds' worth; 0 turns the limit off.
+        #[arg(long, default_value_t = RateLimits::default().per_credential_per_second)]
+        rate_per_credential: u32,
+        /// Logins and enrollment-code redemptions a minute from one client address; 0 turns
+        /// the limit off.
+        #[arg(long, default_value_t = RateLimits::default().login_attempts_per_minute)]
+        login_attempts_per_minute: u32,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key), for offices without
+        /// a reverse proxy.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// First-time setup: create the first county admin.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Create staff accounts from the command line (admins can also use the API).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// Load administrative areas (province to village codes).
+    Areas {
+        #[command(subcommand)]
+        command: AreasCommand,
+    },
+    /// Log in to a running server and print the session token, for `doorstep review`.
+    Login {
+        #[arg(long, env = "DOORSTEP_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        #[arg(long)]
+        username: String,
+        /// The 6-digit code of an admin's authenticator app.
+        #[arg(long)]
+        totp: Option<String>,
     },
     /// Manage devices.
     Device {
         #[command(subcommand)]
-        command: DeviceCommand,
-    },
-    /// Manage operator tokens (staff access to the register, until accounts exist).
-    Token {
-        #[command(subcommand)]
-        command: TokenCommand,
+        command: device_cli::DeviceCommand,
     },
     /// Work through the review queue of a running server.
     Review {
         /// The server's address.
         #[arg(long, env = "DOORSTEP_SERVER", default_value = "http://127.0.0.1:8080")]
         server: String,
-        /// Your operator token (`doorstep token add`).
+        /// Your session token (`doorstep login`).
         #[arg(long, env = "DOORSTEP_TOKEN", hide_env_values = true)]
         token: String,
         #[command(subcommand)]
@@ -58,26 +112,61 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-enum DeviceCommand {
-    /// Register a device for one or more villages and print its token.
-    Add {
-        #[arg(long = "village", required = true)]
-        villages: Vec<String>,
-        #[arg(long, default_value = "")]
+enum AdminCommand {
+    /// Create the first county admin (refused once one exists). Reads the password from
+    /// standard input and prints the TOTP secret for their authenticator app.
+    Init {
+        #[arg(long, default_value = "admin")]
+        username: String,
+        #[arg(long)]
         name: String,
+        /// The county (or wider area) the admin manages.
+        #[arg(long)]
+        scope: String,
     },
 }
 
 #[derive(Debug, Subcommand)]
-enum TokenCommand {
-    /// Create an operator token for a staff member and an area, and print it.
+enum StaffCommand {
+    /// Create an account. Reads the password from standard input.
     Add {
         #[arg(long)]
-        scope: String,
-        /// The staff member's name, as their review decisions record it.
-        #[arg(long, default_value = "")]
+        username: String,
+        #[arg(long)]
         name: String,
+        /// county_admin, county_staff, township_staff or auditor.
+        #[arg(long)]
+        role: String,
+        /// The account's area: a county for county roles, a township for township staff.
+        #[arg(long)]
+        scope: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AreasCommand {
+    /// Add or rename areas from a CSV file of `code,name` lines.
+    Import { file: PathBuf },
+}
+
+/// The first line of standard input: a password, typed or piped, never an argument that
+/// would show in the process list and the shell's history.
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|err| format!("cannot read the password from standard input: {err}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn new_staff(username: String, name: String, role: Role, scope: &str) -> Result<NewStaff, String> {
+    Ok(NewStaff {
+        username,
+        name,
+        role,
+        scope: AreaCode::parse(scope).map_err(|err| err.message.to_string())?,
+        password: read_password()?,
+    })
 }
 
 fn main() -> ExitCode {
@@ -106,6 +195,21 @@ fn fail(message: &str) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    if let Command::Login {
+        server,
+        username,
+        totp,
+    } = cli.command
+    {
+        let password = read_password()?;
+        let token = tokio::task::spawn_blocking(move || {
+            review_cli::login(server, &username, &password, totp.as_deref())
+        })
+        .await
+        .map_err(|err| err.to_string())??;
+        println!("{token}");
+        return Ok(());
+    }
     if let Command::Review {
         server,
         token,
@@ -126,44 +230,113 @@ async fn run(cli: Cli) -> Result<(), String> {
     db.migrate()
         .await
         .map_err(|err| format!("cannot migrate the database: {err}"))?;
+    // The key itself is read from the environment only: an argument would show in the
+    // process list.
+    let vault = doorstep_server::vault::Vault::from_config(
+        &cli.data,
+        std::env::var("DOORSTEP_DATA_KEY").ok(),
+        cli.data_key_file.clone(),
+    )
+    .map_err(|err| format!("cannot load the data key: {err}"))?;
+    areas::ensure_default(&db)
+        .await
+        .map_err(|err| format!("cannot load the default areas: {err}"))?;
     match cli.command {
-        Command::Serve { listen } => doorstep_server::serve(db, listen)
-            .await
-            .map_err(|err| format!("server failed: {err}")),
-        Command::Device {
-            command: DeviceCommand::Add { villages, name },
+        Command::Serve {
+            listen,
+            session_lifetime_secs,
+            session_idle_secs,
+            rate_per_client,
+            rate_per_credential,
+            login_attempts_per_minute,
+            tls_cert,
+            tls_key,
         } => {
-            let villages = villages
-                .iter()
-                .map(|code| AreaCode::parse_village(code).map_err(|err| err.message.to_string()))
-                .collect::<Result<Vec<_>, _>>()?;
-            let name = if name.is_empty() {
-                format!("device for {}", villages[0])
-            } else {
-                name
+            let tls = match (tls_cert, tls_key) {
+                (Some(certificate), Some(key)) => Some(
+                    doorstep_server::tls::load(&certificate, &key)
+                        .map_err(|err| err.to_string())?,
+                ),
+                _ => None,
             };
-            let (_, token) = doorstep_server::auth::add_device(&db, &name, &villages)
+            let options = doorstep_server::ServeOptions {
+                listen,
+                vault,
+                sessions: SessionPolicy {
+                    lifetime: Duration::from_secs(session_lifetime_secs),
+                    idle: Duration::from_secs(session_idle_secs),
+                },
+                rate_limits: RateLimits {
+                    per_client_per_second: rate_per_client,
+                    per_credential_per_second: rate_per_credential,
+                    login_attempts_per_minute,
+                },
+                tls,
+            };
+            doorstep_server::serve(db, options)
                 .await
-                .map_err(|err| format!("cannot add the device: {err}"))?;
-            println!("{token}");
+                .map_err(|err| format!("server failed: {err}"))
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Init {
+                    username,
+                    name,
+                    scope,
+                },
+        } => {
+            if accounts::has_admin(&db)
+                .await
+                .map_err(|err| err.to_string())?
+            {
+                return Err("已有管理员；请由管理员创建其他账号\nan admin exists already; let them create other accounts".to_owned());
+            }
+            let new = new_staff(username, name, Role::CountyAdmin, &scope)?;
+            let created = accounts::create(&db, &vault, new)
+                .await
+                .map_err(|err| err.to_string())?;
+            println!("created county admin {}", created.staff.username);
+            if let Some(uri) = created.totp_uri() {
+                println!("add this to the admin's authenticator app (shown once):");
+                println!("{uri}");
+            }
             Ok(())
         }
+        Command::Staff {
+            command:
+                StaffCommand::Add {
+                    username,
+                    name,
+                    role,
+                    scope,
+                },
+        } => {
+            let role = Role::parse(&role).map_err(|message| message.to_string())?;
+            let new = new_staff(username, name, role, &scope)?;
+            let created = accounts::create(&db, &vault, new)
+                .await
+                .map_err(|err| err.to_string())?;
+            println!("created {} {}", role.as_str(), created.staff.username);
+            if let Some(uri) = created.totp_uri() {
+                println!("{uri}");
+            }
+            Ok(())
+        }
+        Command::Areas {
+            command: AreasCommand::Import { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
+            let parsed =
+                areas::parse(&text).map_err(|err| format!("{}: {}", file.display(), err))?;
+            let count = areas::import(&db, &parsed)
+                .await
+                .map_err(|err| err.to_string())?;
+            println!("imported {count} areas");
+            Ok(())
+        }
+        Command::Device { command } => device_cli::run(&db, command).await,
         // Answered above, before any database is opened.
-        Command::Review { .. } => Ok(()),
-        Command::Token {
-            command: TokenCommand::Add { scope, name },
-        } => {
-            let scope = AreaCode::parse(&scope).map_err(|err| err.message.to_string())?;
-            let name = if name.is_empty() {
-                format!("staff of {scope}")
-            } else {
-                name
-            };
-            let token = doorstep_server::auth::add_operator(&db, &name, &scope)
-                .await
-                .map_err(|err| format!("cannot add the token: {err}"))?;
-            println!("{token}");
-            Ok(())
-        }
+        Command::Review { .. } | Command::Login { .. } => Ok(()),
     }
 }

@@ -1,7 +1,12 @@
 //! The register: households, members and visits as plain rows, projected from the documents
 //! in the same transaction as the changes, and read back for staff.
+//!
+//! An ID number is stored sealed, beside its keyed lookup hash ([`Vault::lookup_hash`]): a
+//! search for a whole number and duplicate detection compare hashes, and nothing else needs
+//! the number itself. The search text holds names and household numbers, not ID numbers.
 
 use crate::db::{MAX_PARAMS, placeholders, rows_per_statement, value_rows};
+use crate::vault::{self, Vault};
 use schema::ids::AreaCode;
 use schema::layout::{FieldValue, HouseholdView, Record};
 use schema::validation::{self, Issue, Severity};
@@ -112,7 +117,7 @@ impl Projection {
             error_count: errors,
             warning_count: issues.len() as i64 - errors,
             conflict_count: view.conflicts().len() as i64,
-            search_text: schema::search::index_text(view),
+            search_text: search_text(view),
             merged_into: view.household_text("merged_into").map(str::to_owned),
         };
         let members = view
@@ -154,13 +159,30 @@ impl Projection {
     }
 }
 
+/// The text a household is found by on the server: its number and its members' names, one
+/// per line, lowercase. Unlike the phone's index it leaves ID numbers out, which would
+/// otherwise lie in the clear in this column; a whole ID number is found by its hash.
+fn search_text(view: &HouseholdView) -> String {
+    let names = view
+        .members
+        .values()
+        .filter_map(|m| m.get("name").and_then(|f| f.value.as_text()));
+    view.household_text("number")
+        .into_iter()
+        .chain(names)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_lowercase()
+}
+
 /// Rewrites one household's register rows from its document.
 pub async fn project(
     conn: &mut AnyConnection,
+    vault: &Vault,
     household: &str,
     view: &HouseholdView,
 ) -> Result<(), sqlx::Error> {
-    write(conn, &[&Projection::of(household, view)]).await
+    write(conn, vault, &[&Projection::of(household, view)]).await
 }
 
 /// Writes the register rows of several households (each at most once) in a few statements
@@ -170,6 +192,7 @@ pub async fn project(
 /// from growing with the household's past visits.
 pub async fn write(
     conn: &mut AnyConnection,
+    vault: &Vault,
     projections: &[&Projection],
 ) -> Result<(), sqlx::Error> {
     if projections.is_empty() {
@@ -218,27 +241,30 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
         .collect();
-    for batch in members.chunks(rows_per_statement(12)) {
+    for batch in members.chunks(rows_per_statement(13)) {
         let sql = format!(
-            "INSERT INTO member (household_id, member_key, name, id_number, sex, birth_date,
-                 relation, labour_capacity, employment_status, employer, wants_work,
-                 wants_training)
+            "INSERT INTO member (household_id, member_key, name, id_number_sealed,
+                 id_number_hash, sex, birth_date, relation, labour_capacity, employment_status,
+                 employer, wants_work, wants_training)
              VALUES {}
              ON CONFLICT (household_id, member_key) DO UPDATE SET
-                 name = excluded.name, id_number = excluded.id_number, sex = excluded.sex,
+                 name = excluded.name, id_number_sealed = excluded.id_number_sealed,
+                 id_number_hash = excluded.id_number_hash, sex = excluded.sex,
                  birth_date = excluded.birth_date, relation = excluded.relation,
                  labour_capacity = excluded.labour_capacity,
                  employment_status = excluded.employment_status, employer = excluded.employer,
                  wants_work = excluded.wants_work, wants_training = excluded.wants_training",
-            value_rows(batch.len(), 12)
+            value_rows(batch.len(), 13)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
+            let number = member.id_number.as_deref().filter(|n| !n.trim().is_empty());
             query = query
                 .bind(household.to_string())
                 .bind(member.key.clone())
                 .bind(member.name.clone())
-                .bind(member.id_number.clone())
+                .bind(number.map(|n| vault.seal(n.as_bytes())))
+                .bind(number.map(|n| vault.lookup_hash(n)))
                 .bind(member.sex.clone())
                 .bind(member.birth_date.clone())
                 .bind(member.relation.clone())
@@ -361,10 +387,11 @@ pub struct Page {
     pub households: Vec<HouseholdRow>,
 }
 
-/// Households in an area (any level), optionally matching part of a name, ID number or
-/// household number, in village and household-number order.
+/// Households in an area (any level), optionally matching part of a name or household
+/// number, or a whole ID number, in village and household-number order.
 pub async fn list(
     pool: &AnyPool,
+    vault: &Vault,
     area: &AreaCode,
     search: Option<&str>,
     limit: i64,
@@ -374,12 +401,20 @@ pub async fn list(
     let pattern = search
         .and_then(schema::search::like_pattern)
         .unwrap_or_else(|| "%".to_owned());
+    // A whole ID number is looked for by its hash; anything else only in the search text,
+    // and the hash is then NULL, which equals nothing.
+    let hash = search
+        .filter(|s| vault::looks_like_id_number(s))
+        .map(|number| vault.lookup_hash(number));
     let total: i64 = sqlx::query(
         "SELECT COUNT(*) AS total FROM household
-         WHERE village LIKE $1 AND search_text LIKE $2 ESCAPE '\\' AND merged_into IS NULL",
+         WHERE village LIKE $1 AND merged_into IS NULL
+           AND (search_text LIKE $2 ESCAPE '\\'
+                OR id IN (SELECT household_id FROM member WHERE id_number_hash = $3))",
     )
     .bind(&prefix)
     .bind(&pattern)
+    .bind(hash.clone())
     .fetch_one(pool)
     .await?
     .try_get("total")?;
@@ -387,11 +422,14 @@ pub async fn list(
         "SELECT id, village, number, head_name, address, member_count, visit_count, last_visit_at,
                 error_count, warning_count, conflict_count, updated_at
          FROM household
-         WHERE village LIKE $1 AND search_text LIKE $2 ESCAPE '\\' AND merged_into IS NULL
-         ORDER BY village, number, id LIMIT $3 OFFSET $4",
+         WHERE village LIKE $1 AND merged_into IS NULL
+           AND (search_text LIKE $2 ESCAPE '\\'
+                OR id IN (SELECT household_id FROM member WHERE id_number_hash = $3))
+         ORDER BY village, number, id LIMIT $4 OFFSET $5",
     )
     .bind(&prefix)
     .bind(&pattern)
+    .bind(hash)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)

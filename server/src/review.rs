@@ -12,7 +12,13 @@
 //! same item. An item that nobody settled but that is no longer true (a later edit chose a
 //! value, a device fixed the rule) is closed as `settled` by itself. Every step is kept in
 //! `review_event`.
+//!
+//! Both tables are stored in the clear, so what they say names no sensitive value: ID
+//! numbers appear masked, a disputed health or poverty status without its values, and
+//! duplicates are found by the ID numbers' keyed hashes, never the numbers.
 
+use crate::privacy;
+use crate::vault::{self, Vault};
 use schema::Message;
 use schema::fields::{Entity, FieldPath};
 use schema::layout::HouseholdView;
@@ -133,34 +139,39 @@ pub fn describe(view: &HouseholdView, path: &str) -> Message {
     }
 }
 
-/// The ID numbers of a household's members, normalised (upper-case `X`), with the member
-/// keys that hold each.
-fn id_numbers(view: &HouseholdView) -> BTreeMap<String, Vec<&str>> {
-    let mut out: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+/// One ID number held by members of a household.
+struct Held<'a> {
+    /// As shown: masked.
+    masked: String,
+    /// The member keys that hold it.
+    keys: Vec<&'a str>,
+}
+
+/// The ID numbers of a household's members, by lookup hash (two spellings of one number are
+/// one entry).
+fn id_numbers<'a>(vault: &Vault, view: &'a HouseholdView) -> BTreeMap<String, Held<'a>> {
+    let mut out: BTreeMap<String, Held<'a>> = BTreeMap::new();
     for (key, member) in &view.members {
         let Some(number) = member.get("id_number").and_then(|f| f.value.as_text()) else {
             continue;
         };
-        let number = number.trim().to_uppercase();
-        if number.len() == 15 || number.len() == 18 {
-            out.entry(number).or_default().push(key.as_str());
+        let number = vault::normalise_id_number(number);
+        if number.len() == 18 {
+            out.entry(vault.lookup_hash(&number))
+                .or_insert_with(|| Held {
+                    masked: privacy::mask_id_number(&number),
+                    keys: Vec::new(),
+                })
+                .keys
+                .push(key.as_str());
         }
     }
     out
 }
 
-fn masked(id_number: &str) -> String {
-    let chars: Vec<char> = id_number.chars().collect();
-    if chars.len() < 8 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
-}
-
 /// What is wrong inside one household, from its merged view and validation issues.
 fn household_findings(
+    vault: &Vault,
     household: &str,
     village: &str,
     view: &HouseholdView,
@@ -168,13 +179,16 @@ fn household_findings(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for conflict in view.conflicts() {
-        let spec_kind = FieldPath::parse(&conflict.path).map(|p| p.spec().kind);
+        let path = FieldPath::parse(&conflict.path);
         let values: Vec<Message> = conflict
             .field
             .candidates
             .iter()
-            .map(|c| match spec_kind {
-                Ok(kind) => c.value.readable(kind),
+            .map(|c| match &path {
+                Ok(path) if privacy::is_sensitive_name(path.name) => {
+                    privacy::mask_readable(path.name, &c.value)
+                }
+                Ok(path) => c.value.readable(path.spec().kind),
                 Err(_) => Message::new(c.value.display(), c.value.display()),
             })
             .collect();
@@ -212,6 +226,8 @@ fn household_findings(
         });
     }
     for issue in issues.iter().filter(|i| i.severity == Severity::Error) {
+        let mut shown = issue.clone();
+        privacy::mask_issue(&mut shown);
         out.push(Finding {
             id: item_id(Kind::Rule, &[household, issue.rule, &issue.path]),
             kind: Kind::Rule,
@@ -220,16 +236,17 @@ fn household_findings(
             village: village.to_owned(),
             path: issue.path.clone(),
             rule: issue.rule.to_owned(),
-            summary: issue.message.clone(),
+            summary: shown.message,
         });
     }
-    for (number, keys) in id_numbers(view) {
+    for (hash, Held { masked, keys }) in id_numbers(vault, view) {
         if keys.len() < 2 {
             continue;
         }
         let path = format!("members.{}.id_number", keys[1]);
         out.push(Finding {
-            id: item_id(Kind::Duplicate, &[household, household, &number]),
+            // The keyed hash, not the number: an item id is stored in the clear.
+            id: item_id(Kind::Duplicate, &[household, household, &hash]),
             kind: Kind::Duplicate,
             household: household.to_owned(),
             other: None,
@@ -237,15 +254,10 @@ fn household_findings(
             path,
             rule: "duplicate.member".to_owned(),
             summary: Message::new(
+                format!("本户有 {} 名成员的身份证号相同（{masked}）", keys.len()),
                 format!(
-                    "本户有 {} 名成员的身份证号相同（{}）",
-                    keys.len(),
-                    masked(&number)
-                ),
-                format!(
-                    "{} members of this household share one ID number ({})",
-                    keys.len(),
-                    masked(&number)
+                    "{} members of this household share one ID number ({masked})",
+                    keys.len()
                 ),
             ),
         });
@@ -266,43 +278,36 @@ pub struct Subject<'a> {
 /// A member row of another household that holds one of the ID numbers looked for.
 struct Holder {
     household: String,
-    id_number: String,
+    /// The ID number's lookup hash.
+    hash: String,
     relation: Option<String>,
     number: String,
 }
 
-/// Every live household's members holding one of these ID numbers, in one statement.
+/// Every live household's members holding one of these ID numbers (by lookup hash), in one
+/// statement.
 async fn holders(
     conn: &mut AnyConnection,
-    numbers: &BTreeSet<String>,
+    hashes: &BTreeSet<String>,
 ) -> Result<Vec<Holder>, sqlx::Error> {
-    if numbers.is_empty() {
-        return Ok(Vec::new());
-    }
-    // The register keeps ID numbers as typed, so look for both spellings of a final x.
-    let spellings: BTreeSet<String> = numbers
-        .iter()
-        .flat_map(|n| [n.clone(), n.to_lowercase()])
-        .collect();
+    let hashes: Vec<&String> = hashes.iter().collect();
     let mut out = Vec::new();
-    let spellings: Vec<String> = spellings.into_iter().collect();
-    for chunk in spellings.chunks(crate::db::MAX_PARAMS) {
-        // Only numbered placeholders are formatted into the SQL; the numbers are bound.
+    for chunk in hashes.chunks(crate::db::MAX_PARAMS) {
+        // Only numbered placeholders are formatted into the SQL; the hashes are bound.
         let sql = format!(
-            "SELECT m.household_id, m.id_number, m.relation, h.number FROM member m
+            "SELECT m.household_id, m.id_number_hash, m.relation, h.number FROM member m
              JOIN household h ON h.id = m.household_id
-             WHERE m.id_number IN ({}) AND h.merged_into IS NULL",
+             WHERE m.id_number_hash IN ({}) AND h.merged_into IS NULL",
             crate::db::placeholders(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for spelling in chunk {
-            query = query.bind(spelling.as_str());
+        for hash in chunk {
+            query = query.bind(hash.as_str());
         }
         for row in query.fetch_all(&mut *conn).await? {
-            let id_number: String = row.try_get("id_number")?;
             out.push(Holder {
                 household: row.try_get("household_id")?,
-                id_number: id_number.to_uppercase(),
+                hash: row.try_get("id_number_hash")?,
                 relation: row.try_get("relation")?,
                 number: row.try_get("number")?,
             });
@@ -312,8 +317,8 @@ async fn holders(
 }
 
 /// Other households that hold one of this household's ID numbers: one item per pair.
-fn duplicate_findings(subject: &Subject<'_>, holders: &[Holder]) -> Vec<Finding> {
-    let numbers = id_numbers(subject.view);
+fn duplicate_findings(vault: &Vault, subject: &Subject<'_>, holders: &[Holder]) -> Vec<Finding> {
+    let numbers = id_numbers(vault, subject.view);
     let household = subject.household;
     let is_head = |keys: &Vec<&str>| {
         keys.iter().any(|key| {
@@ -328,14 +333,14 @@ fn duplicate_findings(subject: &Subject<'_>, holders: &[Holder]) -> Vec<Finding>
     };
     let mut shared: BTreeMap<&str, (&str, Vec<String>, bool)> = BTreeMap::new();
     for holder in holders.iter().filter(|h| h.household != household) {
-        let Some(keys) = numbers.get(&holder.id_number) else {
+        let Some(held) = numbers.get(&holder.hash) else {
             continue;
         };
-        let heads_match = holder.relation.as_deref() == Some("01") && is_head(keys);
+        let heads_match = holder.relation.as_deref() == Some("01") && is_head(&held.keys);
         let entry = shared
             .entry(holder.household.as_str())
             .or_insert_with(|| (holder.number.as_str(), Vec::new(), false));
-        entry.1.push(masked(&holder.id_number));
+        entry.1.push(held.masked.clone());
         entry.2 |= heads_match;
     }
     shared
@@ -422,8 +427,12 @@ async fn known_items(
 }
 
 /// Brings one household's items up to date with its merged state.
-pub async fn refresh(conn: &mut AnyConnection, subject: Subject<'_>) -> Result<(), sqlx::Error> {
-    refresh_all(conn, &[subject]).await
+pub async fn refresh(
+    conn: &mut AnyConnection,
+    vault: &Vault,
+    subject: Subject<'_>,
+) -> Result<(), sqlx::Error> {
+    refresh_all(conn, vault, &[subject]).await
 }
 
 /// Brings households' items up to date with their merged state: opens what is new, reopens
@@ -431,6 +440,7 @@ pub async fn refresh(conn: &mut AnyConnection, subject: Subject<'_>) -> Result<(
 /// in two statements whatever the number of households, and writes only what changed.
 pub async fn refresh_all(
     conn: &mut AnyConnection,
+    vault: &Vault,
     subjects: &[Subject<'_>],
 ) -> Result<(), sqlx::Error> {
     if subjects.is_empty() {
@@ -441,21 +451,22 @@ pub async fn refresh_all(
         .iter()
         .filter(|s| s.view.household_text("merged_into").is_none())
         .collect();
-    let numbers: BTreeSet<String> = live
+    let hashes: BTreeSet<String> = live
         .iter()
-        .flat_map(|s| id_numbers(s.view).into_keys())
+        .flat_map(|s| id_numbers(vault, s.view).into_keys())
         .collect();
-    let holders = holders(conn, &numbers).await?;
+    let holders = holders(conn, &hashes).await?;
     let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
     for subject in &live {
         let found = household_findings(
+            vault,
             subject.household,
             subject.village,
             subject.view,
             subject.issues,
         )
         .into_iter()
-        .chain(duplicate_findings(subject, &holders));
+        .chain(duplicate_findings(vault, subject, &holders));
         for finding in found {
             findings.entry(finding.id.clone()).or_insert(finding);
         }
@@ -831,11 +842,5 @@ mod tests {
             item_id(Kind::Duplicate, &["h12", "x"])
         );
         assert_eq!(a.len(), 16);
-    }
-
-    #[test]
-    fn id_numbers_are_masked_in_summaries() {
-        assert_eq!(masked("11010519491231002X"), "1101**********002X");
-        assert_eq!(masked("123"), "***");
     }
 }

@@ -1,6 +1,7 @@
 //! `doorstep review …`: the review queue for staff who work from a terminal. It talks to a
 //! running server through the same JSON API as the web console, with the staff member's
-//! operator token, so every decision goes through the one code path and names its author.
+//! session token (`doorstep login`), so every decision goes through the one code path and
+//! names its author. `doorstep login` lives here too: it is the same kind of client.
 
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -27,6 +28,9 @@ pub enum ReviewCommand {
     /// Show one item: the candidates side by side, the field's history, the household.
     Show {
         item: String,
+        /// Show ID numbers and other sensitive fields in full (county roles; audited).
+        #[arg(long)]
+        reveal: bool,
         #[arg(long)]
         json: bool,
     },
@@ -132,6 +136,34 @@ impl Client {
     }
 }
 
+/// Logs in and returns the session token.
+pub fn login(
+    server: String,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> Result<String, String> {
+    let client = Client::new(Connection {
+        server,
+        token: String::new(),
+    });
+    let response = client
+        .agent
+        .post(client.url("/api/v1/login"))
+        .header("Content-Type", "application/json")
+        .send(
+            json!({ "username": username, "password": password, "totp": totp })
+                .to_string()
+                .as_bytes(),
+        );
+    let body = client.answer(response)?;
+    body["token"].as_str().map(str::to_owned).ok_or_else(|| {
+        "服务器应答中没有令牌
+the server's answer holds no token"
+            .to_owned()
+    })
+}
+
 pub fn run(connection: Connection, command: ReviewCommand) -> Result<(), String> {
     let client = Client::new(connection);
     match command {
@@ -151,8 +183,9 @@ pub fn run(connection: Connection, command: ReviewCommand) -> Result<(), String>
             let page = client.get("/api/v1/review/items", &query)?;
             print(&page, json, render_list)
         }
-        ReviewCommand::Show { item, json } => {
-            let detail = client.get(&format!("/api/v1/review/items/{item}"), &[])?;
+        ReviewCommand::Show { item, reveal, json } => {
+            let query = [("reveal", reveal.to_string())];
+            let detail = client.get(&format!("/api/v1/review/items/{item}"), &query)?;
             print(&detail, json, render_item)
         }
         ReviewCommand::Resolve {

@@ -11,7 +11,8 @@
 //! member. One actor per staff account would have to chain every decision onto that person's
 //! previous one, which a decision made against an older view cannot do.
 
-use crate::auth::Operator;
+use crate::accounts;
+use crate::audit::{self, Entry, Outcome};
 use crate::documents::{Ledger, LedgerError};
 use crate::http::error::ApiError;
 use crate::review::{self, ItemRow, Kind, Status};
@@ -63,7 +64,7 @@ pub enum Choice {
 /// Who decides, as recorded in the document.
 #[derive(Debug, Clone)]
 pub struct Staff {
-    /// The operator's id: stable, for the review history.
+    /// The staff account's id: stable, for the review history.
     pub id: String,
     /// How the document names them.
     pub name: String,
@@ -447,37 +448,38 @@ pub struct ResolveOutcome {
     pub message: Message,
 }
 
-fn staff_of(operator: &Operator) -> Staff {
+fn staff_of(account: &accounts::Staff) -> Staff {
     Staff {
-        id: operator.id.clone(),
-        name: operator.name.clone(),
+        id: account.id.clone(),
+        name: account.name.clone(),
     }
 }
 
 pub fn item_not_found(id: &str) -> ReviewError {
     ReviewError::NotFound(Message::new(
-        format!("没有审核项“{id}”，或不在本令牌的区划内"),
-        format!("No review item \"{id}\" in this token's scope"),
+        format!("没有审核项“{id}”，或不在您的区划内"),
+        format!("No review item \"{id}\" in your area"),
     ))
 }
 
 fn household_not_found(id: &str) -> ReviewError {
     ReviewError::NotFound(Message::new(
-        format!("没有户“{id}”，或不在本令牌的区划内"),
-        format!("No household \"{id}\" in this token's scope"),
+        format!("没有户“{id}”，或不在您的区划内"),
+        format!("No household \"{id}\" in your area"),
     ))
 }
 
-/// Whether a village lies in the operator's area.
-pub fn covers(operator: &Operator, village: &str) -> bool {
-    AreaCode::parse(village).is_ok_and(|v| operator.scope.contains(&v))
+/// Whether a village lies in the staff member's area.
+pub fn covers(account: &accounts::Staff, village: &str) -> bool {
+    AreaCode::parse(village).is_ok_and(|v| account.scope.contains(&v))
 }
 
 /// Decides a conflict or rule item: writes the chosen value into the household, as the staff
 /// member, against the version they saw.
 pub async fn resolve(
     ledger: &Ledger,
-    operator: &Operator,
+    account: &accounts::Staff,
+    client: &str,
     item_id: &str,
     choice: &Choice,
     comment: Option<&str>,
@@ -488,7 +490,7 @@ pub async fn resolve(
     let mut write = ledger.db().begin_write().await?;
     let item = review::item(&mut write.tx, item_id)
         .await?
-        .filter(|item| covers(operator, &item.village))
+        .filter(|item| covers(account, &item.village))
         .ok_or_else(|| item_not_found(item_id))?;
     if item.kind == Kind::Duplicate {
         return Err(ReviewError::Refused(Message::new(
@@ -506,7 +508,7 @@ pub async fn resolve(
         .load_for_write(&mut write.tx, &item.household_id)
         .await?
         .ok_or_else(|| item_not_found(item_id))?;
-    let staff = staff_of(operator);
+    let staff = staff_of(account);
     let signed = Signed {
         staff: &staff,
         item: item_id,
@@ -514,23 +516,42 @@ pub async fn resolve(
         at: now,
     };
     let decision = decide(&mut doc, &seen, &path, choice, &signed)?;
-    let readable = decision.value.readable(path.spec().kind);
+    // The review history is stored in the clear, so a sensitive value goes in masked; the
+    // document keeps the value itself.
+    let (recorded, readable) = if crate::privacy::is_sensitive_name(path.name) {
+        (
+            crate::privacy::mask_value(path.name, &decision.value),
+            crate::privacy::mask_readable(path.name, &decision.value),
+        )
+    } else {
+        (
+            decision.value.clone(),
+            decision.value.readable(path.spec().kind),
+        )
+    };
     review::close(&mut write.tx, item_id, Status::Resolved, now).await?;
     review::record(
         &mut write.tx,
         item_id,
         now,
-        &operator.id,
+        &account.id,
         "resolved",
         &serde_json::json!({
             "staff": staff.name,
-            "value": decision.value,
+            "value": recorded,
             "readable": readable,
             "comment": comment,
             "stale": decision.stale,
         }),
     )
     .await?;
+    // The field is named, not its value: the audit log holds no sensitive data.
+    let entry = Entry::new("review.resolve", Outcome::Ok)
+        .by(account.actor(), account.role.as_str())
+        .on(item_id)
+        .from(client)
+        .saying(format!("{} stale={}", item.path, decision.stale));
+    audit::record_in(&mut write.tx, entry).await?;
     ledger
         .apply_server_changes(
             &mut write.tx,
@@ -584,7 +605,8 @@ pub struct MergeOutcome {
 /// stays as a tombstone pointing to it, and both keep their history.
 pub async fn merge_households(
     ledger: &Ledger,
-    operator: &Operator,
+    account: &accounts::Staff,
+    client: &str,
     keep: &str,
     absorb: &str,
     comment: Option<&str>,
@@ -601,7 +623,7 @@ pub async fn merge_households(
         let (village, mut doc) = ledger
             .load_for_write(&mut write.tx, id)
             .await?
-            .filter(|(village, _)| covers(operator, village))
+            .filter(|(village, _)| covers(account, village))
             .ok_or_else(|| household_not_found(id))?;
         let view = layout::read_household(doc.document()).map_err(DecisionError::from)?;
         if let Some(into) = view.household_text("merged_into") {
@@ -614,7 +636,12 @@ pub async fn merge_households(
     };
     let (keep_village, mut keep_doc) = load(keep).await?;
     let (absorb_village, mut absorb_doc) = load(absorb).await?;
-    let staff = staff_of(operator);
+    let entry = Entry::new("review.merge", Outcome::Ok)
+        .by(account.actor(), account.role.as_str())
+        .on(format!("{absorb} -> {keep}"))
+        .from(client);
+    audit::record_in(&mut write.tx, entry).await?;
+    let staff = staff_of(account);
     let (copied, tombstone) = merge(
         &mut keep_doc,
         &mut absorb_doc,
@@ -642,7 +669,7 @@ pub async fn merge_households(
             &mut write.tx,
             &pair,
             now,
-            &operator.id,
+            &account.id,
             "merged",
             &serde_json::json!({
                 "staff": staff.name,

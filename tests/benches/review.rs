@@ -69,7 +69,7 @@ fn run(backend: &Backend, households: usize) {
     let villages: Vec<String> = (0..VILLAGES).map(village).collect();
     let village_refs: Vec<&str> = villages.iter().map(String::as_str).collect();
     let device_token = db.add_device(&village_refs);
-    let staff = db.add_staff("141124", "bench");
+    let staff = server.staff_token(&db, "141124", "bench");
 
     let dir = tempfile::tempdir_in("/dev/shm").unwrap_or_else(|_| tempfile::tempdir().unwrap());
     let store = Store::open(dir.path()).unwrap();

@@ -8,7 +8,7 @@
 
 use client_core::sync::{self, HttpTransport, SyncReport, Transport};
 use client_core::{DeviceProfile, Store};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -169,14 +169,54 @@ impl TestDatabase {
         self.run(&args)
     }
 
-    pub fn add_operator(&self, scope: &str) -> String {
-        self.run(&["token", "add", "--scope", scope])
+    /// Creates a staff account through `doorstep staff add`, with a fresh username and a
+    /// password fed on standard input, as an operator would.
+    pub fn add_account(&self, role: &str, scope: &str, name: &str) -> Account {
+        let mut suffix = [0u8; 4];
+        getrandom::fill(&mut suffix).unwrap();
+        let username = format!("{role}-{}", hex::encode(suffix));
+        let password = format!("pass-{}", hex::encode(suffix));
+        let mut child = self
+            .command()
+            .args(["staff", "add", "--username", &username, "--name", name])
+            .args(["--role", role, "--scope", scope])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "doorstep staff add failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let totp_secret = stdout
+            .lines()
+            .find_map(|line| line.split("secret=").nth(1))
+            .map(|rest| rest.split('&').next().unwrap_or_default().to_owned());
+        Account {
+            username,
+            password,
+            totp_secret,
+        }
     }
+}
 
-    /// An operator token that names a staff member, as review decisions record them.
-    pub fn add_staff(&self, scope: &str, name: &str) -> String {
-        self.run(&["token", "add", "--scope", scope, "--name", name])
-    }
+/// A staff account made for a test, with what logging in needs.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub username: String,
+    pub password: String,
+    /// Base32, for admins.
+    pub totp_secret: Option<String>,
 }
 
 impl Drop for TestDatabase {
@@ -206,9 +246,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &TestDatabase) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    /// Starts `doorstep serve` with extra options, such as a short session lifetime.
+    pub fn start_with(db: &TestDatabase, options: &[&str]) -> Server {
         let mut child = db
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -224,7 +270,40 @@ impl Server {
         Server { child, url }
     }
 
-    /// GETs a JSON document with an operator token; returns the status and the body.
+    /// Logs an account in through the API and returns its session token.
+    pub fn login(&self, account: &Account) -> String {
+        let totp = account.totp_secret.as_ref().map(|secret| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let secret = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+            totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret)
+                .unwrap()
+                .generate(now)
+        });
+        let body = serde_json::json!({
+            "username": account.username,
+            "password": account.password,
+            "totp": totp,
+        });
+        let (status, answer) = self.post_json("/api/v1/login", "", &body);
+        assert_eq!(status, 200, "login failed: {answer}");
+        answer["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A logged-in staff member of `scope` (county staff for a county or wider, township
+    /// staff for a township) named `name`, as review decisions record them.
+    pub fn staff_token(&self, db: &TestDatabase, scope: &str, name: &str) -> String {
+        let role = if scope.len() == 9 {
+            "township_staff"
+        } else {
+            "county_staff"
+        };
+        self.login(&db.add_account(role, scope, name))
+    }
+
+    /// GETs a JSON document with a session token; returns the status and the body.
     pub fn get_json(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
@@ -243,7 +322,7 @@ impl Server {
         (status, json)
     }
 
-    /// POSTs a JSON document with an operator token; returns the status and the body.
+    /// POSTs a JSON document with a session token; returns the status and the body.
     pub fn post_json(
         &self,
         path: &str,
@@ -338,4 +417,126 @@ impl Phone {
     pub fn village() -> AreaCode {
         AreaCode::parse(VILLAGE).unwrap()
     }
+}
+
+// ─── Enrollment ───────────────────────────────────────────────────────────────────────────
+
+impl Phone {
+    /// A phone set up the way volunteers' phones are: by redeeming an enrollment code (or a
+    /// QR code's text, when `server` is `None`).
+    pub fn enroll(
+        name: &str,
+        server: Option<&Server>,
+        code: &str,
+    ) -> Result<(Phone, sync::Enrollment), sync::SyncError> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let enrollment = sync::enroll(&store, server.map(|s| s.url.as_str()), code, Some(name))?;
+        Ok((Phone { store, _dir: dir }, enrollment))
+    }
+
+    /// The store's directory, for `doorstep-field --store` and for reopening it.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
+impl Server {
+    /// PUTs a JSON document with a session token; returns the status and the body.
+    pub fn put_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let mut response = agent
+            .put(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes())
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap();
+        let json =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body}"));
+        (status, json)
+    }
+
+    /// GETs anything with a session token; returns the status, the content type and the
+    /// body.
+    pub fn get_bytes(&self, path: &str, token: &str) -> (u16, String, Vec<u8>) {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let mut response = agent
+            .get(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.body_mut().read_to_vec().unwrap();
+        (status, content_type, body)
+    }
+}
+
+impl TestDatabase {
+    /// Runs one SQL statement against this database, as an operator at a SQL prompt would:
+    /// for what a test cannot wait for, such as a code's expiry.
+    pub fn execute(&self, sql: &str) {
+        let url = self.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rw",
+                self.data_dir.path().join("doorstep.db").display()
+            )
+        });
+        runtime().block_on(async {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        });
+    }
+}
+
+/// The `doorstep-field` binary, built once per test run if needed.
+pub fn field_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let mut build = Command::new(env!("CARGO"));
+        build.args([
+            "build",
+            "--quiet",
+            "-p",
+            "doorstep-client-core",
+            "--bin",
+            "doorstep-field",
+        ]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        assert!(
+            build.status().unwrap().success(),
+            "building doorstep-field failed"
+        );
+        profile_dir.join("doorstep-field")
+    })
+    .clone()
 }

@@ -1,17 +1,24 @@
-//! The HTTP API: sync for devices, the register and the review queue for staff, health for
-//! operators.
+//! The HTTP API: sync for devices; login, the register, the review queue and account
+//! management for staff; the audit log for auditors; health for operators.
 
+mod accounts;
 mod auth;
+mod devices;
 pub mod error;
-mod register;
-mod review;
+mod exports;
+pub mod hardening;
+pub mod principal;
+mod quarantine;
+// The privacy module masks these modules' answers.
+pub(crate) mod register;
+pub(crate) mod review;
 mod sync;
 
 use crate::documents::Ledger;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -20,18 +27,43 @@ use tower_http::trace::TraceLayer;
 
 /// The largest request body accepted: a long day's uploads with room to spare.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest JSON body a staff or enrollment request may carry: these are a few fields,
+/// so anything bigger is not a request but a probe, refused before it costs memory.
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 /// A request still running after this is cut off; the client retries.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub ledger: Arc<Ledger>,
+    pub sessions: crate::accounts::SessionPolicy,
+    pub rate_limits: hardening::RateLimits,
 }
 
 /// The whole API as one router.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/api/v1/sync", post(sync::sync))
+        .route("/api/v1/enroll", post(devices::enroll))
+        .route("/api/v1/enrollments", post(devices::create))
+        .route("/api/v1/enrollments/{code}/qr.svg", get(devices::qr_svg))
+        .route("/api/v1/enrollments/{code}/qr.png", get(devices::qr_png))
+        .route("/api/v1/devices", get(devices::list))
+        .route("/api/v1/devices/{id}/revoke", post(devices::revoke))
+        .route("/api/v1/devices/{id}/villages", put(devices::set_villages))
+        .route("/api/v1/login", post(accounts::login))
+        .route("/api/v1/logout", post(accounts::logout))
+        .route("/api/v1/me", get(accounts::me))
+        .route(
+            "/api/v1/staff",
+            get(accounts::list_staff).post(accounts::create_staff),
+        )
+        .route(
+            "/api/v1/staff/{username}/disable",
+            post(accounts::disable_staff),
+        )
+        .route("/api/v1/audit", get(accounts::audit_log))
+        .route("/api/v1/exports/members.csv", get(exports::members))
         .route("/api/v1/households", get(register::list))
         .route("/api/v1/households/{id}", get(register::detail))
         .route("/api/v1/villages", get(review::villages))
@@ -39,12 +71,17 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/review/items/{id}", get(review::show))
         .route("/api/v1/review/items/{id}/resolve", post(review::resolve))
         .route("/api/v1/review/merge", post(review::merge))
+        .route("/api/v1/quarantine", get(quarantine::list))
+        .route("/api/v1/quarantine/{id}", get(quarantine::show))
+        .route("/api/v1/quarantine/{id}/release", post(quarantine::release))
+        .route("/api/v1/quarantine/{id}/discard", post(quarantine::discard))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async {
             error::ApiError::not_found(schema::Message::new("没有这个地址", "No such endpoint"))
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Sync reads its own body, up to MAX_BODY_BYTES; this bounds every extractor.
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -52,8 +89,42 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         // Outermost, so that errors made by the layers above also answer in JSON.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_rejections,
+        ))
         .layer(axum::middleware::map_response(error::json_errors))
-        .with_state(state)
+        .layer(axum::middleware::map_response(
+            accounts::retry_after_lockout,
+        ));
+    hardening::protect(router, state.rate_limits).with_state(state)
+}
+
+/// Records requests refused for their form (malformed, oversized, of the wrong shape): the
+/// signs of a client probing the API. Refusals of credentials and scope are recorded where
+/// they are decided, with who was refused.
+async fn audit_rejections(
+    State(state): State<AppState>,
+    client: principal::Client,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let target = format!("{} {}", request.method(), request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    if matches!(
+        status,
+        StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY
+    ) {
+        let entry = crate::audit::Entry::new("request.rejected", crate::audit::Outcome::Denied)
+            .on(target)
+            .from(client.0)
+            .saying(format!("HTTP {}", status.as_u16()));
+        if let Err(err) = crate::audit::record(state.ledger.db(), entry).await {
+            tracing::warn!(%err, "cannot record a rejected request");
+        }
+    }
+    response
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {

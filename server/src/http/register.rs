@@ -2,9 +2,10 @@
 //! household in full.
 
 use super::AppState;
-use super::auth::bearer;
 use super::error::{ApiError, ApiResult};
-use crate::auth::{self, Operator};
+use super::principal::{self, Client, area_in_scope};
+use crate::accounts::Permission;
+use crate::privacy;
 use crate::register::{self, Page};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -18,35 +19,12 @@ use serde::{Deserialize, Serialize};
 pub(super) const DEFAULT_LIMIT: i64 = 50;
 pub(super) const MAX_LIMIT: i64 = 500;
 
-pub(super) async fn operator(state: &AppState, headers: &HeaderMap) -> ApiResult<Operator> {
-    let token = bearer(headers)?;
-    auth::operator_by_token(state.ledger.db(), token)
-        .await?
-        .ok_or_else(ApiError::unauthorized)
-}
-
-/// The area a request names (the operator's whole scope when it names none), which must lie
-/// inside the operator's scope.
-pub(super) fn area_in_scope(operator: &Operator, area: Option<&str>) -> ApiResult<AreaCode> {
-    let area = match area {
-        Some(code) => AreaCode::parse(code).map_err(|err| ApiError::bad_request(err.message))?,
-        None => operator.scope.clone(),
-    };
-    if !operator.scope.contains(&area) {
-        return Err(ApiError::forbidden(Message::new(
-            format!("无权查看区划 {area}"),
-            format!("Area {area} is outside this token's scope"),
-        )));
-    }
-    Ok(area)
-}
-
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
-    /// A province, city, county, township or village code; the operator's whole scope when
+    /// A province, city, county, township or village code; the staff member's whole scope when
     /// absent.
     pub area: Option<String>,
-    /// Part of a name, ID number or household number.
+    /// Part of a name or household number, or a whole ID number.
     pub search: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
@@ -54,15 +32,19 @@ pub struct ListParams {
 
 pub async fn list(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<Page>> {
-    let operator = operator(&state, &headers).await?;
-    let area = area_in_scope(&operator, params.area.as_deref())?;
+    let action = "register.list";
+    let staff =
+        principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
+    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let offset = params.offset.unwrap_or(0).max(0);
     let page = register::list(
         &state.ledger.db().pool,
+        state.ledger.vault(),
         &area,
         params.search.as_deref(),
         limit,
@@ -86,28 +68,46 @@ pub struct HouseholdDetail {
 
 pub async fn detail(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(params): Query<principal::RevealParam>,
 ) -> ApiResult<Json<HouseholdDetail>> {
-    let operator = operator(&state, &headers).await?;
+    let action = "register.read";
+    let staff =
+        principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
     let not_found = || {
         ApiError::not_found(Message::new(
-            format!("没有户“{id}”，或不在本令牌的区划内"),
-            format!("No household \"{id}\" in this token's scope"),
+            format!("没有户“{id}”，或不在您的区划内"),
+            format!("No household \"{id}\" in your area"),
         ))
     };
     let (village, view) = state.ledger.read(&id).await?.ok_or_else(not_found)?;
-    let in_scope = AreaCode::parse(&village).is_ok_and(|v| operator.scope.contains(&v));
+    let in_scope = AreaCode::parse(&village).is_ok_and(|v| staff.scope.contains(&v));
     if !in_scope {
+        principal::refused(
+            &state,
+            &staff,
+            &client,
+            action,
+            &id,
+            "outside the account's area",
+        )
+        .await?;
         return Err(not_found());
     }
+    let reveal = principal::reveal(&state, &staff, &client, params.reveal, &id).await?;
     let issues = validation::validate(&view, register::today());
     let conflicts = view.conflicts();
-    Ok(Json(HouseholdDetail {
+    let mut detail = HouseholdDetail {
         id,
         village,
         view,
         issues,
         conflicts,
-    }))
+    };
+    if !reveal {
+        privacy::mask_household_detail(&mut detail);
+    }
+    Ok(Json(detail))
 }

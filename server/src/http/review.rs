@@ -4,7 +4,10 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::register::{DEFAULT_LIMIT, MAX_LIMIT, area_in_scope, operator};
+use super::principal::{self, Client, area_in_scope};
+use super::register::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::accounts::Permission;
+use crate::privacy;
 use crate::register;
 use crate::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
 use crate::settle::{self, Choice, MergeOutcome, ResolveOutcome};
@@ -30,11 +33,14 @@ pub struct ListParams {
 
 pub async fn list(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<ItemPage>> {
-    let operator = operator(&state, &headers).await?;
-    let area = area_in_scope(&operator, params.area.as_deref())?;
+    let action = "review.list";
+    let staff =
+        principal::staff(&state, &headers, &client, Permission::ResolveReview, action).await?;
+    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
     let kind = match params.kind.as_deref() {
         None | Some("") => None,
         Some(kind) => Some(Kind::parse(kind).ok_or_else(|| {
@@ -152,14 +158,23 @@ async fn household_part(
 
 pub async fn show(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(params): Query<principal::RevealParam>,
 ) -> ApiResult<Json<ItemDetail>> {
-    let operator = operator(&state, &headers).await?;
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ResolveReview,
+        "review.read",
+    )
+    .await?;
     let mut conn = state.ledger.db().pool.acquire().await?;
     let item = review::item(&mut conn, &id)
         .await?
-        .filter(|item| settle::covers(&operator, &item.village))
+        .filter(|item| settle::covers(&staff, &item.village))
         .ok_or_else(|| settle::item_not_found(&id))?;
     let events = review::events(&mut conn, &id).await?;
     let Some((household, mut doc)) = household_part(&state, &item.household_id).await? else {
@@ -219,7 +234,8 @@ pub async fn show(
             .collect();
     }
     let heads = doc.get_heads().iter().map(|h| h.to_string()).collect();
-    Ok(Json(ItemDetail {
+    let reveal = principal::reveal(&state, &staff, &client, params.reveal, &id).await?;
+    let mut detail = ItemDetail {
         label: path.as_ref().map(|p| p.spec().label()),
         place,
         current,
@@ -230,7 +246,11 @@ pub async fn show(
         heads,
         events,
         item,
-    }))
+    };
+    if !reveal {
+        privacy::mask_item_detail(&mut detail);
+    }
+    Ok(Json(detail))
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,11 +267,19 @@ pub struct ResolveRequest {
 
 pub async fn resolve(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
     Json(request): Json<ResolveRequest>,
 ) -> ApiResult<Json<ResolveOutcome>> {
-    let operator = operator(&state, &headers).await?;
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ResolveReview,
+        "review.resolve",
+    )
+    .await?;
     let choice = match (request.pick, request.value) {
         (Some(pick), None) => Choice::Pick(pick),
         (None, Some(value)) => Choice::Value(value),
@@ -262,15 +290,17 @@ pub async fn resolve(
             )));
         }
     };
-    let outcome = settle::resolve(
+    let mut outcome = settle::resolve(
         &state.ledger,
-        &operator,
+        &staff,
+        &client.0,
         &id,
         &choice,
         request.comment.as_deref(),
         &request.heads,
     )
     .await?;
+    privacy::mask_resolve_outcome(&mut outcome);
     Ok(Json(outcome))
 }
 
@@ -285,13 +315,22 @@ pub struct MergeRequest {
 
 pub async fn merge(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Json(request): Json<MergeRequest>,
 ) -> ApiResult<Json<MergeOutcome>> {
-    let operator = operator(&state, &headers).await?;
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ResolveReview,
+        "review.merge",
+    )
+    .await?;
     let outcome = settle::merge_households(
         &state.ledger,
-        &operator,
+        &staff,
+        &client.0,
         &request.keep,
         &request.absorb,
         request.comment.as_deref(),
@@ -317,11 +356,14 @@ pub struct VillageSummary {
 
 pub async fn villages(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Query(params): Query<AreaParams>,
 ) -> ApiResult<Json<Vec<VillageSummary>>> {
-    let operator = operator(&state, &headers).await?;
-    let area = area_in_scope(&operator, params.area.as_deref())?;
+    let action = "register.villages";
+    let staff =
+        principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
+    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
     let pool = &state.ledger.db().pool;
     let mut summaries: BTreeMap<String, VillageSummary> = BTreeMap::new();
     for (village, households, disputed) in review::household_counts(pool, area.as_str()).await? {

@@ -4,23 +4,93 @@ use super::AppState;
 use super::MAX_BODY_BYTES;
 use super::auth::bearer;
 use super::error::{ApiError, ApiResult};
-use crate::auth;
+use super::principal::Client;
+use crate::audit::{self, Entry, Outcome};
+use crate::auth::{self, Device, TokenCheck};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use schema::Message;
+use schema::ids::AreaCode;
 use schema::wire::{self, SyncRequest, SyncResponse, UploadResult};
+
+/// The device a sync request comes from. A refused token is audited; a revoked device's
+/// answer tells the phone whether to erase its data.
+async fn device(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+) -> ApiResult<(Device, Vec<AreaCode>, Option<String>)> {
+    let db = state.ledger.db();
+    let refused = |detail: &str| {
+        Entry::new("sync", Outcome::Denied)
+            .from(&client.0)
+            .saying(detail)
+    };
+    let token = match bearer(headers) {
+        Ok(token) => token,
+        Err(err) => {
+            audit::record(db, refused("no credentials")).await?;
+            return Err(err);
+        }
+    };
+    match auth::check_token(db, token).await? {
+        TokenCheck::Valid {
+            device,
+            assigned,
+            actor,
+        } => Ok((device, assigned, actor)),
+        TokenCheck::Unknown => {
+            audit::record(db, refused("unknown token")).await?;
+            Err(ApiError::unauthorized())
+        }
+        TokenCheck::Revoked { device_id, wipe } => {
+            let first = wipe && auth::revoked_device_told(db, &device_id).await?;
+            let detail = match (wipe, first) {
+                (true, true) => "revoked device; told to erase its data",
+                (true, false) => "revoked device, told again to erase its data",
+                (false, _) => "revoked device",
+            };
+            let entry = refused(detail)
+                .by(format!("device:{device_id}"), "device")
+                .on(format!("device:{device_id}"));
+            audit::record(db, entry).await?;
+            Err(revoked(wipe))
+        }
+    }
+}
+
+/// The answer to a revoked device. `device_revoked` tells the phone to erase what it holds;
+/// a device revoked without a wipe gets the plain refusal, and keeps its data for a new
+/// enrollment to upload.
+fn revoked(wipe: bool) -> ApiError {
+    if !wipe {
+        return ApiError {
+            message: Message::new(
+                "本设备已被停用，本机数据保留；请向乡镇工作人员索取新的注册码",
+                "This device has been disabled; its data stays on the phone. Ask township staff for a new enrollment code",
+            ),
+            ..ApiError::unauthorized()
+        };
+    }
+    ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        code: "device_revoked",
+        message: Message::new(
+            "本设备已被撤销，本机上的登记数据已清除；如有疑问请联系乡镇工作人员",
+            "This device has been revoked and the survey data on it erased; ask township staff if this is a mistake",
+        ),
+    }
+}
 
 pub async fn sync(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let token = bearer(&headers)?;
-    let device = auth::device_by_token(state.ledger.db(), token)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+    let (device, assigned, actor) = device(&state, &headers, &client).await?;
     // Read only once the token is known, so an anonymous client cannot make the server hold
     // large bodies.
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
@@ -49,6 +119,24 @@ pub async fn sync(
                     "The server does not speak sync protocol {}; please update the app",
                     request.protocol
                 ),
+            ),
+        });
+    }
+    if let Some(bound) = &actor
+        && !bound.eq_ignore_ascii_case(request.actor.trim())
+    {
+        let entry = Entry::new("sync", Outcome::Denied)
+            .by(format!("device:{}", device.id), "device")
+            .on(format!("device:{}", device.id))
+            .from(&client.0)
+            .saying("the request's actor is not the one the device enrolled with");
+        audit::record(state.ledger.db(), entry).await?;
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "wrong_actor",
+            message: Message::new(
+                "此设备令牌属于另一部手机，不能在本机使用；请用注册码登记本机",
+                "This device token belongs to another phone and cannot be used here; enroll this phone with a code of its own",
             ),
         });
     }
@@ -82,6 +170,7 @@ pub async fn sync(
         updates,
         cursor,
         more,
+        villages: Some(assigned.iter().map(ToString::to_string).collect()),
     };
     let body = wire::encode(&response).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response())

@@ -102,7 +102,7 @@ fn test_damaged_automerge_changes_are_rejected_for_their_household_only_and_noth
         let server = Server::start(&db);
         let token = db.add_device(&[VILLAGE]);
         let phone = Phone::new("phone", &server, &token);
-        let operator = db.add_operator(COUNTY);
+        let operator = server.staff_token(&db, COUNTY, "县工作人员");
 
         // Two households recorded on the phone, not yet synced.
         let good = record(&phone, VILLAGE, 2, "甲");
@@ -166,7 +166,7 @@ fn test_an_unsupported_protocol_version_gets_409_and_nothing_is_applied() {
         let server = Server::start(&db);
         let token = db.add_device(&[VILLAGE]);
         let phone = Phone::new("phone", &server, &token);
-        let operator = db.add_operator(COUNTY);
+        let operator = server.staff_token(&db, COUNTY, "县工作人员");
         let household = record(&phone, VILLAGE, 1, "甲").pop_first().unwrap();
         let changes = phone.store.changes_since(&household, &[]).unwrap();
         for protocol in [0, 2, u32::MAX] {
@@ -244,7 +244,7 @@ fn test_missing_unknown_and_forged_tokens_get_401() {
 }
 
 #[test]
-fn test_operator_tokens_cannot_sync_and_device_tokens_cannot_read_the_register() {
+fn test_staff_tokens_cannot_sync_and_device_tokens_cannot_read_the_register() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
@@ -252,8 +252,8 @@ fn test_operator_tokens_cannot_sync_and_device_tokens_cannot_read_the_register()
         let phone = Phone::new("phone", &server, &token);
         let household = record(&phone, VILLAGE, 1, "甲").pop_first().unwrap();
         phone.sync();
-        for scope in [VILLAGE, COUNTY] {
-            let operator = db.add_operator(scope);
+        for scope in [&VILLAGE[..9], COUNTY] {
+            let operator = server.staff_token(&db, scope, "工作人员");
             let (status, body) =
                 server.post_sync(&operator, wire::encode(&request(Vec::new())).unwrap());
             assert_error(
@@ -270,7 +270,7 @@ fn test_operator_tokens_cannot_sync_and_device_tokens_cannot_read_the_register()
             format!("/api/v1/households/{household}"),
         ] {
             let (status, body) = server.get_json(&path, &token);
-            assert_error_json(status, &body, 401, "unauthorized");
+            assert_error_json(status, &body, 403, "forbidden");
         }
         assert_still_serving(&server, &phone);
     }

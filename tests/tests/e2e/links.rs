@@ -42,7 +42,7 @@ fn same_request_sent_twice(backend: &Backend) {
     let db = TestDatabase::new(backend);
     let server = Server::start(&db);
     let token = db.add_device(&[VILLAGE]);
-    let operator = db.add_operator(COUNTY);
+    let operator = server.staff_token(&db, COUNTY, "县工作人员");
     let phone = Phone::new("phone-a", &server, &token);
     let mut work = Fieldwork::default();
     let first = work.new_household(&phone, 3);
@@ -108,7 +108,7 @@ fn answer_lost_then_retried(backend: &Backend) {
     let db = TestDatabase::new(backend);
     let server = Server::start(&db);
     let token = db.add_device(&[VILLAGE]);
-    let operator = db.add_operator(COUNTY);
+    let operator = server.staff_token(&db, COUNTY, "县工作人员");
     let phone = Phone::new("phone-a", &server, &token);
     let mut work = Fieldwork::default();
     let households: Vec<HouseholdId> = (0..3).map(|n| work.new_household(&phone, n + 1)).collect();
@@ -220,7 +220,7 @@ fn syncs_cut_at_any_byte(backend: &Backend, page_bytes: u32) {
     let name = backend.name();
     let db = TestDatabase::new(backend);
     let server = Server::start(&db);
-    let operator = db.add_operator(COUNTY);
+    let operator = server.staff_token(&db, COUNTY, "县工作人员");
     let phones: Vec<Phone> = (0..3)
         .map(|n| Phone::new(&format!("phone-{n}"), &server, &db.add_device(&[VILLAGE])))
         .collect();

@@ -2,11 +2,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod at_rest;
 mod cli;
 mod convergence;
+mod devices;
+mod hardening;
 mod hostile_input;
 mod links;
 mod review;
 mod scope;
+mod screening;
+mod security;
 mod support;
 mod two_servers;

@@ -88,7 +88,7 @@ fn test_a_same_field_conflict_is_shown_with_its_authors_resolved_by_staff_and_se
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
-        let staff = db.add_staff(COUNTY, "县审核员李华");
+        let staff = server.staff_token(&db, COUNTY, "县审核员李华");
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
         let (household, member) = shared_household(&[&a, &b]);
@@ -220,7 +220,7 @@ fn test_edits_to_different_fields_or_of_the_same_value_make_no_review_item() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
-        let staff = db.add_staff(COUNTY, "县审核员");
+        let staff = server.staff_token(&db, COUNTY, "县审核员");
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
         let (household, member) = shared_household(&[&a, &b]);
@@ -254,8 +254,8 @@ fn test_two_staff_deciding_one_item_at_once_leave_a_new_conflict_and_the_late_on
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
-        let first = db.add_staff(COUNTY, "审核员甲");
-        let second = db.add_staff(COUNTY, "审核员乙");
+        let first = server.staff_token(&db, COUNTY, "审核员甲");
+        let second = server.staff_token(&db, COUNTY, "审核员乙");
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
         let (household, item) =
@@ -333,7 +333,7 @@ fn test_a_rule_broken_only_by_the_merge_becomes_an_item_and_goes_when_a_phone_fi
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
-        let staff = db.add_staff(COUNTY, "县审核员");
+        let staff = server.staff_token(&db, COUNTY, "县审核员");
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
         let (household, member) = shared_household(&[&a, &b]);
@@ -399,7 +399,7 @@ fn test_duplicate_households_are_found_merged_with_both_histories_and_late_edits
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
-        let staff = db.add_staff(COUNTY, "县审核员");
+        let staff = server.staff_token(&db, COUNTY, "县审核员");
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
         let head = id_number("19700505", 21);
@@ -523,8 +523,8 @@ fn test_the_review_api_refuses_what_it_cannot_do_with_clear_errors() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
-        let staff = db.add_staff(COUNTY, "县审核员");
-        let elsewhere = db.add_staff("141125", "邻县审核员");
+        let staff = server.staff_token(&db, COUNTY, "县审核员");
+        let elsewhere = server.staff_token(&db, "141125", "邻县审核员");
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
         let (household, item) = address_conflict(&server, &staff, [&a, &b], ["东街", "西街"]);

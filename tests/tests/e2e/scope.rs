@@ -1,5 +1,5 @@
-//! Scope: a device reads and writes only its own villages, and an operator reads only its
-//! own area.
+//! Scope: a device reads and writes only its own villages (what it writes elsewhere is held
+//! in quarantine), and staff read only their own area.
 
 use client_core::sync::{self, HttpTransport};
 use doorstep_e2e::{Backend, COUNTY, OTHER_VILLAGE, Phone, Server, TestDatabase, VILLAGE};
@@ -60,7 +60,7 @@ fn test_a_device_receives_only_the_households_of_its_own_villages() {
 }
 
 #[test]
-fn test_a_household_recorded_in_another_village_is_refused_and_stays_on_the_phone() {
+fn test_a_household_recorded_in_another_village_is_held_for_the_county_not_registered() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
@@ -91,35 +91,41 @@ fn test_a_household_recorded_in_another_village_is_refused_and_stays_on_the_phon
             .finish_visit(&stray, &visit, "met", Some("户主在家"), None)
             .unwrap();
         let before = a.store.household(&stray).unwrap();
-        let unsynced_before = before.unsynced_changes;
-        assert!(unsynced_before > 0);
+        let changes = before.unsynced_changes;
+        assert!(changes > 0);
 
-        for attempt in 0..2 {
-            let report = a.sync();
-            assert_eq!(report.rejected.len(), 1, "{backend:?}: {report:?}");
-            let rejection = &report.rejected[0];
-            assert_eq!(rejection.household, stray.as_str());
-            assert_eq!(rejection.code, RejectCode::OutOfScope);
-            assert!(
-                rejection.reason.zh.contains(OTHER_VILLAGE) && rejection.reason.zh.contains('村'),
-                "the volunteer reads which village, in Chinese: {}",
-                rejection.reason
-            );
-            assert!(rejection.reason.en.contains(OTHER_VILLAGE));
-            assert_eq!(
-                sync::rejections(&a.store).unwrap(),
-                report.rejected,
-                "{backend:?}: the refusal is remembered for the UI"
-            );
-            // Nothing is lost, and nothing counts as delivered.
-            let after = a.store.household(&stray).unwrap();
-            assert_eq!(after.view, before.view, "{backend:?}, attempt {attempt}");
-            assert_eq!(after.unsynced_changes, unsynced_before);
-            assert_eq!(report.unsynced_changes, unsynced_before);
-            assert_eq!(a.store.household(&own).unwrap().unsynced_changes, 0);
-        }
+        // Held in quarantine for county staff rather than refused: the server holds every
+        // change of it, so none is sent again, and the volunteer keeps the household and
+        // reads why. (`screening.rs` follows the county's decision.)
+        let report = a.sync();
+        assert!(report.rejected.is_empty(), "{backend:?}: {report:?}");
+        assert_eq!(report.quarantined.len(), 1, "{backend:?}: {report:?}");
+        let note = &report.quarantined[0];
+        assert_eq!(
+            (note.household.as_str(), note.rule.as_str()),
+            (stray.as_str(), "out_of_scope")
+        );
+        assert!(
+            note.reason.zh.contains(OTHER_VILLAGE) && note.reason.zh.contains('村'),
+            "the volunteer reads which village, in Chinese: {}",
+            note.reason
+        );
+        assert!(note.reason.en.contains(OTHER_VILLAGE));
+        assert_eq!(
+            sync::quarantined(&a.store).unwrap(),
+            report.quarantined,
+            "{backend:?}: the note is kept for the UI"
+        );
+        let after = a.store.household(&stray).unwrap();
+        assert_eq!(after.view, before.view, "{backend:?}");
+        assert_eq!(after.unsynced_changes, 0, "{backend:?}");
+        assert_eq!(report.unsynced_changes, 0, "{backend:?}: {report:?}");
+        assert_eq!(a.store.household(&own).unwrap().unsynced_changes, 0);
+        let report = a.sync();
+        assert_eq!(report.changes_sent, 0, "{backend:?}: {report:?}");
+        assert!(ids(&a).contains(&stray), "{backend:?}: still on the phone");
 
-        let operator = db.add_operator(COUNTY);
+        let operator = server.staff_token(&db, COUNTY, "县工作人员");
         assert_eq!(
             register_ids(&server, &operator, COUNTY),
             BTreeSet::from([own.to_string()]),
@@ -129,6 +135,29 @@ fn test_a_household_recorded_in_another_village_is_refused_and_stays_on_the_phon
         assert_eq!(status, 404, "{backend:?}: {body}");
         b.sync();
         assert!(ids(&b).is_empty(), "{backend:?}: B's village never saw it");
+
+        // Nothing is lost: every change waits in quarantine, the first with the reason.
+        let (status, page) = server.get_json("/api/v1/quarantine?limit=500", &operator);
+        assert_eq!(status, 200, "{page}");
+        let items: Vec<&serde_json::Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item["household_id"] == stray.as_str())
+            .collect();
+        assert_eq!(items.len() as i64, changes, "{backend:?}: {page}");
+        let first: Vec<&&serde_json::Value> = items
+            .iter()
+            .filter(|i| i["rule"] == "out_of_scope")
+            .collect();
+        assert_eq!(first.len(), 1, "{backend:?}: {page}");
+        let reason = &first[0]["reason"];
+        assert!(
+            reason["zh"].as_str().unwrap().contains(OTHER_VILLAGE)
+                && reason["zh"].as_str().unwrap().contains('村')
+                && reason["en"].as_str().unwrap().contains(OTHER_VILLAGE),
+            "the volunteer and staff read which village, in Chinese first: {reason}"
+        );
     }
 }
 
@@ -157,37 +186,39 @@ fn test_a_device_cannot_change_a_household_of_another_village() {
         assert_eq!(edit.len(), 1);
         let history = c.store.changes_since(&target, &[]).unwrap();
 
-        let operator = db.add_operator(COUNTY);
+        let operator = server.staff_token(&db, COUNTY, "县工作人员");
         let register_before = detail(&server, &operator, &target);
-        // Relabelled as a new household, the history still names its own household id, so
-        // it is refused as not that household's document before scope is even asked.
+        // Written outside its villages, the edit is held in quarantine for county staff (the
+        // same item however often it comes). Relabelled as a new household, the history
+        // still names its own household id, so it is refused as not that household's
+        // document before scope is even asked.
         let attempts = [
-            (
-                "the edit alone",
-                target.clone(),
-                edit.clone(),
-                RejectCode::OutOfScope,
-            ),
-            (
-                "the whole history",
-                target.clone(),
-                history.clone(),
-                RejectCode::OutOfScope,
-            ),
+            ("the edit alone", target.clone(), edit.clone(), None),
+            ("the whole history", target.clone(), history.clone(), None),
             (
                 "relabelled as a new household",
                 fresh_id(),
                 history.clone(),
-                RejectCode::Invalid,
+                Some(RejectCode::Invalid),
             ),
         ];
         for (what, household, changes, expected) in attempts {
             let request = request(vec![upload(household.as_str(), &changes)]);
             let response = sync_raw(&server, &token_a, &request);
-            let (code, reason) = rejection(&response, 0);
-            assert_eq!(code, expected, "{backend:?}, {what}: {reason}");
-            if expected == RejectCode::OutOfScope {
-                assert!(reason.zh.contains(OTHER_VILLAGE), "{reason}");
+            match expected {
+                None => match &response.results[0].outcome {
+                    UploadOutcome::Quarantined {
+                        held, rule, reason, ..
+                    } => {
+                        assert_eq!((held.len(), rule.as_str()), (1, "out_of_scope"), "{what}");
+                        assert!(reason.zh.contains(OTHER_VILLAGE), "{reason}");
+                    }
+                    outcome => panic!("{backend:?}, {what}: not held: {outcome:?}"),
+                },
+                Some(expected) => {
+                    let (code, reason) = rejection(&response, 0);
+                    assert_eq!(code, expected, "{backend:?}, {what}: {reason}");
+                }
             }
             assert!(
                 response
@@ -237,73 +268,77 @@ fn test_a_device_cannot_change_a_household_of_another_village() {
         );
         let after = detail(&server, &operator, &target);
         assert_eq!(after["household"]["address"]["value"], "篡改的地址");
+        // Its quarantine item closes: a device allowed to write it sent it.
+        let (status, page) = server.get_json("/api/v1/quarantine?status=accepted", &operator);
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["total"], 1, "{backend:?}: {page}");
+        assert_eq!(page["counts"]["open"], 0, "{backend:?}: {page}");
     }
 }
 
-// ─── Scope: operators ──────────────────────────────────────────────────────────────────────
+// ─── Scope: staff ──────────────────────────────────────────────────────────────────────────
 
 #[test]
-fn test_an_operator_reads_only_the_area_of_its_token() {
+fn test_staff_read_only_the_area_of_their_account() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
         let a = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
-        let b = Phone::new("phone-b", &server, &db.add_device(&[OTHER_VILLAGE]));
+        // A village of another township of the same county.
+        let elsewhere = "141124101200";
+        let b = Phone::new("phone-b", &server, &db.add_device(&[elsewhere]));
         let mine = record(&a, VILLAGE, 2, "甲");
-        let theirs = record(&b, OTHER_VILLAGE, 1, "丙");
+        let theirs = record(&b, elsewhere, 1, "丙");
         a.sync();
         b.sync();
         let mine: BTreeSet<String> = mine.iter().map(ToString::to_string).collect();
         let theirs_id = theirs.first().unwrap().to_string();
 
-        let village_operator = db.add_operator(VILLAGE);
-        assert_eq!(register_ids(&server, &village_operator, VILLAGE), mine);
-        let (status, page) = server.get_json("/api/v1/households", &village_operator);
+        let township = &VILLAGE[..9];
+        let township_staff = server.staff_token(&db, township, "乡镇工作人员");
+        assert_eq!(register_ids(&server, &township_staff, township), mine);
+        assert_eq!(register_ids(&server, &township_staff, VILLAGE), mine);
+        let (status, page) = server.get_json("/api/v1/households", &township_staff);
         assert_eq!(status, 200, "{page}");
         assert_eq!(
             page["total"], 2,
-            "{backend:?}: no area means the token's own: {page}"
+            "{backend:?}: no area means the account's own: {page}"
         );
         let (status, page) =
-            server.get_json("/api/v1/households?search=%E4%B8%99", &village_operator);
+            server.get_json("/api/v1/households?search=%E4%B8%99", &township_staff);
         assert_eq!(
             (status, &page["total"]),
             (200, &serde_json::json!(0)),
             "{backend:?}: search stays in scope: {page}"
         );
-        for area in [OTHER_VILLAGE, COUNTY, "141124100"] {
-            let (status, body) = server.get_json(
-                &format!("/api/v1/households?area={area}"),
-                &village_operator,
-            );
+        for area in [elsewhere, COUNTY, &elsewhere[..9]] {
+            let (status, body) =
+                server.get_json(&format!("/api/v1/households?area={area}"), &township_staff);
             assert_error_json(status, &body, 403, "forbidden");
         }
-        let (status, body) = server.get_json(
-            &format!("/api/v1/households/{theirs_id}"),
-            &village_operator,
-        );
+        let (status, body) =
+            server.get_json(&format!("/api/v1/households/{theirs_id}"), &township_staff);
         assert_error_json(status, &body, 404, "not_found");
         let (status, unknown) = server.get_json(
             &format!("/api/v1/households/{}", fresh_id()),
-            &village_operator,
+            &township_staff,
         );
         assert_error_json(status, &unknown, 404, "not_found");
         for id in &mine {
             let (status, body) =
-                server.get_json(&format!("/api/v1/households/{id}"), &village_operator);
+                server.get_json(&format!("/api/v1/households/{id}"), &township_staff);
             assert_eq!(status, 200, "{body}");
         }
 
-        let county_operator = db.add_operator(COUNTY);
+        let county_staff = server.staff_token(&db, COUNTY, "县工作人员");
         let mut everyone = mine.clone();
         everyone.insert(theirs_id.clone());
-        assert_eq!(register_ids(&server, &county_operator, COUNTY), everyone);
+        assert_eq!(register_ids(&server, &county_staff, COUNTY), everyone);
         assert_eq!(
-            register_ids(&server, &county_operator, OTHER_VILLAGE),
+            register_ids(&server, &county_staff, elsewhere),
             BTreeSet::from([theirs_id.clone()])
         );
-        let (status, page) =
-            server.get_json("/api/v1/households?search=%E4%B8%99", &county_operator);
+        let (status, page) = server.get_json("/api/v1/households?search=%E4%B8%99", &county_staff);
         assert_eq!(
             (status, &page["total"]),
             (200, &serde_json::json!(1)),
@@ -311,7 +346,7 @@ fn test_an_operator_reads_only_the_area_of_its_token() {
         );
         for id in &everyone {
             let (status, body) =
-                server.get_json(&format!("/api/v1/households/{id}"), &county_operator);
+                server.get_json(&format!("/api/v1/households/{id}"), &county_staff);
             assert_eq!(status, 200, "{backend:?}: {body}");
         }
     }
@@ -331,7 +366,7 @@ fn test_a_households_history_uploaded_under_another_id_is_rejected_as_invalid() 
         let server = Server::start(&db);
         let token = db.add_device(&[VILLAGE]);
         let phone = Phone::new("phone", &server, &token);
-        let operator = db.add_operator(COUNTY);
+        let operator = server.staff_token(&db, COUNTY, "县工作人员");
         let original = record(&phone, VILLAGE, 1, "甲").pop_first().unwrap();
         phone.sync();
         let history = phone.store.changes_since(&original, &[]).unwrap();

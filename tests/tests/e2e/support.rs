@@ -57,8 +57,13 @@ pub fn register_ids(server: &Server, operator: &str, area: &str) -> BTreeSet<Str
         .collect()
 }
 
+/// A household as the register holds it, ID numbers in full (county staff may ask), so
+/// that it compares with a phone's copy.
 pub fn detail(server: &Server, operator: &str, household: &HouseholdId) -> serde_json::Value {
-    let (status, detail) = server.get_json(&format!("/api/v1/households/{household}"), operator);
+    let (status, detail) = server.get_json(
+        &format!("/api/v1/households/{household}?reveal=true"),
+        operator,
+    );
     assert_eq!(status, 200, "{detail}");
     detail
 }

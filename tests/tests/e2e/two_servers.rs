@@ -122,7 +122,7 @@ fn phones_syncing_through_two_servers_converge(backend: &Backend, seed: u64) {
     );
 
     // Both servers show one register, the one the phones hold.
-    let operator = db.add_operator(COUNTY);
+    let operator = servers[0].staff_token(&db, COUNTY, "县工作人员");
     let pages: Vec<serde_json::Value> = servers
         .iter()
         .map(|server| {

@@ -110,6 +110,21 @@ pub enum Command {
         #[arg(long, value_name = "TOKEN")]
         token: String,
     },
+    /// Enroll this device with the one-time code township staff gave the volunteer. 用注册码登记本机。
+    ///
+    /// CODE is the code as printed (`ABCD-EFGH-JKMN-PQRS`) or the text of its QR code, which
+    /// names the server too.
+    Enroll {
+        /// The enrollment code, or the QR code's text. 注册码。
+        #[arg(value_name = "CODE")]
+        code: String,
+        /// The server's address; needed unless CODE is a QR code's text. 服务器地址。
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// What staff see this device as. 设备名称。
+        #[arg(long, value_name = "NAME")]
+        device_name: Option<String>,
+    },
     /// Sync with the server: upload what it lacks, receive what others recorded. 同步。
     Sync {
         /// Print the summary as JSON. 以 JSON 输出。

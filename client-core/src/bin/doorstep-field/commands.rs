@@ -104,6 +104,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
         }
         Command::Status { json } => {
             let store = store()?;
+            if let Some(revocation) = doorstep_client_core::sync::revocation_of(&store)? {
+                writeln!(err, "{}\n{}", revocation.message.zh, revocation.message.en)?;
+            }
             let status = render::Status {
                 actor: store.actor(),
                 profile: store.profile(),
@@ -124,6 +127,23 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
                 err,
                 "已连接 Connected: {}",
                 server.trim().trim_end_matches('/')
+            )?;
+        }
+        Command::Enroll {
+            code,
+            server,
+            device_name,
+        } => {
+            let store = store()?;
+            let enrollment =
+                sync::enroll(&store, &code, server.as_deref(), device_name.as_deref())?;
+            writeln!(out, "{}", enrollment.device_id)?;
+            writeln!(
+                err,
+                "已登记 Enrolled: {} · {} · {}",
+                enrollment.server,
+                enrollment.volunteer,
+                enrollment.villages.join(", ")
             )?;
         }
         Command::Sync { json, page_bytes } => {

@@ -320,6 +320,13 @@ pub fn sync_report(w: &mut dyn Write, report: &SyncReport) -> io::Result<()> {
         "未同步修改 Unsynced changes: {}",
         report.unsynced_changes
     )?;
+    if !report.dropped.is_empty() {
+        writeln!(
+            w,
+            "移出本机 Removed from this device: {} 户 households (所在村已不由本机负责，数据已在服务器 / their villages are no longer this device's; the server holds their data)",
+            report.dropped.len()
+        )?;
+    }
     if !report.rejected.is_empty() {
         writeln!(
             w,
@@ -330,6 +337,19 @@ pub fn sync_report(w: &mut dyn Write, report: &SyncReport) -> io::Result<()> {
                 w,
                 "  {}: {} / {}",
                 rejection.household, rejection.reason.zh, rejection.reason.en
+            )?;
+        }
+    }
+    if !report.quarantined.is_empty() {
+        writeln!(
+            w,
+            "\n待县里审核的修改 Changes held for county review (已在服务器，也仍在本机 / on the server and still on this device):"
+        )?;
+        for held in &report.quarantined {
+            writeln!(
+                w,
+                "  {} ({} 条 changes): {} / {}",
+                held.household, held.changes, held.reason.zh, held.reason.en
             )?;
         }
     }

@@ -6,6 +6,19 @@ use doorstep_client_core::sync::{self, HttpTransport, SyncError, SyncReport};
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
+/// Enrolls the store; a refusal is the volunteer's to fix (a mistyped or spent code).
+pub fn enroll(
+    store: &Store,
+    code: &str,
+    server: Option<&str>,
+    device_name: Option<&str>,
+) -> Result<sync::Enrollment, Failure> {
+    sync::enroll(store, server, code, device_name).map_err(|error| match error {
+        SyncError::Store(_) | SyncError::Server { .. } => Failure::Input(error.message()),
+        other => Failure::Other(other.message()),
+    })
+}
+
 pub fn run(store: &Store, page_bytes: u32, err: &mut dyn Write) -> Result<SyncReport, Failure> {
     let transport = HttpTransport::default();
     let never = AtomicBool::new(false);

@@ -9,7 +9,7 @@ class TestCase(val name: String, val body: () -> Unit)
 fun test(name: String, body: () -> Unit) = TestCase(name, body)
 
 fun main(args: Array<String>) {
-    val all = VolunteerDayTest.tests + BoundaryTest.tests + ScreenStateTest.tests
+    val all = VolunteerDayTest.tests + BoundaryTest.tests + ScreenStateTest.tests + StaffDecisionTest.tests
     val selected = if (args.isEmpty()) all else all.filter { t -> args.any { t.name.contains(it) } }
     check(selected.isNotEmpty()) { "no test matches ${args.toList()}" }
     var failed = 0

@@ -10,7 +10,7 @@ import uniffi.doorstep_mobile.DoorstepStore
 
 const val VILLAGE = "141124100201"
 
-class TestServer private constructor(private val dataDir: File, private val process: Process, val url: String) {
+class TestServer private constructor(val dataDir: File, private val process: Process, val url: String) {
     /** Issues a device token for the villages, as county staff would. */
     fun addDevice(vararg villages: String = arrayOf(VILLAGE)): String {
         val args = mutableListOf(binary(), "--data", dataDir.path, "device", "add")
@@ -41,7 +41,7 @@ class TestServer private constructor(private val dataDir: File, private val proc
         fun binary(): String = System.getenv("DOORSTEP_BIN")
             ?: error("DOORSTEP_BIN is not set: run the suite through scripts/mobile-test")
 
-        private fun command(args: List<String>): ProcessBuilder {
+        fun command(args: List<String>): ProcessBuilder {
             val builder = ProcessBuilder(args).redirectError(ProcessBuilder.Redirect.INHERIT)
             // The server must use SQLite under its own --data, never a shared PostgreSQL.
             builder.environment().remove("DATABASE_URL")

@@ -1,0 +1,22 @@
+-- Sensitive data at rest (server/src/vault.rs): from here on, change rows, snapshots and
+-- member ID numbers are stored sealed under the server's data key.
+--
+-- Rows written before this migration are in the clear and this version cannot read them, and
+-- there is no conversion (no deployment holds data yet). Rather than start and then fail on
+-- the first household it loads, an upgrade of a database that holds any document stops here,
+-- naming the reason; re-create it. An empty database upgrades as usual.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM change) THEN
+        RAISE EXCEPTION 'documents stored in the clear before encryption at rest cannot be converted; re-create this database';
+    END IF;
+END
+$$;
+
+-- A member's ID number: sealed, and its keyed hash, which lookup and duplicate detection
+-- compare. The household's search text no longer holds ID numbers.
+DROP INDEX member_id_number;
+ALTER TABLE member DROP COLUMN id_number;
+ALTER TABLE member ADD COLUMN id_number_sealed BYTEA;
+ALTER TABLE member ADD COLUMN id_number_hash TEXT;
+CREATE INDEX member_id_number_hash ON member (id_number_hash);

@@ -1,0 +1,180 @@
+//! `doorstep device …`: devices for operators with access to the database. Staff use the API
+//! (`/api/v1/enrollments`, `/api/v1/devices`); these do the same, audited as `operator`.
+
+use clap::Subcommand;
+use doorstep_server::db::Db;
+use doorstep_server::enrollment::{self, By, DeviceError, DeviceInfo, NewCode};
+use schema::ids::AreaCode;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Register a device for one or more villages and print its token. The token is not
+    /// bound to a phone; `enroll` is the way for volunteers' phones.
+    Add {
+        #[arg(long = "village", required = true)]
+        villages: Vec<String>,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Make a one-time enrollment code for a volunteer and print it; the phone redeems it
+    /// with `doorstep-field enroll CODE` or by scanning the QR code.
+    Enroll {
+        /// The volunteer's name.
+        #[arg(long)]
+        volunteer: String,
+        #[arg(long = "village", required = true)]
+        villages: Vec<String>,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = enrollment::DEFAULT_VALID_HOURS)]
+        hours: i64,
+        /// The address phones reach the server at, written into the QR code with the code.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Write the QR code as a PNG image here.
+        #[arg(long, value_name = "FILE")]
+        qr_png: Option<PathBuf>,
+        /// Write the QR code as an SVG image here.
+        #[arg(long, value_name = "FILE")]
+        qr_svg: Option<PathBuf>,
+    },
+    /// Revoke a device: its token stops working at once, and the phone erases its survey
+    /// data at its next contact unless --keep-data.
+    Revoke {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Only refuse the device; its phone keeps its data.
+        #[arg(long)]
+        keep_data: bool,
+    },
+    /// Give a device a new set of villages; the phone follows at its next sync.
+    Villages {
+        id: String,
+        #[arg(long = "village", required = true)]
+        villages: Vec<String>,
+    },
+    /// List the devices with a village in an area, one a line.
+    List {
+        #[arg(long)]
+        area: String,
+    },
+}
+
+fn villages(codes: &[String]) -> Result<Vec<AreaCode>, String> {
+    codes
+        .iter()
+        .map(|code| AreaCode::parse_village(code.trim()).map_err(|err| err.message.to_string()))
+        .collect()
+}
+
+fn failed(err: DeviceError) -> String {
+    match err {
+        DeviceError::Invalid(message)
+        | DeviceError::NotFound(message)
+        | DeviceError::Conflict(message) => message.to_string(),
+        DeviceError::Database(err) => format!("database: {err}"),
+    }
+}
+
+fn line(device: &DeviceInfo) -> String {
+    let state = match (device.revoked_at, device.wipe_requested) {
+        (None, _) => "active".to_owned(),
+        (Some(at), true) => format!("revoked at {at}, wipe requested"),
+        (Some(at), false) => format!("revoked at {at}"),
+    };
+    format!(
+        "{}\t{}\t{}\t{}\t{state}",
+        device.id,
+        device.name,
+        device.volunteer,
+        device.villages.join(",")
+    )
+}
+
+fn write(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|err| format!("cannot write {}: {err}", path.display()))
+}
+
+pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
+    match command {
+        DeviceCommand::Add {
+            villages: codes,
+            name,
+        } => {
+            let villages = villages(&codes)?;
+            let name = if name.is_empty() {
+                format!("device for {}", villages[0])
+            } else {
+                name
+            };
+            let (_, token) = doorstep_server::auth::add_device(db, &name, &villages)
+                .await
+                .map_err(|err| format!("cannot add the device: {err}"))?;
+            println!("{token}");
+        }
+        DeviceCommand::Enroll {
+            volunteer,
+            villages: codes,
+            hours,
+            server,
+            qr_png,
+            qr_svg,
+        } => {
+            let new = NewCode {
+                volunteer,
+                villages: villages(&codes)?,
+                valid_hours: Some(hours),
+            };
+            let issued = enrollment::create_code(db, new, &By::operator())
+                .await
+                .map_err(failed)?;
+            let payload = enrollment::payload(server.as_deref(), &issued.code);
+            if let Some(path) = &qr_png {
+                write(path, &enrollment::qr_png(&payload))?;
+            }
+            if let Some(path) = &qr_svg {
+                write(path, enrollment::qr_svg(&payload).as_bytes())?;
+            }
+            // The code alone on standard output, for scripts; the rest is for the operator.
+            println!("{}", issued.code);
+            let expires = jiff::Timestamp::from_second(issued.expires_at)
+                .map(|at| at.to_string())
+                .unwrap_or_else(|_| issued.expires_at.to_string());
+            eprintln!(
+                "注册码 enrollment code for {} ({}), expires {expires}\nQR: {payload}",
+                issued.volunteer,
+                issued.villages.join(", ")
+            );
+        }
+        DeviceCommand::Revoke {
+            id,
+            reason,
+            keep_data,
+        } => {
+            let device = enrollment::revoke(db, &id, !keep_data, &reason, &By::operator())
+                .await
+                .map_err(failed)?;
+            println!("{}", line(&device));
+        }
+        DeviceCommand::Villages {
+            id,
+            villages: codes,
+        } => {
+            let device = enrollment::set_villages(db, &id, &villages(&codes)?, &By::operator())
+                .await
+                .map_err(failed)?;
+            println!("{}", line(&device));
+        }
+        DeviceCommand::List { area } => {
+            let area = AreaCode::parse(&area).map_err(|err| err.message.to_string())?;
+            for device in enrollment::list(db, &area)
+                .await
+                .map_err(|err| format!("database: {err}"))?
+            {
+                println!("{}", line(&device));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! Logging in and out, the county admin's account management, and the auditor's view of the
+//! audit log.
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::principal::{self, Client, SESSION_COOKIE};
+use crate::accounts::{self, LoginRefused, NewStaff, Permission, Role, Staff};
+use crate::audit::{self, Entry, Outcome};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use schema::Message;
+use schema::ids::AreaCode;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// The authenticator app's code; admins need it.
+    pub totp: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    /// For the API and the CLI, as `Authorization: Bearer …`. The console gets the same
+    /// token as an HttpOnly cookie.
+    pub token: String,
+    pub expires_at: i64,
+    pub staff: Staff,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    Json(request): Json<LoginRequest>,
+) -> ApiResult<Response> {
+    let db = state.ledger.db();
+    let outcome = accounts::login(
+        db,
+        state.ledger.vault(),
+        state.sessions,
+        &request.username,
+        &request.password,
+        request.totp.as_deref(),
+    )
+    .await?;
+    let entry = Entry::new("login", Outcome::Ok)
+        .on(request.username.trim())
+        .from(&client.0);
+    let session = match outcome {
+        Ok(session) => session,
+        Err(refused) => {
+            let detail = match refused {
+                LoginRefused::BadCredentials => "wrong username or password".to_owned(),
+                LoginRefused::LockedOut(until) => format!("account locked until {until}"),
+                LoginRefused::SecondFactorRequired => "missing or wrong TOTP code".to_owned(),
+                LoginRefused::Disabled => "account disabled".to_owned(),
+            };
+            let entry = Entry {
+                outcome: Outcome::Denied,
+                ..entry
+            };
+            audit::record(db, entry.saying(detail)).await?;
+            return Err(login_refused(refused));
+        }
+    };
+    let entry = entry.by(session.staff.actor(), session.staff.role.as_str());
+    audit::record(db, entry).await?;
+    let max_age = (session.expires_at - jiff::Timestamp::now().as_second()).max(0);
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}",
+        session.token
+    );
+    let mut response = Json(LoginResponse {
+        token: session.token,
+        expires_at: session.expires_at,
+        staff: session.staff,
+    })
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+fn login_refused(refused: LoginRefused) -> ApiError {
+    match refused {
+        LoginRefused::BadCredentials | LoginRefused::Disabled => ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "bad_credentials",
+            message: Message::new(
+                "用户名或密码错误；连续错误 5 次将锁定账号 15 分钟",
+                "Wrong username or password; 5 wrong attempts in a row lock the account for 15 minutes",
+            ),
+        },
+        LoginRefused::LockedOut(until) => {
+            let minutes = ((until - jiff::Timestamp::now().as_second()) / 60).max(1);
+            ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "locked_out",
+                message: Message::new(
+                    format!("密码错误次数过多，账号已锁定，请 {minutes} 分钟后再试"),
+                    format!(
+                        "Too many wrong passwords: the account is locked; try again in {minutes} minutes"
+                    ),
+                ),
+            }
+        }
+        LoginRefused::SecondFactorRequired => ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "totp_required",
+            message: Message::new(
+                "管理员登录需要身份验证器上的 6 位动态码",
+                "Admins log in with the 6-digit code from their authenticator app",
+            ),
+        },
+    }
+}
+
+/// Adds `Retry-After` to a lockout, for clients that back off by it.
+pub async fn retry_after_lockout(response: Response) -> Response {
+    let mut response = response;
+    if response.status() == StatusCode::TOO_MANY_REQUESTS
+        && !response.headers().contains_key(RETRY_AFTER)
+    {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("60"));
+    }
+    response
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if let Some(token) = principal::bearer(&headers) {
+        accounts::logout(state.ledger.db(), token).await?;
+    }
+    let entry = Entry::new("logout", Outcome::Ok).from(&client.0);
+    audit::record(state.ledger.db(), entry).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static(
+            "doorstep_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
+/// Who the session belongs to: any role may ask.
+pub async fn me(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+) -> ApiResult<Json<Staff>> {
+    Ok(Json(
+        principal::logged_in(&state, &headers, &client, "me").await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewStaffRequest {
+    pub username: String,
+    pub name: String,
+    pub role: String,
+    pub scope: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedStaff {
+    pub staff: Staff,
+    /// For the authenticator app of an admin account: shown once.
+    pub totp_uri: Option<String>,
+}
+
+/// A county admin creates an account inside their area.
+pub async fn create_staff(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Json(request): Json<NewStaffRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedStaff>)> {
+    let admin = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ManageStaff,
+        "staff.create",
+    )
+    .await?;
+    let role = Role::parse(&request.role).map_err(ApiError::bad_request)?;
+    let scope = principal::area_in_scope(
+        &state,
+        &admin,
+        &client,
+        Some(&request.scope),
+        "staff.create",
+    )
+    .await?;
+    let new = NewStaff {
+        username: request.username.trim().to_owned(),
+        name: request.name.trim().to_owned(),
+        role,
+        scope,
+        password: request.password,
+    };
+    let created = accounts::create(state.ledger.db(), state.ledger.vault(), new)
+        .await
+        .map_err(account_error)?;
+    principal::done(
+        &state,
+        &admin,
+        &client,
+        "staff.create",
+        &created.staff.username,
+        format!("role {} scope {}", role.as_str(), created.staff.scope),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedStaff {
+            totp_uri: created.totp_uri(),
+            staff: created.staff,
+        }),
+    ))
+}
+
+pub fn account_error(err: accounts::AccountError) -> ApiError {
+    match err {
+        accounts::AccountError::Invalid(message) => ApiError::bad_request(message),
+        accounts::AccountError::Database(err) => ApiError::internal(err),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AreaParams {
+    pub area: Option<String>,
+}
+
+pub async fn list_staff(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Query(params): Query<AreaParams>,
+) -> ApiResult<Json<Vec<Staff>>> {
+    let admin = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ManageStaff,
+        "staff.list",
+    )
+    .await?;
+    let area = principal::area_in_scope(
+        &state,
+        &admin,
+        &client,
+        params.area.as_deref(),
+        "staff.list",
+    )
+    .await?;
+    Ok(Json(accounts::list(state.ledger.db(), &area).await?))
+}
+
+/// Disables an account of the admin's area and ends its sessions.
+pub async fn disable_staff(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+) -> ApiResult<StatusCode> {
+    let admin = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ManageStaff,
+        "staff.disable",
+    )
+    .await?;
+    let target = accounts::list(state.ledger.db(), &admin.scope)
+        .await?
+        .into_iter()
+        .find(|staff| staff.username == username);
+    let Some(target) = target else {
+        return Err(ApiError::not_found(Message::new(
+            format!("您的区划内没有账号“{username}”"),
+            format!("No account \"{username}\" in your area"),
+        )));
+    };
+    accounts::disable(state.ledger.db(), &target.username).await?;
+    principal::done(&state, &admin, &client, "staff.disable", &username, "").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditParams {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub since: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    pub records: Vec<audit::Record>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// The audit log, newest first: auditors only, and the reading is itself recorded.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Query(params): Query<AuditParams>,
+) -> ApiResult<Json<AuditPage>> {
+    let auditor = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ReadAudit,
+        "audit.read",
+    )
+    .await?;
+    let limit = params
+        .limit
+        .unwrap_or(super::register::DEFAULT_LIMIT)
+        .clamp(1, super::register::MAX_LIMIT);
+    let query = audit::Query {
+        action: params.action.filter(|a| !a.is_empty()),
+        actor: params.actor.filter(|a| !a.is_empty()),
+        since: params.since,
+        before: params.before,
+        limit,
+    };
+    let records = audit::read(state.ledger.db(), &query).await?;
+    let next_before = (records.len() as i64 == limit)
+        .then(|| records.last().map(|r| r.id))
+        .flatten();
+    principal::done(
+        &state,
+        &auditor,
+        &client,
+        "audit.read",
+        AreaCode::as_str(&auditor.scope),
+        format!("{} records", records.len()),
+    )
+    .await?;
+    Ok(Json(AuditPage {
+        records,
+        next_before,
+    }))
+}

@@ -1,0 +1,176 @@
+//! The quarantine API for county staff, in JSON: changes devices sent that screening held
+//! back, by area and status; one change with what it writes; releasing or discarding it.
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::principal::{self, Client, area_in_scope};
+use super::register::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::accounts::Permission;
+use crate::quarantine::{self, Decided, Decision, Detail, Filter, Page, Status};
+use crate::screen::Rule;
+use crate::settle;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use schema::Message;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    pub area: Option<String>,
+    /// `open` (the default), `released`, `discarded` or `accepted`.
+    pub status: Option<String>,
+    /// One rule's code, e.g. `moves_household`.
+    pub rule: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<Page>> {
+    let action = "quarantine.list";
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::DecideQuarantine,
+        action,
+    )
+    .await?;
+    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
+    let status = match params.status.as_deref() {
+        None | Some("") => Status::Open,
+        Some(status) => Status::parse(status).ok_or_else(|| {
+            ApiError::bad_request(Message::new(
+                format!("未知的状态“{status}”；可选 open、released、discarded、accepted"),
+                format!("Unknown status \"{status}\"; use open, released, discarded or accepted"),
+            ))
+        })?,
+    };
+    let rule = match params.rule.as_deref() {
+        None | Some("") => None,
+        Some(rule) => Some(Rule::parse(rule).ok_or_else(|| {
+            let known: Vec<&str> = Rule::ALL.iter().map(|r| r.as_str()).collect();
+            ApiError::bad_request(Message::new(
+                format!("未知的规则“{rule}”；可选 {}", known.join("、")),
+                format!("Unknown rule \"{rule}\"; use one of {}", known.join(", ")),
+            ))
+        })?),
+    };
+    let filter = Filter {
+        area: area.as_str().to_owned(),
+        status,
+        rule,
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        offset: params.offset.unwrap_or(0).max(0),
+    };
+    Ok(Json(
+        quarantine::list(&state.ledger.db().pool, &filter).await?,
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Detail>> {
+    let action = "quarantine.read";
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::DecideQuarantine,
+        action,
+    )
+    .await?;
+    let detail = quarantine::detail(&state.ledger, &id).await?;
+    match detail {
+        Some(detail) if settle::covers(&staff, &detail.item.village) => Ok(Json(detail)),
+        Some(_) => {
+            principal::refused(
+                &state,
+                &staff,
+                &client,
+                action,
+                &id,
+                "outside the account's area",
+            )
+            .await?;
+            Err(quarantine::not_found(&id).into())
+        }
+        None => Err(quarantine::not_found(&id).into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DecideRequest {
+    /// Why, for the history: kept with the item, in the audit log and, for a discard, in
+    /// the message of the change that undoes it.
+    pub comment: Option<String>,
+}
+
+pub async fn release(
+    state: State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    id: Path<String>,
+    request: Option<Json<DecideRequest>>,
+) -> ApiResult<Json<Decided>> {
+    decide(state, client, headers, id, request, Decision::Release).await
+}
+
+pub async fn discard(
+    state: State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    id: Path<String>,
+    request: Option<Json<DecideRequest>>,
+) -> ApiResult<Json<Decided>> {
+    decide(state, client, headers, id, request, Decision::Discard).await
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Option<Json<DecideRequest>>,
+    decision: Decision,
+) -> ApiResult<Json<Decided>> {
+    let action = match decision {
+        Decision::Release => "quarantine.release",
+        Decision::Discard => "quarantine.discard",
+    };
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::DecideQuarantine,
+        action,
+    )
+    .await?;
+    let comment = request.and_then(|Json(r)| r.comment);
+    let decided = quarantine::decide(
+        &state.ledger,
+        &staff,
+        &client.0,
+        &id,
+        decision,
+        comment.as_deref(),
+    )
+    .await;
+    match decided {
+        Ok(decided) => Ok(Json(decided)),
+        Err(err) => {
+            if let quarantine::QuarantineError::Conflict(message) = &err {
+                principal::refused(&state, &staff, &client, action, &id, &message.en).await?;
+            }
+            Err(err.into())
+        }
+    }
+}
