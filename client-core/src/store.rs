@@ -210,6 +210,15 @@ impl Store {
         Ok(())
     }
 
+    /// Takes the deployment's member-key secret (hex) the server sent, unless this store
+    /// already has one: members already recorded keep their keys, and so do later ones.
+    pub fn adopt_member_key_secret(&self, hex_text: &str) -> Result<()> {
+        if db::get_meta(&self.lock().conn, "member_key_secret")?.is_some() {
+            return Ok(());
+        }
+        self.set_member_key_secret(decode_secret(hex_text)?)
+    }
+
     /// A value this store keeps for other layers (the sync client's server and token).
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(db::get_meta(&self.lock().conn, &format!("setting.{key}"))?)

@@ -242,6 +242,8 @@ struct Enrolled {
     device_id: String,
     volunteer: String,
     villages: Vec<String>,
+    #[serde(default)]
+    member_key_secret: Option<String>,
 }
 
 /// Reads what a volunteer typed or scanned: a bare code, or the QR code's
@@ -355,6 +357,9 @@ pub fn enroll(
         .collect();
     connect(store, &server, &enrolled.device_token)?;
     store.assign_villages(&villages)?;
+    if let Some(secret) = &enrolled.member_key_secret {
+        store.adopt_member_key_secret(secret)?;
+    }
     store.set_profile(crate::DeviceProfile {
         device: device_name.map(str::to_owned).unwrap_or(profile.device),
         volunteer: enrolled.volunteer.clone(),
@@ -562,6 +567,9 @@ pub fn sync(
                 }
             }
             state.updates_received += 1;
+        }
+        if let Some(secret) = &response.member_key_secret {
+            store.adopt_member_key_secret(secret)?;
         }
         let assigned: Option<Vec<AreaCode>> = response.villages.as_ref().map(|codes| {
             codes

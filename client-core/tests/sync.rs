@@ -166,6 +166,7 @@ impl Transport for Server {
             },
             more: false,
             villages: self.villages.lock().unwrap().clone(),
+            member_key_secret: None,
         };
         self.requests.lock().unwrap().push(request);
         Ok(wire::encode(&response).unwrap())

@@ -73,6 +73,11 @@ pub struct SyncResponse {
     /// the device nothing (an empty list would mean no villages).
     #[serde(default)]
     pub villages: Option<Vec<String>>,
+    /// The deployment's member-key secret (64 hex digits), sent with a first download, so
+    /// that every phone keys the same person alike and nobody without it can turn a member
+    /// key back into an ID number.
+    #[serde(default)]
+    pub member_key_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,6 +254,7 @@ mod tests {
             },
             more: true,
             villages: Some(vec!["141124100201".into()]),
+            member_key_secret: Some("ab".repeat(32)),
         };
         assert_eq!(
             decode::<SyncResponse>(&encode(&response).unwrap()).unwrap(),

@@ -162,9 +162,12 @@ impl Ledger {
     ///
     /// Every refusal is decided before anything of its household is written, so a refused
     /// household leaves no trace without a savepoint of its own.
+    ///
+    /// `client` is the device's network address, for the audit records of held changes.
     pub async fn apply_uploads(
         &self,
         device: &Device,
+        client: &str,
         uploads: &[Upload],
     ) -> Result<Vec<UploadOutcome>, LedgerError> {
         let mut write = self.db.begin_write().await?;
@@ -174,7 +177,13 @@ impl Ledger {
         while start < uploads.len() {
             let end = batch_end(uploads, start);
             let batch = self
-                .apply_batch(&mut write.tx, device, &uploads[start..end], &mut to_cache)
+                .apply_batch(
+                    &mut write.tx,
+                    device,
+                    client,
+                    &uploads[start..end],
+                    &mut to_cache,
+                )
                 .await?;
             outcomes.extend(batch);
             start = end;
@@ -192,6 +201,7 @@ impl Ledger {
         &self,
         conn: &mut AnyConnection,
         device: &Device,
+        client: &str,
         uploads: &[Upload],
         to_cache: &mut ToCache,
     ) -> Result<Vec<UploadOutcome>, LedgerError> {
@@ -333,7 +343,7 @@ impl Ledger {
                 });
             to_cache.push(household.household, household.doc, last_feed);
         }
-        quarantine::write_holds(conn, &self.vault, device, &holds, now).await?;
+        quarantine::write_holds(conn, &self.vault, device, client, &holds, now).await?;
         Ok(outcomes.into_iter().flatten().collect())
     }
 
@@ -1269,7 +1279,7 @@ mod tests {
         );
 
         let outcomes = ledger
-            .apply_uploads(&device, &[upload(&id, &mut doc)])
+            .apply_uploads(&device, "127.0.0.1", &[upload(&id, &mut doc)])
             .await
             .unwrap();
         assert!(
@@ -1282,7 +1292,7 @@ mod tests {
         layout::write_field(&mut doc, &path, Some(&FieldValue::Text("2".to_owned()))).unwrap();
         doc.commit();
         ledger
-            .apply_uploads(&device, &[upload(&id, &mut doc)])
+            .apply_uploads(&device, "127.0.0.1", &[upload(&id, &mut doc)])
             .await
             .unwrap();
         sqlx::query("UPDATE document SET changes_after_snapshot = $1")

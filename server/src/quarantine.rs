@@ -363,6 +363,7 @@ pub async fn write_holds(
     conn: &mut AnyConnection,
     vault: &Vault,
     device: &Device,
+    client: &str,
     holds: &[Hold],
     now: i64,
 ) -> Result<(), LedgerError> {
@@ -434,6 +435,7 @@ pub async fn write_holds(
         let entry = Entry::new("quarantine.hold", Outcome::Denied)
             .by(&device_actor, "device")
             .on(&hold.household)
+            .from(client)
             .saying(format!(
                 "{} change(s) held in village {}: {}",
                 new.len(),

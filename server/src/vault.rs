@@ -36,6 +36,7 @@ pub(crate) const AUTOMERGE_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 
 const CIPHER_CONTEXT: &str = "doorstep 2026-05 data key: sealing";
 const LOOKUP_CONTEXT: &str = "doorstep 2026-05 data key: ID number lookup hash";
+const MEMBER_KEY_CONTEXT: &str = "doorstep 2026-11 data key: member key secret";
 const KEY_ID_CONTEXT: &str = "doorstep 2026-05 data key: key id";
 
 /// The key file made under the data directory when no key is configured.
@@ -80,6 +81,7 @@ pub struct Vault {
     /// The current key first, then older ones.
     keys: Vec<DataKey>,
     lookup: [u8; 32],
+    member_key_secret: [u8; 32],
 }
 
 impl fmt::Debug for Vault {
@@ -173,6 +175,7 @@ impl Vault {
             return Err(VaultError::Config("no key given".to_owned()));
         };
         let lookup = blake3::derive_key(LOOKUP_CONTEXT, oldest);
+        let member_key_secret = blake3::derive_key(MEMBER_KEY_CONTEXT, oldest);
         let mut keys: Vec<DataKey> = Vec::with_capacity(secrets.len());
         for (id, secret) in &secrets {
             if keys.iter().any(|k| &k.id == id) {
@@ -186,7 +189,11 @@ impl Vault {
                 cipher: XChaCha20Poly1305::new(&key),
             });
         }
-        Ok(Vault { keys, lookup })
+        Ok(Vault {
+            keys,
+            lookup,
+            member_key_secret,
+        })
     }
 
     /// The id of the key new values are sealed with.
@@ -259,6 +266,15 @@ impl Vault {
     /// The keyed hash an ID number is found by: equal for two spellings of one number (a
     /// lowercase `x`, the legacy 15-digit form), unequal for two numbers, and useless to
     /// anyone without the key, who could otherwise try every birth date and sequence.
+    /// The deployment's member-key secret, which phones key member entries with (a keyed
+    /// hash of the ID number, `schema::ids::MemberKeySecret`). Handed to every enrolled or
+    /// first-syncing device and to no one else: with a public secret, anyone who sees a
+    /// member key (it is in every field path) could find the ID number by trying every
+    /// birth date and sequence. Derived from the oldest key, so rotation keeps it.
+    pub fn member_key_secret(&self) -> [u8; 32] {
+        self.member_key_secret
+    }
+
     pub fn lookup_hash(&self, id_number: &str) -> String {
         let normalised = normalise_id_number(id_number);
         let hash = blake3::keyed_hash(&self.lookup, normalised.as_bytes());

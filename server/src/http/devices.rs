@@ -345,13 +345,22 @@ fn refusal(refusal: Refusal) -> ApiError {
     }
 }
 
+/// What an enrolled phone receives: its token and villages, and the deployment's
+/// member-key secret, which it needs before it records anyone.
+#[derive(Debug, Serialize)]
+pub struct EnrollResponse {
+    #[serde(flatten)]
+    pub enrolled: enrollment::Enrolled,
+    pub member_key_secret: String,
+}
+
 /// `POST /api/v1/enroll`: a phone exchanges a code for its device token. No credentials:
 /// the code is the credential.
 pub async fn enroll(
     State(state): State<AppState>,
     client: Client,
     Json(request): Json<EnrollRequest>,
-) -> ApiResult<Json<enrollment::Enrolled>> {
+) -> ApiResult<Json<EnrollResponse>> {
     let redeemed = enrollment::redeem(
         state.ledger.db(),
         Redeem {
@@ -362,7 +371,10 @@ pub async fn enroll(
         },
     )
     .await?;
-    Ok(Json(redeemed.map_err(refusal)?))
+    Ok(Json(EnrollResponse {
+        enrolled: redeemed.map_err(refusal)?,
+        member_key_secret: hex::encode(state.ledger.vault().member_key_secret()),
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]

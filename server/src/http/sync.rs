@@ -140,9 +140,12 @@ pub async fn sync(
             ),
         });
     }
+    // A device without a cursor is starting its first download: it gets the member-key
+    // secret with it.
+    let first_download = request.cursor.is_none();
     let outcomes = state
         .ledger
-        .apply_uploads(&device, &request.uploads)
+        .apply_uploads(&device, &client.0, &request.uploads)
         .await?;
     let results: Vec<UploadResult> = request
         .uploads
@@ -171,6 +174,8 @@ pub async fn sync(
         cursor,
         more,
         villages: Some(assigned.iter().map(ToString::to_string).collect()),
+        member_key_secret: first_download
+            .then(|| hex::encode(state.ledger.vault().member_key_secret())),
     };
     let body = wire::encode(&response).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response())

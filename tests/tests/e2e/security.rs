@@ -470,3 +470,35 @@ fn test_an_export_masks_id_numbers_unless_asked_in_full_and_is_audited() {
         );
     }
 }
+
+#[test]
+fn test_member_keys_use_the_deployments_secret_so_a_key_does_not_give_away_an_id_number() {
+    let db = TestDatabase::new(&Backend::Sqlite);
+    let server = Server::start(&db);
+    let token = db.add_device(&[VILLAGE]);
+    let first = Phone::new("phone-a", &server, &token);
+    let second = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
+    first.sync();
+    second.sync();
+    let household = first
+        .store
+        .create_household(&area(VILLAGE), Some("1411241002010011"))
+        .unwrap();
+    let id_number = "11010519491231002X";
+    let key = first
+        .store
+        .add_member(&household, "刘伟", Some(id_number))
+        .unwrap();
+    let public = schema::ids::MemberKeySecret::development().member_key(
+        &schema::id_number::IdNumber::parse(id_number, client_core::store::today()).unwrap(),
+    );
+    assert_ne!(key, public, "the key is not the public development one");
+    // Both phones got the same secret: the same person recorded on both is one member.
+    first.sync();
+    second.sync();
+    let again = second
+        .store
+        .add_member(&household, "刘伟", Some(id_number))
+        .unwrap();
+    assert_eq!(again, key);
+}
