@@ -103,6 +103,12 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             name,
         } => {
             let villages = villages(&codes)?;
+            let unknown = doorstep_server::areas::unknown(db, &villages)
+                .await
+                .map_err(|err| format!("database: {err}"))?;
+            if !unknown.is_empty() {
+                return Err(doorstep_server::areas::unknown_message(&unknown).to_string());
+            }
             let name = if name.is_empty() {
                 format!("device for {}", villages[0])
             } else {
