@@ -175,9 +175,17 @@ fn percent_encode(text: &str) -> String {
 
 fn qr(payload: &str) -> qrcode::QrCode {
     // Medium error correction survives a scuffed print-out; the payload is short, so the
-    // symbol stays small.
-    qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
-        .expect("an enrollment payload fits in a QR code")
+    // symbol stays small. A server address too long for a QR code leaves the bare code,
+    // which always fits: the phone then asks for the address.
+    let encode = |text: &str| {
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+    };
+    encode(payload).unwrap_or_else(|_| {
+        let code = payload.rsplit("code=").next().unwrap_or(payload);
+        encode(code).unwrap_or_else(|_| {
+            qrcode::QrCode::new(b"doorstep").unwrap_or_else(|_| unreachable!("8 bytes fit"))
+        })
+    })
 }
 
 /// The payload as an SVG QR code.
@@ -923,5 +931,17 @@ mod tests {
         assert_eq!(clean_actor("abc"), None);
         assert_eq!(clean_actor("zz"), None);
         assert_eq!(clean_actor(&"ab".repeat(33)), None);
+    }
+
+    #[test]
+    fn test_a_server_address_too_long_for_a_qr_code_leaves_the_bare_code() {
+        let code = generate_code();
+        let text = payload(
+            Some(&format!("https://{}.example", "a".repeat(5000))),
+            &code,
+        );
+        let svg = qr_svg(&text);
+        assert!(svg.starts_with("<?xml"), "{svg}");
+        assert!(!qr_png(&text).is_empty());
     }
 }

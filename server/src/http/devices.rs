@@ -109,8 +109,11 @@ async fn device_in_scope(
 /// The address phones reach this server at, as the staff member's request reached it:
 /// `?server=` when the console names it, else the forwarded or direct host.
 fn server_address(headers: &HeaderMap, named: Option<&str>) -> Option<String> {
+    // Longer than any real address, and short enough to keep the QR code scannable.
+    const MAX_CHARS: usize = 200;
     if let Some(named) = named.map(str::trim).filter(|s| !s.is_empty()) {
-        let valid = named.starts_with("http://") || named.starts_with("https://");
+        let valid = (named.starts_with("http://") || named.starts_with("https://"))
+            && named.len() <= MAX_CHARS;
         return valid.then(|| named.trim_end_matches('/').to_owned());
     }
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
@@ -118,6 +121,7 @@ fn server_address(headers: &HeaderMap, named: Option<&str>) -> Option<String> {
         .or_else(|| header(HOST.as_str()))?
         .trim();
     let plain = !host.is_empty()
+        && host.len() <= MAX_CHARS
         && host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
