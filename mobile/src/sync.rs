@@ -43,6 +43,18 @@ pub struct Rejection {
     pub reason: Bilingual,
 }
 
+/// A household with changes the server holds for county staff to release or discard. The
+/// changes are safe on the server; the phone shows the reason until staff decide.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Quarantine {
+    pub household: String,
+    /// The rule broken, as the server names it (`out_of_scope`, `moves_household`, …).
+    pub rule: String,
+    pub reason: Bilingual,
+    /// How many of the changes sent were held.
+    pub changes: u32,
+}
+
 /// What a finished sync did.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncReport {
@@ -54,6 +66,7 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub rejected: Vec<Rejection>,
+    pub quarantined: Vec<Quarantine>,
     /// Disputed fields across the device's households after the sync.
     pub conflicts: i64,
     /// Changes still unconfirmed after the sync.
@@ -76,6 +89,16 @@ impl From<core_sync::SyncReport> for SyncReport {
                 .map(|r| Rejection {
                     household: r.household,
                     reason: r.reason.into(),
+                })
+                .collect(),
+            quarantined: r
+                .quarantined
+                .into_iter()
+                .map(|q| Quarantine {
+                    household: q.household,
+                    rule: q.rule,
+                    reason: q.reason.into(),
+                    changes: q.changes,
                 })
                 .collect(),
             conflicts: r.conflicts,
