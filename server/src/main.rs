@@ -149,6 +149,23 @@ enum AreasCommand {
     Import { file: PathBuf },
 }
 
+/// Records an act done at the server's command line, by someone with the database.
+async fn audit_cli(
+    db: &Db,
+    action: &'static str,
+    target: &str,
+    detail: &str,
+) -> Result<(), String> {
+    let entry = doorstep_server::audit::Entry::new(action, doorstep_server::audit::Outcome::Ok)
+        .by("operator", "operator")
+        .on(target)
+        .from("cli")
+        .saying(detail);
+    doorstep_server::audit::record(db, entry)
+        .await
+        .map_err(|err| format!("cannot write the audit log: {err}"))
+}
+
 /// The first line of standard input: a password, typed or piped, never an argument that
 /// would show in the process list and the shell's history.
 fn read_password() -> Result<String, String> {
@@ -295,6 +312,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             let created = accounts::create(&db, &vault, new)
                 .await
                 .map_err(|err| err.to_string())?;
+            audit_cli(
+                &db,
+                "staff.create",
+                &created.staff.username,
+                "first county admin",
+            )
+            .await?;
             println!("created county admin {}", created.staff.username);
             if let Some(uri) = created.totp_uri() {
                 println!("add this to the admin's authenticator app (shown once):");
@@ -316,6 +340,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             let created = accounts::create(&db, &vault, new)
                 .await
                 .map_err(|err| err.to_string())?;
+            let detail = format!("role {} scope {}", role.as_str(), created.staff.scope);
+            audit_cli(&db, "staff.create", &created.staff.username, &detail).await?;
             println!("created {} {}", role.as_str(), created.staff.username);
             if let Some(uri) = created.totp_uri() {
                 println!("{uri}");
@@ -332,6 +358,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             let count = areas::import(&db, &parsed)
                 .await
                 .map_err(|err| err.to_string())?;
+            audit_cli(
+                &db,
+                "areas.import",
+                &file.display().to_string(),
+                &format!("{count} areas"),
+            )
+            .await?;
             println!("imported {count} areas");
             Ok(())
         }

@@ -320,6 +320,16 @@ fn test_the_first_admin_logs_in_with_a_second_factor_and_creates_accounts() {
         assert_error_json(status, &body, 403, "forbidden");
         let (status, me) = server.get_json("/api/v1/me", clerk);
         assert_eq!((status, &me["role"]), (200, &json!("township_staff")));
+
+        // Accounts made at the command line and through the API are both on the log.
+        let auditor = auditor(&server, &db);
+        let created = audit(&server, &auditor, "staff.create");
+        let by: Vec<(&str, &str)> = created
+            .iter()
+            .map(|r| (r["actor"].as_str().unwrap(), r["target"].as_str().unwrap()))
+            .collect();
+        assert!(by.contains(&("operator", "admin")), "{created:?}");
+        assert!(by.contains(&("staff:admin", "clerk-1")), "{created:?}");
     }
 }
 
