@@ -394,6 +394,29 @@ fn staff_from_row(row: &sqlx::any::AnyRow) -> Result<Option<Staff>, sqlx::Error>
     }))
 }
 
+/// Counts a wrong password; the one that reaches [`MAX_FAILED_LOGINS`] locks the account.
+async fn count_failure(
+    db: &Db,
+    id: &str,
+    failed_before: i64,
+    now: i64,
+) -> Result<LoginRefused, sqlx::Error> {
+    let failed = failed_before + 1;
+    let lock = failed >= MAX_FAILED_LOGINS;
+    let until = now + LOCKOUT.as_secs() as i64;
+    sqlx::query("UPDATE staff SET failed_logins = $1, locked_until = $2 WHERE id = $3")
+        .bind(if lock { 0 } else { failed })
+        .bind(if lock { Some(until) } else { None })
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(if lock {
+        LoginRefused::LockedOut(until)
+    } else {
+        LoginRefused::BadCredentials
+    })
+}
+
 /// Checks a login and opens a session. Counts failures and locks the account after
 /// [`MAX_FAILED_LOGINS`] in a row.
 pub async fn login(
@@ -424,20 +447,8 @@ pub async fn login(
     let id: String = row.try_get("id")?;
     let stored: String = row.try_get("password_hash")?;
     if !password_matches(password, &stored) {
-        let failed: i64 = row.try_get::<i64, _>("failed_logins")? + 1;
-        let lock = failed >= MAX_FAILED_LOGINS;
-        let until = now + LOCKOUT.as_secs() as i64;
-        sqlx::query("UPDATE staff SET failed_logins = $1, locked_until = $2 WHERE id = $3")
-            .bind(if lock { 0 } else { failed })
-            .bind(if lock { Some(until) } else { None })
-            .bind(&id)
-            .execute(&db.pool)
-            .await?;
-        return Ok(Err(if lock {
-            LoginRefused::LockedOut(until)
-        } else {
-            LoginRefused::BadCredentials
-        }));
+        let failed: i64 = row.try_get("failed_logins")?;
+        return Ok(Err(count_failure(db, &id, failed, now).await?));
     }
     if row.try_get::<Option<i64>, _>("disabled_at")?.is_some() {
         return Ok(Err(LoginRefused::Disabled));
@@ -521,6 +532,55 @@ pub async fn session(
         Some(staff) => SessionCheck::Valid(staff),
         None => SessionCheck::Unknown,
     })
+}
+
+/// Changes a staff member's password, given the current one, and ends every other session
+/// of theirs: whoever may have learned the old password is out. Refused when the
+/// current password is wrong: counted like a failed login, so a stolen session cannot be
+/// used to guess the password.
+pub async fn change_password(
+    db: &Db,
+    staff: &Staff,
+    current: &str,
+    new: &str,
+    keep_session: &str,
+) -> Result<Result<(), LoginRefused>, AccountError> {
+    check_password(new)?;
+    let row =
+        sqlx::query("SELECT password_hash, failed_logins, locked_until FROM staff WHERE id = $1")
+            .bind(&staff.id)
+            .fetch_one(&db.pool)
+            .await?;
+    let now = now();
+    if let Some(until) = row
+        .try_get::<Option<i64>, _>("locked_until")?
+        .filter(|until| *until > now)
+    {
+        return Ok(Err(LoginRefused::LockedOut(until)));
+    }
+    let stored: String = row.try_get("password_hash")?;
+    if !password_matches(current, &stored) {
+        let failed: i64 = row.try_get("failed_logins")?;
+        return Ok(Err(count_failure(db, &staff.id, failed, now).await?));
+    }
+    let hash = hash_password(new)?;
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(&staff.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE staff_session SET ended_at = $1
+         WHERE staff_id = $2 AND ended_at IS NULL AND token_hash <> $3",
+    )
+    .bind(now)
+    .bind(&staff.id)
+    .bind(token_hash(keep_session))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
 }
 
 /// Ends a session.

@@ -165,6 +165,47 @@ pub async fn me(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+}
+
+/// A staff member changes their own password; their other sessions end.
+pub async fn change_password(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Json(request): Json<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    let action = "password.change";
+    let staff = principal::logged_in(&state, &headers, &client, action).await?;
+    let session = principal::session_token(&headers).unwrap_or_default();
+    let outcome = accounts::change_password(
+        state.ledger.db(),
+        &staff,
+        &request.current,
+        &request.new,
+        session,
+    )
+    .await
+    .map_err(account_error)?;
+    if let Err(refused) = outcome {
+        principal::refused(
+            &state,
+            &staff,
+            &client,
+            action,
+            &staff.username,
+            "wrong password",
+        )
+        .await?;
+        return Err(login_refused(refused));
+    }
+    principal::done(&state, &staff, &client, action, &staff.username, "").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
 pub struct NewStaffRequest {
     pub username: String,
     pub name: String,

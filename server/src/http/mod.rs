@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/login", post(accounts::login))
         .route("/api/v1/logout", post(accounts::logout))
         .route("/api/v1/me", get(accounts::me))
+        .route("/api/v1/me/password", post(accounts::change_password))
         .route(
             "/api/v1/staff",
             get(accounts::list_staff).post(accounts::create_staff),

@@ -512,3 +512,55 @@ fn test_member_keys_use_the_deployments_secret_so_a_key_does_not_give_away_an_id
         .unwrap();
     assert_eq!(again, key);
 }
+
+#[test]
+fn test_changing_a_password_ends_other_sessions_and_a_wrong_current_one_counts_as_a_guess() {
+    let db = TestDatabase::new(&Backend::Sqlite);
+    let server = Server::start(&db);
+    let account = db.add_account("county_staff", COUNTY, "县工作人员");
+    let here = server.login(&account);
+    let elsewhere = server.login(&account);
+    let change = |current: &str, new: &str| {
+        server.post_json(
+            "/api/v1/me/password",
+            &here,
+            &json!({ "current": current, "new": new }),
+        )
+    };
+    let (status, body) = change(&account.password, "short");
+    assert_error_json(status, &body, 400, "bad_request");
+    let (status, body) = change("not my password", "a new long password");
+    assert_error_json(status, &body, 401, "bad_credentials");
+    let (status, _) = post_bytes(
+        &server,
+        "/api/v1/me/password",
+        &here,
+        json!({ "current": account.password, "new": "a new long password" })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 204);
+    assert_eq!(server.get_json("/api/v1/households", &here).0, 200);
+    let (status, body) = server.get_json("/api/v1/households", &elsewhere);
+    assert_error_json(status, &body, 401, "session_expired");
+    let (status, _) = login(&server, &account.username, &account.password);
+    assert_eq!(status, 401, "the old password no longer works");
+    let (status, _) = login(&server, &account.username, "a new long password");
+    assert_eq!(status, 200);
+
+    let auditor = auditor(&server, &db);
+    let changes = audit(&server, &auditor, "password.change");
+    let outcomes: Vec<&str> = changes
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert!(
+        outcomes.contains(&"ok") && outcomes.contains(&"denied"),
+        "{changes:?}"
+    );
+    assert!(
+        !changes
+            .iter()
+            .any(|r| r.to_string().contains("long password"))
+    );
+}
