@@ -104,6 +104,120 @@ struct Loaded {
     last_seq: i64,
     /// Change rows up to this `seq` are already in the snapshot.
     snapshot_seq: i64,
+    /// The household as last read from `doc` and checked, kept so an edit re-reads and
+    /// re-checks only the fields it wrote. `None` until first read, and whenever `doc`
+    /// changed in a way that was not followed field by field (data from elsewhere).
+    derived: Option<Derived>,
+}
+
+/// A household's view and its field rules' issues, as of its document's current state.
+#[derive(Debug)]
+struct Derived {
+    view: HouseholdView,
+    /// The date the field issues were checked against (dates in the future are wrong).
+    today: jiff::civil::Date,
+    /// Each field's field-rule issue, in the order `validation::validate` lists them.
+    field_issues: FieldIssues,
+}
+
+/// Field-rule issues keyed by (entity's place in `Entity::ALL`, record key, field name):
+/// the order in which `validation::validate` walks a household.
+type FieldIssues = std::collections::BTreeMap<(usize, String, &'static str), Issue>;
+
+fn entity_rank(entity: Entity) -> usize {
+    Entity::ALL
+        .iter()
+        .position(|e| *e == entity)
+        .unwrap_or(usize::MAX)
+}
+
+impl Derived {
+    /// Reads and checks the whole household.
+    fn read(doc: &automerge::Automerge, today: jiff::civil::Date) -> Result<Derived> {
+        let view = layout::read_household(doc)?;
+        let mut field_issues = FieldIssues::new();
+        for entity in Entity::ALL {
+            for (key, record) in view.records(entity) {
+                for (name, field) in record {
+                    if let Some(issue) = validation::field_issue(entity, key, name, field, today) {
+                        field_issues.insert((entity_rank(entity), key.to_owned(), name), issue);
+                    }
+                }
+            }
+        }
+        Ok(Derived {
+            view,
+            today,
+            field_issues,
+        })
+    }
+
+    /// Brings the view and field issues up to date after a change that wrote the root
+    /// keys `keys`, re-reading and re-checking only the fields they belong to. Returns
+    /// `false` (leaving `self` unusable) when the change reached beyond single fields.
+    fn refresh(
+        &mut self,
+        doc: &automerge::Automerge,
+        keys: &[String],
+        today: jiff::civil::Date,
+    ) -> Result<bool> {
+        if today != self.today
+            || !layout::refresh_household(doc, &mut self.view, keys.iter().map(String::as_str))?
+        {
+            return Ok(false);
+        }
+        let mut paths: Vec<FieldPath> = Vec::new();
+        for key in keys {
+            let path = match FieldPath::parse(key) {
+                Ok(path) => path,
+                Err(_) => match key.rsplit_once('.').map(|(set, _)| FieldPath::parse(set)) {
+                    Some(Ok(path)) => path,
+                    _ => return Ok(false),
+                },
+            };
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+        for path in paths {
+            let slot = (entity_rank(path.entity), path.key.clone(), path.name);
+            let issue = self.view.field(&path).and_then(|field| {
+                validation::field_issue(path.entity, &path.key, path.name, field, today)
+            });
+            match issue {
+                Some(issue) => self.field_issues.insert(slot, issue),
+                None => self.field_issues.remove(&slot),
+            };
+        }
+        Ok(true)
+    }
+
+    /// Every issue of the household: the field rules' and the cross-field rules', as
+    /// `validation::validate` lists them; and its disputed fields.
+    fn checked(&self) -> Checked {
+        let mut issues: Vec<Issue> = self.field_issues.values().cloned().collect();
+        issues.extend(validation::cross_field_issues(&self.view, self.today));
+        Checked {
+            issues,
+            conflicts: self.view.conflicts(),
+        }
+    }
+}
+
+/// The root keys a change writes, or `None` when it writes anything but root keys.
+fn root_keys_of(change: &automerge::Change) -> Option<Vec<String>> {
+    let mut keys: Vec<String> = Vec::new();
+    for op in change.decode().operations {
+        match (op.obj, op.key) {
+            (automerge::legacy::ObjectId::Root, automerge::legacy::Key::Map(key)) => {
+                if !keys.iter().any(|k| k.as_str() == key.as_str()) {
+                    keys.push(key.to_string());
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(keys)
 }
 
 /// Who data received from elsewhere came from.
@@ -316,6 +430,7 @@ impl Store {
                 doc,
                 last_seq: snapshot_seq,
                 snapshot_seq,
+                derived: None,
             },
         );
         Ok(id)
@@ -531,8 +646,9 @@ impl Store {
             conn, cache, actor, ..
         } = &mut *inner;
         let loaded = load(conn, cache, actor, household)?;
-        let view = layout::read_household(loaded.doc.document())?;
-        let checked = Checked::of(&view);
+        let derived = loaded.derived(today())?;
+        let checked = derived.checked();
+        let view = derived.view.clone();
         let unsynced = unsynced_in(conn, household.as_str())?;
         Ok(detail(household, view, checked, unsynced))
     }
@@ -871,7 +987,7 @@ impl Inner {
         &mut self,
         household: &HouseholdId,
         write: impl FnOnce(&mut AutoCommit) -> Result<()>,
-    ) -> Result<HouseholdDetail> {
+    ) -> Result<Checked> {
         self.edit_with_visit(household, OpenVisit::Unchanged, write)
     }
 
@@ -882,7 +998,7 @@ impl Inner {
         household: &HouseholdId,
         open_visit: OpenVisit<'_>,
         write: impl FnOnce(&mut AutoCommit) -> Result<()>,
-    ) -> Result<HouseholdDetail> {
+    ) -> Result<Checked> {
         let Inner {
             conn,
             cache,
@@ -911,21 +1027,31 @@ impl Inner {
             options = options.with_message(layout::visit_message(&visit));
         }
         let committed = doc.commit_with(options);
-        let saved = (|| -> Result<HouseholdDetail> {
-            let view = layout::read_household(loaded.doc.document())?;
-            let checked = Checked::of(&view);
+        let saved = (|| -> Result<Checked> {
+            let today = today();
             let Some(hash) = committed else {
-                let unsynced = unsynced_in(conn, household.as_str())?;
-                return Ok(detail(household, view, checked, unsynced));
+                return Ok(loaded.derived(today)?.checked());
             };
-            let change = loaded
-                .doc
-                .get_last_local_change()
-                .map(|c| c.raw_bytes().to_vec())
-                .unwrap_or_default();
+            let (change, keys) = match loaded.doc.get_last_local_change() {
+                Some(change) => (change.raw_bytes().to_vec(), root_keys_of(&change)),
+                None => (Vec::new(), None),
+            };
+            // Re-read and re-check only the fields the change wrote, when the household
+            // as it was is at hand; otherwise the whole household.
+            let refreshed = match (loaded.derived.as_mut(), &keys) {
+                (Some(derived), Some(keys)) => {
+                    derived.refresh(loaded.doc.document(), keys, today)?
+                }
+                _ => false,
+            };
+            if !refreshed {
+                loaded.derived = None;
+            }
+            let derived = loaded.derived(today)?;
+            let checked = derived.checked();
             let tx = conn.transaction()?;
+            update_index(&tx, household.as_str(), &derived.view, &checked, 1)?;
             append_change(&tx, household.as_str(), loaded, &change, Some(&hash))?;
-            let unsynced = update_index(&tx, household.as_str(), &view, &checked, 1)?;
             match open_visit {
                 OpenVisit::Unchanged => {}
                 OpenVisit::Start(visit) => {
@@ -943,7 +1069,7 @@ impl Inner {
                 }
             }
             tx.commit()?;
-            Ok(detail(household, view, checked, unsynced))
+            Ok(checked)
         })();
         if saved.is_err() {
             cache.pop(household.as_str());
@@ -994,6 +1120,7 @@ impl Inner {
                     doc,
                     last_seq: 0,
                     snapshot_seq: 0,
+                    derived: None,
                 },
             );
             return Ok(true);
@@ -1003,6 +1130,8 @@ impl Inner {
         } = self;
         let loaded = load(conn, cache, actor, household)?;
         let before = loaded.doc.get_heads();
+        // What arrives is not followed field by field: read the household afresh next time.
+        loaded.derived = None;
         let saved = (|| -> Result<bool> {
             let held = apply(&mut loaded.doc)?;
             check_complete(&mut loaded.doc)?;
@@ -1065,6 +1194,17 @@ enum OpenVisit<'a> {
     Finish(&'a RecordId),
 }
 
+impl Loaded {
+    /// The household as its document now stands, read and checked if it is not at hand
+    /// (or was checked on another day).
+    fn derived(&mut self, today: jiff::civil::Date) -> Result<&Derived> {
+        if self.derived.as_ref().is_none_or(|d| d.today != today) {
+            self.derived = Some(Derived::read(self.doc.document(), today)?);
+        }
+        Ok(self.derived.as_ref().expect("just read"))
+    }
+}
+
 /// Loads a household into the cache (if it is not there) and returns it.
 fn load<'c>(
     conn: &Connection,
@@ -1097,6 +1237,7 @@ fn load<'c>(
                 doc,
                 last_seq,
                 snapshot_seq,
+                derived: None,
             },
         );
     }

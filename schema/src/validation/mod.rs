@@ -11,7 +11,7 @@ mod tests;
 use crate::codes::CodeList;
 use crate::fields::{Entity, FieldKind, FieldPath, FieldSpec, spec};
 use crate::id_number::IdNumber;
-use crate::layout::{FieldValue, HouseholdView};
+use crate::layout::{Field, FieldValue, HouseholdView};
 use crate::message::Message;
 use jiff::civil::Date;
 use serde::Serialize;
@@ -44,25 +44,42 @@ pub fn validate(view: &HouseholdView, today: Date) -> Vec<Issue> {
     for entity in Entity::ALL {
         for (key, record) in view.records(entity) {
             for (name, field) in record {
-                let Some(spec) = spec(entity, name) else {
-                    continue;
-                };
-                let path = FieldPath {
-                    entity,
-                    key: key.to_owned(),
-                    name: spec.name,
-                };
-                if let Some(message) = check_field(spec, &field.value, today) {
-                    issues.push(Issue {
-                        severity: Severity::Error,
-                        path: path.to_string(),
-                        rule: "field",
-                        message,
-                    });
-                }
+                issues.extend(field_issue(entity, key, name, field, today));
             }
         }
     }
+    cross_field::check(view, today, &mut issues);
+    issues
+}
+
+/// The field rule's issue about one field of a record, if any: what [`validate`] reports
+/// for that field, before the cross-field rules. A name that is not a field has none.
+pub fn field_issue(
+    entity: Entity,
+    key: &str,
+    name: &str,
+    field: &Field,
+    today: Date,
+) -> Option<Issue> {
+    let spec = spec(entity, name)?;
+    let message = check_field(spec, &field.value, today)?;
+    let path = FieldPath {
+        entity,
+        key: key.to_owned(),
+        name: spec.name,
+    };
+    Some(Issue {
+        severity: Severity::Error,
+        path: path.to_string(),
+        rule: "field",
+        message,
+    })
+}
+
+/// The cross-field rules' issues about a household, in the order [`validate`] lists them
+/// after the field rules' issues.
+pub fn cross_field_issues(view: &HouseholdView, today: Date) -> Vec<Issue> {
+    let mut issues = Vec::new();
     cross_field::check(view, today, &mut issues);
     issues
 }
