@@ -581,7 +581,8 @@ pub fn read_household(doc: &Automerge) -> Result<HouseholdView, LayoutError> {
     let mut disputed = Vec::new();
     for item in doc.map_range(ROOT, ..) {
         let ValueRef::Scalar(scalar) = &item.value else {
-            view.unknown.insert(item.key.to_string(), "(object)".to_owned());
+            view.unknown
+                .insert(item.key.to_string(), "(object)".to_owned());
             continue;
         };
         let value = FieldValue::from_scalar(&ScalarValue::from(scalar));
@@ -628,12 +629,20 @@ pub fn refresh_household<'k>(
         if let Some(record) = record_if_present(view, path) {
             record.remove(path.name);
         }
-        if let Some((value, _)) = doc.get(ROOT, key.as_str())? {
+        // One look-up: the last of the concurrent values is the one `get` would pick.
+        let values = doc.get_all(ROOT, key.as_str())?;
+        let conflict = values.len() > 1;
+        if let Some((value, _)) = values.into_iter().last() {
             let Value::Scalar(scalar) = value else {
                 return Ok(false);
             };
-            let conflict = doc.get_all(ROOT, key.as_str())?.len() > 1;
-            read_item(view, &mut disputed, &key, FieldValue::from_scalar(&scalar), conflict);
+            read_item(
+                view,
+                &mut disputed,
+                &key,
+                FieldValue::from_scalar(&scalar),
+                conflict,
+            );
         }
         if matches!(path.spec().kind, FieldKind::Codes(_)) {
             let prefix = format!("{key}.");
@@ -652,8 +661,7 @@ pub fn refresh_household<'k>(
             }
         }
         // `read_household` never leaves a keyed record without fields.
-        if path.entity.is_keyed() && record_if_present(view, path).is_some_and(|r| r.is_empty())
-        {
+        if path.entity.is_keyed() && record_if_present(view, path).is_some_and(|r| r.is_empty()) {
             keyed_records(view, path.entity).remove(&path.key);
         }
     }

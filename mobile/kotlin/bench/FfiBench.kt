@@ -1,9 +1,16 @@
 // The Kotlin side of the FFI benchmark (scripts/mobile-bench): the calls examples/ffi_bench.rs
 // makes directly in Rust, made through the generated bindings on the same store, timed the
-// same way. Prints `<name> median_us=<µs>`.
+// same way. Prints `<name> median_us=<µs>` on stdout, and on stderr where a household read's
+// time goes on this side (compiled with the bindings, so it can reach their internals).
 package org.doorstep.bench
 
+import java.nio.ByteBuffer
 import uniffi.doorstep_mobile.DoorstepStore
+import uniffi.doorstep_mobile.FfiConverterString
+import uniffi.doorstep_mobile.FfiConverterTypeHousehold
+import uniffi.doorstep_mobile.RustBuffer
+import uniffi.doorstep_mobile.UniffiLib
+import uniffi.doorstep_mobile.UniffiRustCallStatus
 
 fun main(args: Array<String>) {
     require(args.size == 3) { "usage: FfiBench DIR HOUSEHOLD SAMPLES" }
@@ -19,12 +26,35 @@ fun main(args: Array<String>) {
     println("unsynced_count median_us=%.2f".format(count))
     val edit = measure(maxOf(samples / 10, 20)) { i -> store.setField(household, place, if (i % 2 == 0) "吕梁" else "太原") }
     println("field_edit median_us=%.2f".format(edit))
+
+    // The read in parts: the FFI call with its argument and the free of the answer, but no
+    // lifting; lifting a copy of the answer alone; and a bare JNA round trip (allocate and
+    // free an empty RustBuffer: two calls, each with a call-status Structure).
+    val unlifted = measure(samples) {
+        val status = UniffiRustCallStatus()
+        val answer = UniffiLib.uniffi_doorstep_mobile_fn_method_doorstepstore_household(
+            store.uniffiCloneHandle(), FfiConverterString.lower(household), status)
+        RustBuffer.free(answer)
+    }
+    val bytes = run {
+        val answer = UniffiLib.uniffi_doorstep_mobile_fn_method_doorstepstore_household(
+            store.uniffiCloneHandle(), FfiConverterString.lower(household), UniffiRustCallStatus())
+        ByteArray(answer.len.toInt()).also { answer.asByteBuffer()!!.get(it); RustBuffer.free(answer) }
+    }
+    val lift = measure(samples) { FfiConverterTypeHousehold.read(ByteBuffer.wrap(bytes)) }
+    val jna = measure(samples) { RustBuffer.free(RustBuffer.alloc(0UL)) }
+    System.err.println("kotlin household_read parts: call without lifting %.2f µs, lifting %d bytes %.2f µs; bare JNA call pair %.2f µs"
+        .format(unlifted, bytes.size, lift, jna))
 }
 
-/** Median microseconds per call, after the same warm-up as the Rust side. */
+/**
+ * Median microseconds per call, after the same warm-up as the Rust side: twice as many calls
+ * as are measured, which the JIT needs (after half as many, the lifting code was still being
+ * compiled and a read measured 1.7 times its settled time).
+ */
 fun measure(samples: Int, call: (Int) -> Any): Double {
     var sink = 0
-    repeat(samples / 2) { if (call(it) === Unit) sink++ }
+    repeat(2 * samples) { if (call(it) === Unit) sink++ }
     val times = DoubleArray(samples) { i ->
         val start = System.nanoTime()
         if (call(i) === Unit) sink++
