@@ -20,6 +20,7 @@ use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
 use std::num::NonZeroUsize;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// The database file inside a store directory.
@@ -84,6 +85,21 @@ pub struct SearchQuery {
 #[derive(Debug)]
 pub struct Store {
     inner: Mutex<Inner>,
+    /// Whether a sync is running on this store. Two at once would upload the same changes
+    /// and race on the cursor; the second is refused rather than queued, so a UI can say so.
+    syncing: AtomicBool,
+}
+
+/// A sync's hold on its store; the next sync may start once it is dropped.
+#[derive(Debug)]
+pub struct SyncRun<'a> {
+    store: &'a Store,
+}
+
+impl Drop for SyncRun<'_> {
+    fn drop(&mut self) {
+        self.store.syncing.store(false, Ordering::Release);
+    }
 }
 
 #[derive(Debug)]
@@ -277,7 +293,16 @@ impl Store {
                 villages,
                 member_secret,
             }),
+            syncing: AtomicBool::new(false),
         })
+    }
+
+    /// Marks a sync as running, or `None` when one already is.
+    pub fn begin_sync(&self) -> Option<SyncRun<'_>> {
+        self.syncing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| SyncRun { store: self })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -110,6 +110,9 @@ pub enum SyncError {
     BadResponse(String),
     #[error("cancelled")]
     Cancelled,
+    /// Another sync of this store is running.
+    #[error("a sync is already running")]
+    AlreadyRunning,
     /// The server revoked this device: its survey data has been erased, and it is no longer
     /// connected. Carries the server's message.
     #[error("device revoked: {}", .0.en)]
@@ -143,6 +146,10 @@ impl SyncError {
             SyncError::Cancelled => Message::new(
                 "同步已取消，已完成的部分已保存",
                 "Sync cancelled; what finished is saved",
+            ),
+            SyncError::AlreadyRunning => Message::new(
+                "同步正在进行中，请等它完成",
+                "A sync is already running; wait for it to finish",
             ),
             SyncError::Revoked(message) => message.clone(),
             SyncError::Store(err) => err.message(),
@@ -203,6 +210,12 @@ pub struct SyncReport {
     /// Households removed from the device because their village is no longer assigned to
     /// it; the server holds all of their data.
     pub dropped: Vec<String>,
+}
+
+/// Whether the store has a server to sync with (`connect` or `enroll` was done, and the
+/// device was not revoked since).
+pub fn is_connected(store: &Store) -> Result<bool, StoreError> {
+    Ok(store.setting(SERVER_KEY)?.is_some())
 }
 
 /// Connects a store to a server.
@@ -401,6 +414,7 @@ pub fn sync(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&SyncProgress),
 ) -> Result<SyncReport, SyncError> {
+    let _running = store.begin_sync().ok_or(SyncError::AlreadyRunning)?;
     if let Some(revocation) = revocation_of(store)? {
         // Erased and disconnected: it stays so until it enrolls again.
         return Err(SyncError::Revoked(revocation.message));

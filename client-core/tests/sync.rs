@@ -651,3 +651,70 @@ fn test_a_household_held_in_quarantine_stays_on_the_device_though_the_server_has
     assert!(report.dropped.is_empty(), "{report:?}");
     assert_eq!(ids(&phone), vec![stray]);
 }
+
+/// A link that holds a request until the test lets it fail.
+struct Held {
+    entered: std::sync::mpsc::Sender<()>,
+    release: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Transport for Held {
+    fn post(&self, _url: &str, _token: &str, _body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let _ = self.entered.send(());
+        let _ = self.release.lock().unwrap().recv();
+        Err(TransportError::Network("the link dropped".to_owned()))
+    }
+}
+
+#[test]
+fn test_a_second_sync_while_one_runs_is_refused_and_the_next_one_starts() {
+    let phone = phone();
+    assert!(sync::is_connected(&phone.store).unwrap());
+    let (entered, entered_rx) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let held = Held {
+        entered,
+        release: Mutex::new(release_rx),
+    };
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| {
+            sync::sync(
+                &phone.store,
+                &held,
+                wire::DEFAULT_PAGE_BYTES,
+                &AtomicBool::new(false),
+                &mut |_| {},
+            )
+        });
+        entered_rx.recv().unwrap();
+        let second = sync::sync(
+            &phone.store,
+            &Server::new(),
+            wire::DEFAULT_PAGE_BYTES,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(matches!(second, Err(sync::SyncError::AlreadyRunning)));
+        assert!(
+            sync::SyncError::AlreadyRunning
+                .message()
+                .zh
+                .contains("同步正在进行中")
+        );
+        release.send(()).unwrap();
+        assert!(matches!(
+            first.join().unwrap(),
+            Err(sync::SyncError::Network(_))
+        ));
+    });
+    // The first one ended, failing: the next starts.
+    let server = Server::new();
+    sync_with(&phone, &server);
+}
+
+#[test]
+fn test_a_store_without_a_server_is_not_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(!sync::is_connected(&store).unwrap());
+}

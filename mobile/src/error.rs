@@ -91,6 +91,7 @@ impl From<SyncError> for DoorstepError {
             SyncError::Network(_) => DoorstepError::Network { zh, en },
             SyncError::Server { status, .. } => DoorstepError::Server { status, zh, en },
             SyncError::Cancelled => DoorstepError::Cancelled { zh, en },
+            SyncError::AlreadyRunning => DoorstepError::Other { zh, en },
             // The store is already erased; the app shows the message in place of its data.
             SyncError::Revoked(_) => DoorstepError::Server {
                 status: 401,

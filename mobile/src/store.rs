@@ -76,7 +76,7 @@ impl DoorstepStore {
 
     /// Whether `init` has been done.
     pub fn is_connected(&self) -> Result<bool> {
-        Ok(self.store.setting("server")?.is_some())
+        Ok(client_core::sync::is_connected(&self.store)?)
     }
 
     pub fn profile(&self) -> DeviceProfile {
