@@ -210,6 +210,38 @@ impl TestDatabase {
     }
 }
 
+/// An HTTP client that hands back error statuses instead of failing on them.
+fn json_agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    )
+}
+
+/// Sends a JSON body with a session token; returns the status and the JSON answer.
+fn send_json(
+    request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    token: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = request
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_bytes())
+        .unwrap();
+    json_answer(response)
+}
+
+/// The status and the JSON body of an answer, which must be JSON whatever its status.
+fn json_answer(mut response: ureq::http::Response<ureq::Body>) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap();
+    let json =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body}"));
+    (status, json)
+}
+
 /// A staff account made for a test, with what logging in needs.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -305,21 +337,12 @@ impl Server {
 
     /// GETs a JSON document with a session token; returns the status and the body.
     pub fn get_json(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build(),
-        );
-        let mut response = agent
+        let response = json_agent()
             .get(&format!("{}{path}", self.url))
             .header("Authorization", &format!("Bearer {token}"))
             .call()
             .unwrap();
-        let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().unwrap();
-        let json =
-            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body}"));
-        (status, json)
+        json_answer(response)
     }
 
     /// POSTs a JSON document with a session token; returns the status and the body.
@@ -329,22 +352,8 @@ impl Server {
         token: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build(),
-        );
-        let mut response = agent
-            .post(&format!("{}{path}", self.url))
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Content-Type", "application/json")
-            .send(body.to_string().as_bytes())
-            .unwrap();
-        let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().unwrap();
-        let json =
-            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body}"));
-        (status, json)
+        let request = json_agent().post(&format!("{}{path}", self.url));
+        send_json(request, token, body)
     }
 
     /// POSTs raw bytes to the sync endpoint; returns the status and the body.
@@ -449,22 +458,8 @@ impl Server {
         token: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build(),
-        );
-        let mut response = agent
-            .put(&format!("{}{path}", self.url))
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Content-Type", "application/json")
-            .send(body.to_string().as_bytes())
-            .unwrap();
-        let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().unwrap();
-        let json =
-            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body}"));
-        (status, json)
+        let request = json_agent().put(&format!("{}{path}", self.url));
+        send_json(request, token, body)
     }
 
     /// GETs anything with a session token; returns the status, the content type and the
