@@ -102,18 +102,28 @@ pub async fn ensure_default(db: &Db) -> Result<(), sqlx::Error> {
 
 /// The areas among `codes` that the database does not know.
 pub async fn unknown(db: &Db, codes: &[AreaCode]) -> Result<Vec<AreaCode>, sqlx::Error> {
-    let mut missing = Vec::new();
-    for code in codes {
-        let known = sqlx::query("SELECT 1 AS one FROM area WHERE code = $1")
-            .bind(code.as_str())
-            .fetch_optional(&db.pool)
-            .await?
-            .is_some();
-        if !known {
-            missing.push(code.clone());
-        }
+    if codes.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(missing)
+    let sql = format!(
+        "SELECT code FROM area WHERE code IN ({})",
+        crate::db::placeholders(codes.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for code in codes {
+        query = query.bind(code.as_str());
+    }
+    let known: Vec<String> = query
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .filter_map(|row| row.try_get("code").ok())
+        .collect();
+    Ok(codes
+        .iter()
+        .filter(|code| !known.iter().any(|k| k == code.as_str()))
+        .cloned()
+        .collect())
 }
 
 /// The message for areas that are not in the area list.

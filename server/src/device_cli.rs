@@ -102,13 +102,9 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             villages: codes,
             name,
         } => {
-            let villages = villages(&codes)?;
-            let unknown = doorstep_server::areas::unknown(db, &villages)
+            let villages = enrollment::checked_villages(db, &villages(&codes)?)
                 .await
-                .map_err(|err| format!("database: {err}"))?;
-            if !unknown.is_empty() {
-                return Err(doorstep_server::areas::unknown_message(&unknown).to_string());
-            }
+                .map_err(failed)?;
             let name = if name.is_empty() {
                 format!("device for {}", villages[0])
             } else {

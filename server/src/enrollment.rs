@@ -257,7 +257,10 @@ fn clean_name(name: &str, what: Message) -> Result<String, DeviceError> {
 }
 
 /// Checks a list of villages: at least one, each a village, each in the area list.
-async fn checked_villages(db: &Db, villages: &[AreaCode]) -> Result<Vec<AreaCode>, DeviceError> {
+pub async fn checked_villages(
+    db: &Db,
+    villages: &[AreaCode],
+) -> Result<Vec<AreaCode>, DeviceError> {
     let mut villages = villages.to_vec();
     villages.sort();
     villages.dedup();

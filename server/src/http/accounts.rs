@@ -64,7 +64,7 @@ pub async fn login(
                 ..entry
             };
             audit::record(db, entry.saying(detail)).await?;
-            return Err(login_refused(refused));
+            return Ok(login_refused(refused));
         }
     };
     let entry = entry.by(session.staff.actor(), session.staff.role.as_str());
@@ -86,7 +86,22 @@ pub async fn login(
     Ok(response)
 }
 
-fn login_refused(refused: LoginRefused) -> ApiError {
+/// The answer to a refused login; a lockout says, in `Retry-After`, when it ends.
+fn login_refused(refused: LoginRefused) -> Response {
+    let retry_after = match refused {
+        LoginRefused::LockedOut(until) => Some((until - jiff::Timestamp::now().as_second()).max(1)),
+        _ => None,
+    };
+    let mut response = login_error(refused).into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn login_error(refused: LoginRefused) -> ApiError {
     match refused {
         LoginRefused::BadCredentials | LoginRefused::Disabled => ApiError {
             status: StatusCode::UNAUTHORIZED,
@@ -118,19 +133,6 @@ fn login_refused(refused: LoginRefused) -> ApiError {
             ),
         },
     }
-}
-
-/// Adds `Retry-After` to a lockout, for clients that back off by it.
-pub async fn retry_after_lockout(response: Response) -> Response {
-    let mut response = response;
-    if response.status() == StatusCode::TOO_MANY_REQUESTS
-        && !response.headers().contains_key(RETRY_AFTER)
-    {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("60"));
-    }
-    response
 }
 
 pub async fn logout(
@@ -176,7 +178,7 @@ pub async fn change_password(
     client: Client,
     headers: HeaderMap,
     Json(request): Json<PasswordChange>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     let action = "password.change";
     let staff = principal::logged_in(&state, &headers, &client, action).await?;
     let session = principal::session_token(&headers).unwrap_or_default();
@@ -199,10 +201,10 @@ pub async fn change_password(
             "wrong password",
         )
         .await?;
-        return Err(login_refused(refused));
+        return Ok(login_refused(refused));
     }
     principal::done(&state, &staff, &client, action, &staff.username, "").await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,7 +2,6 @@
 //! management for staff; the audit log for auditors; health for operators.
 
 mod accounts;
-mod auth;
 mod devices;
 pub mod error;
 mod exports;
@@ -94,10 +93,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             audit_rejections,
         ))
-        .layer(axum::middleware::map_response(error::json_errors))
-        .layer(axum::middleware::map_response(
-            accounts::retry_after_lockout,
-        ));
+        .layer(axum::middleware::map_response(error::json_errors));
     hardening::protect(router, state.rate_limits).with_state(state)
 }
 

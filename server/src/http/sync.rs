@@ -2,9 +2,8 @@
 
 use super::AppState;
 use super::MAX_BODY_BYTES;
-use super::auth::bearer;
 use super::error::{ApiError, ApiResult};
-use super::principal::Client;
+use super::principal::{Client, bearer};
 use crate::audit::{self, Entry, Outcome};
 use crate::auth::{self, Device, TokenCheck};
 use axum::body::Body;
@@ -28,12 +27,9 @@ async fn device(
             .from(&client.0)
             .saying(detail)
     };
-    let token = match bearer(headers) {
-        Ok(token) => token,
-        Err(err) => {
-            audit::record(db, refused("no credentials")).await?;
-            return Err(err);
-        }
+    let Some(token) = bearer(headers) else {
+        audit::record(db, refused("no credentials")).await?;
+        return Err(ApiError::unauthorized());
     };
     match auth::check_token(db, token).await? {
         TokenCheck::Valid {

@@ -111,6 +111,22 @@ fn test_password_guessing_locks_the_account_and_every_attempt_is_audited() {
         let (status, body) = login(&server, &account.username, &account.password);
         assert_error_json(status, &body, 429, "locked_out");
         assert!(body["message"]["zh"].as_str().unwrap().contains("锁定"));
+        // The lockout says when it ends, for clients that back off by it.
+        let locked = agent()
+            .post(&format!("{}/api/v1/login", server.url))
+            .header("Content-Type", "application/json")
+            .send(
+                json!({ "username": account.username, "password": account.password })
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+        let retry_after: i64 = locked.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=900).contains(&retry_after), "{retry_after}");
         // An unknown name is refused the same way a wrong password is.
         let (status, body) = login(&server, "nobody-here", "whatever-it-is");
         assert_error_json(status, &body, 401, "bad_credentials");
@@ -121,7 +137,7 @@ fn test_password_guessing_locks_the_account_and_every_attempt_is_audited() {
             .iter()
             .filter(|r| r["target"] == account.username.as_str() && r["outcome"] == "denied")
             .count();
-        assert_eq!(denied, 6, "{backend:?}: {logins:?}");
+        assert_eq!(denied, 7, "{backend:?}: {logins:?}");
         assert!(logins.iter().any(|r| r["target"] == "nobody-here"));
         assert!(
             logins
