@@ -465,12 +465,7 @@ impl Server {
     /// GETs anything with a session token; returns the status, the content type and the
     /// body.
     pub fn get_bytes(&self, path: &str, token: &str) -> (u16, String, Vec<u8>) {
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build(),
-        );
-        let mut response = agent
+        let mut response = json_agent()
             .get(&format!("{}{path}", self.url))
             .header("Authorization", &format!("Bearer {token}"))
             .call()

@@ -1,60 +1,8 @@
 //! The command-line field client against the real server: what a volunteer on a laptop
 //! types, and what county staff then see.
 
+use crate::support::{field, field_ok};
 use doorstep_e2e::{Backend, COUNTY, OTHER_VILLAGE, Server, TestDatabase, VILLAGE};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-/// The `doorstep-field` binary, built once per test run if needed.
-fn field_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let mut build = Command::new(env!("CARGO"));
-        build.args([
-            "build",
-            "--quiet",
-            "-p",
-            "doorstep-client-core",
-            "--bin",
-            "doorstep-field",
-        ]);
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().unwrap().success(),
-            "building doorstep-field failed"
-        );
-        profile_dir.join("doorstep-field")
-    })
-    .clone()
-}
-
-fn field(store: &Path, args: &[&str]) -> Output {
-    let output = Command::new(field_bin())
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    output
-}
-
-/// Runs a command that must succeed and returns its stdout, trimmed.
-fn field_ok(store: &Path, args: &[&str]) -> String {
-    let output = field(store, args);
-    assert!(
-        output.status.success(),
-        "doorstep-field {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
 
 #[test]
 fn test_a_volunteer_syncs_from_the_command_line_and_staff_see_the_household() {

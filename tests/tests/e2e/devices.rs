@@ -4,14 +4,10 @@
 //! no 500 and nothing lost on the server.
 
 use client_core::sync::{self, SyncError};
-use doorstep_e2e::{
-    Backend, COUNTY, OTHER_VILLAGE, Phone, Server, TestDatabase, VILLAGE, field_bin,
-};
+use doorstep_e2e::{Backend, COUNTY, OTHER_VILLAGE, Phone, Server, TestDatabase, VILLAGE};
 use schema::wire::{self, SyncRequest};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Command, Output};
 
 use crate::support::*;
 
@@ -20,39 +16,6 @@ const ELSEWHERE: &str = "141124101200";
 
 fn township() -> &'static str {
     &VILLAGE[..9]
-}
-
-fn field(store: &Path, args: &[&str]) -> Output {
-    let output = Command::new(field_bin())
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    output
-}
-
-fn field_ok(store: &Path, args: &[&str]) -> String {
-    let output = field(store, args);
-    assert!(
-        output.status.success(),
-        "doorstep-field {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn auditor(server: &Server, db: &TestDatabase) -> String {
-    server.login(&db.add_account("auditor", COUNTY, "审计员"))
-}
-
-/// The audit records of one action, newest first.
-fn audit(server: &Server, auditor: &str, action: &str) -> Vec<Value> {
-    let (status, page) = server.get_json(&format!("/api/v1/audit?action={action}"), auditor);
-    assert_eq!(status, 200, "{page}");
-    page["records"].as_array().unwrap().clone()
 }
 
 fn outcomes(records: &[Value]) -> Vec<String> {

@@ -72,13 +72,6 @@ fn decide(server: &Server, token: &str, id: &str, decision: &str, comment: &str)
     )
 }
 
-/// The audit records of one action, newest first.
-fn audit(server: &Server, auditor: &str, action: &str) -> Vec<Value> {
-    let (status, page) = server.get_json(&format!("/api/v1/audit?action={action}"), auditor);
-    assert_eq!(status, 200, "{page}");
-    page["records"].as_array().unwrap().clone()
-}
-
 fn quarantined(response: &SyncResponse, index: usize) -> (Vec<Bytes>, Vec<Bytes>, String, Message) {
     match &response.results[index].outcome {
         UploadOutcome::Quarantined {
@@ -104,7 +97,7 @@ fn test_a_device_writing_another_village_is_quarantined_and_lands_whole_when_rel
         let a = Phone::new("phone-a", &server, &token);
         let b = Phone::new("phone-b", &server, &db.add_device(&[OTHER_VILLAGE]));
         let staff = server.staff_token(&db, COUNTY, "县工作人员");
-        let auditor = server.login(&db.add_account("auditor", COUNTY, "审计员"));
+        let auditor = auditor(&server, &db);
 
         // Helping out next door, offline: a household of a village this phone does not cover.
         // Sent as the phone sends it, but by hand: what the phone then keeps of a household
@@ -272,7 +265,7 @@ fn test_a_device_moving_a_household_is_quarantined_discarding_undoes_it_releasin
         );
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
         let staff = server.staff_token(&db, COUNTY, "县工作人员");
-        let auditor = server.login(&db.add_account("auditor", COUNTY, "审计员"));
+        let auditor = auditor(&server, &db);
         let household = record(&a, VILLAGE, 1, "甲").pop_first().unwrap();
         a.sync();
         b.sync();
@@ -434,7 +427,7 @@ fn test_a_volunteer_forging_a_review_resolution_is_quarantined_and_the_dispute_s
         let a = Phone::new("phone-a", &server, &token);
         let b = Phone::new("phone-b", &server, &db.add_device(&[VILLAGE]));
         let staff = server.staff_token(&db, COUNTY, "县审核员李华");
-        let auditor = server.login(&db.add_account("auditor", COUNTY, "审计员"));
+        let auditor = auditor(&server, &db);
         let household = record(&a, VILLAGE, 1, "甲").pop_first().unwrap();
         a.sync();
         b.sync();

@@ -9,17 +9,6 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::process::Stdio;
 
-/// The audit records an auditor reads for one action, newest first.
-fn audit(server: &Server, auditor: &str, action: &str) -> Vec<Value> {
-    let (status, page) = server.get_json(&format!("/api/v1/audit?action={action}"), auditor);
-    assert_eq!(status, 200, "{page}");
-    page["records"].as_array().unwrap().clone()
-}
-
-fn auditor(server: &Server, db: &TestDatabase) -> String {
-    server.login(&db.add_account("auditor", COUNTY, "审计员"))
-}
-
 fn login(server: &Server, username: &str, password: &str) -> (u16, Value) {
     server.post_json(
         "/api/v1/login",

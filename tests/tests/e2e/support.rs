@@ -1,12 +1,17 @@
 //! Helpers shared by the end-to-end modules: recording households, building raw sync
-//! requests, and reading answers and error bodies.
+//! requests, reading answers and error bodies, running `doorstep-field`, and reading the
+//! audit log as an auditor.
 
-use doorstep_e2e::{AreaCode, HouseholdId, Phone, Server, VILLAGE};
+use doorstep_e2e::{
+    AreaCode, COUNTY, HouseholdId, Phone, Server, TestDatabase, VILLAGE, field_bin,
+};
 use schema::Message;
 use schema::wire::{
     self, Bytes, ErrorBody, RejectCode, SyncRequest, SyncResponse, Upload, UploadOutcome,
 };
 use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 pub fn area(code: &str) -> AreaCode {
@@ -268,4 +273,40 @@ pub fn crc32(data: impl Iterator<Item = u8>) -> u32 {
     !data.fold(!0u32, |crc, byte| {
         table[((crc ^ u32::from(byte)) & 0xff) as usize] ^ (crc >> 8)
     })
+}
+
+/// Runs `doorstep-field --store STORE ARGS`; whatever it answers, it must not panic.
+pub fn field(store: &Path, args: &[&str]) -> Output {
+    let output = Command::new(field_bin())
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    output
+}
+
+/// Runs a `doorstep-field` command that must succeed and returns its stdout, trimmed.
+pub fn field_ok(store: &Path, args: &[&str]) -> String {
+    let output = field(store, args);
+    assert!(
+        output.status.success(),
+        "doorstep-field {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// A logged-in auditor of the county.
+pub fn auditor(server: &Server, db: &TestDatabase) -> String {
+    server.login(&db.add_account("auditor", COUNTY, "审计员"))
+}
+
+/// The audit records of one action, newest first, as an auditor reads them.
+pub fn audit(server: &Server, auditor: &str, action: &str) -> Vec<serde_json::Value> {
+    let (status, page) = server.get_json(&format!("/api/v1/audit?action={action}"), auditor);
+    assert_eq!(status, 200, "{page}");
+    page["records"].as_array().unwrap().clone()
 }
