@@ -97,6 +97,32 @@ pub fn app(state: AppState) -> Router {
     hardening::protect(router, state.rate_limits).with_state(state)
 }
 
+/// A list filter read from the query string: absent or empty is no filter; anything else
+/// must name one of `choices`, or the answer says which it may name. `what` is the filter's
+/// name in both languages.
+pub(crate) fn filter_param<T: Copy>(
+    input: Option<&str>,
+    what: (&str, &str),
+    choices: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> error::ApiResult<Option<T>> {
+    let Some(input) = input.map(str::trim).filter(|i| !i.is_empty()) else {
+        return Ok(None);
+    };
+    if let Some(choice) = choices.iter().copied().find(|c| name(*c) == input) {
+        return Ok(Some(choice));
+    }
+    let names: Vec<&str> = choices.iter().map(|c| name(*c)).collect();
+    Err(error::ApiError::bad_request(schema::Message::new(
+        format!("未知的{}“{input}”；可选 {}", what.0, names.join("、")),
+        format!(
+            "Unknown {} \"{input}\"; use one of {}",
+            what.1,
+            names.join(", ")
+        ),
+    )))
+}
+
 /// Records requests refused for their form (malformed, oversized, of the wrong shape): the
 /// signs of a client probing the API. Refusals of credentials and scope are recorded where
 /// they are decided, with who was refused.
@@ -129,5 +155,30 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::Kind;
+
+    #[test]
+    fn test_a_filter_param_is_absent_one_of_its_choices_or_refused_with_them() {
+        let read = |input| filter_param(input, ("类别", "kind"), &Kind::ALL, Kind::as_str);
+        assert_eq!(read(None).ok(), Some(None));
+        assert_eq!(read(Some(" ")).ok(), Some(None));
+        assert_eq!(read(Some("rule")).ok(), Some(Some(Kind::Rule)));
+        let refused = read(Some("bogus"))
+            .err()
+            .map(|err| (err.status, err.message));
+        let (status, message) = refused.unwrap_or_else(|| panic!("bogus was accepted"));
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(message.zh.contains("未知的类别“bogus”"), "{}", message.zh);
+        assert!(
+            message.en.contains("conflict, rule, duplicate"),
+            "{}",
+            message.en
+        );
     }
 }

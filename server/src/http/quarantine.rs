@@ -1,10 +1,10 @@
 //! The quarantine API for county staff, in JSON: changes devices sent that screening held
 //! back, by area and status; one change with what it writes; releasing or discarding it.
 
-use super::AppState;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::principal::{self, Client, area_in_scope};
 use super::register::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::{AppState, filter_param};
 use crate::accounts::Permission;
 use crate::quarantine::{self, Decided, Decision, Detail, Filter, Page, Status};
 use crate::screen::Rule;
@@ -12,7 +12,6 @@ use crate::settle;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use schema::Message;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -42,25 +41,19 @@ pub async fn list(
     )
     .await?;
     let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
-    let status = match params.status.as_deref() {
-        None | Some("") => Status::Open,
-        Some(status) => Status::parse(status).ok_or_else(|| {
-            ApiError::bad_request(Message::new(
-                format!("未知的状态“{status}”；可选 open、released、discarded、accepted"),
-                format!("Unknown status \"{status}\"; use open, released, discarded or accepted"),
-            ))
-        })?,
-    };
-    let rule = match params.rule.as_deref() {
-        None | Some("") => None,
-        Some(rule) => Some(Rule::parse(rule).ok_or_else(|| {
-            let known: Vec<&str> = Rule::ALL.iter().map(|r| r.as_str()).collect();
-            ApiError::bad_request(Message::new(
-                format!("未知的规则“{rule}”；可选 {}", known.join("、")),
-                format!("Unknown rule \"{rule}\"; use one of {}", known.join(", ")),
-            ))
-        })?),
-    };
+    let status = filter_param(
+        params.status.as_deref(),
+        ("状态", "status"),
+        &Status::ALL,
+        Status::as_str,
+    )?
+    .unwrap_or(Status::Open);
+    let rule = filter_param(
+        params.rule.as_deref(),
+        ("规则", "rule"),
+        &Rule::ALL,
+        Rule::as_str,
+    )?;
     let filter = Filter {
         area: area.as_str().to_owned(),
         status,

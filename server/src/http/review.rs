@@ -2,10 +2,10 @@
 //! with everything needed to decide it; deciding; merging duplicate households; and the
 //! open items of each village.
 
-use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use super::register::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::{AppState, filter_param};
 use crate::accounts::Permission;
 use crate::privacy;
 use crate::register;
@@ -41,24 +41,19 @@ pub async fn list(
     let staff =
         principal::staff(&state, &headers, &client, Permission::ResolveReview, action).await?;
     let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
-    let kind = match params.kind.as_deref() {
-        None | Some("") => None,
-        Some(kind) => Some(Kind::parse(kind).ok_or_else(|| {
-            ApiError::bad_request(Message::new(
-                format!("未知的类别“{kind}”；可选 conflict、rule、duplicate"),
-                format!("Unknown kind \"{kind}\"; use conflict, rule or duplicate"),
-            ))
-        })?),
-    };
-    let status = match params.status.as_deref() {
-        None | Some("") => Status::Open,
-        Some(status) => Status::parse(status).ok_or_else(|| {
-            ApiError::bad_request(Message::new(
-                format!("未知的状态“{status}”；可选 open、resolved、settled"),
-                format!("Unknown status \"{status}\"; use open, resolved or settled"),
-            ))
-        })?,
-    };
+    let kind = filter_param(
+        params.kind.as_deref(),
+        ("类别", "kind"),
+        &Kind::ALL,
+        Kind::as_str,
+    )?;
+    let status = filter_param(
+        params.status.as_deref(),
+        ("状态", "status"),
+        &Status::ALL,
+        Status::as_str,
+    )?
+    .unwrap_or(Status::Open);
     let filter = Filter {
         area: area.as_str().to_owned(),
         kind,
