@@ -20,6 +20,7 @@
 
 use crate::auth::Device;
 use crate::db::{Db, placeholders, rows_per_statement, value_rows};
+use crate::parallel;
 use crate::quarantine::{self, Screened};
 use crate::register::{self, Projection};
 use crate::vault::{Vault, VaultError};
@@ -217,18 +218,35 @@ impl Ledger {
         let stored = document_rows(conn, &ids).await?;
         // Documents outside the device's villages are loaded too: screening decides what
         // of an upload the device may write, and holds the rest in quarantine.
-        let mut docs = self.load_batch(conn, &stored).await?;
+        let mut sources = self.document_sources(conn, &stored).await?;
         let mut held = quarantine::held_for(conn, &self.vault, &ids).await?;
+        let jobs: Vec<_> = parsed
+            .into_iter()
+            .map(|(index, household, changes)| {
+                let source = sources.remove(household.as_str());
+                let held = held.remove(household.as_str()).unwrap_or_default();
+                (index, household, changes, source, held)
+            })
+            .collect();
+        // Loading and merging documents is the request's CPU work, and it runs inside the
+        // write transaction: every core takes part.
+        let (vault, stored) = (&self.vault, &stored);
+        let merges = parallel::map(jobs, |(index, household, changes, source, held)| {
+            let row = stored.get(household.as_str());
+            let doc = match source {
+                Some(source) => source.load(vault, row)?,
+                None => AutoCommit::new(),
+            };
+            let merge = merge(device, &household, row, doc, changes, &held);
+            Ok::<_, LedgerError>((index, household, merge))
+        });
 
         let mut merged = Vec::new();
         let mut holds = Vec::new();
-        for (index, household, changes) in parsed {
+        for result in merges {
+            let (index, household, merge) = result?;
             let row = stored.get(household.as_str());
-            let doc = docs
-                .remove(household.as_str())
-                .unwrap_or_else(AutoCommit::new);
-            let held = held.remove(household.as_str()).unwrap_or_default();
-            match merge(device, &household, row, doc, changes, &held) {
+            match merge {
                 Merge::Rejected(rejection) => outcomes[index] = Some(rejection),
                 Merge::Unchanged(mut doc) => {
                     outcomes[index] = Some(accepted(&mut doc));
@@ -347,45 +365,32 @@ impl Ledger {
         Ok(outcomes.into_iter().flatten().collect())
     }
 
-    /// The documents of a batch's households, from the cache or from their snapshots and
-    /// the change rows after them (one statement for all).
-    async fn load_batch(
+    /// Where each stored document of a batch comes from: the cache, or its snapshot and the
+    /// change rows after it (one statement for all). Nothing is opened or loaded here; that
+    /// is the CPU work [`parallel::map`] spreads.
+    async fn document_sources(
         &self,
         conn: &mut AnyConnection,
         stored: &HashMap<String, StoredDocument>,
-    ) -> Result<HashMap<String, AutoCommit>, LedgerError> {
-        let mut docs = HashMap::new();
-        let mut to_load = Vec::new();
+    ) -> Result<HashMap<String, Source>, LedgerError> {
+        let mut sources = HashMap::new();
+        let mut behind = Vec::new();
         for (household, row) in stored {
-            match self.take_cached(household, row.last_feed) {
-                Some(doc) => {
-                    docs.insert(household.clone(), doc);
+            let source = match self.take_cached(household, row.last_feed) {
+                Some(doc) => Source::Cached(Box::new(doc)),
+                None => {
+                    if row.last_feed > row.snapshot_feed {
+                        behind.push(household.as_str());
+                    }
+                    Source::Sealed(Vec::new())
                 }
-                None => to_load.push(household.as_str()),
-            }
+            };
+            sources.insert(household.clone(), source);
         }
-        let behind: Vec<&str> = to_load
-            .iter()
-            .copied()
-            .filter(|h| {
-                stored
-                    .get(*h)
-                    .is_some_and(|row| row.last_feed > row.snapshot_feed)
-            })
-            .collect();
-        let mut rows = changes_after_snapshots(conn, &behind).await?;
-        for household in to_load {
-            let snapshot = stored
-                .get(household)
-                .and_then(|row| row.snapshot.as_deref());
-            let doc = load_document(
-                &self.vault,
-                snapshot,
-                rows.remove(household).unwrap_or_default(),
-            )?;
-            docs.insert(household.to_owned(), doc);
+        for (household, rows) in changes_after_snapshots(conn, &behind).await? {
+            sources.insert(household, Source::Sealed(rows));
         }
-        Ok(docs)
+        Ok(sources)
     }
 
     /// Loads a document as its row describes it, from the cache when it is current.
@@ -916,6 +921,24 @@ fn load_document(
         doc.apply_changes(changes)?;
     }
     Ok(doc)
+}
+
+/// Where a stored document of a batch comes from.
+enum Source {
+    Cached(Box<AutoCommit>),
+    /// The sealed change rows after the snapshot in the document's row.
+    Sealed(Vec<Vec<u8>>),
+}
+
+impl Source {
+    fn load(self, vault: &Vault, row: Option<&StoredDocument>) -> Result<AutoCommit, LedgerError> {
+        match self {
+            Source::Cached(doc) => Ok(*doc),
+            Source::Sealed(rows) => {
+                load_document(vault, row.and_then(|row| row.snapshot.as_deref()), rows)
+            }
+        }
+    }
 }
 
 /// The documents the ingest loads, for the cache once the transaction commits; only as
