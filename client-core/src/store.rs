@@ -1643,16 +1643,19 @@ fn decode_secret(hex_text: &str) -> Result<MemberKeySecret> {
     })
 }
 
-fn random_bytes() -> [u8; 16] {
-    let mut bytes = [0u8; 16];
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     // The OS random source does not fail on the platforms we ship to; if it ever did, a
     // time-based fallback still gives distinct ids on one device.
     if getrandom::fill(&mut bytes).is_err() {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        bytes = nanos.to_le_bytes();
+            .unwrap_or_default()
+            .to_le_bytes();
+        for (byte, nano) in bytes.iter_mut().zip(nanos) {
+            *byte = nano;
+        }
     }
     bytes
 }

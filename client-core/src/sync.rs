@@ -466,7 +466,8 @@ pub fn sync(
             uploads,
             page_bytes,
         };
-        let body = wire::encode(&request).map_err(|err| SyncError::BadResponse(err.to_string()))?;
+        let body = wire::encode_request(&request)
+            .map_err(|err| SyncError::BadResponse(err.to_string()))?;
         let sent = body.len() as u64;
         let answer = match transport.post(&url, &token, body) {
             Ok(answer) => answer,

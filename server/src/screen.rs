@@ -675,7 +675,7 @@ mod tests {
         let mut phone = created(VILLAGE);
         let creation = phone.get_last_local_change().unwrap();
         let key = member();
-        let visit = RecordId::from_random([9; 16]);
+        let visit = RecordId::from_random([9; 8]);
         let edits = edit(&mut phone, None, |doc| {
             let name = FieldPath::member(&key, "name").unwrap();
             layout::write_field(doc, &name, Some(&FieldValue::Text("刘伟".into()))).unwrap();
@@ -913,7 +913,7 @@ mod tests {
     #[test]
     fn a_visits_system_fields_are_written_once() {
         let (mut server, mut phone) = stored_and_phone();
-        let visit = RecordId::from_random([8; 16]);
+        let visit = RecordId::from_random([8; 8]);
         let started = FieldPath::record(Entity::Visit, &visit, "started_at").unwrap();
         let start = edit(&mut phone, None, |doc| {
             layout::write_field(doc, &started, Some(&FieldValue::Integer(100))).unwrap();

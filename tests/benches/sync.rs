@@ -709,7 +709,7 @@ struct IngestRun {
     day_only_sent: usize,
     changes_uploaded: usize,
     changes_of_the_day: usize,
-    /// Automerge change bytes, before the wire's CBOR and gzip.
+    /// Automerge change bytes, before the wire's CBOR and Brotli.
     change_bytes_uploaded: usize,
     change_bytes_of_the_day: usize,
     sql: Vec<(String, usize, f64)>,
@@ -803,7 +803,7 @@ fn ingest_run(backend: &Backend, config: &Config, sql_log: bool, perf: bool) -> 
     run.households = jobs.len();
     run.day_only_sent = day_only_uploads
         .iter()
-        .map(|request| wire::encode(request).unwrap().len())
+        .map(|request| wire::encode_request(request).unwrap().len())
         .sum();
 
     // The yardstick, on exactly the bytes the devices will upload.
@@ -893,8 +893,8 @@ fn perf_breakdown(path: &str) -> Option<Vec<(String, f64)>> {
             &["doorstep_schema::layout", "doorstep_schema::validation"],
         ),
         (
-            "wire: gzip and CBOR",
-            &["flate2", "ciborium", "doorstep_schema::wire"],
+            "wire: Brotli and CBOR",
+            &["brotli", "ciborium", "doorstep_schema::wire"],
         ),
         (
             "SQLite executing statements (WAL writes, fsync included)",
@@ -1304,14 +1304,14 @@ fn report(config: &Config, results: &[BackendResults], command_env: &str) -> Str
            store writes are not in it). Server time is the server's own, from its request \
            tracing (`started` to `finished processing request`). Ratio = raw time / ingest \
            time = ingest visits/s ÷ raw visits/s.\n\
-         - **Bytes per visit.** Gzipped request bodies of the day's syncs ÷ visits (HTTP \
-           headers, about 250 B per request, not counted). Names, employers, places and \
-           notes come from short lists, which gzip well: real visits will be somewhat \
-           larger.\n\
+         - **Bytes per visit.** Request bodies (CBOR, Brotli, checksum) of the day's syncs \
+           ÷ visits (HTTP headers, about 250 B per request, not counted). Names, employers, \
+           places and notes come from short lists, which compress well: real visits will \
+           be somewhat larger.\n\
          - **First download.** {} households in one village (3 members and a visit each); a \
            new device's first sync with the default page size ({} KiB before compression), \
-           on a freshly started server. Time is the sum of the POSTs; bytes are the gzipped \
-           response bodies.\n",
+           on a freshly started server. Time is the sum of the POSTs; bytes are the response \
+           bodies as sent.\n",
         config.devices,
         config.households_per_village,
         config.visits_per_day,
@@ -1387,14 +1387,9 @@ fn report(config: &Config, results: &[BackendResults], command_env: &str) -> Str
         let first = &result.ingest[0];
         let _ = writeln!(
             out,
-            "\nThe device uploads each visited household's whole history, not only the day's \
-             changes: a household it got by first download has no confirmed heads \
-             (`confirmed_heads` is empty until an upload of it is accepted), so \
-             `changes_since` returns everything and the server discards what it has. Before \
-             CBOR and gzip, the upload is {:.0} B of Automerge changes per visit, of which \
-             {:.0} B are the day's 3 changes. Had each device sent only the day's changes, \
-             the same request would be **{day_only:.0} B per visit** (computed by encoding \
-             that request, not sent).\n",
+            "\nBefore CBOR and Brotli, the upload is {:.0} B of Automerge changes per visit, \
+             of which {:.0} B are the day's 3 changes; a request of only the day's changes \
+             would be **{day_only:.0} B per visit**.\n",
             first.change_bytes_uploaded as f64 / visits,
             first.change_bytes_of_the_day as f64 / visits,
         );
@@ -1433,7 +1428,7 @@ fn report(config: &Config, results: &[BackendResults], command_env: &str) -> Str
         let received = median_of(&download.runs, |r| r.received as f64);
         let _ = writeln!(
             out,
-            "\nThe saved documents total {} before compression (gzip brings them to {:.0}%). \
+            "\nThe saved documents total {} before compression (Brotli brings them to {:.0}%). \
              Building them from their changes and saving them in one process takes {}; the \
              device's whole first sync, its own writes included, {} on SQLite.\n",
             kb(download.document_bytes as f64),
@@ -1562,7 +1557,7 @@ fn perf_shares(perf: Option<&[(String, f64)]>) -> String {
         ("SQLite", "SQLite"),
         ("hand-offs", "hand-offs between threads"),
         ("sqlx", "the rest of sqlx"),
-        ("wire", "gzip and CBOR"),
+        ("wire", "Brotli and CBOR"),
     ]
     .iter()
     .filter(|(prefix, _)| share(prefix) >= 0.5)
@@ -1639,15 +1634,13 @@ fn misses(out: &mut String, results: &[BackendResults], visits: f64) {
         if sent > TARGET_BYTES_PER_VISIT {
             let _ = writeln!(
                 out,
-                "- **{sent:.0} B per visit on the wire.** Mostly the re-sent history: a \
-                   household that came by first download has no confirmed heads on the device, \
-                   so its first upload carries all its {:.1} changes, not the day's {:.1}. \
-                   Sending only the day's changes gives {day_only:.0} B per visit, still {}: the \
-                   day's 3 changes are {:.0} B of Automerge before gzip, and each carries a \
-                   32-byte dependency hash and its header, two of them a message \
-                   (`visit <id>`), while \
-                   the keys repeat the 32-hex visit id and the 24-hex member keys, none of \
-                   which gzip can shrink much.",
+                "- **{sent:.0} B per visit on the wire.** The device sends {:.1} changes per \
+                   visited household (the day's: {:.1}); a request of only the day's changes \
+                   would be {day_only:.0} B per visit, {}. The day's 3 changes are {:.0} B of \
+                   Automerge before compression; each carries a 32-byte dependency hash and a \
+                   checksum, two of them a message (`visit <id>`), and the keys repeat the \
+                   16-hex visit id and the 24-hex member keys: random digits no compressor \
+                   shrinks much.",
                 first.changes_uploaded as f64 / first.households as f64,
                 first.changes_of_the_day as f64 / first.households as f64,
                 if day_only > TARGET_BYTES_PER_VISIT {

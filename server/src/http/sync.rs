@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use schema::Message;
 use schema::ids::AreaCode;
-use schema::wire::{self, SyncRequest, SyncResponse, UploadResult};
+use schema::wire::{self, SyncRequest, SyncResponse, UploadResult, WireError};
 
 /// The device a sync request comes from. A refused token is audited; a revoked device's
 /// answer tells the phone whether to erase its data.
@@ -80,6 +80,18 @@ fn revoked(wipe: bool) -> ApiError {
     }
 }
 
+/// The answer to an app that speaks another version of the protocol.
+fn unsupported_protocol(version: u32) -> ApiError {
+    ApiError {
+        status: StatusCode::CONFLICT,
+        code: "unsupported_protocol",
+        message: Message::new(
+            format!("服务器不支持同步协议版本 {version}，请升级应用"),
+            format!("The server does not speak sync protocol {version}; please update the app"),
+        ),
+    }
+}
+
 pub async fn sync(
     State(state): State<AppState>,
     client: Client,
@@ -99,24 +111,15 @@ pub async fn sync(
                 "The request is too large or was cut off; sync in smaller batches",
             ),
         })?;
-    let request: SyncRequest = wire::decode(&body).map_err(|err| {
-        ApiError::bad_request(Message::new(
+    let request: SyncRequest = wire::decode(&body).map_err(|err| match err {
+        WireError::OlderProtocol => unsupported_protocol(1),
+        err => ApiError::bad_request(Message::new(
             format!("同步请求无法解析：{err}"),
             format!("The sync request cannot be read: {err}"),
-        ))
+        )),
     })?;
     if request.protocol != wire::PROTOCOL_VERSION {
-        return Err(ApiError {
-            status: StatusCode::CONFLICT,
-            code: "unsupported_protocol",
-            message: Message::new(
-                format!("服务器不支持同步协议版本 {}，请升级应用", request.protocol),
-                format!(
-                    "The server does not speak sync protocol {}; please update the app",
-                    request.protocol
-                ),
-            ),
-        });
+        return Err(unsupported_protocol(request.protocol));
     }
     if let Some(bound) = &actor
         && !bound.eq_ignore_ascii_case(request.actor.trim())

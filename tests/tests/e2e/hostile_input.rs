@@ -20,33 +20,32 @@ fn test_damaged_sync_bodies_get_400_with_a_json_error_and_the_server_keeps_servi
             ("empty".into(), Vec::new()),
             (
                 "garbage".into(),
-                b"GET / HTTP/1.1\r\n\r\n not gzip at all".to_vec(),
+                b"GET / HTTP/1.1\r\n\r\n not a sync body at all".to_vec(),
             ),
             (
-                "gzip of garbage CBOR".into(),
-                gzip_stored(&[0xff, 0xfe, 0x1c, 0x5b, 0x00, 0x9f]),
+                "garbage CBOR".into(),
+                framed(&[0xff, 0xfe, 0x1c, 0x5b, 0x00, 0x9f]),
             ),
             (
-                "gzip of CBOR that is not a request".into(),
+                "CBOR that is not a request".into(),
                 wire::encode(&"我不是同步请求").unwrap(),
             ),
             (
-                "gzip of JSON".into(),
-                gzip_stored(
-                    br#"{"protocol":1,"actor":"ab","cursor":null,"uploads":[],"page_bytes":1}"#,
-                ),
+                "JSON".into(),
+                framed(br#"{"protocol":2,"actor":"ab","cursor":null,"uploads":[],"page_bytes":1}"#),
             ),
         ];
-        for cut in [1, 10, valid.len() / 2, valid.len() - 4, valid.len() - 1] {
+        for cut in [1, 8, 10, valid.len() / 2, valid.len() - 4, valid.len() - 1] {
             bodies.push((
-                format!("gzip cut at {cut} of {}", valid.len()),
+                format!("cut at {cut} of {}", valid.len()),
                 valid[..cut].to_vec(),
             ));
         }
-        let mut flipped = valid.clone();
-        let middle = flipped.len() / 2;
-        flipped[middle] ^= 0x55;
-        bodies.push(("gzip with a flipped byte".into(), flipped));
+        for position in [0, 7, 8, valid.len() / 2, valid.len() - 1] {
+            let mut flipped = valid.clone();
+            flipped[position] ^= 0x55;
+            bodies.push((format!("a flipped byte at {position}"), flipped));
+        }
         for (what, body) in bodies {
             let (status, answer) = server.post_sync(&token, body);
             assert_error(
@@ -60,7 +59,7 @@ fn test_damaged_sync_bodies_get_400_with_a_json_error_and_the_server_keeps_servi
         assert_still_serving(&server, &phone);
 
         // A small body that inflates past the 16 MiB a decoded body may have.
-        let bomb = gzip_of_zeros(wire::MAX_DECODED_BYTES / 258 + 1);
+        let bomb = framed(&vec![0; wire::MAX_DECODED_BYTES + 1]);
         assert!(bomb.len() < 200 * 1024);
         let (status, answer) = server.post_sync(&token, bomb);
         assert!(
@@ -169,7 +168,7 @@ fn test_an_unsupported_protocol_version_gets_409_and_nothing_is_applied() {
         let operator = server.staff_token(&db, COUNTY, "县工作人员");
         let household = record(&phone, VILLAGE, 1, "甲").pop_first().unwrap();
         let changes = phone.store.changes_since(&household, &[]).unwrap();
-        for protocol in [0, 2, u32::MAX] {
+        for protocol in [0, 1, 3, u32::MAX] {
             let mut request = request(vec![upload(household.as_str(), &changes)]);
             request.protocol = protocol;
             let (status, body) = server.post_sync(&token, wire::encode(&request).unwrap());
@@ -182,6 +181,15 @@ fn test_an_unsupported_protocol_version_gets_409_and_nothing_is_applied() {
                     .contains(&protocol.to_string())
             );
         }
+        // An app still on protocol 1 sends gzip: it is told to update, not that its data is
+        // damaged.
+        let mut old = request(vec![upload(household.as_str(), &changes)]);
+        old.protocol = 1;
+        let body = gzip(&unframed(&wire::encode(&old).unwrap()));
+        let (status, answer) = server.post_sync(&token, body);
+        let what = format!("{backend:?}, a gzip body of protocol 1");
+        assert_error(status, &answer, 409, "unsupported_protocol", &what);
+        assert!(error_body(&answer, &what).message.zh.contains("请升级应用"));
         assert!(
             register_ids(&server, &operator, COUNTY).is_empty(),
             "{backend:?}"

@@ -10,6 +10,7 @@ use schema::wire::{
     self, Bytes, ErrorBody, RejectCode, SyncRequest, SyncResponse, Upload, UploadOutcome,
 };
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -183,96 +184,30 @@ pub fn get_with_header(server: &Server, path: &str, authorization: Option<&str>)
     (status, response.body_mut().read_to_vec().unwrap())
 }
 
-/// Valid gzip of any bytes, in stored (uncompressed) deflate blocks.
-pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = GZIP_HEADER.to_vec();
-    let blocks: Vec<&[u8]> = data.chunks(0xffff).collect();
-    if blocks.is_empty() {
-        out.extend([1, 0, 0, 0xff, 0xff]);
-    }
-    for (index, block) in blocks.iter().enumerate() {
-        out.push(u8::from(index + 1 == blocks.len()));
-        let len = u16::try_from(block.len()).unwrap();
-        out.extend(len.to_le_bytes());
-        out.extend((!len).to_le_bytes());
-        out.extend_from_slice(block);
-    }
-    out.extend(crc32(data.iter().copied()).to_le_bytes());
-    out.extend((data.len() as u32).to_le_bytes());
-    out
+/// A well-framed sync body of any bytes (protocol 2: the checksum, then Brotli), so a
+/// test can send CBOR that is not a request, or a bomb, that passes the framing.
+pub fn framed(cbor: &[u8]) -> Vec<u8> {
+    let mut body = blake3::hash(cbor).as_bytes()[..8].to_vec();
+    let mut brotli = brotli::CompressorWriter::new(&mut body, 4096, 5, 20);
+    brotli.write_all(cbor).unwrap();
+    drop(brotli);
+    body
 }
 
-/// Valid gzip that inflates to `1 + 258 * repeats` zero bytes from about 13 bits per 258:
-/// one literal zero, then back-references of length 258 at distance 1, in one block of
-/// deflate's fixed Huffman code (RFC 1951 §3.2.6).
-pub fn gzip_of_zeros(repeats: usize) -> Vec<u8> {
-    let mut bits = Bits::default();
-    bits.value(1, 1); // the final block
-    bits.value(1, 2); // fixed Huffman codes
-    bits.code(0b0011_0000, 8); // literal 0
-    for _ in 0..repeats {
-        bits.code(0b1100_0101, 8); // length code 285: 258
-        bits.code(0, 5); // distance code 0: 1
-    }
-    bits.code(0, 7); // end of block
-    let size = 1 + 258 * repeats;
-    let mut out = GZIP_HEADER.to_vec();
-    out.extend(bits.bytes);
-    out.extend(crc32(std::iter::repeat_n(0, size)).to_le_bytes());
-    out.extend((size as u32).to_le_bytes());
-    out
+/// The CBOR inside a sync body.
+pub fn unframed(body: &[u8]) -> Vec<u8> {
+    let mut cbor = Vec::new();
+    brotli::Decompressor::new(&body[8..], 4096)
+        .read_to_end(&mut cbor)
+        .unwrap();
+    cbor
 }
 
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-
-/// Deflate's bit order: values least significant bit first, Huffman codes most significant
-/// bit first.
-#[derive(Debug, Default)]
-struct Bits {
-    bytes: Vec<u8>,
-    used: u32,
-}
-
-impl Bits {
-    fn bit(&mut self, bit: u32) {
-        if self.used.is_multiple_of(8) {
-            self.bytes.push(0);
-        }
-        if bit != 0 {
-            *self.bytes.last_mut().unwrap() |= 1 << (self.used % 8);
-        }
-        self.used += 1;
-    }
-
-    fn value(&mut self, value: u32, width: u32) {
-        for shift in 0..width {
-            self.bit((value >> shift) & 1);
-        }
-    }
-
-    fn code(&mut self, code: u32, width: u32) {
-        for shift in (0..width).rev() {
-            self.bit((code >> shift) & 1);
-        }
-    }
-}
-
-pub fn crc32(data: impl Iterator<Item = u8>) -> u32 {
-    let table: Vec<u32> = (0..256u32)
-        .map(|mut c| {
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            c
-        })
-        .collect();
-    !data.fold(!0u32, |crc, byte| {
-        table[((crc ^ u32::from(byte)) & 0xff) as usize] ^ (crc >> 8)
-    })
+/// A body as sync protocol 1 sent it: gzip of the CBOR.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(data).unwrap();
+    gzip.finish().unwrap()
 }
 
 /// Runs `doorstep-field --store STORE ARGS`; whatever it answers, it must not panic.
