@@ -107,7 +107,7 @@ pub async fn unknown(db: &Db, codes: &[AreaCode]) -> Result<Vec<AreaCode>, sqlx:
     }
     let sql = format!(
         "SELECT code FROM area WHERE code IN ({})",
-        crate::db::placeholders(codes.len())
+        db.backend.placeholders(codes.len())
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for code in codes {

@@ -5,7 +5,7 @@
 //! (`migrations/sqlite`, `migrations/postgres`).
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,35 +34,57 @@ const WRITE_LOCK_KEY: i64 = 0x646f_6f72_7374_6570;
 /// both backends' limits (SQLite 32,766, PostgreSQL 65,535).
 pub const MAX_PARAMS: usize = 30_000;
 
-/// The rows of a multi-row `VALUES`, numbered from `$1`: `($1, $2), ($3, $4)` for two rows
-/// of two columns. One statement per batch instead of one per row saves a round trip
-/// through the driver per row, which on SQLite is a hand-off to sqlx's worker thread and
-/// back, and on PostgreSQL a network round trip.
-pub fn value_rows(rows: usize, columns: usize) -> String {
-    let mut sql = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
+impl Backend {
+    /// The backend a connection talks to.
+    pub fn of(conn: &AnyConnection) -> Backend {
+        if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
         }
-        sql.push('(');
-        for column in 0..columns {
-            if column > 0 {
+    }
+
+    /// The rows of a multi-row `VALUES`: `($1, $2), ($3, $4)` for two rows of two columns
+    /// (`(?, ?), (?, ?)` on SQLite, see [`Backend::parameter`]). One statement per batch
+    /// instead of one per row saves a round trip through the driver per row, which on
+    /// SQLite is a hand-off to sqlx's worker thread and back, and on PostgreSQL a network
+    /// round trip.
+    pub fn value_rows(self, rows: usize, columns: usize) -> String {
+        let mut sql = String::with_capacity(rows * columns * 5);
+        for row in 0..rows {
+            if row > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
-            sql.push_str(&(row * columns + column + 1).to_string());
+            sql.push('(');
+            for column in 0..columns {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&self.parameter(row * columns + column + 1));
+            }
+            sql.push(')');
         }
-        sql.push(')');
+        sql
     }
-    sql
-}
 
-/// `$1, $2, …, $count`, for an `IN (…)` list.
-pub fn placeholders(count: usize) -> String {
-    (1..=count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    /// `$1, $2, …, $count` (or `?, ?, …`), for an `IN (…)` list.
+    pub fn placeholders(self, count: usize) -> String {
+        (1..=count)
+            .map(|n| self.parameter(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The `n`th parameter of a statement whose parameters all come from these helpers.
+    /// SQLite gets anonymous `?`s, bound in order: for a numbered one sqlx asks SQLite its
+    /// name, which SQLite finds by walking the statement's list of names, so binding costs
+    /// the square of the parameter count (milliseconds for a batch of member rows).
+    pub fn parameter(self, n: usize) -> String {
+        match self {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
 }
 
 /// How many rows of `columns` parameters fit in one statement.
@@ -154,8 +176,12 @@ mod tests {
 
     #[test]
     fn test_value_rows_number_parameters_row_by_row() {
-        assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(value_rows(1, 1), "($1)");
-        assert_eq!(placeholders(3), "$1, $2, $3");
+        assert_eq!(
+            Backend::Postgres.value_rows(2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(Backend::Sqlite.value_rows(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(Backend::Postgres.placeholders(3), "$1, $2, $3");
+        assert_eq!(Backend::Sqlite.placeholders(2), "?, ?");
     }
 }

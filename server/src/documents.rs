@@ -19,7 +19,7 @@
 //! without the change.
 
 use crate::auth::Device;
-use crate::db::{Db, placeholders, rows_per_statement, value_rows};
+use crate::db::{Backend, Db, rows_per_statement};
 use crate::parallel;
 use crate::quarantine::{self, Screened};
 use crate::register::{self, Projection};
@@ -991,7 +991,7 @@ async fn document_rows(
     for batch in households.chunks(rows_per_statement(1)) {
         let sql = format!(
             "SELECT {DOCUMENT_COLUMNS} FROM document WHERE household_id IN ({})",
-            placeholders(batch.len())
+            Backend::of(conn).placeholders(batch.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for household in batch {
@@ -1016,7 +1016,7 @@ async fn changes_after_snapshots(
             "SELECT c.household_id, c.bytes FROM change c
              JOIN document d ON d.household_id = c.household_id
              WHERE c.household_id IN ({}) AND c.feed > d.snapshot_feed ORDER BY c.feed",
-            placeholders(batch.len())
+            Backend::of(conn).placeholders(batch.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for household in batch {
@@ -1041,7 +1041,7 @@ async fn stored_hashes(
     for batch in hashes.chunks(rows_per_statement(1)) {
         let sql = format!(
             "SELECT hash FROM change WHERE hash IN ({})",
-            placeholders(batch.len())
+            Backend::of(conn).placeholders(batch.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for hash in batch {
@@ -1096,7 +1096,7 @@ async fn write_merged(
     for batch in new.chunks(rows_per_statement(5)) {
         let sql = format!(
             "INSERT INTO document (household_id, village, heads, last_feed, updated_at) VALUES {}",
-            value_rows(batch.len(), 5)
+            Backend::of(conn).value_rows(batch.len(), 5)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for &i in batch {
@@ -1123,7 +1123,7 @@ async fn write_merged(
         let sql = format!(
             "INSERT INTO change (household_id, hash, actor, bytes, received_at) VALUES {}
              RETURNING feed, hash",
-            value_rows(batch.len(), 5)
+            Backend::of(conn).value_rows(batch.len(), 5)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for &(i, change) in batch {
@@ -1159,7 +1159,7 @@ async fn write_merged(
                  snapshot = COALESCE(excluded.snapshot, document.snapshot),
                  snapshot_feed = excluded.snapshot_feed,
                  changes_after_snapshot = excluded.changes_after_snapshot",
-            value_rows(batch.len(), 8)
+            Backend::of(conn).value_rows(batch.len(), 8)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for &i in batch {

@@ -556,7 +556,7 @@ async fn insert_villages(
     }
     let sql = format!(
         "INSERT INTO device_village (device_id, village) VALUES {}",
-        db::value_rows(villages.len(), 2)
+        crate::db::Backend::of(conn).value_rows(villages.len(), 2)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for village in villages {
@@ -615,7 +615,7 @@ async fn device_infos(
     let mut villages: HashMap<String, Vec<String>> = HashMap::new();
     let mut former: HashMap<String, Vec<String>> = HashMap::new();
     for chunk in ids.chunks(db::rows_per_statement(1) - 1) {
-        let list = db::placeholders(chunk.len());
+        let list = db.backend.placeholders(chunk.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT device_id, village FROM device_village WHERE device_id IN ({list})
              ORDER BY village"
@@ -631,8 +631,8 @@ async fn device_infos(
         }
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT device_id, village FROM device_village_removed
-             WHERE device_id IN ({list}) AND removed_at > ${} ORDER BY village",
-            chunk.len() + 1
+             WHERE device_id IN ({list}) AND removed_at > {} ORDER BY village",
+            db.backend.parameter(chunk.len() + 1)
         )));
         for id in chunk {
             query = query.bind(id);

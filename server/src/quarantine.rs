@@ -20,7 +20,7 @@
 use crate::accounts;
 use crate::audit::{self, Entry, Outcome};
 use crate::auth::Device;
-use crate::db::{placeholders, rows_per_statement, value_rows};
+use crate::db::{Backend, rows_per_statement};
 use crate::documents::{Ledger, LedgerError};
 use crate::http::error::ApiError;
 use crate::privacy;
@@ -108,7 +108,7 @@ pub async fn held_for(
                AND (q.status = 'open' OR (q.status = 'discarded' AND NOT EXISTS
                     (SELECT 1 FROM document d WHERE d.household_id = q.household_id)))
              ORDER BY q.received_at, q.hash",
-            placeholders(batch.len())
+            Backend::of(conn).placeholders(batch.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for household in batch {
@@ -338,7 +338,7 @@ pub async fn held_elsewhere(
     for batch in hashes.chunks(rows_per_statement(1)) {
         let sql = format!(
             "SELECT hash, household_id FROM quarantine WHERE hash IN ({})",
-            placeholders(batch.len())
+            Backend::of(conn).placeholders(batch.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for hash in batch {
@@ -377,7 +377,7 @@ pub async fn write_holds(
             "INSERT INTO quarantine (hash, household_id, village, device_id, actor, bytes, rule,
                  reason_zh, reason_en, waits_for, received_at)
              VALUES {} ON CONFLICT (hash) DO NOTHING",
-            value_rows(batch.len(), COLUMNS)
+            Backend::of(conn).value_rows(batch.len(), COLUMNS)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (hold, change, refusal) in batch {

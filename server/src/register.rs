@@ -5,7 +5,7 @@
 //! search for a whole number and duplicate detection compare hashes, and nothing else needs
 //! the number itself. The search text holds names and household numbers, not ID numbers.
 
-use crate::db::{MAX_PARAMS, placeholders, rows_per_statement, value_rows};
+use crate::db::{Backend, MAX_PARAMS, rows_per_statement};
 use crate::vault::{self, Vault};
 use schema::ids::AreaCode;
 use schema::layout::{FieldValue, HouseholdView, Record};
@@ -214,7 +214,7 @@ pub async fn write(
                  warning_count = excluded.warning_count,
                  conflict_count = excluded.conflict_count, search_text = excluded.search_text,
                  merged_into = excluded.merged_into, updated_at = excluded.updated_at",
-            value_rows(batch.len(), 14)
+            Backend::of(conn).value_rows(batch.len(), 14)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for projection in batch {
@@ -254,7 +254,7 @@ pub async fn write(
                  labour_capacity = excluded.labour_capacity,
                  employment_status = excluded.employment_status, employer = excluded.employer,
                  wants_work = excluded.wants_work, wants_training = excluded.wants_training",
-            value_rows(batch.len(), 13)
+            Backend::of(conn).value_rows(batch.len(), 13)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
@@ -289,7 +289,7 @@ pub async fn write(
                  volunteer = excluded.volunteer, device = excluded.device,
                  started_at = excluded.started_at, finished_at = excluded.finished_at,
                  outcome = excluded.outcome",
-            value_rows(batch.len(), 7)
+            Backend::of(conn).value_rows(batch.len(), 7)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, visit) in batch {
@@ -315,7 +315,7 @@ async fn delete_stale_rows(
 ) -> Result<(), sqlx::Error> {
     let mut stale: Vec<(&'static str, String, String)> = Vec::new();
     for batch in projections.chunks(MAX_PARAMS) {
-        let list = placeholders(batch.len());
+        let list = Backend::of(conn).placeholders(batch.len());
         let sql = format!(
             "SELECT 'member' AS kind, household_id, member_key AS record FROM member
                  WHERE household_id IN ({list})

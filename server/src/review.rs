@@ -298,7 +298,7 @@ async fn holders(
             "SELECT m.household_id, m.id_number_hash, m.relation, h.number FROM member m
              JOIN household h ON h.id = m.household_id
              WHERE m.id_number_hash IN ({}) AND h.merged_into IS NULL",
-            crate::db::placeholders(chunk.len())
+            crate::db::Backend::of(conn).placeholders(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for hash in chunk {
@@ -401,7 +401,7 @@ async fn known_items(
 ) -> Result<BTreeMap<String, Known>, sqlx::Error> {
     let mut out = BTreeMap::new();
     for chunk in households.chunks(crate::db::MAX_PARAMS) {
-        let list = crate::db::placeholders(chunk.len());
+        let list = crate::db::Backend::of(conn).placeholders(chunk.len());
         let sql = format!(
             "SELECT id, status, summary_zh, summary_en
              FROM review_item WHERE household_id IN ({list}) OR other_household_id IN ({list})"
@@ -787,7 +787,7 @@ pub async fn received_at(
         // Only numbered placeholders are formatted into the SQL; the hashes are bound.
         let sql = format!(
             "SELECT hash, received_at FROM change WHERE hash IN ({})",
-            crate::db::placeholders(chunk.len())
+            crate::db::Backend::of(conn).placeholders(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for hash in chunk {
