@@ -1,14 +1,15 @@
-//! The Rust side of the FFI benchmark (`scripts/mobile-bench`): the same `doorstep_mobile`
-//! calls the Kotlin benchmark makes through the bindings, made directly, on the same store.
+//! The Rust side of the FFI benchmark (`scripts/mobile-bench`), in a process of its own: the
+//! same `doorstep_mobile` calls the Kotlin benchmark makes through the bindings, made directly
+//! with the same loop (`doorstep_mobile::bench`, feature `bench`), on the same store.
 //!
 //! `ffi_bench DIR SAMPLES` builds the fixture household in DIR if the store there is empty,
 //! prints `household <id>`, then one line per measured call: `<name> median_us=<µs>`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use doorstep_mobile::{DoorstepStore, FieldEdit, Household, HouseholdQuery};
+use doorstep_mobile::bench::direct_times;
+use doorstep_mobile::{DoorstepStore, FieldEdit, HouseholdQuery};
 use schema::id_number::check_character;
-use std::time::Instant;
 
 const VILLAGE: &str = "141124100201";
 const NAMES: [&str; 5] = ["王伟", "李芳", "张娜", "刘敏", "陈静"];
@@ -31,48 +32,14 @@ fn main() {
         .key
         .clone();
     let place = format!("members.{head}.employment.place");
-
-    let read = measure(samples, |_| {
-        std::hint::black_box(store.household(household.clone()).unwrap());
-    });
-    println!("household_read median_us={read:.2}");
-    // What the scaffolding adds on the Rust side of a foreign call: the same read, then the
-    // record lowered into the RustBuffer the bindings receive (and freed).
-    let lowered = measure(samples, |_| {
-        let household = store.household(household.clone()).unwrap();
-        <Household as uniffi::Lower<doorstep_mobile::UniFfiTag>>::lower(household).destroy();
-    });
-    eprintln!("rust household_read parts: read and lower into a RustBuffer {lowered:.2} µs");
-    let count = measure(samples, |_| {
-        std::hint::black_box(store.unsynced_changes().unwrap());
-    });
-    println!("unsynced_count median_us={count:.2}");
-    // Each edit changes the value, so every one is a real, durable change.
-    let edits = (samples / 10).max(20);
-    let edit = measure(edits, |i| {
-        let value = if i % 2 == 0 { "吕梁" } else { "太原" };
-        store
-            .set_field(household.clone(), place.clone(), value.to_owned())
-            .unwrap();
-    });
-    println!("field_edit median_us={edit:.2}");
-}
-
-/// Median microseconds per call, after a warm-up of twice as many calls (as the Kotlin side,
-/// whose JIT needs that many).
-fn measure(samples: usize, mut call: impl FnMut(usize)) -> f64 {
-    for i in 0..2 * samples {
-        call(i);
-    }
-    let mut times: Vec<f64> = (0..samples)
-        .map(|i| {
-            let start = Instant::now();
-            call(i);
-            start.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    let times = direct_times(&store, &household, &place, samples);
+    println!("household_read median_us={:.2}", times.household_read);
+    println!("unsynced_count median_us={:.2}", times.unsynced_count);
+    println!("field_edit median_us={:.2}", times.field_edit);
+    eprintln!(
+        "rust (own process) household_read parts: read and lower into a RustBuffer {:.2} µs",
+        times.household_read_lowered
+    );
 }
 
 /// A household as a volunteer leaves it: five members with work and intent recorded, and

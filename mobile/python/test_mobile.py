@@ -112,8 +112,17 @@ class VolunteerDay(unittest.TestCase):
         self.assertGreater(store.unsynced_changes(), 0)
         self.assertEqual([households[1]], [h.id for h in store.search("王芳")])
 
+        # What a household read carries: each field's name within its record, the value as
+        # typed, and a readable form only where it reads differently (a code's label).
+        member = store.household(households[0]).members[0]
+        fields = {f.name: f for f in member.fields}
+        self.assertEqual("太原", fields["employment.place"].value)
+        self.assertIsNone(fields["employment.place"].readable)
+        self.assertEqual("01", fields["relation"].value)
+        self.assertIn("户主", fields["relation"].readable.zh)
+
         # A validation error, in Chinese.
-        head = store.household(households[0]).members[0].key
+        head = member.key
         months = f"members.{head}.employment.months_worked"
         issues = store.set_field(households[0], months, "15")
         issue = next(i for i in issues if i.path == months)

@@ -75,16 +75,19 @@ pub struct HouseholdQuery {
 }
 
 /// The value of one field.
+///
+/// Its path, which `set_field` takes and issues and conflicts name, is not repeated here: it
+/// is its record's prefix and key, then `name` (`household.<name>`, `members.<key>.<name>`,
+/// `visits.<id>.<name>`).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct FieldEntry {
-    /// The full path, to pass back to `set_field` (`members.<key>.employment.status`).
-    pub path: String,
     /// The field's name within its record (`employment.status`), the catalog's key.
     pub name: String,
     /// The value as a person would type it back (codes as codes).
     pub value: String,
-    /// The value as a person reads it: codes with their labels, yes/no for flags.
-    pub readable: Bilingual,
+    /// The value as a person reads it, where that is not `value` itself: codes with their
+    /// labels, yes/no for flags. `None`: show `value`.
+    pub readable: Option<Bilingual>,
     /// Devices recorded different values; see the household's conflicts.
     pub disputed: bool,
 }
@@ -92,6 +95,7 @@ pub struct FieldEntry {
 /// A member of the household.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Member {
+    /// The member's key; their fields' paths are `members.<key>.<name>`.
     pub key: String,
     pub name: Option<String>,
     pub fields: Vec<FieldEntry>,
@@ -100,6 +104,7 @@ pub struct Member {
 /// A visit to the household, open until it has an outcome.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Visit {
+    /// The visit's id; its fields' paths are `visits.<id>.<name>`.
     pub id: String,
     /// Seconds since 1970.
     pub started_at: Option<i64>,
@@ -152,7 +157,8 @@ pub(crate) fn issues(issues: Vec<Issue>) -> Vec<ValidationIssue> {
 pub struct Candidate {
     /// As typed; pass it to `set_field` to settle the conflict on this value.
     pub value: String,
-    pub readable: Bilingual,
+    /// As a person reads it, where that is not `value` itself (as in `FieldEntry`).
+    pub readable: Option<Bilingual>,
     pub device: Option<String>,
     pub volunteer: Option<String>,
     /// The writer's device clock, seconds since 1970.
@@ -176,7 +182,7 @@ pub struct Household {
     pub village: String,
     pub number: String,
     pub head_name: Option<String>,
-    /// The household's own fields (`household.*`).
+    /// The household's own fields; their paths are `household.<name>`.
     pub fields: Vec<FieldEntry>,
     pub members: Vec<Member>,
     pub visits: Vec<Visit>,
@@ -202,7 +208,7 @@ impl From<HouseholdDetail> for Household {
             .map(|(key, record)| Member {
                 key: key.clone(),
                 name: text(record, "name"),
-                fields: fields(Entity::Member, key, record),
+                fields: fields(Entity::Member, record),
             })
             .collect();
         let visits = view
@@ -214,7 +220,7 @@ impl From<HouseholdDetail> for Household {
                 finished_at: integer(record, "finished_at"),
                 outcome: text(record, "outcome"),
                 notes: text(record, "notes"),
-                fields: fields(Entity::Visit, id, record),
+                fields: fields(Entity::Visit, record),
             })
             .collect();
         let conflicts = detail
@@ -233,13 +239,16 @@ impl From<HouseholdDetail> for Household {
                         .field
                         .candidates
                         .into_iter()
-                        .map(|c| Candidate {
-                            value: c.value.display(),
-                            readable: readable(&c.value, kind),
-                            device: c.device,
-                            volunteer: c.volunteer,
-                            time: c.time,
-                            visit: c.visit,
+                        .map(|c| {
+                            let value = c.value.display();
+                            Candidate {
+                                readable: readable(&c.value, &value, kind),
+                                value,
+                                device: c.device,
+                                volunteer: c.volunteer,
+                                time: c.time,
+                                visit: c.visit,
+                            }
                         })
                         .collect(),
                 }
@@ -252,7 +261,7 @@ impl From<HouseholdDetail> for Household {
                 .to_owned(),
             number: view.household_text("number").unwrap_or_default().to_owned(),
             head_name: view.head_name().map(str::to_owned),
-            fields: fields(Entity::Household, "", &view.household),
+            fields: fields(Entity::Household, &view.household),
             members,
             visits,
             issues: issues(detail.issues),
@@ -263,38 +272,31 @@ impl From<HouseholdDetail> for Household {
     }
 }
 
-fn fields(entity: Entity, key: &str, record: &Record) -> Vec<FieldEntry> {
+fn fields(entity: Entity, record: &Record) -> Vec<FieldEntry> {
     record
         .iter()
         .map(|(name, field)| {
             let kind = spec(entity, name).map(|s| s.kind);
+            let value = field.value.display();
             FieldEntry {
-                path: FieldPath {
-                    entity,
-                    key: key.to_owned(),
-                    name,
-                }
-                .to_string(),
                 name: (*name).to_owned(),
-                value: field.value.display(),
-                readable: readable(&field.value, kind),
+                readable: readable(&field.value, &value, kind),
+                value,
                 disputed: field.is_disputed(),
             }
         })
         .collect()
 }
 
-fn readable(value: &layout::FieldValue, kind: Option<schema::fields::FieldKind>) -> Bilingual {
-    match kind {
-        Some(kind) => value.readable(kind).into(),
-        None => {
-            let text = value.display();
-            Bilingual {
-                zh: text.clone(),
-                en: text,
-            }
-        }
-    }
+/// How a value reads (`schema`'s `FieldValue::readable`), unless that is the value as typed
+/// (`shown`) in both languages, as for text, numbers, dates and unknown codes.
+fn readable(
+    value: &layout::FieldValue,
+    shown: &str,
+    kind: Option<schema::fields::FieldKind>,
+) -> Option<Bilingual> {
+    let message = value.readable(kind?);
+    (message.zh != shown || message.en != shown).then(|| message.into())
 }
 
 #[cfg(test)]
@@ -328,7 +330,12 @@ mod tests {
         assert_eq!(household.number, "7");
         let member = &household.members[0];
         assert_eq!(member.name.as_deref(), Some("刘伟"));
-        let field = member.fields.iter().find(|f| f.path == place).unwrap();
+        assert_eq!(place, format!("members.{}.employment.place", member.key));
+        let field = member
+            .fields
+            .iter()
+            .find(|f| f.name == "employment.place")
+            .unwrap();
         assert!(field.disputed);
         let conflict = &household.conflicts[0];
         assert_eq!(conflict.path, place);
@@ -358,10 +365,102 @@ mod tests {
             .find(|f| f.name == "poverty_attribute")
             .unwrap();
         assert_eq!(field.value, "01");
-        assert!(
-            field.readable.zh.ends_with("（01）"),
-            "{}",
-            field.readable.zh
+        let readable = field.readable.as_ref().unwrap();
+        assert!(readable.zh.ends_with("（01）"), "{}", readable.zh);
+        assert!(readable.en.ends_with(" (01)"), "{}", readable.en);
+    }
+
+    #[test]
+    fn test_the_documented_path_of_every_field_read_names_that_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        let id = store.create_household(&village, Some("3")).unwrap();
+        let visit = store.start_visit(&id).unwrap();
+        let key = store.add_member(&id, "刘伟", None).unwrap();
+        store
+            .set_field(&id, &format!("members.{key}.employment.status"), "01")
+            .unwrap();
+        store
+            .finish_visit(&id, &visit, "met", Some("在家"), None)
+            .unwrap();
+        let household = Household::from(store.household(&id).unwrap());
+
+        let mut paths: Vec<(String, Entity, &str, &str)> = Vec::new();
+        for f in &household.fields {
+            paths.push((
+                format!("household.{}", f.name),
+                Entity::Household,
+                "",
+                &f.name,
+            ));
+        }
+        for m in &household.members {
+            for f in &m.fields {
+                let path = format!("members.{}.{}", m.key, f.name);
+                paths.push((path, Entity::Member, &m.key, &f.name));
+            }
+        }
+        for v in &household.visits {
+            for f in &v.fields {
+                let path = format!("visits.{}.{}", v.id, f.name);
+                paths.push((path, Entity::Visit, &v.id, &f.name));
+            }
+        }
+        assert!(paths.iter().any(|(_, e, ..)| *e == Entity::Visit));
+        for (path, entity, key, name) in paths {
+            let parsed = FieldPath::parse(&path).unwrap();
+            assert_eq!(
+                (parsed.entity, parsed.key.as_str(), parsed.name),
+                (entity, key, name),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn test_only_values_that_read_differently_carry_a_readable_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        let id = store.create_household(&village, None).unwrap();
+        let key = store.add_member(&id, "刘伟", None).unwrap();
+        for (name, value) in [
+            ("employment.place", "太原"),
+            ("employment.months_worked", "8"),
+            ("intent.wants_work", "是"),
+            ("education", "03"),
+            // Not a code of the list: stored as typed, and reported by validation.
+            ("relation", "表亲"),
+        ] {
+            store
+                .set_field(&id, &format!("members.{key}.{name}"), value)
+                .unwrap();
+        }
+        let household = Household::from(store.household(&id).unwrap());
+        let member = &household.members[0];
+        let field = |name: &str| member.fields.iter().find(|f| f.name == name).unwrap();
+
+        for plain in [
+            "name",
+            "employment.place",
+            "employment.months_worked",
+            "relation",
+        ] {
+            assert_eq!(field(plain).readable, None, "{plain}");
+        }
+        assert_eq!(field("employment.place").value, "太原");
+        assert_eq!(field("relation").value, "表亲");
+        let flag = field("intent.wants_work");
+        assert_eq!(flag.value, "true");
+        assert_eq!(
+            flag.readable,
+            Some(Bilingual {
+                zh: "是".into(),
+                en: "yes".into()
+            })
         );
+        let education = field("education").readable.clone().unwrap();
+        assert!(education.zh.ends_with("（03）"), "{}", education.zh);
     }
 }

@@ -9,6 +9,8 @@
 
 uniffi::setup_scaffolding!();
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod catalog;
 mod error;
 mod household;

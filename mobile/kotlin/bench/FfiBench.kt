@@ -1,7 +1,10 @@
 // The Kotlin side of the FFI benchmark (scripts/mobile-bench): the calls examples/ffi_bench.rs
 // makes directly in Rust, made through the generated bindings on the same store, timed the
-// same way. Prints `<name> median_us=<µs>` on stdout, and on stderr where a household read's
-// time goes on this side (compiled with the bindings, so it can reach their internals).
+// same way; and, in the same JVM on the same thread, the same Rust loop run directly
+// (DoorstepStore.benchDirect, feature `bench`), the yardstick that shares this process.
+// Prints `kotlin <name> median_us=<µs>` and `rust_jvm <name> median_us=<µs>` on stdout, and on
+// stderr where a household read's time goes (compiled with the bindings, so it can reach their
+// internals).
 package org.doorstep.bench
 
 import java.nio.ByteBuffer
@@ -13,19 +16,28 @@ import uniffi.doorstep_mobile.UniffiLib
 import uniffi.doorstep_mobile.UniffiRustCallStatus
 
 fun main(args: Array<String>) {
-    require(args.size == 3) { "usage: FfiBench DIR HOUSEHOLD SAMPLES" }
+    require(args.size == 4) { "usage: FfiBench DIR HOUSEHOLD SAMPLES ROUND" }
     val (dir, household) = args
     val samples = args[2].toInt()
+    // Which side goes first alternates from round to round, so neither always runs on the
+    // heap and caches the other left.
+    val rustFirst = args[3].toInt() % 2 == 0
     val store = DoorstepStore.open(dir)
     val head = store.household(household).members[0].key
     val place = "members.$head.employment.place"
 
+    if (rustFirst) rustInJvm(store, household, place, samples)
+    kotlin(store, household, place, samples)
+    if (!rustFirst) rustInJvm(store, household, place, samples)
+}
+
+private fun kotlin(store: DoorstepStore, household: String, place: String, samples: Int) {
     val read = measure(samples) { store.household(household) }
-    println("household_read median_us=%.2f".format(read))
+    println("kotlin household_read median_us=%.2f".format(read))
     val count = measure(samples) { store.unsyncedChanges() }
-    println("unsynced_count median_us=%.2f".format(count))
+    println("kotlin unsynced_count median_us=%.2f".format(count))
     val edit = measure(maxOf(samples / 10, 20)) { i -> store.setField(household, place, if (i % 2 == 0) "吕梁" else "太原") }
-    println("field_edit median_us=%.2f".format(edit))
+    println("kotlin field_edit median_us=%.2f".format(edit))
 
     // The read in parts: the FFI call with its argument and the free of the answer, but no
     // lifting; lifting a copy of the answer alone; and a bare JNA round trip (allocate and
@@ -45,6 +57,16 @@ fun main(args: Array<String>) {
     val jna = measure(samples) { RustBuffer.free(RustBuffer.alloc(0UL)) }
     System.err.println("kotlin household_read parts: call without lifting %.2f µs, lifting %d bytes %.2f µs; bare JNA call pair %.2f µs"
         .format(unlifted, bytes.size, lift, jna))
+}
+
+/** The Rust loop, run directly by Rust on this thread: one FFI call for all of it. */
+private fun rustInJvm(store: DoorstepStore, household: String, place: String, samples: Int) {
+    val times = store.benchDirect(household, place, samples.toUInt())
+    println("rust_jvm household_read median_us=%.2f".format(times.householdRead))
+    println("rust_jvm unsynced_count median_us=%.2f".format(times.unsyncedCount))
+    println("rust_jvm field_edit median_us=%.2f".format(times.fieldEdit))
+    System.err.println("rust (in the JVM) household_read parts: read and lower into a RustBuffer %.2f µs"
+        .format(times.householdReadLowered))
 }
 
 /**

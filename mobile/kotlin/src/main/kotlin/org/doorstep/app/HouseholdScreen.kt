@@ -21,11 +21,12 @@ data class HouseholdUi(
     /** The messages to show under one field. */
     fun issuesAt(path: String): List<UiMessage> = issues.filter { it.path == path }.map { it.message.ui() }
 
-    /** The value shown in a field, as typed. */
+    /** The value shown in a field, as typed, found by its path (see FieldPaths.kt). */
     fun value(path: String): String? =
         household?.let { h ->
-            (h.fields + h.members.flatMap { it.fields } + h.visits.flatMap { it.fields })
-                .firstOrNull { it.path == path }?.value
+            h.fields.firstOrNull { householdPath(it.name) == path }?.value
+                ?: h.members.firstNotNullOfOrNull { m -> m.fields.firstOrNull { m.path(it.name) == path }?.value }
+                ?: h.visits.firstNotNullOfOrNull { v -> v.fields.firstOrNull { v.path(it.name) == path }?.value }
         }
 }
 

@@ -46,7 +46,7 @@ class MemberForm(private val store: DoorstepStore, val householdId: String) {
 
     /** The path of one of this member's fields (`employment.status`). */
     fun path(field: String): String =
-        "members.${checkNotNull(state.memberKey) { "save the member first" }}.$field"
+        memberPath(checkNotNull(state.memberKey) { "save the member first" }, field)
 
     /** Saves a page of the member's fields at once: one durable change. */
     fun savePage(values: Map<String, String>): Boolean {

@@ -102,7 +102,7 @@ object ScreenStateTest {
         assertTrue(flow.outcomes.any { it.first == "met" && hasChinese(it.second.zh) })
         assertTrue(flow.start())
         val recording = assertIs<VisitStep.Recording>(flow.state.step)
-        assertNotNull(flow.record("household.address", "后沟村 3 号"))
+        assertNotNull(flow.record(householdPath("address"), "后沟村 3 号"))
         assertFalse(flow.finish("maybe"))
         assertTrue(hasChinese(assertNotNull(flow.state.error).zh))
         assertIs<VisitStep.Recording>(flow.state.step, "a refused outcome leaves the visit open")
@@ -116,6 +116,12 @@ object ScreenStateTest {
         assertEquals("下次再来", visit.notes)
         assertNotNull(visit.startedAt)
         assertNotNull(visit.finishedAt)
+        // The visit's fields, by the paths built from it, as the household screen shows them.
+        val shown = HouseholdUi(household = store.household(household))
+        assertEquals("not_home", shown.value(visit.path("outcome")))
+        assertEquals("后沟村 3 号", shown.value(householdPath("address")))
+        val outcome = visit.fields.single { it.name == "outcome" }
+        assertTrue(hasChinese(assertNotNull(outcome.readable).zh), "an outcome code reads with its label")
     }
 
     private fun householdScreen() {
@@ -133,7 +139,18 @@ object ScreenStateTest {
         assertEquals("刘伟", screen.state.household!!.headName)
         val attribute = screen.state.household!!.fields.single { it.name == "poverty_attribute" }
         assertEquals("01", attribute.value)
-        assertTrue(hasChinese(attribute.readable.zh), "codes are shown with their label: ${attribute.readable.zh}")
+        val label = assertNotNull(attribute.readable, "codes are shown with their label")
+        assertTrue(hasChinese(label.zh), "codes are shown with their label: ${label.zh}")
+        // A value that reads as typed carries no second form; the UI shows the value.
+        val name = screen.state.household!!.members.single().fields.single { it.name == "name" }
+        assertEquals("刘伟", name.value)
+        assertNull(name.readable)
+        // Paths are built from the record and the name, as setField takes them.
+        val shownMember = screen.state.household!!.members.single()
+        assertEquals(member.path("relation"), shownMember.path("relation"))
+        assertEquals("01", screen.state.value(shownMember.path("relation")))
+        assertEquals("01", screen.state.value(householdPath("poverty_attribute")))
+        assertNull(screen.state.value(householdPath("address")))
         // A refused edit keeps what was shown and adds the reason.
         assertFalse(screen.setField("members.nobody.name", "x"))
         assertTrue(hasChinese(assertNotNull(screen.state.error).zh))

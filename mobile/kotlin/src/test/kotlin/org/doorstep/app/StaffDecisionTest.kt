@@ -58,7 +58,7 @@ object StaffDecisionTest {
             syncNow(phone)
             val settled = phone.household(household)
             assertTrue(settled.conflicts.isEmpty(), "settled on the phone: ${settled.conflicts}")
-            assertEquals("吕梁", settled.members.single().fields.single { it.path == place }.value)
+            assertEquals("吕梁", settled.members.single().fields.single { it.name == "employment.place" }.value)
             assertEquals(1, phone.listHouseholds(HouseholdQuery()).size)
         }
     }

@@ -67,7 +67,7 @@ object VolunteerDayTest {
         val screen = HouseholdScreen(store, households[0])
         screen.load()
         val head = screen.state.household!!.members.single()
-        val months = "members.${head.key}.employment.months_worked"
+        val months = head.path("employment.months_worked")
         assertTrue(screen.setField(months, "15"))
         val issue = screen.state.errors.single { it.path == months }
         assertEquals(Severity.ERROR, issue.severity)
@@ -91,8 +91,8 @@ object VolunteerDayTest {
         val other = server.phone("phone of 王军")
         syncNow(other)
         assertEquals(3, other.listHouseholds(HouseholdQuery()).size)
-        val place = "members.${head.key}.employment.place"
-        assertEquals("太原", other.household(households[0]).members.single().fields.single { it.path == place }.value)
+        val place = head.path("employment.place")
+        assertEquals("太原", other.household(households[0]).members.single().fields.single { it.name == "employment.place" }.value)
         other.setField(households[0], place, "吕梁")
         assertTrue(screen.setField(place, "北京"))
         syncNow(other)
