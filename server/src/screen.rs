@@ -17,6 +17,7 @@
 //! writes what is decided.
 
 use crate::auth::Device;
+use automerge::ExpandedChange;
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};
 use schema::Message;
@@ -167,18 +168,22 @@ pub fn screen(
     household: Household<'_>,
     changes: &[Change],
 ) -> Vec<Option<Refusal>> {
-    let creation = changes
-        .iter()
-        .position(creates_household)
-        .filter(|_| !household.exists);
+    // Each change's operations, decoded once: decoding is most of screening's cost.
+    let decoded: Vec<ExpandedChange> = changes.iter().map(Change::decode).collect();
+    let creation = if household.exists {
+        None
+    } else {
+        decoded.iter().position(creates_household)
+    };
     let village = household
         .village
         .map(str::to_owned)
-        .or_else(|| creation.and_then(|i| created_village(&changes[i])));
+        .or_else(|| creation.and_then(|i| created_village(&decoded[i])));
     let mut verdicts: Vec<Option<Refusal>> = changes
         .iter()
+        .zip(&decoded)
         .enumerate()
-        .map(|(i, change)| own_rule(household, change, creation == Some(i)))
+        .map(|(i, (change, ops))| own_rule(household, change, ops, creation == Some(i)))
         .collect();
 
     // A change cannot be applied without the changes it builds on: those refused here, and
@@ -252,8 +257,8 @@ pub fn screen(
 }
 
 /// Whether a change writes `household.id`: the change a phone creates a household with.
-fn creates_household(change: &Change) -> bool {
-    change.decode().operations.iter().any(|op| {
+fn creates_household(change: &ExpandedChange) -> bool {
+    change.operations.iter().any(|op| {
         matches!(
             (&op.obj, &op.key, &op.action),
             (ObjectId::Root, Key::Map(key), OpType::Put(_)) if key.as_str() == "household.id"
@@ -262,9 +267,8 @@ fn creates_household(change: &Change) -> bool {
 }
 
 /// The village a household-creating change sets.
-fn created_village(change: &Change) -> Option<String> {
+fn created_village(change: &ExpandedChange) -> Option<String> {
     change
-        .decode()
         .operations
         .iter()
         .find_map(|op| match (&op.obj, &op.key, &op.action) {
@@ -303,7 +307,12 @@ fn has_key(doc: &Automerge, key: &str) -> bool {
 
 /// The rule one change breaks on its own, if any. `creation` says whether it is the change
 /// that creates the household, the only one that may set its identity.
-fn own_rule(household: Household<'_>, change: &Change, creation: bool) -> Option<Refusal> {
+fn own_rule(
+    household: Household<'_>,
+    change: &Change,
+    expanded: &ExpandedChange,
+    creation: bool,
+) -> Option<Refusal> {
     let actor = change.actor_id().to_hex_string();
     if has_key(household.doc, &format!("{ACTORS_PREFIX}{actor}.staff")) {
         return Some(Refusal::new(
@@ -323,7 +332,6 @@ fn own_rule(household: Household<'_>, change: &Change, creation: bool) -> Option
             ),
         ));
     }
-    let expanded = change.decode();
     let mut cleared: BTreeSet<String> = BTreeSet::new();
     let mut written_records: HashSet<String> = HashSet::new();
     for op in &expanded.operations {
