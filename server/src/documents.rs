@@ -550,14 +550,15 @@ impl Ledger {
                 .await;
         }
         // The feed is read change by change, in feed order, so that wherever a page stops,
-        // every change at or below the new cursor has been sent. The device's own changes
+        // every change at or below the new cursor has been sent. Only households changed
+        // since the cursor are looked at (`document_village_feed`). The device's own changes
         // pass the cursor too, without their bytes: right after an upload they are most of
         // the page, and the database need not read them.
         let rows = sqlx::query(
             "SELECT c.feed, c.household_id,
                     CASE WHEN c.actor = $4 THEN NULL ELSE c.bytes END AS bytes
              FROM change c
-             JOIN document d ON d.household_id = c.household_id
+             JOIN document d ON d.household_id = c.household_id AND d.last_feed > $2
              JOIN device_village v ON v.village = d.village AND v.device_id = $1
              WHERE c.feed > $2 ORDER BY c.feed LIMIT $3",
         )
