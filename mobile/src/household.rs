@@ -305,7 +305,16 @@ mod tests {
 
     use super::*;
     use client_core::Store;
-    use schema::ids::AreaCode;
+    use schema::ids::{AreaCode, HouseholdId};
+
+    /// A store in a temporary directory (dropped with the directory) holding one household.
+    fn household_in_a_new_store(number: Option<&str>) -> (tempfile::TempDir, Store, HouseholdId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        let id = store.create_household(&village, number).unwrap();
+        (dir, store, id)
+    }
 
     #[test]
     fn test_a_field_two_phones_set_offline_becomes_a_conflict_with_both_candidates() {
@@ -351,10 +360,7 @@ mod tests {
 
     #[test]
     fn test_codes_read_with_their_labels() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let village = AreaCode::parse_village("141124100201").unwrap();
-        let id = store.create_household(&village, None).unwrap();
+        let (_dir, store, id) = household_in_a_new_store(None);
         store
             .set_field(&id, "household.poverty_attribute", "01")
             .unwrap();
@@ -372,10 +378,7 @@ mod tests {
 
     #[test]
     fn test_the_documented_path_of_every_field_read_names_that_field() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let village = AreaCode::parse_village("141124100201").unwrap();
-        let id = store.create_household(&village, Some("3")).unwrap();
+        let (_dir, store, id) = household_in_a_new_store(Some("3"));
         let visit = store.start_visit(&id).unwrap();
         let key = store.add_member(&id, "刘伟", None).unwrap();
         store
@@ -420,10 +423,7 @@ mod tests {
 
     #[test]
     fn test_only_values_that_read_differently_carry_a_readable_form() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let village = AreaCode::parse_village("141124100201").unwrap();
-        let id = store.create_household(&village, None).unwrap();
+        let (_dir, store, id) = household_in_a_new_store(None);
         let key = store.add_member(&id, "刘伟", None).unwrap();
         for (name, value) in [
             ("employment.place", "太原"),
