@@ -69,16 +69,23 @@ impl Backend {
 
     /// `$1, $2, …, $count` (or `?, ?, …`), for an `IN (…)` list.
     pub fn placeholders(self, count: usize) -> String {
-        (1..=count)
+        self.placeholders_from(1, count)
+    }
+
+    /// `$first, …` for `count` parameters: the next list of a statement that has one before
+    /// it. A statement that needs the same values twice takes two lists and binds them twice,
+    /// because SQLite's anonymous parameters cannot be referred to again.
+    pub fn placeholders_from(self, first: usize, count: usize) -> String {
+        (first..first + count)
             .map(|n| self.parameter(n))
             .collect::<Vec<_>>()
             .join(", ")
     }
 
-    /// The `n`th parameter of a statement whose parameters all come from these helpers.
-    /// SQLite gets anonymous `?`s, bound in order: for a numbered one sqlx asks SQLite its
-    /// name, which SQLite finds by walking the statement's list of names, so binding costs
-    /// the square of the parameter count (milliseconds for a batch of member rows).
+    /// The `n`th parameter of a statement whose parameters all come from these helpers, in
+    /// order. SQLite gets anonymous `?`s, bound in order: for a numbered one sqlx asks SQLite
+    /// its name, which SQLite finds by walking the statement's list of names, so binding
+    /// costs the square of the parameter count (milliseconds for a batch of member rows).
     pub fn parameter(self, n: usize) -> String {
         match self {
             Backend::Sqlite => "?".to_owned(),
@@ -170,6 +177,15 @@ impl WriteTx {
     }
 }
 
+/// A migrated SQLite database in `dir`, for tests of the modules that write it.
+#[cfg(test)]
+pub(crate) async fn test_sqlite(dir: &std::path::Path) -> Db {
+    let url = crate::config::database_url(dir, None).expect("a data directory");
+    let db = Db::connect(&url).await.expect("SQLite opens");
+    db.migrate().await.expect("migrations run");
+    db
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +199,7 @@ mod tests {
         assert_eq!(Backend::Sqlite.value_rows(2, 2), "(?, ?), (?, ?)");
         assert_eq!(Backend::Postgres.placeholders(3), "$1, $2, $3");
         assert_eq!(Backend::Sqlite.placeholders(2), "?, ?");
+        assert_eq!(Backend::Postgres.placeholders_from(3, 2), "$3, $4");
+        assert_eq!(Backend::Sqlite.placeholders_from(3, 2), "?, ?");
     }
 }

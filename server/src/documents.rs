@@ -1211,10 +1211,7 @@ mod tests {
     const ID_NUMBER: &str = "11010519491231002X";
 
     async fn database(dir: &std::path::Path) -> Db {
-        let url = format!("sqlite://{}?mode=rwc", dir.join("doorstep.db").display());
-        let db = Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
-        db
+        crate::db::test_sqlite(dir).await
     }
 
     async fn device(db: &Db) -> Device {

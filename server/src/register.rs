@@ -314,17 +314,19 @@ async fn delete_stale_rows(
     projections: &[&Projection],
 ) -> Result<(), sqlx::Error> {
     let mut stale: Vec<(&'static str, String, String)> = Vec::new();
-    for batch in projections.chunks(MAX_PARAMS) {
-        let list = Backend::of(conn).placeholders(batch.len());
+    for batch in projections.chunks(MAX_PARAMS / 2) {
+        let backend = Backend::of(conn);
+        let members = backend.placeholders(batch.len());
+        let visits = backend.placeholders_from(batch.len() + 1, batch.len());
         let sql = format!(
             "SELECT 'member' AS kind, household_id, member_key AS record FROM member
-                 WHERE household_id IN ({list})
+                 WHERE household_id IN ({members})
              UNION ALL
              SELECT 'visit' AS kind, household_id, visit_id AS record FROM visit
-                 WHERE household_id IN ({list})"
+                 WHERE household_id IN ({visits})"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for projection in batch {
+        for projection in batch.iter().chain(batch) {
             query = query.bind(projection.household.clone());
         }
         let by_household: HashMap<&str, &Projection> =
@@ -459,4 +461,73 @@ pub async fn list(
         offset,
         households,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use automerge::AutoCommit;
+    use schema::fields::{Entity, FieldPath};
+    use schema::ids::{AreaCode, HouseholdId, MemberKey, RecordId};
+    use schema::layout::{self, FieldValue};
+
+    /// The rows of members and visits that have left the document go; the others stay.
+    #[tokio::test]
+    async fn test_rows_of_records_gone_from_the_document_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::test_sqlite(dir.path()).await;
+        let vault = Vault::generate();
+        let id = HouseholdId::from_random([1; 16]);
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        let mut doc = AutoCommit::new();
+        layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+        let members = [[2; 16], [3; 16]].map(MemberKey::from_random);
+        for key in &members {
+            let name = FieldValue::Text("王芳".to_owned());
+            let path = FieldPath::member(key, "name").unwrap();
+            layout::write_field(&mut doc, &path, Some(&name)).unwrap();
+        }
+        let visits = [[4; 8], [5; 8]].map(RecordId::from_random);
+        for visit in &visits {
+            let path = FieldPath::record(Entity::Visit, visit, "started_at").unwrap();
+            layout::write_field(&mut doc, &path, Some(&FieldValue::Integer(1))).unwrap();
+        }
+        doc.commit();
+        let mut view = layout::read_household(doc.document()).unwrap();
+        sqlx::query(
+            "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
+             VALUES ($1, $2, $3, 1, 1)",
+        )
+        .bind(id.as_str())
+        .bind(village.as_str())
+        .bind(Vec::<u8>::new())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        write(&mut conn, &vault, &[&Projection::of(id.as_str(), &view)])
+            .await
+            .unwrap();
+
+        view.members.remove(members[0].as_str());
+        view.visits.remove(visits[0].as_str());
+        write(&mut conn, &vault, &[&Projection::of(id.as_str(), &view)])
+            .await
+            .unwrap();
+        let left: Vec<String> = sqlx::query(
+            "SELECT member_key AS record FROM member UNION ALL SELECT visit_id FROM visit",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get("record").unwrap())
+        .collect();
+        assert_eq!(
+            left,
+            [members[1].to_string(), visits[1].to_string()],
+            "the rows left"
+        );
+    }
 }

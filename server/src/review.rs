@@ -400,14 +400,16 @@ async fn known_items(
     households: &[&str],
 ) -> Result<BTreeMap<String, Known>, sqlx::Error> {
     let mut out = BTreeMap::new();
-    for chunk in households.chunks(crate::db::MAX_PARAMS) {
-        let list = crate::db::Backend::of(conn).placeholders(chunk.len());
+    for chunk in households.chunks(crate::db::MAX_PARAMS / 2) {
+        let backend = crate::db::Backend::of(conn);
+        let ones = backend.placeholders(chunk.len());
+        let others = backend.placeholders_from(chunk.len() + 1, chunk.len());
         let sql = format!(
             "SELECT id, status, summary_zh, summary_en
-             FROM review_item WHERE household_id IN ({list}) OR other_household_id IN ({list})"
+             FROM review_item WHERE household_id IN ({ones}) OR other_household_id IN ({others})"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for household in chunk {
+        for household in chunk.iter().chain(chunk) {
             query = query.bind(*household);
         }
         for row in query.fetch_all(&mut *conn).await? {
@@ -828,8 +830,32 @@ pub async fn household_counts(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// A pair's item is found from either household: the one it is filed under and the
+    /// other, so ingesting the second household updates the item instead of adding it again.
+    #[tokio::test]
+    async fn test_known_items_finds_a_pair_from_either_household() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::test_sqlite(dir.path()).await;
+        sqlx::query(
+            "INSERT INTO review_item (id, kind, status, household_id, other_household_id,
+                 village, path, rule, summary_zh, summary_en, opened_at, updated_at)
+             VALUES ('pair', 'duplicate', 'open', 'ha', 'hb', '141124100201', '', 'duplicate',
+                 '疑似重复', 'possible duplicate', 1, 1)",
+        )
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        for households in [&["ha"][..], &["hb"], &["hc", "hb"]] {
+            let known = known_items(&mut conn, households).await.unwrap();
+            assert!(known.contains_key("pair"), "{households:?}");
+        }
+        assert!(known_items(&mut conn, &["hc"]).await.unwrap().is_empty());
+    }
 
     #[test]
     fn item_ids_are_stable_and_distinct() {
