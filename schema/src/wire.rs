@@ -184,14 +184,13 @@ pub fn encode_request(request: &SyncRequest) -> Result<Vec<u8>, WireError> {
 fn encode_at<T: Serialize>(message: &T, quality: u32) -> Result<Vec<u8>, WireError> {
     let mut cbor = Vec::new();
     ciborium::into_writer(message, &mut cbor).map_err(|e| WireError::Encode(e.to_string()))?;
-    let mut body = checksum(&cbor).to_vec();
-    let mut brotli = brotli::CompressorWriter::new(&mut body, 4096, quality, WINDOW_BITS);
+    let body = checksum(&cbor).to_vec();
+    let mut brotli = brotli::CompressorWriter::new(body, 4096, quality, WINDOW_BITS);
     brotli
         .write_all(&cbor)
-        .and_then(|()| brotli.flush())
         .map_err(|e| WireError::Encode(e.to_string()))?;
-    drop(brotli);
-    Ok(body)
+    // Ends the stream; writing into a Vec cannot fail.
+    Ok(brotli.into_inner())
 }
 
 fn checksum(cbor: &[u8]) -> [u8; CHECKSUM_BYTES] {

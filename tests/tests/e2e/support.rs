@@ -187,11 +187,10 @@ pub fn get_with_header(server: &Server, path: &str, authorization: Option<&str>)
 /// A well-framed sync body of any bytes (protocol 2: the checksum, then Brotli), so a
 /// test can send CBOR that is not a request, or a bomb, that passes the framing.
 pub fn framed(cbor: &[u8]) -> Vec<u8> {
-    let mut body = blake3::hash(cbor).as_bytes()[..8].to_vec();
-    let mut brotli = brotli::CompressorWriter::new(&mut body, 4096, 5, 20);
+    let body = blake3::hash(cbor).as_bytes()[..8].to_vec();
+    let mut brotli = brotli::CompressorWriter::new(body, 4096, 5, 20);
     brotli.write_all(cbor).unwrap();
-    drop(brotli);
-    body
+    brotli.into_inner()
 }
 
 /// The CBOR inside a sync body.
