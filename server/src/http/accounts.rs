@@ -373,10 +373,7 @@ pub async fn audit_log(
         "audit.read",
     )
     .await?;
-    let limit = params
-        .limit
-        .unwrap_or(super::register::DEFAULT_LIMIT)
-        .clamp(1, super::register::MAX_LIMIT);
+    let limit = super::page_limit(params.limit);
     let query = audit::Query {
         action: params.action.filter(|a| !a.is_empty()),
         actor: params.actor.filter(|a| !a.is_empty()),

@@ -97,6 +97,21 @@ pub fn app(state: AppState) -> Router {
     hardening::protect(router, state.rate_limits).with_state(state)
 }
 
+/// Items in a page of a list when the query string does not say.
+const DEFAULT_LIMIT: i64 = 50;
+/// The most items a page of a list holds, whatever the query string asks.
+const MAX_LIMIT: i64 = 500;
+
+/// A page's size from the query string's `limit`: 50 unless asked, between 1 and 500.
+pub(crate) fn page_limit(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}
+
+/// A page's start from the query string's `offset`: never before the first item.
+pub(crate) fn page_offset(offset: Option<i64>) -> i64 {
+    offset.unwrap_or(0).max(0)
+}
+
 /// A list filter read from the query string: absent or empty is no filter; anything else
 /// must name one of `choices`, or the answer says which it may name. `what` is the filter's
 /// name in both languages.

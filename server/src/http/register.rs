@@ -1,9 +1,9 @@
 //! The register read API for staff, in JSON: household lists by area and search, and one
 //! household in full.
 
-use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
+use super::{AppState, page_limit, page_offset};
 use crate::accounts::Permission;
 use crate::privacy;
 use crate::register::{self, Page};
@@ -15,9 +15,6 @@ use schema::ids::AreaCode;
 use schema::layout::{Conflict, HouseholdView};
 use schema::validation::{self, Issue};
 use serde::{Deserialize, Serialize};
-
-pub(super) const DEFAULT_LIMIT: i64 = 50;
-pub(super) const MAX_LIMIT: i64 = 500;
 
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
@@ -40,8 +37,7 @@ pub async fn list(
     let staff =
         principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
     let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let offset = params.offset.unwrap_or(0).max(0);
+    let (limit, offset) = (page_limit(params.limit), page_offset(params.offset));
     let page = register::list(
         &state.ledger.db().pool,
         state.ledger.vault(),

@@ -4,8 +4,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
-use super::register::{DEFAULT_LIMIT, MAX_LIMIT};
-use super::{AppState, filter_param};
+use super::{AppState, filter_param, page_limit, page_offset};
 use crate::accounts::Permission;
 use crate::privacy;
 use crate::register;
@@ -58,8 +57,8 @@ pub async fn list(
         area: area.as_str().to_owned(),
         kind,
         status,
-        limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
-        offset: params.offset.unwrap_or(0).max(0),
+        limit: page_limit(params.limit),
+        offset: page_offset(params.offset),
     };
     Ok(Json(review::list(&state.ledger.db().pool, &filter).await?))
 }
