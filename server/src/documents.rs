@@ -84,6 +84,53 @@ struct StoredDocument {
     changes_after_snapshot: i64,
 }
 
+impl StoredDocument {
+    /// What a write to the household changes in its row; equal before and after means no
+    /// write came between.
+    fn version(&self) -> (&str, i64, i64, i64) {
+        (
+            &self.village,
+            self.last_feed,
+            self.snapshot_feed,
+            self.changes_after_snapshot,
+        )
+    }
+}
+
+/// How much of a document row to read.
+#[derive(Clone, Copy)]
+enum DocumentRead {
+    /// With the sealed snapshot, to load the document from.
+    WithSnapshot,
+    /// Only its [`StoredDocument::version`], to see whether the household was written.
+    Version,
+}
+
+/// A held change as a merge saw it: what a staff decision or another device's upload
+/// changes.
+type HeldState = (ChangeHash, quarantine::Status);
+
+fn held_states(held: &[quarantine::Held]) -> Vec<HeldState> {
+    held.iter().map(|h| (h.change.hash(), h.status)).collect()
+}
+
+/// A batch merged outside the write order, waiting to be written.
+struct Prepared {
+    /// The refusals decided already, by position in the batch.
+    outcomes: Vec<Option<UploadOutcome>>,
+    merging: Merging,
+}
+
+/// A batch's uploads merged in memory, with what each merge read.
+struct Merging {
+    /// The document rows the merges started from; a household without one is new.
+    stored: HashMap<String, StoredDocument>,
+    /// The quarantine's changes of each household, as the merges saw them.
+    held_seen: HashMap<String, Vec<HeldState>>,
+    /// Each parsed upload's position in the batch, household and merge.
+    merges: Vec<(usize, HouseholdId, Merge)>,
+}
+
 /// A change to store: what its row holds.
 struct NewChange {
     hash: ChangeHash,
@@ -158,8 +205,12 @@ impl Ledger {
         cache.put(household.to_owned(), Cached { doc, last_feed });
     }
 
-    /// Applies a device's uploads, each household on its own, in one transaction: one disk
-    /// flush for the whole batch, and a household that fails leaves the others untouched.
+    /// Applies a device's uploads, each household on its own, in batches of households.
+    /// Each batch is merged in memory first, outside the write order, so the CPU work of
+    /// one device's sync goes on while another device's batch is written; then it is
+    /// checked and written in one transaction, one disk flush for the batch. A household
+    /// that fails leaves the others untouched, and a batch written stays written if a later
+    /// one fails: a device that sends it all again is told it is already stored.
     ///
     /// Every refusal is decided before anything of its household is written, so a refused
     /// household leaves no trace without a savepoint of its own.
@@ -171,41 +222,37 @@ impl Ledger {
         client: &str,
         uploads: &[Upload],
     ) -> Result<Vec<UploadOutcome>, LedgerError> {
-        let mut write = self.db.begin_write().await?;
         let mut outcomes = Vec::with_capacity(uploads.len());
-        let mut to_cache = ToCache::default();
         let mut start = 0;
         while start < uploads.len() {
             let end = batch_end(uploads, start);
-            let batch = self
-                .apply_batch(
-                    &mut write.tx,
-                    device,
-                    client,
-                    &uploads[start..end],
-                    &mut to_cache,
-                )
-                .await?;
-            outcomes.extend(batch);
+            outcomes.extend(
+                self.apply_batch(device, client, &uploads[start..end])
+                    .await?,
+            );
             start = end;
-        }
-        write.commit().await?;
-        for (household, doc, last_feed) in to_cache.0 {
-            self.put_cached(&household, doc, last_feed);
         }
         Ok(outcomes)
     }
 
-    /// Applies a batch of uploads, no household twice: reads their documents, merges each
-    /// upload in memory and decides whether to accept it, then writes every accepted one.
+    /// Applies a batch of uploads, no household twice.
     async fn apply_batch(
         &self,
-        conn: &mut AnyConnection,
         device: &Device,
         client: &str,
         uploads: &[Upload],
-        to_cache: &mut ToCache,
     ) -> Result<Vec<UploadOutcome>, LedgerError> {
+        let prepared = self.prepare_batch(device, uploads).await?;
+        self.commit_batch(device, client, uploads, prepared).await
+    }
+
+    /// Merges a batch's uploads into their documents as stored now, outside the write
+    /// order. Nothing is written.
+    async fn prepare_batch(
+        &self,
+        device: &Device,
+        uploads: &[Upload],
+    ) -> Result<Prepared, LedgerError> {
         let mut outcomes: Vec<Option<UploadOutcome>> = uploads.iter().map(|_| None).collect();
         let mut parsed = Vec::new();
         for (index, upload) in uploads.iter().enumerate() {
@@ -214,12 +261,65 @@ impl Ledger {
                 Err(rejection) => outcomes[index] = Some(rejection),
             }
         }
+        let mut conn = self.db.pool.acquire().await?;
+        let merging = self.merge_uploads(&mut conn, device, parsed, None).await?;
+        Ok(Prepared { outcomes, merging })
+    }
+
+    /// Holding the write order, merges again any household another write changed since
+    /// [`Ledger::prepare_batch`] read it, then writes the batch in one transaction.
+    async fn commit_batch(
+        &self,
+        device: &Device,
+        client: &str,
+        uploads: &[Upload],
+        prepared: Prepared,
+    ) -> Result<Vec<UploadOutcome>, LedgerError> {
+        let mut write = self.db.begin_write().await?;
+        let merging = self
+            .merge_again_if_changed(&mut write.tx, device, uploads, prepared.merging)
+            .await?;
+        let mut to_cache = ToCache::default();
+        let outcomes = self
+            .write_batch(
+                &mut write.tx,
+                device,
+                client,
+                merging,
+                prepared.outcomes,
+                &mut to_cache,
+            )
+            .await?;
+        write.commit().await?;
+        for (household, doc, last_feed) in to_cache.0 {
+            self.put_cached(&household, doc, last_feed);
+        }
+        Ok(outcomes)
+    }
+
+    /// Reads the documents of these uploads' households and merges each upload into its
+    /// own, in memory, on every core. Nothing is written. `held` is the quarantine's changes
+    /// of these households when the caller has read them already.
+    async fn merge_uploads(
+        &self,
+        conn: &mut AnyConnection,
+        device: &Device,
+        parsed: Vec<(usize, HouseholdId, Vec<Change>)>,
+        held: Option<HashMap<String, Vec<quarantine::Held>>>,
+    ) -> Result<Merging, LedgerError> {
         let ids: Vec<&str> = parsed.iter().map(|(_, id, _)| id.as_str()).collect();
-        let stored = document_rows(conn, &ids).await?;
+        let stored = document_rows(conn, &ids, DocumentRead::WithSnapshot).await?;
         // Documents outside the device's villages are loaded too: screening decides what
         // of an upload the device may write, and holds the rest in quarantine.
         let mut sources = self.document_sources(conn, &stored).await?;
-        let mut held = quarantine::held_for(conn, &self.vault, &ids).await?;
+        let mut held = match held {
+            Some(held) => held,
+            None => quarantine::held_for(conn, &self.vault, &ids).await?,
+        };
+        let held_seen: HashMap<String, Vec<HeldState>> = held
+            .iter()
+            .map(|(household, held)| (household.clone(), held_states(held)))
+            .collect();
         let jobs: Vec<_> = parsed
             .into_iter()
             .map(|(index, household, changes)| {
@@ -228,23 +328,102 @@ impl Ledger {
                 (index, household, changes, source, held)
             })
             .collect();
-        // Loading and merging documents is the request's CPU work, and it runs inside the
-        // write transaction: every core takes part.
-        let (vault, stored) = (&self.vault, &stored);
+        let (vault, rows) = (&self.vault, &stored);
         let merges = parallel::map(jobs, |(index, household, changes, source, held)| {
-            let row = stored.get(household.as_str());
+            let row = rows.get(household.as_str());
             let doc = match source {
                 Some(source) => source.load(vault, row)?,
                 None => AutoCommit::new(),
             };
             let merge = merge(device, &household, row, doc, changes, &held);
             Ok::<_, LedgerError>((index, household, merge))
-        });
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(Merging {
+            stored,
+            held_seen,
+            merges,
+        })
+    }
 
+    /// Under the write order: the merges whose household another write changed since its
+    /// document was read (a device, staff, compaction, another server), or whose held
+    /// changes the quarantine no longer holds as they were, are done again on what is
+    /// stored now. Usually none is: two statements that read no document.
+    async fn merge_again_if_changed(
+        &self,
+        conn: &mut AnyConnection,
+        device: &Device,
+        uploads: &[Upload],
+        mut merging: Merging,
+    ) -> Result<Merging, LedgerError> {
+        let ids: Vec<&str> = merging
+            .merges
+            .iter()
+            .map(|(_, id, _)| id.as_str())
+            .collect();
+        let now = document_rows(conn, &ids, DocumentRead::Version).await?;
+        let held_now = quarantine::held_for(conn, &self.vault, &ids).await?;
+        let unchanged = |household: &str| {
+            let held_then = merging.held_seen.get(household).map(Vec::as_slice);
+            let held_now = held_now.get(household).map(|held| held_states(held));
+            merging.stored.get(household).map(StoredDocument::version)
+                == now.get(household).map(StoredDocument::version)
+                && held_then.unwrap_or_default() == held_now.unwrap_or_default()
+        };
+        let changed: HashSet<usize> = merging
+            .merges
+            .iter()
+            .filter(|(_, household, _)| !unchanged(household.as_str()))
+            .map(|(index, _, _)| *index)
+            .collect();
+        if changed.is_empty() {
+            return Ok(merging);
+        }
+        tracing::debug!(
+            households = changed.len(),
+            "merging again after a concurrent write"
+        );
+        let parsed: Vec<_> = changed
+            .iter()
+            .filter_map(|&index| {
+                let (household, changes) = parse_upload(&uploads[index]).ok()?;
+                Some((index, household, changes))
+            })
+            .collect();
+        let held = held_now
+            .into_iter()
+            .filter(|(household, _)| parsed.iter().any(|(_, id, _)| id.as_str() == household))
+            .collect();
+        let again = self.merge_uploads(conn, device, parsed, Some(held)).await?;
+        merging.merges.retain(|(index, household, _)| {
+            let again = changed.contains(index);
+            if again {
+                merging.stored.remove(household.as_str());
+            }
+            !again
+        });
+        merging.merges.extend(again.merges);
+        merging.stored.extend(again.stored);
+        Ok(merging)
+    }
+
+    /// Writes a batch's merges, under the write order: the changes, the document and
+    /// register rows, the review queue and the quarantine. Returns every upload's outcome.
+    async fn write_batch(
+        &self,
+        conn: &mut AnyConnection,
+        device: &Device,
+        client: &str,
+        merging: Merging,
+        mut outcomes: Vec<Option<UploadOutcome>>,
+        to_cache: &mut ToCache,
+    ) -> Result<Vec<UploadOutcome>, LedgerError> {
+        let Merging { stored, merges, .. } = merging;
         let mut merged = Vec::new();
         let mut holds = Vec::new();
-        for result in merges {
-            let (index, household, merge) = result?;
+        for (index, household, merge) in merges {
             let row = stored.get(household.as_str());
             match merge {
                 Merge::Rejected(rejection) => outcomes[index] = Some(rejection),
@@ -986,16 +1165,25 @@ async fn document_row(
 }
 
 /// The document rows of these households, in one statement per [`MAX_PARAMS`] households.
+/// Read for [`DocumentRead::Version`], a row's snapshot is `None`.
 ///
 /// [`MAX_PARAMS`]: crate::db::MAX_PARAMS
 async fn document_rows(
     conn: &mut AnyConnection,
     households: &[&str],
+    read: DocumentRead,
 ) -> Result<HashMap<String, StoredDocument>, LedgerError> {
+    let columns = match read {
+        DocumentRead::WithSnapshot => DOCUMENT_COLUMNS,
+        DocumentRead::Version => {
+            "household_id, village, last_feed, NULL AS snapshot, snapshot_feed, \
+             changes_after_snapshot"
+        }
+    };
     let mut stored = HashMap::with_capacity(households.len());
     for batch in households.chunks(rows_per_statement(1)) {
         let sql = format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM document WHERE household_id IN ({})",
+            "SELECT {columns} FROM document WHERE household_id IN ({})",
             Backend::of(conn).placeholders(batch.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -1446,5 +1634,125 @@ mod tests {
         .unwrap();
         let refused = db.migrate().await.unwrap_err().to_string();
         assert!(refused.contains("re-create this database"), "{refused}");
+    }
+
+    async fn change_rows(db: &Db) -> i64 {
+        sqlx::query("SELECT COUNT(*) AS n FROM change")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap()
+    }
+
+    /// Two phones' edits to one household: one merged outside the write order, the other
+    /// written before the first takes it. The first is merged again on what is stored then,
+    /// and neither edit is lost.
+    #[tokio::test]
+    async fn test_a_household_written_while_an_upload_was_merging_keeps_both_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path()).await;
+        let ledger = Ledger::new(db.clone(), Vault::generate());
+        let device = device(&db).await;
+        let (id, mut doc) = recorded();
+        ledger
+            .apply_uploads(&device, "127.0.0.1", &[upload(&id, &mut doc)])
+            .await
+            .unwrap();
+        let poverty = FieldPath::household("poverty_attribute").unwrap();
+        let name = FieldPath::member(&MemberKey::from_random([4; 16]), "name").unwrap();
+        let mut phone_a = doc.fork();
+        layout::write_field(&mut phone_a, &poverty, Some(&FieldValue::Text("2".into()))).unwrap();
+        phone_a.commit();
+        let mut phone_b = doc.fork();
+        layout::write_field(
+            &mut phone_b,
+            &name,
+            Some(&FieldValue::Text("王芳芳".into())),
+        )
+        .unwrap();
+        phone_b.commit();
+
+        let batch_a = [upload(&id, &mut phone_a)];
+        let prepared = ledger.prepare_batch(&device, &batch_a).await.unwrap();
+        let b = ledger
+            .apply_uploads(&device, "127.0.0.1", &[upload(&id, &mut phone_b)])
+            .await
+            .unwrap();
+        let a = ledger
+            .commit_batch(&device, "127.0.0.1", &batch_a, prepared)
+            .await
+            .unwrap();
+        for outcomes in [&a, &b] {
+            assert!(
+                matches!(outcomes[..], [UploadOutcome::Accepted { .. }]),
+                "{outcomes:?}"
+            );
+        }
+
+        // Through this server's cache, through a fresh one, and in the register.
+        let fresh = Ledger::new(db.clone(), ledger.vault().clone());
+        for ledger in [&ledger, &fresh] {
+            let (_, view) = ledger.read(id.as_str()).await.unwrap().unwrap();
+            assert_eq!(view.household_text("poverty_attribute"), Some("2"));
+            let named = view.field(&name).map(|f| f.value.clone());
+            assert_eq!(named, Some(FieldValue::Text("王芳芳".into())));
+        }
+        let registered: String = sqlx::query("SELECT name FROM member")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            .try_get("name")
+            .unwrap();
+        assert_eq!(registered, "王芳芳");
+        let mut both = phone_a.fork();
+        both.merge(&mut phone_b).unwrap();
+        assert_eq!(
+            change_rows(&db).await,
+            both.get_changes(&[]).len() as i64,
+            "every change stored once"
+        );
+        let (_, mut stored) = fresh.document(id.as_str()).await.unwrap().unwrap();
+        let mut heads = stored.get_heads();
+        let mut expected = both.get_heads();
+        heads.sort();
+        expected.sort();
+        assert_eq!(heads, expected);
+    }
+
+    /// A phone that retries a sync while the server still works on the first attempt (its
+    /// answer lost on the way): both attempts merge a household the server does not have
+    /// yet. The second finds it written by the first, and is told it is stored.
+    #[tokio::test]
+    async fn test_a_retry_that_overlaps_its_first_attempt_stores_the_household_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path()).await;
+        let ledger = Ledger::new(db.clone(), Vault::generate());
+        let device = device(&db).await;
+        let (id, mut doc) = recorded();
+        let batch = [upload(&id, &mut doc)];
+
+        let retry = ledger.prepare_batch(&device, &batch).await.unwrap();
+        let first = ledger
+            .apply_uploads(&device, "127.0.0.1", &batch)
+            .await
+            .unwrap();
+        let second = ledger
+            .commit_batch(&device, "127.0.0.1", &batch, retry)
+            .await
+            .unwrap();
+        assert_eq!(first, second);
+        assert!(
+            matches!(second[..], [UploadOutcome::Accepted { .. }]),
+            "{second:?}"
+        );
+        assert_eq!(change_rows(&db).await, doc.get_changes(&[]).len() as i64);
+        let households: i64 = sqlx::query("SELECT COUNT(*) AS n FROM household")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        assert_eq!(households, 1);
     }
 }
