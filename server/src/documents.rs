@@ -66,6 +66,8 @@ pub struct Ledger {
     db: Db,
     vault: Vault,
     cache: Mutex<LruCache<String, Cached>>,
+    /// Held while a batch merges on every core: see [`Ledger::merge_read`].
+    cores: tokio::sync::Semaphore,
 }
 
 #[derive(Debug)]
@@ -120,6 +122,23 @@ struct Prepared {
     outcomes: Vec<Option<UploadOutcome>>,
     merging: Merging,
 }
+
+/// A batch's documents as read for merging, with the uploads to merge into them.
+struct ReadForMerge {
+    stored: HashMap<String, StoredDocument>,
+    held_seen: HashMap<String, Vec<HeldState>>,
+    /// Each parsed upload's position in the batch, household and changes, with where its
+    /// stored document comes from and the quarantine's changes of the household.
+    jobs: Vec<MergeJob>,
+}
+
+type MergeJob = (
+    usize,
+    HouseholdId,
+    Vec<Change>,
+    Option<Source>,
+    Vec<quarantine::Held>,
+);
 
 /// A batch's uploads merged in memory, with what each merge read.
 struct Merging {
@@ -180,6 +199,7 @@ impl Ledger {
             db,
             vault,
             cache: Mutex::new(LruCache::new(capacity)),
+            cores: tokio::sync::Semaphore::new(1),
         }
     }
 
@@ -261,8 +281,11 @@ impl Ledger {
                 Err(rejection) => outcomes[index] = Some(rejection),
             }
         }
-        let mut conn = self.db.pool.acquire().await?;
-        let merging = self.merge_uploads(&mut conn, device, parsed, None).await?;
+        let read = {
+            let mut conn = self.db.pool.acquire().await?;
+            self.read_for_merge(&mut conn, parsed, None).await?
+        };
+        let merging = self.merge_read(device, read).await?;
         Ok(Prepared { outcomes, merging })
     }
 
@@ -297,16 +320,15 @@ impl Ledger {
         Ok(outcomes)
     }
 
-    /// Reads the documents of these uploads' households and merges each upload into its
-    /// own, in memory, on every core. Nothing is written. `held` is the quarantine's changes
-    /// of these households when the caller has read them already.
-    async fn merge_uploads(
+    /// Reads the documents of these uploads' households, for [`Ledger::merge_read`]. `held`
+    /// is the quarantine's changes of these households when the caller has read them
+    /// already.
+    async fn read_for_merge(
         &self,
         conn: &mut AnyConnection,
-        device: &Device,
         parsed: Vec<(usize, HouseholdId, Vec<Change>)>,
         held: Option<HashMap<String, Vec<quarantine::Held>>>,
-    ) -> Result<Merging, LedgerError> {
+    ) -> Result<ReadForMerge, LedgerError> {
         let ids: Vec<&str> = parsed.iter().map(|(_, id, _)| id.as_str()).collect();
         let stored = document_rows(conn, &ids, DocumentRead::WithSnapshot).await?;
         // Documents outside the device's villages are loaded too: screening decides what
@@ -316,11 +338,11 @@ impl Ledger {
             Some(held) => held,
             None => quarantine::held_for(conn, &self.vault, &ids).await?,
         };
-        let held_seen: HashMap<String, Vec<HeldState>> = held
+        let held_seen = held
             .iter()
             .map(|(household, held)| (household.clone(), held_states(held)))
             .collect();
-        let jobs: Vec<_> = parsed
+        let jobs = parsed
             .into_iter()
             .map(|(index, household, changes)| {
                 let source = sources.remove(household.as_str());
@@ -328,6 +350,30 @@ impl Ledger {
                 (index, household, changes, source, held)
             })
             .collect();
+        Ok(ReadForMerge {
+            stored,
+            held_seen,
+            jobs,
+        })
+    }
+
+    /// Merges each upload into its household's document, in memory, on every core. Nothing
+    /// is written, and no database connection is held.
+    async fn merge_read(
+        &self,
+        device: &Device,
+        read: ReadForMerge,
+    ) -> Result<Merging, LedgerError> {
+        let ReadForMerge {
+            stored,
+            held_seen,
+            jobs,
+        } = read;
+        // One batch merges at a time. Batches then finish merging in the order they came,
+        // each ready for the write order as soon as it can be, instead of all at the end
+        // together; and the merge blocks one async worker, never every one, so the requests
+        // that are writing go on.
+        let _cores = self.cores.acquire().await;
         let (vault, rows) = (&self.vault, &stored);
         let merges = parallel::map(jobs, |(index, household, changes, source, held)| {
             let row = rows.get(household.as_str());
@@ -396,7 +442,8 @@ impl Ledger {
             .into_iter()
             .filter(|(household, _)| parsed.iter().any(|(_, id, _)| id.as_str() == household))
             .collect();
-        let again = self.merge_uploads(conn, device, parsed, Some(held)).await?;
+        let read = self.read_for_merge(conn, parsed, Some(held)).await?;
+        let again = self.merge_read(device, read).await?;
         merging.merges.retain(|(index, household, _)| {
             let again = changed.contains(index);
             if again {
