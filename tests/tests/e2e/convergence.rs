@@ -3,6 +3,7 @@
 
 use doorstep_e2e::{Backend, COUNTY, HouseholdId, Phone, Server, TestDatabase, VILLAGE};
 use schema::ids::AreaCode;
+use std::sync::Barrier;
 
 /// All orderings of three devices.
 const ORDERS: [[usize; 3]; 6] = [
@@ -158,6 +159,108 @@ fn test_a_device_whose_cursor_skipped_history_downloads_again_and_catches_up() {
         assert_eq!(
             late.store.heads(&household).unwrap(),
             recorder.store.heads(&household).unwrap()
+        );
+    }
+}
+
+/// Phones that sync at the same moment, round after round, each adding a member to one
+/// shared household and a visit to a household of its own: the server merges one phone's
+/// upload while it writes another's, and merges again what another write changed meanwhile.
+/// Nothing is lost, nothing is stored twice, and the register counts what the phones hold.
+#[test]
+fn test_phones_syncing_at_the_same_moment_converge() {
+    const PHONES: usize = 4;
+    const ROUNDS: usize = 3;
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend);
+        let server = Server::start(&db);
+        let phones: Vec<Phone> = (0..PHONES)
+            .map(|n| Phone::new(&format!("phone-{n}"), &server, &db.add_device(&[VILLAGE])))
+            .collect();
+        let village = Phone::village();
+        let shared = phones[0]
+            .store
+            .create_household(&village, Some("1411241002010001"))
+            .unwrap();
+        for phone in &phones {
+            phone.sync();
+        }
+        let own: Vec<HouseholdId> = phones
+            .iter()
+            .enumerate()
+            .map(|(n, phone)| {
+                let household = phone.store.create_household(&village, None).unwrap();
+                phone
+                    .store
+                    .add_member(&household, &format!("户主{n}"), None)
+                    .unwrap();
+                household
+            })
+            .collect();
+
+        for round in 0..ROUNDS {
+            for (n, phone) in phones.iter().enumerate() {
+                phone
+                    .store
+                    .add_member(&shared, &format!("成员{n}-{round}"), None)
+                    .unwrap();
+                let visit = phone.store.start_visit(&own[n]).unwrap();
+                phone
+                    .store
+                    .finish_visit(&own[n], &visit, "met", None, None)
+                    .unwrap();
+            }
+            let line = Barrier::new(PHONES);
+            std::thread::scope(|scope| {
+                for phone in &phones {
+                    let line = &line;
+                    scope.spawn(move || {
+                        line.wait();
+                        phone.sync();
+                    });
+                }
+            });
+        }
+        // Everything is uploaded; one more pass brings each phone what the others sent.
+        for phone in &phones {
+            phone.sync();
+        }
+
+        for household in own.iter().chain([&shared]) {
+            let heads = phones[0].store.heads(household).unwrap();
+            for phone in &phones[1..] {
+                assert_eq!(phone.store.heads(household).unwrap(), heads, "{backend:?}");
+            }
+        }
+        for phone in &phones {
+            assert_eq!(phone.store.unsynced_changes().unwrap(), 0);
+        }
+        let view = phones[0].store.household(&shared).unwrap().view;
+        assert_eq!(view.members.len(), PHONES * ROUNDS, "{backend:?}");
+
+        let operator = server.staff_token(&db, COUNTY, "县工作人员");
+        let (status, page) =
+            server.get_json(&format!("/api/v1/households?area={VILLAGE}"), &operator);
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["total"], PHONES + 1, "{page}");
+        for row in page["households"].as_array().unwrap() {
+            let (members, visits) = if row["id"] == shared.as_str() {
+                (PHONES * ROUNDS, 0)
+            } else {
+                (1, ROUNDS)
+            };
+            assert_eq!(row["member_count"], members, "{row}");
+            assert_eq!(row["visit_count"], visits, "{row}");
+        }
+        let (status, detail) = server.get_json(
+            &format!("/api/v1/households/{shared}?reveal=true"),
+            &operator,
+        );
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(
+            serde_json::to_value(&view.members).unwrap(),
+            detail["members"],
+            "the server's document holds exactly what the phones hold"
         );
     }
 }
