@@ -11,7 +11,9 @@
 //! `AutoCommit::load` and a few changes, never a replay of its whole history. Uploads are
 //! applied in batches of households, each batch read in two statements and written in a
 //! few, because on both backends the round trip of a statement costs more than the work
-//! it does.
+//! it does. A batch is merged before it takes the write order, and only what another
+//! write changed meanwhile is merged again under it (ADR 0008), so one device's merge runs
+//! while another's batch is written.
 //!
 //! What is stored is sealed ([`Vault`]): every change row and every snapshot holds ID
 //! numbers, health and poverty status, so none is written in the clear. The change hash
