@@ -615,11 +615,6 @@ impl BenchServer {
         requests
     }
 
-    /// Waits until `count` requests have finished, and forgets their log lines.
-    fn wait_for_requests(&self, count: usize) {
-        self.wait_for_events(count);
-    }
-
     /// Waits until `count` requests have finished, then takes every event logged so far.
     fn wait_for_events(&self, count: usize) -> Vec<LogEvent> {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -936,15 +931,12 @@ fn ingest_run(
     // one after another is each request's own time known.
     match arrival {
         Arrival::OneAfterAnother => {
-            let requests = server.take_requests(run.posts);
-            for request in &requests {
-                run.server_secs += request.secs;
-                run.encode_secs += request.encode_secs;
-                run.sql_secs += request.sql_secs();
-            }
-            run.sql = merge_sql(&requests);
+            (run.server_secs, run.encode_secs, run.sql_secs, run.sql) =
+                server_totals(&server.take_requests(run.posts));
         }
-        Arrival::AllAtOnce => server.wait_for_requests(run.posts),
+        Arrival::AllAtOnce => {
+            server.wait_for_events(run.posts);
+        }
     }
 
     // The server now holds exactly what the devices hold.
@@ -1207,6 +1199,17 @@ fn statement_cost(db: &TestDatabase) -> (f64, f64) {
     })
 }
 
+/// What the server's tracing says of a run's requests together: their time, the part of it
+/// spent encoding answers, the statements' own time, and the statements by summary.
+fn server_totals(requests: &[ServerRequest]) -> (f64, f64, f64, Vec<(String, usize, f64)>) {
+    (
+        requests.iter().map(|r| r.secs).sum(),
+        requests.iter().map(|r| r.encode_secs).sum(),
+        requests.iter().map(ServerRequest::sql_secs).sum(),
+        merge_sql(requests),
+    )
+}
+
 fn merge_sql(requests: &[ServerRequest]) -> Vec<(String, usize, f64)> {
     let mut merged: Vec<(String, usize, f64)> = Vec::new();
     for (summary, count, secs) in requests.iter().flat_map(|r| r.sql.iter()) {
@@ -1283,13 +1286,8 @@ fn download_bench(backend: &Backend, config: &Config) -> DownloadBench {
             run.sent += post.sent;
             run.received += post.received;
         }
-        let requests = server.take_requests(run.rounds);
-        for request in &requests {
-            run.server_secs += request.secs;
-            run.encode_secs += request.encode_secs;
-            run.sql_secs += request.sql_secs();
-        }
-        run.sql = merge_sql(&requests);
+        (run.server_secs, run.encode_secs, run.sql_secs, run.sql) =
+            server_totals(&server.take_requests(run.rounds));
         runs.push(run);
         last_device = Some(device);
     }
