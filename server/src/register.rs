@@ -4,8 +4,12 @@
 //! An ID number is stored sealed, beside its keyed lookup hash ([`Vault::lookup_hash`]): a
 //! search for a whole number and duplicate detection compare hashes, and nothing else needs
 //! the number itself. The search text holds names and household numbers, not ID numbers.
+//! A member's full birth date and employer are sealed too, since no query filters on them
+//! (the export opens them); the birth year stays plain, for age-band reports. What stays
+//! plain, and why, is listed in `docs/SECURITY.md`.
 
 use crate::db::{Backend, MAX_PARAMS, rows_per_statement};
+use crate::documents::LedgerError;
 use crate::vault::{self, Vault};
 use schema::ids::AreaCode;
 use schema::layout::{FieldValue, HouseholdView, Record};
@@ -72,6 +76,8 @@ struct MemberValues {
     id_number: Option<String>,
     sex: Option<String>,
     birth_date: Option<String>,
+    /// The year of a birth date that is a date; plain, unlike the date.
+    birth_year: Option<i64>,
     relation: Option<String>,
     labour_capacity: Option<String>,
     employment_status: Option<String>,
@@ -129,6 +135,9 @@ impl Projection {
                 id_number: text(member, "id_number"),
                 sex: text(member, "sex"),
                 birth_date: text(member, "birth_date"),
+                birth_year: text(member, "birth_date")
+                    .and_then(|date| date.trim().parse::<jiff::civil::Date>().ok())
+                    .map(|date| i64::from(date.year())),
                 relation: text(member, "relation"),
                 labour_capacity: text(member, "labour_capacity"),
                 employment_status: text(member, "employment.status"),
@@ -241,20 +250,22 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
         .collect();
-    for batch in members.chunks(rows_per_statement(13)) {
+    for batch in members.chunks(rows_per_statement(14)) {
         let sql = format!(
             "INSERT INTO member (household_id, member_key, name, id_number_sealed,
-                 id_number_hash, sex, birth_date, relation, labour_capacity, employment_status,
-                 employer, wants_work, wants_training)
+                 id_number_hash, sex, birth_date_sealed, birth_year, relation, labour_capacity,
+                 employment_status, employer_sealed, wants_work, wants_training)
              VALUES {}
              ON CONFLICT (household_id, member_key) DO UPDATE SET
                  name = excluded.name, id_number_sealed = excluded.id_number_sealed,
                  id_number_hash = excluded.id_number_hash, sex = excluded.sex,
-                 birth_date = excluded.birth_date, relation = excluded.relation,
+                 birth_date_sealed = excluded.birth_date_sealed,
+                 birth_year = excluded.birth_year, relation = excluded.relation,
                  labour_capacity = excluded.labour_capacity,
-                 employment_status = excluded.employment_status, employer = excluded.employer,
+                 employment_status = excluded.employment_status,
+                 employer_sealed = excluded.employer_sealed,
                  wants_work = excluded.wants_work, wants_training = excluded.wants_training",
-            Backend::of(conn).value_rows(batch.len(), 13)
+            Backend::of(conn).value_rows(batch.len(), 14)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
@@ -266,11 +277,12 @@ pub async fn write(
                 .bind(number.map(|n| vault.seal(n.as_bytes())))
                 .bind(number.map(|n| vault.lookup_hash(n)))
                 .bind(member.sex.clone())
-                .bind(member.birth_date.clone())
+                .bind(seal_text(vault, member.birth_date.as_deref()))
+                .bind(member.birth_year)
                 .bind(member.relation.clone())
                 .bind(member.labour_capacity.clone())
                 .bind(member.employment_status.clone())
-                .bind(member.employer.clone())
+                .bind(seal_text(vault, member.employer.as_deref()))
                 .bind(member.wants_work)
                 .bind(member.wants_training);
         }
@@ -305,6 +317,41 @@ pub async fn write(
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A text sealed, or NULL when there is none (an empty text is none).
+fn seal_text(vault: &Vault, value: Option<&str>) -> Option<Vec<u8>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| vault.seal(v.as_bytes()))
+}
+
+/// Projects again the households that migration 0007 listed in `register_refill`: their
+/// member rows held a plain birth date or employer, which SQL could not seal, so the
+/// migration dropped them. Run at start, before serving; returns how many were refilled.
+/// Each household is written under the write order, so a server already serving on the same
+/// database cannot interleave a stale projection.
+pub async fn refill_pending(ledger: &crate::documents::Ledger) -> Result<usize, LedgerError> {
+    let db = ledger.db();
+    let pending: Vec<String> = sqlx::query("SELECT household_id FROM register_refill")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| row.try_get("household_id"))
+        .collect::<Result<_, _>>()?;
+    for household in &pending {
+        let mut write = db.begin_write().await?;
+        if let Some((_, mut doc)) = ledger.load_for_write(&mut write.tx, household).await? {
+            let view = schema::layout::read_household(doc.document())?;
+            project(&mut write.tx, ledger.vault(), household, &view).await?;
+        }
+        sqlx::query("DELETE FROM register_refill WHERE household_id = $1")
+            .bind(household)
+            .execute(&mut *write.tx)
+            .await?;
+        write.commit().await?;
+    }
+    Ok(pending.len())
 }
 
 /// Deletes the member and visit rows of these households that their documents no longer
