@@ -330,28 +330,42 @@ fn seal_text(vault: &Vault, value: Option<&str>) -> Option<Vec<u8>> {
 /// member rows held a plain birth date or employer, which SQL could not seal, so the
 /// migration dropped them. Run at start, before serving; returns how many were refilled.
 /// Each household is written under the write order, so a server already serving on the same
-/// database cannot interleave a stale projection.
+/// database cannot interleave a stale projection. A household that cannot be read is named
+/// in the log and stays listed for the next start; it does not keep the server from
+/// starting.
 pub async fn refill_pending(ledger: &crate::documents::Ledger) -> Result<usize, LedgerError> {
-    let db = ledger.db();
     let pending: Vec<String> = sqlx::query("SELECT household_id FROM register_refill")
-        .fetch_all(&db.pool)
+        .fetch_all(&ledger.db().pool)
         .await?
         .iter()
         .map(|row| row.try_get("household_id"))
         .collect::<Result<_, _>>()?;
+    let mut refilled = 0;
     for household in &pending {
-        let mut write = db.begin_write().await?;
-        if let Some((_, mut doc)) = ledger.load_for_write(&mut write.tx, household).await? {
-            let view = schema::layout::read_household(doc.document())?;
-            project(&mut write.tx, ledger.vault(), household, &view).await?;
+        match refill(ledger, household).await {
+            Ok(()) => refilled += 1,
+            Err(err) => tracing::warn!(
+                household,
+                error = %err,
+                "cannot refill the register rows of a household; tried again at the next start"
+            ),
         }
-        sqlx::query("DELETE FROM register_refill WHERE household_id = $1")
-            .bind(household)
-            .execute(&mut *write.tx)
-            .await?;
-        write.commit().await?;
     }
-    Ok(pending.len())
+    Ok(refilled)
+}
+
+async fn refill(ledger: &crate::documents::Ledger, household: &str) -> Result<(), LedgerError> {
+    let mut write = ledger.db().begin_write().await?;
+    if let Some((_, mut doc)) = ledger.load_for_write(&mut write.tx, household).await? {
+        let view = schema::layout::read_household(doc.document())?;
+        project(&mut write.tx, ledger.vault(), household, &view).await?;
+    }
+    sqlx::query("DELETE FROM register_refill WHERE household_id = $1")
+        .bind(household)
+        .execute(&mut *write.tx)
+        .await?;
+    write.commit().await?;
+    Ok(())
 }
 
 /// Deletes the member and visit rows of these households that their documents no longer
@@ -518,6 +532,135 @@ mod tests {
     use schema::fields::{Entity, FieldPath};
     use schema::ids::{AreaCode, HouseholdId, MemberKey, RecordId};
     use schema::layout::{self, FieldValue};
+
+    /// Migration 0007 keeps a plain birth date's year, drops the plain date and employer,
+    /// and lists the household for refilling; the refill seals them from the document.
+    #[tokio::test]
+    async fn test_rows_migration_0007_could_not_seal_are_refilled_sealed_from_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before");
+        std::fs::create_dir(&before).unwrap();
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            if name.as_str() < "0007" {
+                std::fs::copy(entry.path(), before.join(&name)).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        let db = crate::db::Db::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&db.pool)
+            .await
+            .unwrap();
+
+        // A household as ingest stored it before 0007: its document, and a member row with
+        // the birth date and employer in the clear.
+        let vault = Vault::generate();
+        let ledger = crate::documents::Ledger::new(db.clone(), vault.clone());
+        let id = HouseholdId::from_random([7; 16]);
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        let mut doc = AutoCommit::new();
+        layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+        let key = MemberKey::from_random([8; 16]);
+        for (name, value) in [
+            ("name", "王芳"),
+            ("birth_date", "1957-03-14"),
+            ("employment.employer", "宏达煤业"),
+        ] {
+            let path = FieldPath::member(&key, name).unwrap();
+            let value = FieldValue::Text(value.to_owned());
+            layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+        }
+        doc.commit();
+        let changes = doc.get_changes(&[]);
+        sqlx::query(
+            "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
+             VALUES ($1, $2, $3, 0, 0)",
+        )
+        .bind(id.as_str())
+        .bind(village.as_str())
+        .bind(Vec::<u8>::new())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        for change in &changes {
+            sqlx::query(
+                "INSERT INTO change (household_id, hash, actor, bytes, received_at)
+                 VALUES ($1, $2, $3, $4, 0)",
+            )
+            .bind(id.as_str())
+            .bind(change.hash().as_ref().to_vec())
+            .bind(change.actor_id().to_hex_string())
+            .bind(vault.seal(change.raw_bytes()))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO household (id, village, number, member_count, visit_count,
+                 error_count, warning_count, conflict_count, search_text, updated_at)
+             VALUES ($1, $2, '0007', 1, 0, 0, 0, 0, '', 0)",
+        )
+        .bind(id.as_str())
+        .bind(village.as_str())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO member (household_id, member_key, name, birth_date, employer)
+             VALUES ($1, $2, '王芳', '1957-03-14', '宏达煤业')",
+        )
+        .bind(id.as_str())
+        .bind(key.as_str())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+        sqlx::query("UPDATE document SET last_feed = (SELECT MAX(feed) FROM change)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+
+        db.migrate().await.unwrap();
+        let plain_gone = sqlx::query("SELECT birth_date FROM member")
+            .fetch_all(&db.pool)
+            .await;
+        assert!(plain_gone.is_err(), "the plain column is dropped");
+        let row = sqlx::query("SELECT birth_year, birth_date_sealed FROM member")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            row.try_get::<Option<i64>, _>("birth_year").unwrap(),
+            Some(1957)
+        );
+        assert!(
+            row.try_get::<Option<Vec<u8>>, _>("birth_date_sealed")
+                .unwrap()
+                .is_none()
+        );
+
+        assert_eq!(refill_pending(&ledger).await.unwrap(), 1);
+        let row = sqlx::query("SELECT birth_year, birth_date_sealed, employer_sealed FROM member")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        let opened = |column: &str| {
+            let sealed: Vec<u8> = row.try_get(column).unwrap();
+            vault.open_text(&sealed).unwrap()
+        };
+        assert_eq!(opened("birth_date_sealed"), "1957-03-14");
+        assert_eq!(opened("employer_sealed"), "宏达煤业");
+        assert_eq!(
+            row.try_get::<Option<i64>, _>("birth_year").unwrap(),
+            Some(1957)
+        );
+        assert_eq!(refill_pending(&ledger).await.unwrap(), 0, "refilled once");
+    }
 
     /// The rows of members and visits that have left the document go; the others stay.
     #[tokio::test]
