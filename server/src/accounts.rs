@@ -370,6 +370,68 @@ pub async fn create(db: &Db, vault: &Vault, new: NewStaff) -> Result<Created, Ac
     Ok(Created { staff, totp_secret })
 }
 
+/// Gives an account whose role needs a second factor a new TOTP secret, for an admin who
+/// lost their authenticator: an operator with the database does it (`doorstep admin
+/// reset-totp`). The old secret stops working at once, and so do the account's sessions,
+/// which whoever holds the lost factor may have opened. The new secret is shown once.
+/// `audit` is written in the same transaction: no reset happens unrecorded.
+pub async fn reset_totp(
+    db: &Db,
+    vault: &Vault,
+    username: &str,
+    audit: crate::audit::Entry,
+) -> Result<Created, AccountError> {
+    let row = sqlx::query("SELECT id, username, name, role, scope FROM staff WHERE username = $1")
+        .bind(username.trim())
+        .fetch_optional(&db.pool)
+        .await?;
+    let staff = match &row {
+        Some(row) => staff_from_row(row)?,
+        None => None,
+    };
+    let Some(staff) = staff else {
+        return Err(AccountError::Invalid(Message::new(
+            format!("没有用户名为“{username}”的账号"),
+            format!("There is no account named \"{username}\""),
+        )));
+    };
+    if !staff.role.needs_second_factor() {
+        return Err(AccountError::Invalid(Message::new(
+            format!(
+                "账号“{}”的角色 {} 不用动态验证码",
+                staff.username,
+                staff.role.as_str()
+            ),
+            format!(
+                "Account \"{}\" has role {}, which has no second factor",
+                staff.username,
+                staff.role.as_str()
+            ),
+        )));
+    }
+    let secret = totp_rs::Secret::Raw(random_bytes::<20>().to_vec())
+        .to_encoded()
+        .to_string();
+    let now = now();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE staff SET totp_secret = $1 WHERE id = $2")
+        .bind(hex::encode(vault.seal(secret.as_bytes())))
+        .bind(&staff.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE staff_session SET ended_at = $1 WHERE staff_id = $2 AND ended_at IS NULL")
+        .bind(now)
+        .bind(&staff.id)
+        .execute(&mut *tx)
+        .await?;
+    crate::audit::record_in(&mut tx, audit.on(staff.username.clone())).await?;
+    tx.commit().await?;
+    Ok(Created {
+        staff,
+        totp_secret: Some(secret),
+    })
+}
+
 /// Whether any county admin exists: `doorstep admin init` makes the first one only.
 pub async fn has_admin(db: &Db) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("SELECT 1 AS one FROM staff WHERE role = $1")

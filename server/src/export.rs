@@ -65,8 +65,8 @@ pub async fn members_csv(
 ) -> Result<(String, usize), sqlx::Error> {
     let rows = sqlx::query(
         "SELECT h.village, h.number, h.id AS household_id, m.name, m.id_number_sealed, m.sex,
-                m.birth_date, m.relation, m.labour_capacity, m.employment_status, m.employer,
-                m.wants_work, m.wants_training
+                m.birth_date_sealed, m.relation, m.labour_capacity, m.employment_status,
+                m.employer_sealed, m.wants_work, m.wants_training
          FROM household h JOIN member m ON m.household_id = h.id
          WHERE h.village LIKE $1 AND h.merged_into IS NULL
          ORDER BY h.village, h.number, h.id, m.member_key",
@@ -84,11 +84,14 @@ pub async fn members_csv(
                 .flatten()
                 .unwrap_or_default()
         };
-        let id_number = row
-            .try_get::<Option<Vec<u8>>, _>("id_number_sealed")
-            .ok()
-            .flatten()
-            .and_then(|sealed| vault.open_text(&sealed).ok())
+        // Sealed at rest (the register's module doc says which columns are); opened here.
+        let opened = |column: &str| -> Option<String> {
+            row.try_get::<Option<Vec<u8>>, _>(column)
+                .ok()
+                .flatten()
+                .and_then(|sealed| vault.open_text(&sealed).ok())
+        };
+        let id_number = opened("id_number_sealed")
             .map(|number| {
                 if reveal {
                     number
@@ -105,11 +108,11 @@ pub async fn members_csv(
             text("name"),
             id_number,
             text("sex"),
-            text("birth_date"),
+            opened("birth_date_sealed").unwrap_or_default(),
             text("relation"),
             text("labour_capacity"),
             text("employment_status"),
-            text("employer"),
+            opened("employer_sealed").unwrap_or_default(),
             flag_of("wants_work").to_owned(),
             flag_of("wants_training").to_owned(),
         ];

@@ -10,6 +10,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod data_key;
 pub mod db;
 pub mod documents;
 pub mod enrollment;

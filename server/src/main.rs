@@ -124,6 +124,12 @@ enum AdminCommand {
         #[arg(long)]
         scope: String,
     },
+    /// Give an admin who lost their authenticator a new TOTP secret (printed once); the old
+    /// one and the account's sessions stop working. Audited as done by the operator.
+    ResetTotp {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,13 +254,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await
         .map_err(|err| format!("cannot migrate the database: {err}"))?;
     // The key itself is read from the environment only: an argument would show in the
-    // process list.
-    let vault = doorstep_server::vault::Vault::from_config(
-        &cli.data,
-        std::env::var("DOORSTEP_DATA_KEY").ok(),
-        cli.data_key_file.clone(),
-    )
-    .map_err(|err| format!("cannot load the data key: {err}"))?;
+    // process list. The ring must be the database's (data_key.rs) before anything is sealed.
+    let keys = doorstep_server::data_key::KeyConfig {
+        data_dir: cli.data.clone(),
+        key: std::env::var("DOORSTEP_DATA_KEY").ok(),
+        key_file: cli.data_key_file.clone(),
+    };
+    let vault = doorstep_server::data_key::open(&db, &keys)
+        .await
+        .map_err(|err| err.to_string())?;
     areas::ensure_default(&db)
         .await
         .map_err(|err| format!("cannot load the default areas: {err}"))?;
@@ -290,6 +298,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 },
                 tls,
             };
+            // Rows migration 0007 could not seal are projected again first.
+            let ledger = doorstep_server::documents::Ledger::new(db.clone(), options.vault.clone());
+            doorstep_server::register::refill_pending(&ledger)
+                .await
+                .map_err(|err| format!("cannot refill the register: {err}"))?;
             doorstep_server::serve(db, options)
                 .await
                 .map_err(|err| format!("server failed: {err}"))
@@ -321,6 +334,31 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await?;
             println!("created county admin {}", created.staff.username);
             if let Some(uri) = created.totp_uri() {
+                println!("add this to the admin's authenticator app (shown once):");
+                println!("{uri}");
+            }
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::ResetTotp { username },
+        } => {
+            let entry = doorstep_server::audit::Entry::new(
+                "staff.reset_totp",
+                doorstep_server::audit::Outcome::Ok,
+            )
+            .by("operator", "operator")
+            .from("cli")
+            .saying("new TOTP secret, sessions ended");
+            let reset = accounts::reset_totp(&db, &vault, &username, entry)
+                .await
+                .map_err(|err| match err {
+                    accounts::AccountError::Invalid(message) => {
+                        format!("{}\n{}", message.zh, message.en)
+                    }
+                    other => other.to_string(),
+                })?;
+            println!("new TOTP secret for {}", reset.staff.username);
+            if let Some(uri) = reset.totp_uri() {
                 println!("add this to the admin's authenticator app (shown once):");
                 println!("{uri}");
             }

@@ -4,8 +4,12 @@
 //! An ID number is stored sealed, beside its keyed lookup hash ([`Vault::lookup_hash`]): a
 //! search for a whole number and duplicate detection compare hashes, and nothing else needs
 //! the number itself. The search text holds names and household numbers, not ID numbers.
+//! A member's full birth date and employer are sealed too, since no query filters on them
+//! (the export opens them); the birth year stays plain, for age-band reports. What stays
+//! plain, and why, is listed in `docs/SECURITY.md`.
 
 use crate::db::{Backend, MAX_PARAMS, rows_per_statement};
+use crate::documents::LedgerError;
 use crate::vault::{self, Vault};
 use schema::ids::AreaCode;
 use schema::layout::{FieldValue, HouseholdView, Record};
@@ -72,6 +76,8 @@ struct MemberValues {
     id_number: Option<String>,
     sex: Option<String>,
     birth_date: Option<String>,
+    /// The year of a birth date that is a date; plain, unlike the date.
+    birth_year: Option<i64>,
     relation: Option<String>,
     labour_capacity: Option<String>,
     employment_status: Option<String>,
@@ -129,6 +135,9 @@ impl Projection {
                 id_number: text(member, "id_number"),
                 sex: text(member, "sex"),
                 birth_date: text(member, "birth_date"),
+                birth_year: text(member, "birth_date")
+                    .and_then(|date| date.trim().parse::<jiff::civil::Date>().ok())
+                    .map(|date| i64::from(date.year())),
                 relation: text(member, "relation"),
                 labour_capacity: text(member, "labour_capacity"),
                 employment_status: text(member, "employment.status"),
@@ -241,20 +250,22 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
         .collect();
-    for batch in members.chunks(rows_per_statement(13)) {
+    for batch in members.chunks(rows_per_statement(14)) {
         let sql = format!(
             "INSERT INTO member (household_id, member_key, name, id_number_sealed,
-                 id_number_hash, sex, birth_date, relation, labour_capacity, employment_status,
-                 employer, wants_work, wants_training)
+                 id_number_hash, sex, birth_date_sealed, birth_year, relation, labour_capacity,
+                 employment_status, employer_sealed, wants_work, wants_training)
              VALUES {}
              ON CONFLICT (household_id, member_key) DO UPDATE SET
                  name = excluded.name, id_number_sealed = excluded.id_number_sealed,
                  id_number_hash = excluded.id_number_hash, sex = excluded.sex,
-                 birth_date = excluded.birth_date, relation = excluded.relation,
+                 birth_date_sealed = excluded.birth_date_sealed,
+                 birth_year = excluded.birth_year, relation = excluded.relation,
                  labour_capacity = excluded.labour_capacity,
-                 employment_status = excluded.employment_status, employer = excluded.employer,
+                 employment_status = excluded.employment_status,
+                 employer_sealed = excluded.employer_sealed,
                  wants_work = excluded.wants_work, wants_training = excluded.wants_training",
-            Backend::of(conn).value_rows(batch.len(), 13)
+            Backend::of(conn).value_rows(batch.len(), 14)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
@@ -266,11 +277,12 @@ pub async fn write(
                 .bind(number.map(|n| vault.seal(n.as_bytes())))
                 .bind(number.map(|n| vault.lookup_hash(n)))
                 .bind(member.sex.clone())
-                .bind(member.birth_date.clone())
+                .bind(seal_text(vault, member.birth_date.as_deref()))
+                .bind(member.birth_year)
                 .bind(member.relation.clone())
                 .bind(member.labour_capacity.clone())
                 .bind(member.employment_status.clone())
-                .bind(member.employer.clone())
+                .bind(seal_text(vault, member.employer.as_deref()))
                 .bind(member.wants_work)
                 .bind(member.wants_training);
         }
@@ -304,6 +316,55 @@ pub async fn write(
         }
         query.execute(&mut *conn).await?;
     }
+    Ok(())
+}
+
+/// A text sealed, or NULL when there is none (an empty text is none).
+fn seal_text(vault: &Vault, value: Option<&str>) -> Option<Vec<u8>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| vault.seal(v.as_bytes()))
+}
+
+/// Projects again the households that migration 0007 listed in `register_refill`: their
+/// member rows held a plain birth date or employer, which SQL could not seal, so the
+/// migration dropped them. Run at start, before serving; returns how many were refilled.
+/// Each household is written under the write order, so a server already serving on the same
+/// database cannot interleave a stale projection. A household that cannot be read is named
+/// in the log and stays listed for the next start; it does not keep the server from
+/// starting.
+pub async fn refill_pending(ledger: &crate::documents::Ledger) -> Result<usize, LedgerError> {
+    let pending: Vec<String> = sqlx::query("SELECT household_id FROM register_refill")
+        .fetch_all(&ledger.db().pool)
+        .await?
+        .iter()
+        .map(|row| row.try_get("household_id"))
+        .collect::<Result<_, _>>()?;
+    let mut refilled = 0;
+    for household in &pending {
+        match refill(ledger, household).await {
+            Ok(()) => refilled += 1,
+            Err(err) => tracing::warn!(
+                household,
+                error = %err,
+                "cannot refill the register rows of a household; tried again at the next start"
+            ),
+        }
+    }
+    Ok(refilled)
+}
+
+async fn refill(ledger: &crate::documents::Ledger, household: &str) -> Result<(), LedgerError> {
+    let mut write = ledger.db().begin_write().await?;
+    if let Some((_, mut doc)) = ledger.load_for_write(&mut write.tx, household).await? {
+        let view = schema::layout::read_household(doc.document())?;
+        project(&mut write.tx, ledger.vault(), household, &view).await?;
+    }
+    sqlx::query("DELETE FROM register_refill WHERE household_id = $1")
+        .bind(household)
+        .execute(&mut *write.tx)
+        .await?;
+    write.commit().await?;
     Ok(())
 }
 
@@ -471,6 +532,135 @@ mod tests {
     use schema::fields::{Entity, FieldPath};
     use schema::ids::{AreaCode, HouseholdId, MemberKey, RecordId};
     use schema::layout::{self, FieldValue};
+
+    /// Migration 0007 keeps a plain birth date's year, drops the plain date and employer,
+    /// and lists the household for refilling; the refill seals them from the document.
+    #[tokio::test]
+    async fn test_rows_migration_0007_could_not_seal_are_refilled_sealed_from_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before");
+        std::fs::create_dir(&before).unwrap();
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            if name.as_str() < "0007" {
+                std::fs::copy(entry.path(), before.join(&name)).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        let db = crate::db::Db::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&db.pool)
+            .await
+            .unwrap();
+
+        // A household as ingest stored it before 0007: its document, and a member row with
+        // the birth date and employer in the clear.
+        let vault = Vault::generate();
+        let ledger = crate::documents::Ledger::new(db.clone(), vault.clone());
+        let id = HouseholdId::from_random([7; 16]);
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        let mut doc = AutoCommit::new();
+        layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+        let key = MemberKey::from_random([8; 16]);
+        for (name, value) in [
+            ("name", "王芳"),
+            ("birth_date", "1957-03-14"),
+            ("employment.employer", "宏达煤业"),
+        ] {
+            let path = FieldPath::member(&key, name).unwrap();
+            let value = FieldValue::Text(value.to_owned());
+            layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+        }
+        doc.commit();
+        let changes = doc.get_changes(&[]);
+        sqlx::query(
+            "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
+             VALUES ($1, $2, $3, 0, 0)",
+        )
+        .bind(id.as_str())
+        .bind(village.as_str())
+        .bind(Vec::<u8>::new())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        for change in &changes {
+            sqlx::query(
+                "INSERT INTO change (household_id, hash, actor, bytes, received_at)
+                 VALUES ($1, $2, $3, $4, 0)",
+            )
+            .bind(id.as_str())
+            .bind(change.hash().as_ref().to_vec())
+            .bind(change.actor_id().to_hex_string())
+            .bind(vault.seal(change.raw_bytes()))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO household (id, village, number, member_count, visit_count,
+                 error_count, warning_count, conflict_count, search_text, updated_at)
+             VALUES ($1, $2, '0007', 1, 0, 0, 0, 0, '', 0)",
+        )
+        .bind(id.as_str())
+        .bind(village.as_str())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO member (household_id, member_key, name, birth_date, employer)
+             VALUES ($1, $2, '王芳', '1957-03-14', '宏达煤业')",
+        )
+        .bind(id.as_str())
+        .bind(key.as_str())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+        sqlx::query("UPDATE document SET last_feed = (SELECT MAX(feed) FROM change)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+
+        db.migrate().await.unwrap();
+        let plain_gone = sqlx::query("SELECT birth_date FROM member")
+            .fetch_all(&db.pool)
+            .await;
+        assert!(plain_gone.is_err(), "the plain column is dropped");
+        let row = sqlx::query("SELECT birth_year, birth_date_sealed FROM member")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            row.try_get::<Option<i64>, _>("birth_year").unwrap(),
+            Some(1957)
+        );
+        assert!(
+            row.try_get::<Option<Vec<u8>>, _>("birth_date_sealed")
+                .unwrap()
+                .is_none()
+        );
+
+        assert_eq!(refill_pending(&ledger).await.unwrap(), 1);
+        let row = sqlx::query("SELECT birth_year, birth_date_sealed, employer_sealed FROM member")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        let opened = |column: &str| {
+            let sealed: Vec<u8> = row.try_get(column).unwrap();
+            vault.open_text(&sealed).unwrap()
+        };
+        assert_eq!(opened("birth_date_sealed"), "1957-03-14");
+        assert_eq!(opened("employer_sealed"), "宏达煤业");
+        assert_eq!(
+            row.try_get::<Option<i64>, _>("birth_year").unwrap(),
+            Some(1957)
+        );
+        assert_eq!(refill_pending(&ledger).await.unwrap(), 0, "refilled once");
+    }
 
     /// The rows of members and visits that have left the document go; the others stay.
     #[tokio::test]

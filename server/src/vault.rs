@@ -21,6 +21,7 @@
 use base64::Engine;
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{Key, KeyInit, Tag, XChaCha20Poly1305, XNonce};
+use schema::Message;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -38,9 +39,70 @@ const CIPHER_CONTEXT: &str = "doorstep 2026-05 data key: sealing";
 const LOOKUP_CONTEXT: &str = "doorstep 2026-05 data key: ID number lookup hash";
 const MEMBER_KEY_CONTEXT: &str = "doorstep 2026-11 data key: member key secret";
 const KEY_ID_CONTEXT: &str = "doorstep 2026-05 data key: key id";
+/// What the key check hashes under the lookup key (spaces and letters: never a normalised
+/// ID number).
+const LOOKUP_CHECK_TEXT: &[u8] = b"doorstep 2026-12 data key check";
 
 /// The key file made under the data directory when no key is configured.
 pub const DEFAULT_KEY_FILE: &str = "doorstep.key";
+
+/// Where a key ring came from, for messages that must tell an operator which key they gave
+/// and where the right one is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `DOORSTEP_DATA_KEY`.
+    Environment,
+    /// `--data-key-file` (or `DOORSTEP_DATA_KEY_FILE`).
+    File(PathBuf),
+    /// The key file under the data directory; `made` when this start created it.
+    DataDirectory { path: PathBuf, made: bool },
+}
+
+impl KeySource {
+    /// The source as a person reads it, Chinese first.
+    pub fn describe(&self) -> Message {
+        match self {
+            KeySource::Environment => Message::new(
+                "环境变量 DOORSTEP_DATA_KEY",
+                "the environment variable DOORSTEP_DATA_KEY",
+            ),
+            KeySource::File(path) => Message::new(
+                format!("密钥文件 {}（--data-key-file）", path.display()),
+                format!("the key file {} (--data-key-file)", path.display()),
+            ),
+            KeySource::DataDirectory { path, .. } => Message::new(
+                format!("数据目录中的密钥文件 {}", path.display()),
+                format!("the key file {} in the data directory", path.display()),
+            ),
+        }
+    }
+
+    /// The kind and path stored with the database's key check.
+    pub fn stored(&self) -> (&'static str, Option<String>) {
+        match self {
+            KeySource::Environment => ("env", None),
+            KeySource::File(path) => ("file", Some(path.display().to_string())),
+            KeySource::DataDirectory { path, .. } => {
+                ("generated", Some(path.display().to_string()))
+            }
+        }
+    }
+
+    /// A source read back from the database's key check.
+    pub fn from_stored(kind: &str, path: Option<String>) -> KeySource {
+        let path = PathBuf::from(path.unwrap_or_default());
+        match kind {
+            "env" => KeySource::Environment,
+            "file" => KeySource::File(path),
+            _ => KeySource::DataDirectory { path, made: false },
+        }
+    }
+}
+
+/// A path as an operator can find it again from another directory.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -60,6 +122,10 @@ pub enum VaultError {
     Tampered,
     #[error("data key: {0}")]
     Config(String),
+    /// No key is configured and the data directory holds no key file, while the database
+    /// already holds sealed data: a new key would seal with the wrong key.
+    #[error("data key file {} does not exist", .0.display())]
+    NoKeyFile(PathBuf),
     #[error("data key file {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -94,28 +160,37 @@ impl fmt::Debug for Vault {
 impl Vault {
     /// The ring from configuration: an explicit key (`DOORSTEP_DATA_KEY`), or a key file
     /// (`--data-key-file`), or else the file [`DEFAULT_KEY_FILE`] under the data directory,
-    /// made on first start, so the embedded default needs no configuration.
+    /// made on first start when `may_create` (the database holds nothing sealed yet), so the
+    /// embedded default needs no configuration. Also says where the ring came from.
     pub fn from_config(
         data_dir: &Path,
         key: Option<String>,
         key_file: Option<PathBuf>,
-    ) -> Result<Vault, VaultError> {
+        may_create: bool,
+    ) -> Result<(Vault, KeySource), VaultError> {
         let key = key.filter(|k| !k.trim().is_empty());
         match (key, key_file) {
             (Some(_), Some(_)) => Err(VaultError::Config(
                 "both DOORSTEP_DATA_KEY and --data-key-file are given; give one".to_owned(),
             )),
-            (Some(key), None) => Vault::from_keyring(&key.replace(',', "\n")),
+            (Some(key), None) => Ok((
+                Vault::from_keyring(&key.replace(',', "\n"))?,
+                KeySource::Environment,
+            )),
             (None, Some(path)) => {
                 warn_if_readable_by_others(&path);
-                Vault::from_keyring(&read_key_file(&path)?)
+                let vault = Vault::from_keyring(&read_key_file(&path)?)?;
+                Ok((vault, KeySource::File(absolute(&path))))
             }
             (None, None) => {
                 let path = data_dir.join(DEFAULT_KEY_FILE);
-                let text = match std::fs::read_to_string(&path) {
-                    Ok(text) => text,
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let (text, made) = match std::fs::read_to_string(&path) {
+                    Ok(text) => (text, false),
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound && may_create => {
                         create_key_file(data_dir, &path)?
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(VaultError::NoKeyFile(absolute(&path)));
                     }
                     Err(source) => return Err(VaultError::Io { path, source }),
                 };
@@ -126,7 +201,14 @@ impl Vault {
                      can read it; in production give DOORSTEP_DATA_KEY or --data-key-file, kept \
                      elsewhere, and back the key up (without it the data cannot be read)"
                 );
-                Vault::from_keyring(&text)
+                let vault = Vault::from_keyring(&text)?;
+                Ok((
+                    vault,
+                    KeySource::DataDirectory {
+                        path: absolute(&path),
+                        made,
+                    },
+                ))
             }
         }
     }
@@ -199,6 +281,18 @@ impl Vault {
     /// The id of the key new values are sealed with.
     pub fn current_key_id(&self) -> &str {
         &self.keys[0].id
+    }
+
+    /// The ids of the ring's keys, the current one first.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
+    /// A keyed hash of a fixed text under the lookup key, which the database's key check
+    /// keeps: two rings give the same value only if they hash ID numbers alike (have the
+    /// same oldest key). The text is no ID number, so the value tells nothing of one.
+    pub fn lookup_check(&self) -> String {
+        hex::encode(blake3::keyed_hash(&self.lookup, LOOKUP_CHECK_TEXT).as_bytes())
     }
 
     /// Encrypts `plaintext` under the current key.
@@ -361,7 +455,7 @@ fn read_key_file(path: &Path) -> Result<String, VaultError> {
 /// Makes the default key file, readable by its owner only. Two servers starting on one data
 /// directory at once must end up with one key: the file is written whole under another name
 /// and then linked into place, which fails for the later one, who reads the winner's.
-fn create_key_file(data_dir: &Path, path: &Path) -> Result<String, VaultError> {
+fn create_key_file(data_dir: &Path, path: &Path) -> Result<(String, bool), VaultError> {
     let io = |source| VaultError::Io {
         path: path.to_owned(),
         source,
@@ -384,9 +478,11 @@ fn create_key_file(data_dir: &Path, path: &Path) -> Result<String, VaultError> {
         Ok(()) => {
             sync_dir(data_dir).map_err(io)?;
             tracing::warn!(path = %path.display(), "made a new data key");
-            Ok(text)
+            Ok((text, true))
         }
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok((read_key_file(path)?, false))
+        }
         Err(err) => Err(io(err)),
     }
 }
@@ -570,15 +666,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("keys");
         std::fs::write(&file, format!("new:{NEW}\nold:{OLD}\n")).unwrap();
-        let from_file = Vault::from_config(dir.path(), None, Some(file.clone())).unwrap();
+        let (from_file, source) =
+            Vault::from_config(dir.path(), None, Some(file.clone()), true).unwrap();
         assert_eq!(from_file.current_key_id(), "new");
-        let from_env = Vault::from_config(dir.path(), Some(format!("old:{OLD}")), None).unwrap();
+        assert_eq!(source, KeySource::File(file.clone()));
+        let (from_env, source) =
+            Vault::from_config(dir.path(), Some(format!("old:{OLD}")), None, true).unwrap();
+        assert_eq!(source, KeySource::Environment);
         assert_eq!(
             from_file.open(&from_env.seal(b"rotated")).unwrap(),
             b"rotated"
         );
-        assert!(Vault::from_config(dir.path(), Some(OLD.to_owned()), Some(file)).is_err());
-        assert!(Vault::from_config(dir.path(), None, Some(dir.path().join("missing"))).is_err());
+        assert!(Vault::from_config(dir.path(), Some(OLD.to_owned()), Some(file), true).is_err());
+        let missing = dir.path().join("missing");
+        assert!(Vault::from_config(dir.path(), None, Some(missing), true).is_err());
         assert!(!dir.path().join(DEFAULT_KEY_FILE).exists());
     }
 
@@ -586,8 +687,19 @@ mod tests {
     fn test_without_configuration_a_private_key_file_is_made_once_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let first = Vault::from_config(&data, Some("  ".to_owned()), None).unwrap();
+        // A database that already holds sealed data gets no new key.
+        let refused = Vault::from_config(&data, None, None, false);
+        assert!(
+            matches!(refused, Err(VaultError::NoKeyFile(_))),
+            "{refused:?}"
+        );
+        assert!(!data.join(DEFAULT_KEY_FILE).exists());
+        let (first, source) = Vault::from_config(&data, Some("  ".to_owned()), None, true).unwrap();
         let path = data.join(DEFAULT_KEY_FILE);
+        assert!(matches!(
+            source,
+            KeySource::DataDirectory { made: true, .. }
+        ));
         assert!(path.exists());
         #[cfg(unix)]
         {
@@ -595,7 +707,11 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let again = Vault::from_config(&data, None, None).unwrap();
+        let (again, source) = Vault::from_config(&data, None, None, false).unwrap();
+        assert!(matches!(
+            source,
+            KeySource::DataDirectory { made: false, .. }
+        ));
         assert_eq!(first.current_key_id(), again.current_key_id());
         assert_eq!(again.open(&first.seal(b"kept")).unwrap(), b"kept");
         let leftovers = std::fs::read_dir(&data).unwrap().count();

@@ -66,7 +66,7 @@ fn secrets(households: &[(HouseholdId, Vec<String>)]) -> BTreeSet<String> {
         .collect()
 }
 
-fn find(haystack: &[u8], secrets: &BTreeSet<String>) -> Option<String> {
+pub(crate) fn find(haystack: &[u8], secrets: &BTreeSet<String>) -> Option<String> {
     secrets
         .iter()
         .find(|s| haystack.windows(s.len()).any(|w| w == s.as_bytes()))
@@ -196,7 +196,7 @@ fn no_plaintext_at_rest(backend: &Backend) {
 /// Every file the embedded database is made of (the database, its write-ahead log and
 /// index), whole, as a thief copying the data directory would get them. The key file is
 /// left out: it is the one file not to copy with the data.
-fn sqlite_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn sqlite_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap())
@@ -225,7 +225,7 @@ fn sqlite_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Every value of every column of every table, as bytes: `bytea` as stored, anything else as
 /// its text.
-fn postgres_values(url: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn postgres_values(url: &str) -> Vec<(String, Vec<u8>)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

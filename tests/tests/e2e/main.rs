@@ -5,6 +5,7 @@
 mod at_rest;
 mod cli;
 mod convergence;
+mod data_key;
 mod devices;
 mod hardening;
 mod hostile_input;
