@@ -17,7 +17,7 @@
 import * as Automerge from "@automerge/automerge";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
-import { Decoder, Encoder } from "cbor-x";
+import * as cbor from "cborg";
 import { randomUUID } from "node:crypto";
 import zlib from "node:zlib";
 
@@ -29,25 +29,23 @@ if (!server || !code) {
 
 // ─── The wire (PROTOCOL.md, Transport) ───────────────────────────────────────────────────
 
-// Plain RFC 8949: maps with text keys, byte strings for bytes, no cbor-x extensions.
-const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
-
-/** CBOR, then one Brotli stream, behind the first 8 bytes of the CBOR's BLAKE3 hash. */
+/**
+ * CBOR, then one Brotli stream, behind the first 8 bytes of the CBOR's BLAKE3 hash. cborg
+ * writes plain RFC 8949: text-keyed maps, byte strings for Uint8Array, null for null.
+ */
 function frame(message) {
-  const cbor = encoder.encode(message);
-  const checksum = blake3(cbor).slice(0, 8);
-  const brotli = zlib.brotliCompressSync(cbor);
-  return Buffer.concat([checksum, brotli]);
+  const encoded = cbor.encode(message);
+  const checksum = blake3(encoded).slice(0, 8);
+  return Buffer.concat([checksum, zlib.brotliCompressSync(encoded)]);
 }
 
 function unframe(body) {
-  const cbor = zlib.brotliDecompressSync(body.subarray(8));
-  const checksum = blake3(cbor).slice(0, 8);
-  if (Buffer.compare(Buffer.from(checksum), body.subarray(0, 8)) !== 0) {
+  const encoded = zlib.brotliDecompressSync(body.subarray(8));
+  const checksum = Buffer.from(blake3(encoded).slice(0, 8));
+  if (!checksum.equals(body.subarray(0, 8))) {
     throw new Error("the response's checksum does not match");
   }
-  return decoder.decode(cbor);
+  return cbor.decode(encoded);
 }
 
 async function sync(token, request) {
