@@ -6,8 +6,8 @@
 //
 // It enrolls (PROTOCOL.md, Enrollment), then records two households in its first village:
 //
-// - `good`, as LAYOUT.md says: a head with an ID number (member key from the recipe), a
-//   second member without one, fields of every Automerge type, and a visit whose finish is
+// - `good`, as LAYOUT.md says: two members with ID numbers (member keys from the recipe),
+//   fields of every Automerge type, and a visit whose finish is
 //   sent in a second round trip with getChangesSince;
 // - `bad`, the mistake the JavaScript binding invites: `household.address` written as a
 //   plain JavaScript string, which becomes a Text object.
@@ -112,7 +112,8 @@ function createHousehold(id, address) {
 
 const head = { name: "王秀英", idNumber: "11010519491231002X" };
 const headKey = memberKey(head.idNumber);
-const childKey = newId(16);
+const son = { name: "王小明", idNumber: "110105198006150034" };
+const sonKey = memberKey(son.idNumber);
 const visit = newId(8);
 
 const goodId = newId(16);
@@ -129,9 +130,13 @@ good = Automerge.change(good, { time: seconds() }, (d) => {
   d[`${m}.sex`] = str("2");
   d[`${m}.birth_date`] = str("1949-12-31");
   d[`${m}.relation`] = str("01");
-  const c = `members.${childKey}`;
-  d[`${c}.name`] = str("王小明");
-  d[`${c}.relation`] = str("03");
+  const s = `members.${sonKey}`;
+  d[`${s}.name`] = str(son.name);
+  d[`${s}.id_number`] = str(son.idNumber);
+  // The 17th character (3) is odd: male.
+  d[`${s}.sex`] = str("1");
+  d[`${s}.birth_date`] = str("1980-06-15");
+  d[`${s}.relation`] = str("03");
 });
 const visitMessage = `visit ${visit}`;
 good = Automerge.change(good, { time: seconds(), message: visitMessage }, (d) => {
@@ -140,8 +145,10 @@ good = Automerge.change(good, { time: seconds(), message: visitMessage }, (d) =>
   d[`visits.${visit}.started_at`] = seconds();
 });
 good = Automerge.change(good, { time: seconds(), message: visitMessage }, (d) => {
-  const m = `members.${headKey}`;
+  const m = `members.${sonKey}`;
   d[`${m}.employment.status`] = str("03");
+  d[`${m}.employment.employer`] = str("临县建筑公司");
+  d[`${m}.employment.place`] = str("临县城关镇");
   d[`${m}.employment.monthly_income`] = 3200;
   d[`${m}.employment.contract_signed`] = true;
 });
@@ -205,7 +212,7 @@ console.log(
     good: {
       household: goodId,
       head: headKey,
-      child: childKey,
+      son: sonKey,
       visit,
       heads: Automerge.getHeads(good),
       first: describe(goodOutcome),
