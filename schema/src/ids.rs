@@ -288,6 +288,22 @@ mod tests {
     }
 
     #[test]
+    fn test_member_key_is_the_worked_example_of_layout_md() {
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = i as u8;
+        }
+        let id = IdNumber::parse("11010519491231002X", today()).unwrap();
+        let key = MemberKeySecret::from_bytes(bytes).member_key(&id);
+        assert_eq!(key.as_str(), "6250c8f9cd231c4d522c9268");
+        assert!(
+            include_str!("../../docs/LAYOUT.md")
+                .contains("member key is\n`6250c8f9cd231c4d522c9268`"),
+            "docs/LAYOUT.md's worked example is this one"
+        );
+    }
+
+    #[test]
     fn test_member_key_differs_by_person_and_by_secret() {
         let secret = MemberKeySecret::development();
         let a = IdNumber::parse("11010519491231002X", today()).unwrap();

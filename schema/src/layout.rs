@@ -16,6 +16,7 @@ use crate::codes::CodeList;
 use crate::fields::{Entity, FieldKind, FieldPath};
 use crate::ids::{AreaCode, HouseholdId, RecordId};
 use crate::message::Message;
+use crate::shape;
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ChangeHash, ObjId, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 use serde::Serialize;
@@ -23,8 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The layout version this code writes. Older documents are migrated on read by [`migrate`].
 pub const SCHEMA_VERSION: u64 = 1;
-const VERSION_KEY: &str = "schema_version";
-const ACTORS_PREFIX: &str = "actors.";
+pub(crate) const VERSION_KEY: &str = "schema_version";
+pub(crate) const ACTORS_PREFIX: &str = "actors.";
 const VISIT_MESSAGE_PREFIX: &str = "visit ";
 const REVIEW_MESSAGE_PREFIX: &str = "review ";
 
@@ -37,6 +38,9 @@ pub enum LayoutError {
         "the document was written by a newer version (layout {found}, this one knows {SCHEMA_VERSION})"
     )]
     TooNew { found: u64 },
+    /// `schema_version` holds something other than a whole number: `found` names it.
+    #[error("schema_version must be the unsigned integer {SCHEMA_VERSION}, but it holds {}", found.en)]
+    BadVersion { found: Message },
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
 }
@@ -54,6 +58,7 @@ impl LayoutError {
                     "This household was written by a newer version (layout {found}); please update the app"
                 ),
             ),
+            LayoutError::BadVersion { found } => shape::wrong_type(VERSION_KEY, found),
             LayoutError::Automerge(err) => Message::new(
                 format!("文档数据损坏：{err}"),
                 format!("The document data is damaged: {err}"),
@@ -563,15 +568,65 @@ pub fn migrate<T: Transactable>(doc: &mut T) -> Result<u64, LayoutError> {
     let version = match doc.get(ROOT, VERSION_KEY)? {
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Uint(v) => *v,
-            ScalarValue::Int(v) => u64::try_from(*v).map_err(|_| LayoutError::NotAHousehold)?,
-            _ => return Err(LayoutError::NotAHousehold),
+            ScalarValue::Int(v) => u64::try_from(*v).map_err(|_| LayoutError::BadVersion {
+                found: Message::new(format!("负数 {v}"), format!("the negative number {v}")),
+            })?,
+            other => {
+                return Err(LayoutError::BadVersion {
+                    found: shape::scalar_name(other),
+                });
+            }
         },
-        _ => return Err(LayoutError::NotAHousehold),
+        Some((value, _)) => {
+            return Err(LayoutError::BadVersion {
+                found: shape::value_name(&value),
+            });
+        }
+        None => return Err(LayoutError::NotAHousehold),
     };
     if version > SCHEMA_VERSION {
         return Err(LayoutError::TooNew { found: version });
     }
     Ok(version)
+}
+
+/// Why a document is not the one of household `id`, naming the key at fault:
+/// `household.id` missing, not a scalar string, or another household's id, or
+/// `household.village` not a scalar string. `None` when it is household `id`'s.
+pub fn identity_problem(doc: &Automerge, id: &str) -> Result<Option<Message>, LayoutError> {
+    const ID_KEY: &str = "household.id";
+    for key in [ID_KEY, "household.village"] {
+        match doc.get(ROOT, key)? {
+            Some((Value::Scalar(scalar), _)) if scalar.is_str() => {}
+            Some((value, _)) => {
+                return Ok(Some(shape::wrong_type(key, &shape::value_name(&value))));
+            }
+            // A household without a village is the village check's to refuse.
+            None if key != ID_KEY => {}
+            None => {
+                return Ok(Some(Message::new(
+                    format!("上传的数据没有“{ID_KEY}”，不是户“{id}”的档案；见 docs/LAYOUT.md"),
+                    format!(
+                        "The uploaded data has no \"{ID_KEY}\", so it is not the document of household \"{id}\"; see docs/LAYOUT.md"
+                    ),
+                )));
+            }
+        }
+    }
+    let found = match doc.get(ROOT, ID_KEY)? {
+        Some((Value::Scalar(scalar), _)) => scalar.as_str().unwrap_or_default().to_owned(),
+        _ => String::new(),
+    };
+    if found == id {
+        return Ok(None);
+    }
+    let found: String = found.chars().take(80).collect();
+    Ok(Some(Message::new(
+        format!("上传的数据中“{ID_KEY}”为“{found}”，不是户“{id}”的档案"),
+        format!(
+            "The uploaded data's \"{ID_KEY}\" is \"{found}\", so it is not the document of household \"{id}\""
+        ),
+    )))
 }
 
 /// Reads the whole household out of a document, including every candidate of every

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod layout;
 pub mod message;
 pub mod search;
+pub mod shape;
 pub mod validation;
 pub mod wire;
 

@@ -399,11 +399,15 @@ fn test_empty_document_is_not_a_household() {
         Err(LayoutError::NotAHousehold)
     ));
 
+    // A version of the wrong type is named as such, for a client that is not ours.
     doc.put(ROOT, "schema_version", "one").unwrap();
-    assert!(matches!(
-        layout::migrate(&mut doc),
-        Err(LayoutError::NotAHousehold)
-    ));
+    let err = layout::migrate(&mut doc).unwrap_err();
+    assert!(matches!(err, LayoutError::BadVersion { .. }), "{err:?}");
+    assert_eq!(
+        err.message().en,
+        "\"schema_version\" must hold the unsigned integer 1 (uint), but it holds a string (str); see docs/LAYOUT.md"
+    );
+    assert!(err.message().zh.contains("schema_version") && err.message().zh.contains("字符串"));
 }
 
 #[test]

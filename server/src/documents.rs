@@ -1111,14 +1111,12 @@ fn apply_checked(
     let view = layout::migrate(doc)
         .and_then(|_| layout::read_household(doc.document()))
         .map_err(|err| rejected(RejectCode::Invalid, err.message()))?;
-    if view.household_text("id") != Some(household.as_str()) {
-        return Err(rejected(
-            RejectCode::Invalid,
-            Message::new(
-                format!("上传的数据不是户“{household}”的档案"),
-                format!("The uploaded data is not the document of household \"{household}\""),
-            ),
-        ));
+    // The reason names the key at fault and the type it must hold: a client written from
+    // docs/LAYOUT.md, not from this code, fixes itself from it.
+    let identity = layout::identity_problem(doc.document(), household.as_str())
+        .map_err(|err| rejected(RejectCode::Invalid, err.message()))?;
+    if let Some(reason) = identity {
+        return Err(rejected(RejectCode::Invalid, reason));
     }
     let village = view
         .household_text("village")

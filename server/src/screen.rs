@@ -23,6 +23,7 @@ use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};
 use schema::Message;
 use schema::fields::{Entity, FieldKind, FieldPath};
 use schema::layout::ChangeOrigin;
+use schema::shape;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 const VERSION_KEY: &str = "schema_version";
@@ -338,12 +339,14 @@ fn own_rule(
         let (ObjectId::Root, Key::Map(key)) = (&op.obj, &op.key) else {
             return Some(not_a_field());
         };
+        let key = key.as_str();
         let put = match &op.action {
             OpType::Put(value) if plain(value) => true,
             OpType::Delete => false,
+            OpType::Put(value) => return Some(wrong_type(key, &shape::scalar_name(value))),
+            OpType::Make(object) => return Some(wrong_type(key, &shape::object_name(*object))),
             _ => return Some(not_a_field()),
         };
-        let key = key.as_str();
         if let Some(refusal) = key_rule(household, &actor, key, put, creation) {
             return Some(refusal);
         }
@@ -372,6 +375,13 @@ fn not_a_field() -> Refusal {
             "The change does not fit the household layout: a device may only set or clear fields",
         ),
     )
+}
+
+/// A value of a type the layout does not store, at a root key: the reason names the key, the
+/// type the layout stores there and the type written, so that the author of a client that is
+/// not ours (a plain JavaScript string becomes a Text object) can fix it from the reason.
+fn wrong_type(key: &str, found: &Message) -> Refusal {
+    Refusal::new(Rule::NotAField, shape::wrong_type(key, found))
 }
 
 /// The rule writing (`put`) or deleting one root key breaks, if any.
