@@ -6,6 +6,7 @@ mod at_rest;
 mod cli;
 mod convergence;
 mod devices;
+mod field_sync;
 mod hardening;
 mod hostile_input;
 mod links;
