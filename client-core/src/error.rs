@@ -25,6 +25,10 @@ pub enum Error {
     /// Bytes received for a household are damaged; none of them were applied.
     #[error("damaged automerge data: {0}")]
     DamagedData(String),
+    /// A household received from elsewhere names another household as itself; none of it
+    /// was applied.
+    #[error("the data sent as household {filed_under} is household {names}")]
+    NotThisHousehold { filed_under: String, names: String },
     /// Received changes depend on changes that were not sent; none of them were kept.
     #[error("{0} changes are missing from the history that was sent")]
     MissingDependencies(usize),
@@ -56,6 +60,12 @@ impl Error {
             Error::DamagedData(err) => Message::new(
                 format!("收到的数据已损坏，未保存：{err}"),
                 format!("The received data is damaged and was not saved: {err}"),
+            ),
+            Error::NotThisHousehold { filed_under, names } => Message::new(
+                format!("收到的数据不是户“{filed_under}”的档案（其中写的是“{names}”），未保存"),
+                format!(
+                    "The data received as household \"{filed_under}\" is the document of \"{names}\"; it was not saved"
+                ),
             ),
             Error::MissingDependencies(count) => Message::new(
                 format!("收到的修改缺少 {count} 条前序记录，未保存；请重新同步"),

@@ -8,6 +8,7 @@ mod db;
 pub mod error;
 pub mod store;
 pub mod sync;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use store::{DeviceProfile, GpsPoint, HouseholdDetail, HouseholdSummary, SearchQuery, Store};

@@ -857,6 +857,8 @@ impl Store {
         automerge::Automerge::load_with_options(bytes, strict)
             .map_err(|err| Error::DamagedData(err.to_string()))?;
         let mut incoming = AutoCommit::load(bytes)?;
+        // Merged into a household it is not, it could win the id's conflict: check it alone.
+        check_filed_under(household, &layout::read_household(incoming.document())?)?;
         let heads = incoming.get_heads();
         self.lock().merge_remote(household, bytes, origin, |doc| {
             doc.merge(&mut incoming)?;
@@ -1130,6 +1132,7 @@ impl Inner {
             check_complete(&mut doc)?;
             layout::migrate(&mut doc)?;
             let view = layout::read_household(doc.document())?;
+            check_filed_under(household, &view)?;
             let village =
                 AreaCode::parse_village(view.household_text("village").unwrap_or_default())?;
             self.check_village(&village)?;
@@ -1173,6 +1176,14 @@ impl Inner {
             let held = apply(&mut loaded.doc)?;
             check_complete(&mut loaded.doc)?;
             let arrived = loaded.doc.get_heads() != before;
+            let view = if arrived {
+                Some(layout::read_household(loaded.doc.document())?)
+            } else {
+                None
+            };
+            if let Some(view) = &view {
+                check_filed_under(household, view)?;
+            }
             let confirmed = match origin {
                 Origin::Server => {
                     let (heads, changed) =
@@ -1189,11 +1200,10 @@ impl Inner {
                 Some(heads) => store_confirmed(&tx, household.as_str(), loaded, heads)?,
                 None => 0,
             };
-            if arrived {
+            if let Some(view) = &view {
                 append_change(&tx, household.as_str(), loaded, stored, None)?;
-                let view = layout::read_household(loaded.doc.document())?;
-                let checked = Checked::of(&view);
-                update_index(&tx, household.as_str(), &view, &checked, -cleared)?;
+                let checked = Checked::of(view);
+                update_index(&tx, household.as_str(), view, &checked, -cleared)?;
             } else if cleared > 0 {
                 tx.prepare_cached(
                     "UPDATE household_index SET unsynced_changes = unsynced_changes - ?2
@@ -1209,6 +1219,19 @@ impl Inner {
             cache.pop(household.as_str());
         }
         saved
+    }
+}
+
+/// Refuses a received document that names another household as itself, as the server
+/// refuses such an upload: filed under the wrong id, it would show one family's record as
+/// another's.
+fn check_filed_under(household: &HouseholdId, view: &HouseholdView) -> Result<()> {
+    match view.household_text("id") {
+        Some(id) if id == household.as_str() => Ok(()),
+        names => Err(Error::NotThisHousehold {
+            filed_under: household.to_string(),
+            names: names.unwrap_or_default().to_owned(),
+        }),
     }
 }
 

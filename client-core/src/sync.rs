@@ -16,7 +16,8 @@ use schema::wire::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+
+pub use crate::transport::{HttpTransport, Timeouts, Transport, TransportError};
 
 const SERVER_KEY: &str = "server";
 const TOKEN_KEY: &str = "token";
@@ -34,80 +35,28 @@ const UPLOAD_BYTES_PER_ROUND: usize = 256 * 1024;
 /// A sync that needs more rounds than this is stopped and reported; the next one goes on.
 const MAX_ROUNDS: u32 = 10_000;
 
-/// How a request reaches the server. Tests swap in one that cuts the link.
-pub trait Transport {
-    fn post(&self, url: &str, token: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError>;
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("network: {0}")]
-    Network(String),
-    #[error("HTTP {status}")]
-    Status { status: u16, body: Vec<u8> },
-}
-
-/// HTTP(S) through ureq.
-#[derive(Debug)]
-pub struct HttpTransport {
-    agent: ureq::Agent,
-}
-
-impl HttpTransport {
-    pub fn new(timeout: Duration) -> HttpTransport {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build();
-        HttpTransport {
-            agent: ureq::Agent::new_with_config(config),
-        }
-    }
-}
-
-impl Default for HttpTransport {
-    fn default() -> Self {
-        HttpTransport::new(Duration::from_secs(120))
-    }
-}
-
-impl Transport for HttpTransport {
-    fn post(&self, url: &str, token: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let mut response = self
-            .agent
-            .post(url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Content-Type", wire::CONTENT_TYPE)
-            .send(&body[..])
-            .map_err(|err| TransportError::Network(err.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(wire::MAX_DECODED_BYTES as u64)
-            .read_to_vec()
-            .map_err(|err| TransportError::Network(err.to_string()))?;
-        if status == 200 {
-            Ok(bytes)
-        } else {
-            Err(TransportError::Status {
-                status,
-                body: bytes,
-            })
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("this store is not connected to a server")]
     NotConnected,
+    /// The link failed; a later try may get through.
     #[error("network: {0}")]
     Network(String),
+    /// The server was reached (or not) and then said nothing for longer than the phone waits.
+    #[error("server not answering: {0}")]
+    NotAnswering(String),
+    /// The server's certificate is not one this device trusts; trying again cannot help.
+    #[error("certificate: {0}")]
+    Certificate(String),
     #[error("server refused the sync: {}", .message.en)]
     Server { status: u16, message: Message },
     #[error("the server's answer could not be read: {0}")]
     BadResponse(String),
+    /// The server sent a household this device cannot take (damaged, unreadable, or not
+    /// the household it is filed under). Nothing of it was stored, and the download stops
+    /// there until the server is put right.
+    #[error("the server sent household {household} unusable: {}", .reason.en)]
+    BadUpdate { household: String, reason: Message },
     #[error("cancelled")]
     Cancelled,
     /// Another sync of this store is running.
@@ -127,6 +76,17 @@ impl From<StoreError> for SyncError {
     }
 }
 
+impl From<TransportError> for SyncError {
+    fn from(err: TransportError) -> Self {
+        match err {
+            TransportError::Network(detail) => SyncError::Network(detail),
+            TransportError::NotAnswering(detail) => SyncError::NotAnswering(detail),
+            TransportError::Certificate(detail) => SyncError::Certificate(detail),
+            TransportError::Status { status, body } => server_error(status, &body),
+        }
+    }
+}
+
 impl SyncError {
     pub fn message(&self) -> Message {
         match self {
@@ -137,6 +97,32 @@ impl SyncError {
             SyncError::Network(err) => Message::new(
                 format!("网络中断，已完成的部分已保存，请稍后重试：{err}"),
                 format!("The connection failed; what finished is saved. Try again later: {err}"),
+            ),
+            SyncError::NotAnswering(err) => Message::new(
+                format!(
+                    "服务器没有回应，已完成的部分已保存，请稍后重试；一直如此请告知县里工作人员：{err}"
+                ),
+                format!(
+                    "The server is not answering; what finished is saved. Try again later, and tell county staff if it goes on: {err}"
+                ),
+            ),
+            SyncError::Certificate(err) => Message::new(
+                format!(
+                    "服务器的安全证书不被本设备信任，重试也无法连接；请告知县里工作人员：{err}"
+                ),
+                format!(
+                    "This device does not trust the server's security certificate; trying again will not help. Tell county staff: {err}"
+                ),
+            ),
+            SyncError::BadUpdate { household, reason } => Message::new(
+                format!(
+                    "服务器发来的户“{household}”的数据无法使用，未保存，本机其他数据未受影响；请告知县里工作人员：{}",
+                    reason.zh
+                ),
+                format!(
+                    "The server sent household \"{household}\" in a form this device cannot use; it was not saved and nothing else on the device changed. Tell county staff: {}",
+                    reason.en
+                ),
             ),
             SyncError::Server { message, .. } => message.clone(),
             SyncError::BadResponse(err) => Message::new(
@@ -340,24 +326,19 @@ pub fn enroll(
         "actor": store.actor(),
         "device_name": device_name.unwrap_or(&profile.device),
     });
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build(),
-    );
+    let agent = crate::transport::agent(Timeouts::default());
     let mut response = agent
         .post(&format!("{server}/api/v1/enroll"))
         .header("Content-Type", "application/json")
         .send(body.to_string().as_bytes())
-        .map_err(|err| SyncError::Network(err.to_string()))?;
+        .map_err(crate::transport::failure)?;
     let status = response.status().as_u16();
     let answer = response
         .body_mut()
         .with_config()
         .limit(1024 * 1024)
         .read_to_vec()
-        .map_err(|err| SyncError::Network(err.to_string()))?;
+        .map_err(crate::transport::failure)?;
     if status != 200 {
         return Err(server_error(status, &answer));
     }
@@ -471,13 +452,13 @@ pub fn sync(
         let sent = body.len() as u64;
         let answer = match transport.post(&url, &token, body) {
             Ok(answer) => answer,
-            Err(TransportError::Network(err)) => return Err(SyncError::Network(err)),
             Err(TransportError::Status { status, body }) => {
                 if let Some(message) = revocation(status, &body) {
                     return Err(revoked(store, message));
                 }
                 return Err(server_error(status, &body));
             }
+            Err(err) => return Err(err.into()),
         };
         let response: SyncResponse =
             wire::decode(&answer).map_err(|err| SyncError::BadResponse(err.to_string()))?;
@@ -560,32 +541,11 @@ pub fn sync(
                 }
             }
         }
-        let mut history_gap = false;
-        for update in response.updates {
-            let Ok(household) = HouseholdId::parse(&update.household) else {
-                continue;
-            };
-            match update.payload {
-                Payload::Document(bytes) => {
-                    store.apply_server_document(&household, &bytes)?;
-                    report.documents_received += 1;
-                }
-                Payload::Changes(changes) => {
-                    let changes: Vec<Vec<u8>> = changes.into_iter().map(|c| c.into_vec()).collect();
-                    report.changes_received += changes.len() as u32;
-                    match store.apply_server_changes(&household, &changes) {
-                        Err(StoreError::MissingDependencies(_)) => history_gap = true,
-                        other => {
-                            other?;
-                        }
-                    }
-                }
-            }
-            state.updates_received += 1;
-        }
         if let Some(secret) = &response.member_key_secret {
             store.adopt_member_key_secret(secret)?;
         }
+        // The device's villages first: what the answer carries may already be of a village
+        // added to it, which the store only takes once it knows the village is its own.
         let assigned: Option<Vec<AreaCode>> = response.villages.as_ref().map(|codes| {
             codes
                 .iter()
@@ -599,7 +559,8 @@ pub fn sync(
             }
             // A village added since the device's download: its households predate the
             // cursor, so the feed will never send them. A store never told its villages
-            // got everything it covered, so only a known list can gain one.
+            // got everything it covered, so only a known list can gain one. The first
+            // download sends every household whole, so this answer's updates can wait.
             let gained = !before.is_empty() && assigned.iter().any(|v| !before.contains(v));
             if gained && request.cursor.is_some() && !restarted_for_villages {
                 restarted_for_villages = true;
@@ -607,6 +568,33 @@ pub fn sync(
                 cursor = None;
                 continue;
             }
+        }
+        let mut history_gap = false;
+        for update in response.updates {
+            let Ok(household) = HouseholdId::parse(&update.household) else {
+                continue;
+            };
+            let applied = match update.payload {
+                Payload::Document(bytes) => {
+                    report.documents_received += 1;
+                    store.apply_server_document(&household, &bytes)
+                }
+                Payload::Changes(changes) => {
+                    let changes: Vec<Vec<u8>> = changes.into_iter().map(|c| c.into_vec()).collect();
+                    report.changes_received += changes.len() as u32;
+                    store.apply_server_changes(&household, &changes)
+                }
+            };
+            match applied {
+                Ok(_) => {}
+                Err(StoreError::MissingDependencies(_)) => history_gap = true,
+                // A household outside the villages this answer names: the server's list and
+                // its feed disagree. It is not this device's to hold; refusing the whole
+                // answer for it would stop every later sync at the same place.
+                Err(StoreError::VillageNotAssigned(_)) => {}
+                Err(err) => return Err(refused_update(&household, err)),
+            }
+            state.updates_received += 1;
         }
         if history_gap && !restarted_download {
             // The feed sent changes whose history this device never got (its cursor is
@@ -702,6 +690,19 @@ fn next_uploads(
         });
     }
     Ok(uploads)
+}
+
+/// What a household the server sent and the store refused stops the sync with. The
+/// device's own storage failing is its own error; anything else is in what the server sent,
+/// which trying again would only fetch again.
+fn refused_update(household: &HouseholdId, err: StoreError) -> SyncError {
+    match err {
+        StoreError::Storage(_) | StoreError::Io(_) => err.into(),
+        refused => SyncError::BadUpdate {
+            household: household.to_string(),
+            reason: refused.message(),
+        },
+    }
 }
 
 /// The message of a 401 that tells this device it was revoked and must erase its data.

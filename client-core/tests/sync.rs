@@ -35,6 +35,8 @@ struct Server {
     held: Mutex<Vec<HouseholdId>>,
     /// Answer every request as to a revoked device.
     revoked: AtomicBool,
+    /// Updates added to every answer as they are, whatever they hold.
+    extra_updates: Mutex<Vec<DocumentUpdate>>,
 }
 
 impl Server {
@@ -49,6 +51,7 @@ impl Server {
             refused: Mutex::new(Vec::new()),
             held: Mutex::new(Vec::new()),
             revoked: AtomicBool::new(false),
+            extra_updates: Mutex::new(Vec::new()),
         }
     }
 
@@ -132,7 +135,7 @@ impl Transport for Server {
                 }
             })
             .collect();
-        let updates = match &request.cursor {
+        let mut updates: Vec<DocumentUpdate> = match &request.cursor {
             None => self
                 .ledger
                 .household_ids()
@@ -156,6 +159,7 @@ impl Transport for Server {
                 })
                 .collect(),
         };
+        updates.extend(self.extra_updates.lock().unwrap().iter().cloned());
         let response = SyncResponse {
             protocol: wire::PROTOCOL_VERSION,
             results,
@@ -570,6 +574,111 @@ fn test_a_village_added_to_the_device_arrives_with_its_households() {
         requests.last().unwrap().cursor.is_none(),
         "the device downloaded again"
     );
+}
+
+#[test]
+fn test_a_village_added_with_households_recorded_after_the_cursor_is_taken_before_them() {
+    let server = Server::new();
+    *server.villages.lock().unwrap() = villages(&[VILLAGE]);
+    let phone = phone();
+    sync_with(&phone, &server);
+
+    // Recorded after the device's sync: the feed carries its changes in the very answer
+    // that first names its village as the device's.
+    let theirs = server
+        .ledger
+        .create_household(&village(OTHER_VILLAGE), None)
+        .unwrap();
+    server.publish(&theirs, &[]);
+    *server.villages.lock().unwrap() = villages(&[VILLAGE, OTHER_VILLAGE]);
+    let report = sync_with(&phone, &server);
+    assert_eq!(ids(&phone), vec![theirs], "{report:?}");
+    assert_eq!(
+        phone.store.villages(),
+        vec![village(VILLAGE), village(OTHER_VILLAGE)]
+    );
+    sync_with(&phone, &server);
+}
+
+#[test]
+fn test_a_household_outside_the_named_villages_is_left_out_and_the_sync_goes_on() {
+    let server = Server::new();
+    *server.villages.lock().unwrap() = villages(&[VILLAGE]);
+    let phone = phone();
+    sync_with(&phone, &server);
+    let stray = server
+        .ledger
+        .create_household(&village(OTHER_VILLAGE), None)
+        .unwrap();
+    server.publish(&stray, &[]);
+    sync_with(&phone, &server);
+    assert_eq!(ids(&phone), Vec::<HouseholdId>::new());
+    // Nothing of it is left to trip a later sync.
+    sync_with(&phone, &server);
+}
+
+#[test]
+fn test_a_document_filed_under_another_households_id_is_refused_whole() {
+    let server = Server::new();
+    let (mine, _) = household_on_server(&server);
+    let phone = phone();
+    sync_with(&phone, &server);
+    let heads = phone.store.heads(&mine).unwrap();
+    let other = server
+        .ledger
+        .create_household(&village(VILLAGE), None)
+        .unwrap();
+    let bytes = server.ledger.document_bytes(&other).unwrap();
+    let stranger = HouseholdId::parse("0123456789abcdef0123456789abcdef").unwrap();
+
+    // From a peer: refused, and nothing of it kept.
+    for filed_under in [&mine, &stranger] {
+        let err = phone.store.apply_document(filed_under, &bytes).unwrap_err();
+        assert!(
+            matches!(&err, doorstep_client_core::Error::NotThisHousehold { names, .. } if *names == other.as_str()),
+            "{err:?}"
+        );
+    }
+
+    // From the server: the sync stops with a message that says whom to tell.
+    for filed_under in [&mine, &stranger] {
+        *server.extra_updates.lock().unwrap() = vec![DocumentUpdate {
+            household: filed_under.to_string(),
+            payload: Payload::Document(wire::Bytes::from(bytes.clone())),
+        }];
+        let err = sync::sync(
+            &phone.store,
+            &server,
+            wire::DEFAULT_PAGE_BYTES,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, sync::SyncError::BadUpdate { household, .. } if household == filed_under.as_str()),
+            "{err:?}"
+        );
+        let message = err.message();
+        assert!(
+            message.zh.contains("县里工作人员") && message.en.contains("Tell county staff"),
+            "{message:?}"
+        );
+    }
+    assert_eq!(ids(&phone), vec![mine.clone()]);
+    assert_eq!(phone.store.heads(&mine).unwrap(), heads);
+    assert_eq!(
+        phone
+            .store
+            .household(&mine)
+            .unwrap()
+            .view
+            .household_text("id"),
+        Some(mine.as_str())
+    );
+
+    // Once the server sends only what is right, the sync goes on.
+    server.extra_updates.lock().unwrap().clear();
+    sync_with(&phone, &server);
 }
 
 #[test]

@@ -88,7 +88,10 @@ impl From<SyncError> for DoorstepError {
         let Message { zh, en } = err.message();
         match err {
             SyncError::NotConnected => DoorstepError::NotConnected { zh, en },
-            SyncError::Network(_) => DoorstepError::Network { zh, en },
+            // Each message says whether trying again can help.
+            SyncError::Network(_) | SyncError::NotAnswering(_) | SyncError::Certificate(_) => {
+                DoorstepError::Network { zh, en }
+            }
             SyncError::Server { status, .. } => DoorstepError::Server { status, zh, en },
             SyncError::Cancelled => DoorstepError::Cancelled { zh, en },
             SyncError::AlreadyRunning => DoorstepError::Other { zh, en },
@@ -99,7 +102,9 @@ impl From<SyncError> for DoorstepError {
                 en,
             },
             SyncError::Store(err) => DoorstepError::from(*err),
-            SyncError::BadResponse(_) => DoorstepError::Other { zh, en },
+            SyncError::BadResponse(_) | SyncError::BadUpdate { .. } => {
+                DoorstepError::Other { zh, en }
+            }
         }
     }
 }
@@ -134,6 +139,19 @@ mod tests {
             DoorstepError::from(SyncError::Cancelled),
             DoorstepError::Cancelled { .. }
         ));
+        for unreachable in [
+            SyncError::NotAnswering("timed out".to_owned()),
+            SyncError::Certificate("invalid peer certificate".to_owned()),
+        ] {
+            let message = unreachable.message();
+            assert_eq!(
+                DoorstepError::from(unreachable),
+                DoorstepError::Network {
+                    zh: message.zh,
+                    en: message.en
+                }
+            );
+        }
         let missing = SyncError::from(StoreError::HouseholdNotFound("ab".to_owned()));
         assert!(matches!(
             DoorstepError::from(missing),

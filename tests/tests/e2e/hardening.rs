@@ -297,13 +297,13 @@ fn test_password_guessing_from_one_address_is_slowed_and_not_audited() {
 }
 
 /// A self-signed certificate for the loopback address, and its key, as PEM files.
-struct Certificate {
+pub(crate) struct Certificate {
     dir: tempfile::TempDir,
     pem: String,
 }
 
 impl Certificate {
-    fn new() -> Certificate {
+    pub(crate) fn new() -> Certificate {
         let dir = tempfile::tempdir().unwrap();
         let made = rcgen::generate_simple_self_signed(vec![
             "127.0.0.1".to_owned(),
@@ -328,7 +328,7 @@ impl Certificate {
         self.dir.path().join("server.key")
     }
 
-    fn flags(&self) -> Vec<String> {
+    pub(crate) fn flags(&self) -> Vec<String> {
         vec![
             "--tls-cert".to_owned(),
             path_text(&self.cert()),
