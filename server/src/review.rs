@@ -10,8 +10,10 @@
 //!
 //! An item's id is derived from what it is about, so finding the same thing again reopens the
 //! same item. An item that nobody settled but that is no longer true (a later edit chose a
-//! value, a device fixed the rule) is closed as `settled` by itself. Every step is kept in
-//! `review_event`.
+//! value, a device fixed the rule) is closed as `settled` by itself. A duplicate staff
+//! `dismissed` as not the same household stays closed while it is found saying the same, and
+//! opens again when its summary changes (the pair shares another ID number). Every step is
+//! kept in `review_event`.
 //!
 //! Both tables are stored in the clear, so what they say names no sensitive value: ID
 //! numbers appear masked, a disputed health or poverty status without its values, and
@@ -59,16 +61,25 @@ pub enum Status {
     Resolved,
     /// No longer true without staff deciding: a later edit settled it.
     Settled,
+    /// A duplicate staff found not to be one: two households that only share a person.
+    /// Finding the same again does not reopen it; finding something new does.
+    Dismissed,
 }
 
 impl Status {
-    pub const ALL: [Status; 3] = [Status::Open, Status::Resolved, Status::Settled];
+    pub const ALL: [Status; 4] = [
+        Status::Open,
+        Status::Resolved,
+        Status::Settled,
+        Status::Dismissed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
             Status::Resolved => "resolved",
             Status::Settled => "settled",
+            Status::Dismissed => "dismissed",
         }
     }
 
@@ -479,6 +490,11 @@ pub async fn refresh_all(
         match known.get(&finding.id) {
             Some(item)
                 if item.status == Status::Open.as_str() && item.summary == finding.summary => {}
+            // Staff said these are not the same household; only a finding that says
+            // something new (another shared ID number) asks them again.
+            Some(item)
+                if item.status == Status::Dismissed.as_str()
+                    && item.summary == finding.summary => {}
             Some(item) => {
                 // Still open with a new summary, or back after it was closed: one statement
                 // serves both.
