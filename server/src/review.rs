@@ -367,17 +367,32 @@ fn duplicate_findings(vault: &Vault, subject: &Subject<'_>, holders: &[Holder]) 
                 (other, household)
             };
             let list = numbers.join("、");
+            // Both households named in the pair's order, so that the summary reads the same
+            // whichever of the two was just merged: a dismissed item compares it to tell
+            // whether anything new is shared.
+            let own_number = subject.view.household_text("number").unwrap_or("?");
+            let (first_number, second_number) = if household < other {
+                (own_number, other_number)
+            } else {
+                (other_number, own_number)
+            };
             let summary = if heads_match {
                 Message::new(
-                    format!("疑似重复建档：与户 {other_number} 的户主身份证号相同（{list}）"),
                     format!(
-                        "Possibly the same household registered twice: its head's ID number ({list}) is also the head's of household {other_number}"
+                        "疑似重复建档：户 {first_number} 与户 {second_number} 的户主身份证号相同（{list}）"
+                    ),
+                    format!(
+                        "Possibly the same household registered twice: households {first_number} and {second_number} have the same head's ID number ({list})"
                     ),
                 )
             } else {
                 Message::new(
-                    format!("与户 {other_number} 有相同身份证号的成员（{list}）"),
-                    format!("Shares members' ID numbers ({list}) with household {other_number}"),
+                    format!(
+                        "户 {first_number} 与户 {second_number} 有相同身份证号的成员（{list}）"
+                    ),
+                    format!(
+                        "Households {first_number} and {second_number} share members' ID numbers ({list})"
+                    ),
                 )
             };
             Finding {
@@ -493,8 +508,8 @@ pub async fn refresh_all(
             // Staff said these are not the same household; only a finding that says
             // something new (another shared ID number) asks them again.
             Some(item)
-                if item.status == Status::Dismissed.as_str()
-                    && item.summary == finding.summary => {}
+                if item.status == Status::Dismissed.as_str() && item.summary == finding.summary => {
+            }
             Some(item) => {
                 // Still open with a new summary, or back after it was closed: one statement
                 // serves both.

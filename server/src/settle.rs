@@ -416,10 +416,16 @@ pub fn merge(
         staff: Some(staff.name.clone()),
     };
     let message = layout::review_message(&format!("merge {absorbed_id}"), comment);
-    let mut changes: Vec<Change> =
-        copy_values(survivor, absorbed, Copy::Missing, &info, message.clone(), now)?
-            .into_iter()
-            .collect();
+    let mut changes: Vec<Change> = copy_values(
+        survivor,
+        absorbed,
+        Copy::Missing,
+        &info,
+        message.clone(),
+        now,
+    )?
+    .into_iter()
+    .collect();
     // Every value copied above is the survivor's now; what remains differs.
     changes.extend(carry_values(survivor, absorbed, |_| true, &message, now)?);
     let tombstone = staff_change(absorbed, staff, &message, now, |doc| {
@@ -461,9 +467,8 @@ fn staff_change(
             .with_message(message)
             .with_time(now),
     );
-    doc.get_last_local_change().ok_or_else(|| {
-        DecisionError::Refused(Message::new("没有可保存的修改", "Nothing to save"))
-    })
+    doc.get_last_local_change()
+        .ok_or_else(|| DecisionError::Refused(Message::new("没有可保存的修改", "Nothing to save")))
 }
 
 /// The root keys that hold one member: its own fields, and the trainings and subsidies
@@ -472,7 +477,10 @@ fn member_keys(doc: &mut AutoCommit, member: &str) -> Result<BTreeSet<String>, D
     let doc = doc.document();
     let view = layout::read_household(doc)?;
     let mut prefixes = vec![format!("members.{member}.")];
-    for entity in [schema::fields::Entity::Training, schema::fields::Entity::Subsidy] {
+    for entity in [
+        schema::fields::Entity::Training,
+        schema::fields::Entity::Subsidy,
+    ] {
         for (id, record) in view.records(entity) {
             if record.get("member").and_then(|f| f.value.as_text()) == Some(member) {
                 prefixes.push(format!("{}.{id}.", entity.prefix()));
@@ -482,7 +490,11 @@ fn member_keys(doc: &mut AutoCommit, member: &str) -> Result<BTreeSet<String>, D
     Ok(doc
         .map_range(ROOT, ..)
         .map(|item| item.key.to_string())
-        .filter(|key| prefixes.iter().any(|prefix| key.starts_with(prefix.as_str())))
+        .filter(|key| {
+            prefixes
+                .iter()
+                .any(|prefix| key.starts_with(prefix.as_str()))
+        })
         .collect())
 }
 
@@ -506,7 +518,13 @@ pub fn move_member(
         )));
     }
     let message = layout::review_message(signed.item, signed.comment);
-    let carried = carry_values(target, source, |key| keys.contains(key), &message, signed.at)?;
+    let carried = carry_values(
+        target,
+        source,
+        |key| keys.contains(key),
+        &message,
+        signed.at,
+    )?;
     let removal = staff_change(source, signed.staff, &message, signed.at, |doc| {
         for key in &keys {
             doc.delete(ROOT, key.as_str())?;
@@ -565,7 +583,14 @@ pub fn forward(
         .iter()
         .find_map(|c| c.message().map(str::to_owned))
         .unwrap_or_else(|| format!("forwarded from {absorbed_id}"));
-    copy_values(survivor, absorbed, Copy::Overwrite(&keys), &info, message, now)
+    copy_values(
+        survivor,
+        absorbed,
+        Copy::Overwrite(&keys),
+        &info,
+        message,
+        now,
+    )
 }
 
 /// Why a review action failed, as the HTTP API reports it.

@@ -415,8 +415,7 @@ pub async fn dismiss(
         "review.dismiss",
     )
     .await?;
-    let outcome =
-        settle::dismiss(&state.ledger, &staff, &client.0, &id, &request.comment).await?;
+    let outcome = settle::dismiss(&state.ledger, &staff, &client.0, &id, &request.comment).await?;
     Ok(Json(outcome))
 }
 

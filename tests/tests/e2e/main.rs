@@ -6,6 +6,7 @@ mod at_rest;
 mod cli;
 mod convergence;
 mod devices;
+mod duplicates;
 mod hardening;
 mod hostile_input;
 mod links;
