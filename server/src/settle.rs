@@ -1191,6 +1191,49 @@ mod tests {
         assert_eq!(history[0].time, 1_800_000_000);
     }
 
+    /// Writes `value` at `path` as a phone would: a fresh actor that names its device.
+    fn record_as(doc: &mut AutoCommit, device: &str, path: &FieldPath, value: &str, at: i64) {
+        let actor = ActorId::random();
+        doc.set_actor(actor.clone());
+        let info = ActorInfo {
+            device: Some(device.to_owned()),
+            volunteer: Some(format!("volunteer of {device}")),
+            staff: None,
+        };
+        layout::write_actor(doc, &actor.to_hex_string(), &info).unwrap();
+        layout::write_field(doc, path, Some(&FieldValue::Text(value.to_owned()))).unwrap();
+        doc.commit_with(automerge::transaction::CommitOptions::default().with_time(at));
+    }
+
+    #[test]
+    fn a_merge_keeps_the_absorbed_households_different_value_beside_the_survivors() {
+        let (mut survivor, mut absorbed) = (household(), household());
+        let path = FieldPath::household("address").unwrap();
+        record_as(&mut survivor, "phone-a", &path, "东街", 1_750_000_000);
+        record_as(&mut absorbed, "phone-b", &path, "西街", 1_760_000_000);
+        merge(
+            &mut survivor,
+            &mut absorbed,
+            "s",
+            "a",
+            &staff("李华"),
+            None,
+            1_800_000_000,
+        )
+        .unwrap();
+        let view = layout::read_household(survivor.document()).unwrap();
+        let candidates = &view.field(&path).unwrap().candidates;
+        assert_eq!(candidates.len(), 2, "{candidates:?}");
+        let carried = candidates
+            .iter()
+            .find(|c| c.value.display() == "西街")
+            .unwrap();
+        assert_eq!(carried.device.as_deref(), Some("phone-b"));
+        assert_eq!(carried.volunteer.as_deref(), Some("volunteer of phone-b"));
+        assert_eq!(carried.time, Some(1_760_000_000));
+        assert_eq!(carried.review.as_deref(), Some("merge a"));
+    }
+
     #[test]
     fn decisions_made_on_the_same_view_are_kept_side_by_side() {
         let mut doc = household();
