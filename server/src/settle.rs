@@ -787,6 +787,28 @@ pub async fn resolve(
     })
 }
 
+/// A live (not merged) household in the staff member's area, loaded to be written.
+async fn load_live(
+    ledger: &Ledger,
+    conn: &mut sqlx::AnyConnection,
+    account: &accounts::Staff,
+    id: &str,
+) -> Result<(String, AutoCommit), ReviewError> {
+    let (village, mut doc) = ledger
+        .load_for_write(conn, id)
+        .await?
+        .filter(|(village, _)| covers(account, village))
+        .ok_or_else(|| household_not_found(id))?;
+    let view = layout::read_household(doc.document()).map_err(DecisionError::from)?;
+    if let Some(into) = view.household_text("merged_into") {
+        return Err(ReviewError::Refused(Message::new(
+            format!("户“{id}”已经并入户“{into}”"),
+            format!("Household \"{id}\" was already merged into \"{into}\""),
+        )));
+    }
+    Ok((village, doc))
+}
+
 /// What became of a merge.
 #[derive(Debug, Serialize)]
 pub struct MergeOutcome {
@@ -815,23 +837,9 @@ pub async fn merge_households(
     }
     let now = jiff::Timestamp::now().as_second();
     let mut write = ledger.db().begin_write().await?;
-    let mut load = async |id: &str| -> Result<(String, AutoCommit), ReviewError> {
-        let (village, mut doc) = ledger
-            .load_for_write(&mut write.tx, id)
-            .await?
-            .filter(|(village, _)| covers(account, village))
-            .ok_or_else(|| household_not_found(id))?;
-        let view = layout::read_household(doc.document()).map_err(DecisionError::from)?;
-        if let Some(into) = view.household_text("merged_into") {
-            return Err(ReviewError::Refused(Message::new(
-                format!("户“{id}”已经并入户“{into}”"),
-                format!("Household \"{id}\" was already merged into \"{into}\""),
-            )));
-        }
-        Ok((village, doc))
-    };
-    let (keep_village, mut keep_doc) = load(keep).await?;
-    let (absorb_village, mut absorb_doc) = load(absorb).await?;
+    let (keep_village, mut keep_doc) = load_live(ledger, &mut write.tx, account, keep).await?;
+    let (absorb_village, mut absorb_doc) =
+        load_live(ledger, &mut write.tx, account, absorb).await?;
     let entry = Entry::new("review.merge", Outcome::Ok)
         .by(account.actor(), account.role.as_str())
         .on(format!("{absorb} -> {keep}"))
@@ -972,15 +980,8 @@ pub async fn move_member_between(
             format!("Household \"{to}\" is not one of this duplicate's two households"),
         )));
     };
-    let mut load = async |id: &str| -> Result<(String, AutoCommit), ReviewError> {
-        ledger
-            .load_for_write(&mut write.tx, id)
-            .await?
-            .filter(|(village, _)| covers(account, village))
-            .ok_or_else(|| household_not_found(id))
-    };
-    let (to_village, mut to_doc) = load(to).await?;
-    let (from_village, mut from_doc) = load(&from).await?;
+    let (to_village, mut to_doc) = load_live(ledger, &mut write.tx, account, to).await?;
+    let (from_village, mut from_doc) = load_live(ledger, &mut write.tx, account, &from).await?;
     let staff = staff_of(account);
     let signed = Signed {
         staff: &staff,
