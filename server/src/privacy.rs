@@ -478,6 +478,7 @@ mod tests {
                 village: "141124100201".to_owned(),
                 issues: Vec::new(),
                 view,
+                members_recorded_by: Default::default(),
             }),
             other_household: None,
             heads: Vec::new(),

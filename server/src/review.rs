@@ -10,8 +10,10 @@
 //!
 //! An item's id is derived from what it is about, so finding the same thing again reopens the
 //! same item. An item that nobody settled but that is no longer true (a later edit chose a
-//! value, a device fixed the rule) is closed as `settled` by itself. Every step is kept in
-//! `review_event`.
+//! value, a device fixed the rule) is closed as `settled` by itself. A duplicate staff
+//! `dismissed` as not the same household stays closed while it is found saying the same, and
+//! opens again when its summary changes (the pair shares another ID number). Every step is
+//! kept in `review_event`.
 //!
 //! Both tables are stored in the clear, so what they say names no sensitive value: ID
 //! numbers appear masked, a disputed health or poverty status without its values, and
@@ -59,16 +61,25 @@ pub enum Status {
     Resolved,
     /// No longer true without staff deciding: a later edit settled it.
     Settled,
+    /// A duplicate staff found not to be one: two households that only share a person.
+    /// Finding the same again does not reopen it; finding something new does.
+    Dismissed,
 }
 
 impl Status {
-    pub const ALL: [Status; 3] = [Status::Open, Status::Resolved, Status::Settled];
+    pub const ALL: [Status; 4] = [
+        Status::Open,
+        Status::Resolved,
+        Status::Settled,
+        Status::Dismissed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
             Status::Resolved => "resolved",
             Status::Settled => "settled",
+            Status::Dismissed => "dismissed",
         }
     }
 
@@ -356,17 +367,32 @@ fn duplicate_findings(vault: &Vault, subject: &Subject<'_>, holders: &[Holder]) 
                 (other, household)
             };
             let list = numbers.join("、");
+            // Both households named in the pair's order, so that the summary reads the same
+            // whichever of the two was just merged: a dismissed item compares it to tell
+            // whether anything new is shared.
+            let own_number = subject.view.household_text("number").unwrap_or("?");
+            let (first_number, second_number) = if household < other {
+                (own_number, other_number)
+            } else {
+                (other_number, own_number)
+            };
             let summary = if heads_match {
                 Message::new(
-                    format!("疑似重复建档：与户 {other_number} 的户主身份证号相同（{list}）"),
                     format!(
-                        "Possibly the same household registered twice: its head's ID number ({list}) is also the head's of household {other_number}"
+                        "疑似重复建档：户 {first_number} 与户 {second_number} 的户主身份证号相同（{list}）"
+                    ),
+                    format!(
+                        "Possibly the same household registered twice: households {first_number} and {second_number} have the same head's ID number ({list})"
                     ),
                 )
             } else {
                 Message::new(
-                    format!("与户 {other_number} 有相同身份证号的成员（{list}）"),
-                    format!("Shares members' ID numbers ({list}) with household {other_number}"),
+                    format!(
+                        "户 {first_number} 与户 {second_number} 有相同身份证号的成员（{list}）"
+                    ),
+                    format!(
+                        "Households {first_number} and {second_number} share members' ID numbers ({list})"
+                    ),
                 )
             };
             Finding {
@@ -479,6 +505,11 @@ pub async fn refresh_all(
         match known.get(&finding.id) {
             Some(item)
                 if item.status == Status::Open.as_str() && item.summary == finding.summary => {}
+            // Staff said these are not the same household; only a finding that says
+            // something new (another shared ID number) asks them again.
+            Some(item)
+                if item.status == Status::Dismissed.as_str() && item.summary == finding.summary => {
+            }
             Some(item) => {
                 // Still open with a new summary, or back after it was closed: one statement
                 // serves both.

@@ -17,7 +17,7 @@ pub enum ReviewCommand {
         /// conflict, rule or duplicate.
         #[arg(long)]
         kind: Option<String>,
-        /// open, resolved or settled.
+        /// open, resolved, settled or dismissed.
         #[arg(long)]
         status: Option<String>,
         #[arg(long, default_value_t = 50)]
@@ -46,7 +46,30 @@ pub enum ReviewCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Merge a duplicate household into the one that stays.
+    /// Move a person recorded in the wrong household of a duplicate into the right one.
+    Move {
+        item: String,
+        /// The person's member key (as `show` lists it).
+        #[arg(long)]
+        member: String,
+        /// The household of the pair the person belongs to.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Settle a duplicate as not the same household (say why).
+    Dismiss {
+        item: String,
+        #[arg(long)]
+        comment: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge a duplicate household into the one that stays. Only for one family recorded
+    /// twice; values that differ stay on the survivor as conflicts to review.
     Merge {
         keep: String,
         absorb: String,
@@ -205,13 +228,27 @@ pub fn run(connection: Connection, command: ReviewCommand) -> Result<(), String>
                 "heads": detail["heads"],
             });
             let outcome = client.post(&format!("/api/v1/review/items/{item}/resolve"), &body)?;
-            print(&outcome, json, |o| {
-                format!(
-                    "{}\n{}\n",
-                    o["message"]["zh"].as_str().unwrap_or(""),
-                    o["message"]["en"].as_str().unwrap_or("")
-                )
-            })
+            print(&outcome, json, render_message)
+        }
+        ReviewCommand::Move {
+            item,
+            member,
+            to,
+            comment,
+            json,
+        } => {
+            let body = json!({ "member": member, "to": to, "comment": comment });
+            let outcome = client.post(&format!("/api/v1/review/items/{item}/move"), &body)?;
+            print(&outcome, json, render_message)
+        }
+        ReviewCommand::Dismiss {
+            item,
+            comment,
+            json,
+        } => {
+            let body = json!({ "comment": comment });
+            let outcome = client.post(&format!("/api/v1/review/items/{item}/dismiss"), &body)?;
+            print(&outcome, json, render_message)
         }
         ReviewCommand::Merge {
             keep,
@@ -221,15 +258,18 @@ pub fn run(connection: Connection, command: ReviewCommand) -> Result<(), String>
         } => {
             let body = json!({ "keep": keep, "absorb": absorb, "comment": comment });
             let outcome = client.post("/api/v1/review/merge", &body)?;
-            print(&outcome, json, |o| {
-                format!(
-                    "{}\n{}\n",
-                    o["message"]["zh"].as_str().unwrap_or(""),
-                    o["message"]["en"].as_str().unwrap_or("")
-                )
-            })
+            print(&outcome, json, render_message)
         }
     }
+}
+
+/// What the server said happened, in both languages.
+fn render_message(outcome: &Value) -> String {
+    format!(
+        "{}\n{}\n",
+        outcome["message"]["zh"].as_str().unwrap_or(""),
+        outcome["message"]["en"].as_str().unwrap_or("")
+    )
 }
 
 fn print(value: &Value, json: bool, render: impl Fn(&Value) -> String) -> Result<(), String> {
@@ -256,6 +296,7 @@ fn status_label(status: &str) -> &str {
         "open" => "待处理 open",
         "resolved" => "已处理 resolved",
         "settled" => "已自行消除 settled",
+        "dismissed" => "不是同一户 dismissed",
         other => other,
     }
 }
@@ -401,11 +442,17 @@ fn render_item(detail: &Value) -> String {
     }
     let id = text(&item["id"]);
     match text(&item["kind"]) {
-        "duplicate" => out.push_str(&format!(
-            "\n处理 settle: doorstep review merge {} {}\n",
-            text(&item["household_id"]),
-            item["other_household_id"].as_str().unwrap_or("OTHER"),
-        )),
+        "duplicate" if detail["other_household"].is_object() => {
+            out.push_str(&side_by_side(
+                &detail["household"],
+                &detail["other_household"],
+            ));
+            out.push_str(&format!(
+                "\n处理 settle:\n  同一户 same family:      doorstep review merge {} {} [--comment 说明]\n  成员登记错户 wrong household: doorstep review move {id} --member 成员键 --to 正确户\n  不是同一户 not the same:  doorstep review dismiss {id} --comment 说明\n",
+                text(&item["household_id"]),
+                item["other_household_id"].as_str().unwrap_or("OTHER"),
+            ))
+        }
         _ if detail["candidates"]
             .as_array()
             .is_some_and(|c| !c.is_empty()) =>
@@ -419,4 +466,83 @@ fn render_item(detail: &Value) -> String {
         )),
     }
     out
+}
+
+/// One household of a duplicate, as lines: who lives there, where, and who visited.
+fn household_lines(part: &Value) -> Vec<String> {
+    let field = |record: &Value, name: &str| -> String {
+        record[name]["value"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| record[name]["value"].as_i64().map(|n| n.to_string()))
+            .unwrap_or_else(|| "—".to_owned())
+    };
+    let household = &part["household"];
+    let mut lines = vec![
+        format!("户 household {}", text(&part["id"])),
+        format!("编号 number {}", field(household, "number")),
+        format!("地址 address {}", field(household, "address")),
+        format!("电话 phone {}", field(household, "phone")),
+        "成员 members:".to_owned(),
+    ];
+    for (key, member) in part["members"].as_object().into_iter().flatten() {
+        let recorder = &part["members_recorded_by"][key];
+        lines.push(format!(
+            "  {} {} 关系 {}",
+            field(member, "name"),
+            field(member, "id_number"),
+            field(member, "relation"),
+        ));
+        lines.push(format!("    键 key {key}"));
+        lines.push(format!("    登记 by {}", who(recorder)));
+    }
+    lines.push("走访 visits:".to_owned());
+    for visit in part["visits"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, v)| v)
+    {
+        lines.push(format!(
+            "  {} {}",
+            china_time(&visit["started_at"]["value"]),
+            field(visit, "outcome"),
+        ));
+        lines.push(format!(
+            "    {} · 设备 device {}",
+            field(visit, "volunteer"),
+            field(visit, "device"),
+        ));
+    }
+    lines
+}
+
+/// Two households of a duplicate in two columns, so a clerk compares them line by line.
+fn side_by_side(left: &Value, right: &Value) -> String {
+    let (left, right) = (household_lines(left), household_lines(right));
+    let width = left.iter().map(|l| columns(l)).max().unwrap_or(0) + 4;
+    let mut out = String::from("\n两户对照 side by side:\n");
+    for row in 0..left.len().max(right.len()) {
+        let first = left.get(row).map(String::as_str).unwrap_or("");
+        let second = right.get(row).map(String::as_str).unwrap_or("");
+        let pad = " ".repeat(width.saturating_sub(columns(first)));
+        out.push_str(&format!("{first}{pad}│ {second}\n"));
+    }
+    out
+}
+
+/// How many terminal columns a line takes: Chinese characters take two.
+fn columns(line: &str) -> usize {
+    line.chars()
+        .map(|c| match u32::from(c) {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6 => 2,
+            _ => 1,
+        })
+        .sum()
 }

@@ -236,12 +236,21 @@ fn copyable(key: &str) -> bool {
     key != "schema_version" && !OWN_FIELDS.contains(&key)
 }
 
-/// Copies into `survivor` every value of `source` it does not hold yet (or, for `keys`, every
-/// value named), as one change by a fresh actor. Returns the change, if anything was copied.
+/// Which of a source's values [`copy_values`] copies.
+enum Copy<'a> {
+    /// Every value the survivor holds nothing for.
+    Missing,
+    /// These keys, as the source holds them (a late edit forwarded): they replace the
+    /// survivor's.
+    Overwrite(&'a BTreeSet<String>),
+}
+
+/// Copies values of `source` into `survivor`, as `what` says, as one change by a fresh
+/// actor. Returns the change, if anything was copied.
 fn copy_values(
     survivor: &mut AutoCommit,
     source: &AutoCommit,
-    keys: Option<&BTreeSet<String>>,
+    what: Copy<'_>,
     info: &ActorInfo,
     message: String,
     now: i64,
@@ -262,9 +271,9 @@ fn copy_values(
         if !copyable(&key) {
             continue;
         }
-        let wanted = match keys {
-            Some(keys) => keys.contains(&key),
-            None => survivor.get(ROOT, key.as_str())?.is_none(),
+        let wanted = match what {
+            Copy::Overwrite(keys) => keys.contains(&key),
+            Copy::Missing => survivor.get(ROOT, key.as_str())?.is_none(),
         };
         if !wanted {
             continue;
@@ -276,7 +285,7 @@ fn copy_values(
             copied = true;
         }
     }
-    if let Some(keys) = keys {
+    if let Copy::Overwrite(keys) = what {
         // A code cleared from a multi-select on the absorbed household is cleared here too.
         for key in keys {
             if copyable(key)
@@ -301,9 +310,97 @@ fn copy_values(
     Ok(survivor.get_last_local_change())
 }
 
+/// The values one change of the source wrote, to be carried into the target.
+#[derive(Default)]
+struct Carried {
+    /// The original writer's actor (hex), to name its device and volunteer.
+    actor: String,
+    /// The original change's device clock.
+    time: Option<i64>,
+    values: Vec<(String, automerge::ScalarValue)>,
+}
+
+/// Writes into `target` every value of `source`, at the keys `wanted` accepts, that `target`
+/// does not already hold, *beside* what `target` holds: each is written by a change with no
+/// parents, so it is concurrent with the target's own values. Where the target holds a
+/// different value the field becomes a conflict with both candidates, for staff to settle in
+/// the queue; nothing silently wins or disappears. Where it holds nothing the value is simply
+/// there.
+///
+/// Each original change's values go in a change of their own, under a fresh actor that names
+/// the original device and volunteer and keeps the original device time, so a candidate says
+/// who recorded it; `message` says how it came (the review decision, with its comment).
+/// Returns the changes, already applied to `target`.
+fn carry_values(
+    target: &mut AutoCommit,
+    source: &mut AutoCommit,
+    wanted: impl Fn(&str) -> bool,
+    message: &str,
+    now: i64,
+) -> Result<Vec<Change>, DecisionError> {
+    let source = source.document();
+    let actors = layout::read_household(source)?.actors;
+    let keys: Vec<String> = source
+        .map_range(ROOT, ..)
+        .map(|item| item.key.to_string())
+        .filter(|key| copyable(key) && !key.starts_with("actors.") && wanted(key))
+        .collect();
+    let mut by_change: std::collections::BTreeMap<Option<ChangeHash>, Carried> =
+        std::collections::BTreeMap::new();
+    for key in keys {
+        let held: Vec<automerge::ScalarValue> = target
+            .get_all(ROOT, key.as_str())?
+            .into_iter()
+            .filter_map(|(value, _)| match value {
+                Value::Scalar(scalar) => Some(scalar.into_owned()),
+                Value::Object(_) => None,
+            })
+            .collect();
+        for (value, id) in source.get_all(ROOT, key.as_str())? {
+            let Value::Scalar(scalar) = value else {
+                continue;
+            };
+            let scalar = scalar.into_owned();
+            if held.contains(&scalar) {
+                continue;
+            }
+            let hash = source.hash_for_opid(&id);
+            let carried = by_change.entry(hash).or_default();
+            if let automerge::ObjId::Id(_, actor, _) = &id {
+                carried.actor = actor.to_hex_string();
+            }
+            carried.time = hash
+                .and_then(|hash| source.get_change_meta_by_hash(&hash))
+                .map(|meta| meta.timestamp);
+            carried.values.push((key.clone(), scalar));
+        }
+    }
+    let mut changes = Vec::new();
+    for carried in by_change.into_values() {
+        let actor = ActorId::random();
+        let mut fork = AutoCommit::new().with_actor(actor.clone());
+        let info = actors.get(&carried.actor).cloned().unwrap_or_default();
+        layout::write_actor(&mut fork, &actor.to_hex_string(), &info)?;
+        for (key, value) in carried.values {
+            fork.put(ROOT, key, value)?;
+        }
+        fork.commit_with(
+            automerge::transaction::CommitOptions::default()
+                .with_message(message)
+                .with_time(carried.time.unwrap_or(now)),
+        );
+        if let Some(change) = fork.get_last_local_change() {
+            target.apply_changes([change.clone()])?;
+            changes.push(change);
+        }
+    }
+    Ok(changes)
+}
+
 /// The changes that merge `absorbed` into `survivor`: the survivor gains every member, visit
-/// and value it lacks (its own values win where both have one; the absorbed household's stay
-/// in its own history); the absorbed household points to the survivor.
+/// and value it lacks; where both hold a value and they differ, the survivor holds both, as a
+/// conflict for staff to settle, each named by who recorded it; the absorbed household points
+/// to the survivor. Returns the survivor's changes and the absorbed household's tombstone.
 pub fn merge(
     survivor: &mut AutoCommit,
     absorbed: &mut AutoCommit,
@@ -312,37 +409,129 @@ pub fn merge(
     staff: &Staff,
     comment: Option<&str>,
     now: i64,
-) -> Result<(Option<Change>, Change), DecisionError> {
+) -> Result<(Vec<Change>, Change), DecisionError> {
     let info = ActorInfo {
         device: Some("doorstep-server".to_owned()),
         volunteer: None,
         staff: Some(staff.name.clone()),
     };
     let message = layout::review_message(&format!("merge {absorbed_id}"), comment);
-    let copied = copy_values(survivor, absorbed, None, &info, message.clone(), now)?;
-    let actor = ActorId::random();
-    absorbed.set_actor(actor.clone());
-    layout::write_actor(absorbed, &actor.to_hex_string(), &info)?;
-    let pointer = FieldPath::household("merged_into").map_err(|_| {
-        DecisionError::Refused(Message::new(
-            "内部错误：缺少字段",
-            "Internal: missing field",
-        ))
-    })?;
-    layout::write_field(
+    let mut changes: Vec<Change> = copy_values(
+        survivor,
         absorbed,
-        &pointer,
-        Some(&FieldValue::Text(survivor_id.to_owned())),
-    )?;
-    absorbed.commit_with(
+        Copy::Missing,
+        &info,
+        message.clone(),
+        now,
+    )?
+    .into_iter()
+    .collect();
+    // Every value copied above is the survivor's now; what remains differs.
+    changes.extend(carry_values(survivor, absorbed, |_| true, &message, now)?);
+    let tombstone = staff_change(absorbed, staff, &message, now, |doc| {
+        let pointer = FieldPath::household("merged_into").map_err(|_| {
+            DecisionError::Refused(Message::new(
+                "内部错误：缺少字段",
+                "Internal: missing field",
+            ))
+        })?;
+        layout::write_field(
+            doc,
+            &pointer,
+            Some(&FieldValue::Text(survivor_id.to_owned())),
+        )?;
+        Ok(())
+    })?;
+    Ok((changes, tombstone))
+}
+
+/// Makes one change on `doc` by a fresh actor that names the staff member, with `message`.
+fn staff_change(
+    doc: &mut AutoCommit,
+    staff: &Staff,
+    message: &str,
+    now: i64,
+    edit: impl FnOnce(&mut AutoCommit) -> Result<(), DecisionError>,
+) -> Result<Change, DecisionError> {
+    let actor = ActorId::random();
+    doc.set_actor(actor.clone());
+    let info = ActorInfo {
+        device: Some("doorstep-server".to_owned()),
+        volunteer: None,
+        staff: Some(staff.name.clone()),
+    };
+    layout::write_actor(doc, &actor.to_hex_string(), &info)?;
+    edit(doc)?;
+    doc.commit_with(
         automerge::transaction::CommitOptions::default()
             .with_message(message)
             .with_time(now),
     );
-    let tombstone = absorbed.get_last_local_change().ok_or_else(|| {
-        DecisionError::Refused(Message::new("没有可保存的修改", "Nothing to save"))
+    doc.get_last_local_change()
+        .ok_or_else(|| DecisionError::Refused(Message::new("没有可保存的修改", "Nothing to save")))
+}
+
+/// The root keys that hold one member: its own fields, and the trainings and subsidies
+/// recorded for it.
+fn member_keys(doc: &mut AutoCommit, member: &str) -> Result<BTreeSet<String>, DecisionError> {
+    let doc = doc.document();
+    let view = layout::read_household(doc)?;
+    let mut prefixes = vec![format!("members.{member}.")];
+    for entity in [
+        schema::fields::Entity::Training,
+        schema::fields::Entity::Subsidy,
+    ] {
+        for (id, record) in view.records(entity) {
+            if record.get("member").and_then(|f| f.value.as_text()) == Some(member) {
+                prefixes.push(format!("{}.{id}.", entity.prefix()));
+            }
+        }
+    }
+    Ok(doc
+        .map_range(ROOT, ..)
+        .map(|item| item.key.to_string())
+        .filter(|key| {
+            prefixes
+                .iter()
+                .any(|prefix| key.starts_with(prefix.as_str()))
+        })
+        .collect())
+}
+
+/// The changes that move member `member` from `source` into `target`: the target gains the
+/// member's values (and its trainings and subsidies), each named by who first recorded it,
+/// beside any different value it holds for the same person; the source drops them in a
+/// change by the staff member, so its history still shows the member and who removed it.
+/// Returns the target's changes and the source's.
+pub fn move_member(
+    target: &mut AutoCommit,
+    source: &mut AutoCommit,
+    member: &str,
+    source_id: &str,
+    signed: &Signed<'_>,
+) -> Result<(Vec<Change>, Change), DecisionError> {
+    let keys = member_keys(source, member)?;
+    if !keys.contains(&format!("members.{member}.name")) {
+        return Err(DecisionError::Refused(Message::new(
+            format!("户“{source_id}”中没有成员“{member}”"),
+            format!("Household \"{source_id}\" has no member \"{member}\""),
+        )));
+    }
+    let message = layout::review_message(signed.item, signed.comment);
+    let carried = carry_values(
+        target,
+        source,
+        |key| keys.contains(key),
+        &message,
+        signed.at,
+    )?;
+    let removal = staff_change(source, signed.staff, &message, signed.at, |doc| {
+        for key in &keys {
+            doc.delete(ROOT, key.as_str())?;
+        }
+        Ok(())
     })?;
-    Ok((copied, tombstone))
+    Ok((carried, removal))
 }
 
 /// The keys a batch of changes wrote or cleared at the root of a document.
@@ -394,7 +583,14 @@ pub fn forward(
         .iter()
         .find_map(|c| c.message().map(str::to_owned))
         .unwrap_or_else(|| format!("forwarded from {absorbed_id}"));
-    copy_values(survivor, absorbed, Some(&keys), &info, message, now)
+    copy_values(
+        survivor,
+        absorbed,
+        Copy::Overwrite(&keys),
+        &info,
+        message,
+        now,
+    )
 }
 
 /// Why a review action failed, as the HTTP API reports it.
@@ -494,8 +690,8 @@ pub async fn resolve(
         .ok_or_else(|| item_not_found(item_id))?;
     if item.kind == Kind::Duplicate {
         return Err(ReviewError::Refused(Message::new(
-            "重复项请用“合并”处理：doorstep review merge 保留户 并入户",
-            "Settle a duplicate by merging: doorstep review merge KEEP ABSORB",
+            "重复项请用合并（merge）、移动成员（move）或“不是同一户”（dismiss）处理",
+            "Settle a duplicate by merging (merge), moving a member (move) or as not the same household (dismiss)",
         )));
     }
     let path = FieldPath::parse(&item.path).map_err(|_| {
@@ -591,6 +787,28 @@ pub async fn resolve(
     })
 }
 
+/// A live (not merged) household in the staff member's area, loaded to be written.
+async fn load_live(
+    ledger: &Ledger,
+    conn: &mut sqlx::AnyConnection,
+    account: &accounts::Staff,
+    id: &str,
+) -> Result<(String, AutoCommit), ReviewError> {
+    let (village, mut doc) = ledger
+        .load_for_write(conn, id)
+        .await?
+        .filter(|(village, _)| covers(account, village))
+        .ok_or_else(|| household_not_found(id))?;
+    let view = layout::read_household(doc.document()).map_err(DecisionError::from)?;
+    if let Some(into) = view.household_text("merged_into") {
+        return Err(ReviewError::Refused(Message::new(
+            format!("户“{id}”已经并入户“{into}”"),
+            format!("Household \"{id}\" was already merged into \"{into}\""),
+        )));
+    }
+    Ok((village, doc))
+}
+
 /// What became of a merge.
 #[derive(Debug, Serialize)]
 pub struct MergeOutcome {
@@ -619,23 +837,9 @@ pub async fn merge_households(
     }
     let now = jiff::Timestamp::now().as_second();
     let mut write = ledger.db().begin_write().await?;
-    let mut load = async |id: &str| -> Result<(String, AutoCommit), ReviewError> {
-        let (village, mut doc) = ledger
-            .load_for_write(&mut write.tx, id)
-            .await?
-            .filter(|(village, _)| covers(account, village))
-            .ok_or_else(|| household_not_found(id))?;
-        let view = layout::read_household(doc.document()).map_err(DecisionError::from)?;
-        if let Some(into) = view.household_text("merged_into") {
-            return Err(ReviewError::Refused(Message::new(
-                format!("户“{id}”已经并入户“{into}”"),
-                format!("Household \"{id}\" was already merged into \"{into}\""),
-            )));
-        }
-        Ok((village, doc))
-    };
-    let (keep_village, mut keep_doc) = load(keep).await?;
-    let (absorb_village, mut absorb_doc) = load(absorb).await?;
+    let (keep_village, mut keep_doc) = load_live(ledger, &mut write.tx, account, keep).await?;
+    let (absorb_village, mut absorb_doc) =
+        load_live(ledger, &mut write.tx, account, absorb).await?;
     let entry = Entry::new("review.merge", Outcome::Ok)
         .by(account.actor(), account.role.as_str())
         .on(format!("{absorb} -> {keep}"))
@@ -689,15 +893,9 @@ pub async fn merge_households(
             vec![tombstone],
         )
         .await?;
-    if let Some(copied) = copied {
+    if !copied.is_empty() {
         ledger
-            .apply_server_changes(
-                &mut write.tx,
-                keep,
-                &keep_village,
-                &mut keep_doc,
-                vec![copied],
-            )
+            .apply_server_changes(&mut write.tx, keep, &keep_village, &mut keep_doc, copied)
             .await?;
     }
     write.commit().await?;
@@ -706,10 +904,204 @@ pub async fn merge_households(
         absorbed: absorb.to_owned(),
         resolved_items,
         message: Message::new(
-            format!("户“{absorb}”已并入户“{keep}”；两户的历史都保留，设备下次同步时转到保留户"),
             format!(
-                "Household \"{absorb}\" is merged into \"{keep}\"; both histories are kept, and devices follow on their next sync"
+                "户“{absorb}”已并入户“{keep}”；两户的历史都保留，两户不同的值都留在保留户中待审核，设备下次同步时转到保留户"
             ),
+            format!(
+                "Household \"{absorb}\" is merged into \"{keep}\"; both histories are kept, values that differed stay on the survivor as conflicts to review, and devices follow on their next sync"
+            ),
+        ),
+    })
+}
+
+/// An open duplicate item between two households, in the staff member's area: the pair it
+/// names. An item about one household's own members names no pair.
+async fn open_pair(
+    conn: &mut sqlx::AnyConnection,
+    account: &accounts::Staff,
+    item_id: &str,
+) -> Result<(ItemRow, String), ReviewError> {
+    let item = review::item(conn, item_id)
+        .await?
+        .filter(|item| covers(account, &item.village))
+        .ok_or_else(|| item_not_found(item_id))?;
+    let other = match (&item.kind, &item.other_household_id) {
+        (Kind::Duplicate, Some(other)) => other.clone(),
+        _ => {
+            return Err(ReviewError::Refused(Message::new(
+                "只有两户之间的重复项可以这样处理",
+                "Only a duplicate between two households can be settled this way",
+            )));
+        }
+    };
+    if item.status != Status::Open {
+        return Err(ReviewError::Refused(Message::new(
+            format!("该项已处理（{}）", item.status.as_str()),
+            format!("The item is already closed ({})", item.status.as_str()),
+        )));
+    }
+    Ok((item, other))
+}
+
+/// What became of moving a member.
+#[derive(Debug, Serialize)]
+pub struct MoveOutcome {
+    pub item: ItemRow,
+    pub member: String,
+    pub from: String,
+    pub to: String,
+    pub message: Message,
+}
+
+/// Moves a person recorded in the wrong household of a duplicate pair into the right one:
+/// the other household of the pair. The person's values go into `to`, named by whoever first
+/// recorded them; the wrong household drops the person in a change by the staff member, so
+/// both keep the history. The item is resolved.
+#[allow(clippy::too_many_arguments)]
+pub async fn move_member_between(
+    ledger: &Ledger,
+    account: &accounts::Staff,
+    client: &str,
+    item_id: &str,
+    member: &str,
+    to: &str,
+    comment: Option<&str>,
+) -> Result<MoveOutcome, ReviewError> {
+    let now = jiff::Timestamp::now().as_second();
+    let mut write = ledger.db().begin_write().await?;
+    let (item, other) = open_pair(&mut write.tx, account, item_id).await?;
+    let from = if to == item.household_id {
+        other
+    } else if to == other {
+        item.household_id.clone()
+    } else {
+        return Err(ReviewError::Refused(Message::new(
+            format!("户“{to}”不是该重复项的两户之一"),
+            format!("Household \"{to}\" is not one of this duplicate's two households"),
+        )));
+    };
+    let (to_village, mut to_doc) = load_live(ledger, &mut write.tx, account, to).await?;
+    let (from_village, mut from_doc) = load_live(ledger, &mut write.tx, account, &from).await?;
+    let staff = staff_of(account);
+    let signed = Signed {
+        staff: &staff,
+        item: item_id,
+        comment,
+        at: now,
+    };
+    let (carried, removal) = move_member(&mut to_doc, &mut from_doc, member, &from, &signed)?;
+    review::close(&mut write.tx, item_id, Status::Resolved, now).await?;
+    review::record(
+        &mut write.tx,
+        item_id,
+        now,
+        &account.id,
+        "moved",
+        &serde_json::json!({
+            "staff": staff.name,
+            "member": member,
+            "from": from,
+            "to": to,
+            "comment": comment,
+        }),
+    )
+    .await?;
+    let entry = Entry::new("review.move", Outcome::Ok)
+        .by(account.actor(), account.role.as_str())
+        .on(item_id)
+        .from(client)
+        .saying(format!("member {member}: {from} -> {to}"));
+    audit::record_in(&mut write.tx, entry).await?;
+    // The wrong household first: once it no longer holds the person, finding duplicates for
+    // the right one does not find the pair again.
+    ledger
+        .apply_server_changes(
+            &mut write.tx,
+            &from,
+            &from_village,
+            &mut from_doc,
+            vec![removal],
+        )
+        .await?;
+    if !carried.is_empty() {
+        ledger
+            .apply_server_changes(&mut write.tx, to, &to_village, &mut to_doc, carried)
+            .await?;
+    }
+    let after = review::item(&mut write.tx, item_id)
+        .await?
+        .ok_or_else(|| item_not_found(item_id))?;
+    write.commit().await?;
+    Ok(MoveOutcome {
+        item: after,
+        member: member.to_owned(),
+        message: Message::new(
+            format!("成员已从户“{from}”移到户“{to}”；两户的历史都保留，设备下次同步时更新"),
+            format!(
+                "The member is moved from household \"{from}\" to \"{to}\"; both histories are kept, and devices follow on their next sync"
+            ),
+        ),
+        from,
+        to: to.to_owned(),
+    })
+}
+
+/// What became of settling a duplicate as not the same household.
+#[derive(Debug, Serialize)]
+pub struct DismissOutcome {
+    pub item: ItemRow,
+    pub message: Message,
+}
+
+/// Settles a duplicate item as "not the same household": nothing in either household
+/// changes. The item stays closed when the same finding comes back, and opens again only if
+/// the two households come to share something new.
+pub async fn dismiss(
+    ledger: &Ledger,
+    account: &accounts::Staff,
+    client: &str,
+    item_id: &str,
+    comment: &str,
+) -> Result<DismissOutcome, ReviewError> {
+    let comment = comment.trim();
+    if comment.is_empty() {
+        return Err(ReviewError::Refused(Message::new(
+            "请说明为什么不是同一户（comment）",
+            "Say why these are not the same household (comment)",
+        )));
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let mut write = ledger.db().begin_write().await?;
+    let (item, _) = open_pair(&mut write.tx, account, item_id).await?;
+    let staff = staff_of(account);
+    review::close(&mut write.tx, item_id, Status::Dismissed, now).await?;
+    review::record(
+        &mut write.tx,
+        item_id,
+        now,
+        &account.id,
+        "dismissed",
+        &serde_json::json!({
+            "staff": staff.name,
+            "comment": comment,
+            "summary": item.summary,
+        }),
+    )
+    .await?;
+    let entry = Entry::new("review.dismiss", Outcome::Ok)
+        .by(account.actor(), account.role.as_str())
+        .on(item_id)
+        .from(client);
+    audit::record_in(&mut write.tx, entry).await?;
+    let after = review::item(&mut write.tx, item_id)
+        .await?
+        .ok_or_else(|| item_not_found(item_id))?;
+    write.commit().await?;
+    Ok(DismissOutcome {
+        item: after,
+        message: Message::new(
+            "已确定不是同一户；除非两户出现新的相同信息，该项不再打开",
+            "Settled as not the same household; the item stays closed unless the two come to share something new",
         ),
     })
 }
@@ -798,6 +1190,49 @@ mod tests {
         assert_eq!(history[0].origin.review.as_deref(), Some("item1"));
         assert_eq!(history[0].origin.comment.as_deref(), Some("户主确认"));
         assert_eq!(history[0].time, 1_800_000_000);
+    }
+
+    /// Writes `value` at `path` as a phone would: a fresh actor that names its device.
+    fn record_as(doc: &mut AutoCommit, device: &str, path: &FieldPath, value: &str, at: i64) {
+        let actor = ActorId::random();
+        doc.set_actor(actor.clone());
+        let info = ActorInfo {
+            device: Some(device.to_owned()),
+            volunteer: Some(format!("volunteer of {device}")),
+            staff: None,
+        };
+        layout::write_actor(doc, &actor.to_hex_string(), &info).unwrap();
+        layout::write_field(doc, path, Some(&FieldValue::Text(value.to_owned()))).unwrap();
+        doc.commit_with(automerge::transaction::CommitOptions::default().with_time(at));
+    }
+
+    #[test]
+    fn a_merge_keeps_the_absorbed_households_different_value_beside_the_survivors() {
+        let (mut survivor, mut absorbed) = (household(), household());
+        let path = FieldPath::household("address").unwrap();
+        record_as(&mut survivor, "phone-a", &path, "东街", 1_750_000_000);
+        record_as(&mut absorbed, "phone-b", &path, "西街", 1_760_000_000);
+        merge(
+            &mut survivor,
+            &mut absorbed,
+            "s",
+            "a",
+            &staff("李华"),
+            None,
+            1_800_000_000,
+        )
+        .unwrap();
+        let view = layout::read_household(survivor.document()).unwrap();
+        let candidates = &view.field(&path).unwrap().candidates;
+        assert_eq!(candidates.len(), 2, "{candidates:?}");
+        let carried = candidates
+            .iter()
+            .find(|c| c.value.display() == "西街")
+            .unwrap();
+        assert_eq!(carried.device.as_deref(), Some("phone-b"));
+        assert_eq!(carried.volunteer.as_deref(), Some("volunteer of phone-b"));
+        assert_eq!(carried.time, Some(1_760_000_000));
+        assert_eq!(carried.review.as_deref(), Some("merge a"));
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/review/items", get(review::list))
         .route("/api/v1/review/items/{id}", get(review::show))
         .route("/api/v1/review/items/{id}/resolve", post(review::resolve))
+        .route("/api/v1/review/items/{id}/move", post(review::move_member))
+        .route("/api/v1/review/items/{id}/dismiss", post(review::dismiss))
         .route("/api/v1/review/merge", post(review::merge))
         .route("/api/v1/quarantine", get(quarantine::list))
         .route("/api/v1/quarantine/{id}", get(quarantine::show))

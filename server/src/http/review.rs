@@ -1,6 +1,7 @@
 //! The review API for county staff, in JSON: the queue by area, kind and status; one item
-//! with everything needed to decide it; deciding; merging duplicate households; and the
-//! open items of each village.
+//! with everything needed to decide it (for a duplicate, both households side by side);
+//! deciding; merging duplicate households, moving a person between them, or settling them as
+//! not the same household; and the open items of each village.
 
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
@@ -9,13 +10,13 @@ use crate::accounts::Permission;
 use crate::privacy;
 use crate::register;
 use crate::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
-use crate::settle::{self, Choice, MergeOutcome, ResolveOutcome};
+use crate::settle::{self, Choice, DismissOutcome, MergeOutcome, MoveOutcome, ResolveOutcome};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use schema::Message;
 use schema::fields::FieldPath;
-use schema::layout::{self, FieldValue, HistoryEntry, HouseholdView};
+use schema::layout::{self, ActorInfo, FieldValue, HistoryEntry, HouseholdView};
 use schema::validation::{self, Issue};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -104,6 +105,9 @@ pub struct HouseholdPart {
     pub village: String,
     #[serde(flatten)]
     pub view: HouseholdView,
+    /// Who first recorded each member (by member key), so that staff comparing two
+    /// households see whose word each person rests on. Visits name their own volunteer.
+    pub members_recorded_by: BTreeMap<String, ActorInfo>,
     pub issues: Vec<Issue>,
 }
 
@@ -139,11 +143,30 @@ async fn household_part(
         return Ok(None);
     };
     let issues = validation::validate(&view, register::today());
+    let members_recorded_by = view
+        .members
+        .keys()
+        .filter_map(|key| {
+            let path = FieldPath::parse(&format!("members.{key}.name")).ok()?;
+            let first = layout::field_history(doc.document(), &path, &view.actors)
+                .into_iter()
+                .next()?;
+            Some((
+                key.clone(),
+                ActorInfo {
+                    device: first.device,
+                    volunteer: first.volunteer,
+                    staff: first.staff,
+                },
+            ))
+        })
+        .collect();
     Ok(Some((
         HouseholdPart {
             id: id.to_owned(),
             village,
             view,
+            members_recorded_by,
             issues,
         },
         doc,
@@ -330,6 +353,69 @@ pub async fn merge(
         request.comment.as_deref(),
     )
     .await?;
+    Ok(Json(outcome))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MoveRequest {
+    /// The member key of the person, in the household they are wrongly recorded in.
+    pub member: String,
+    /// The household of the pair the person belongs to.
+    pub to: String,
+    pub comment: Option<String>,
+}
+
+pub async fn move_member(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(request): Json<MoveRequest>,
+) -> ApiResult<Json<MoveOutcome>> {
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ResolveReview,
+        "review.move",
+    )
+    .await?;
+    let outcome = settle::move_member_between(
+        &state.ledger,
+        &staff,
+        &client.0,
+        &id,
+        &request.member,
+        &request.to,
+        request.comment.as_deref(),
+    )
+    .await?;
+    Ok(Json(outcome))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DismissRequest {
+    /// Why the two are not the same household; required.
+    #[serde(default)]
+    pub comment: String,
+}
+
+pub async fn dismiss(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(request): Json<DismissRequest>,
+) -> ApiResult<Json<DismissOutcome>> {
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ResolveReview,
+        "review.dismiss",
+    )
+    .await?;
+    let outcome = settle::dismiss(&state.ledger, &staff, &client.0, &id, &request.comment).await?;
     Ok(Json(outcome))
 }
 

@@ -7,6 +7,7 @@ mod cli;
 mod convergence;
 mod data_key;
 mod devices;
+mod duplicates;
 mod field_sync;
 mod foreign_client;
 mod hardening;

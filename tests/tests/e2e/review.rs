@@ -6,7 +6,7 @@ use doorstep_e2e::{Backend, COUNTY, HouseholdId, Phone, Server, TestDatabase, VI
 use serde_json::{Value, json};
 
 /// A valid 18-digit ID number for a person born on `birth` (YYYYMMDD), with a sequence.
-fn id_number(birth: &str, sequence: u32) -> String {
+pub(crate) fn id_number(birth: &str, sequence: u32) -> String {
     let first17 = format!("141124{birth}{sequence:03}");
     let mut digits = [0u8; 17];
     for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
@@ -16,7 +16,7 @@ fn id_number(birth: &str, sequence: u32) -> String {
 }
 
 /// The household's open items, from the review list.
-fn open_items(server: &Server, token: &str, household: &HouseholdId) -> Vec<Value> {
+pub(crate) fn open_items(server: &Server, token: &str, household: &HouseholdId) -> Vec<Value> {
     let (status, page) = server.get_json("/api/v1/review/items?limit=500", token);
     assert_eq!(status, 200, "{page}");
     page["items"]
@@ -31,7 +31,7 @@ fn open_items(server: &Server, token: &str, household: &HouseholdId) -> Vec<Valu
         .collect()
 }
 
-fn show(server: &Server, token: &str, item: &str) -> Value {
+pub(crate) fn show(server: &Server, token: &str, item: &str) -> Value {
     let (status, detail) = server.get_json(&format!("/api/v1/review/items/{item}"), token);
     assert_eq!(status, 200, "{detail}");
     detail
