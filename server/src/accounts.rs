@@ -166,11 +166,13 @@ impl Created {
     }
 }
 
+/// Why an account could not be created or changed. Printed, both say it in Chinese first
+/// and in English, as the operator at `doorstep staff add` reads it.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("{}", .0.en)]
+    #[error("{0}")]
     Invalid(Message),
-    #[error("database: {0}")]
+    #[error("数据库出错：{0} / database: {0}")]
     Database(#[from] sqlx::Error),
 }
 
@@ -232,16 +234,44 @@ fn token_hash(token: &str) -> String {
     blake3::hash(token.trim().as_bytes()).to_hex().to_string()
 }
 
-fn hash_password(password: &str) -> Result<String, AccountError> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())
-        .map_err(|err| AccountError::Invalid(Message::new(err.to_string(), err.to_string())))?;
+/// Runs argon2 on tokio's blocking threads. A hash is meant to cost tens of milliseconds
+/// of CPU; on an async worker it would hold up every other request that worker serves.
+async fn off_the_async_workers<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        // A panic is raised again here, as if the work had run inline. (A blocking task is
+        // only ever cancelled when the runtime shuts down, which drops this caller too.)
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
+    }
+}
+
+/// A new argon2id hash of `password`, computed off the async workers.
+async fn hash_password(password: &str) -> Result<String, AccountError> {
+    let password = password.to_owned();
+    off_the_async_workers(move || argon2_hash(&password)).await
+}
+
+/// Whether `password` is the one `stored` is a hash of, checked off the async workers.
+async fn password_matches(password: &str, stored: &str) -> bool {
+    let (password, stored) = (password.to_owned(), stored.to_owned());
+    off_the_async_workers(move || argon2_matches(&password, &stored)).await
+}
+
+fn argon2_hash(password: &str) -> Result<String, AccountError> {
+    let failed = |err: argon2::password_hash::Error| {
+        AccountError::Invalid(Message::new(
+            format!("无法生成密码哈希：{err}"),
+            format!("Cannot hash the password: {err}"),
+        ))
+    };
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(failed)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|err| AccountError::Invalid(Message::new(err.to_string(), err.to_string())))
+        .map_err(failed)
 }
 
-fn password_matches(password: &str, stored: &str) -> bool {
+fn argon2_matches(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|hash| {
         Argon2::default()
             .verify_password(password.as_bytes(), &hash)
@@ -253,7 +283,7 @@ fn password_matches(password: &str, stored: &str) -> bool {
 /// unknown name takes as long to refuse as a wrong password and does not give itself away.
 fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash_password("no such account, no such password").unwrap_or_default())
+    DECOY.get_or_init(|| argon2_hash("no such account, no such password").unwrap_or_default())
 }
 
 fn check_username(username: &str) -> Result<(), AccountError> {
@@ -348,7 +378,7 @@ pub async fn create(db: &Db, vault: &Vault, new: NewStaff) -> Result<Created, Ac
         role: new.role,
         scope: new.scope,
     };
-    let password_hash = hash_password(&new.password)?;
+    let password_hash = hash_password(&new.password).await?;
     sqlx::query(
         "INSERT INTO staff (id, username, name, role, scope, password_hash, totp_secret, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -498,7 +528,8 @@ pub async fn login(
     .fetch_optional(&db.pool)
     .await?;
     let Some(row) = row else {
-        let _ = password_matches(password, decoy_hash());
+        let password = password.to_owned();
+        off_the_async_workers(move || argon2_matches(&password, decoy_hash())).await;
         return Ok(Err(LoginRefused::BadCredentials));
     };
     let now = now();
@@ -508,7 +539,7 @@ pub async fn login(
     }
     let id: String = row.try_get("id")?;
     let stored: String = row.try_get("password_hash")?;
-    if !password_matches(password, &stored) {
+    if !password_matches(password, &stored).await {
         let failed: i64 = row.try_get("failed_logins")?;
         return Ok(Err(count_failure(db, &id, failed, now).await?));
     }
@@ -621,11 +652,11 @@ pub async fn change_password(
         return Ok(Err(LoginRefused::LockedOut(until)));
     }
     let stored: String = row.try_get("password_hash")?;
-    if !password_matches(current, &stored) {
+    if !password_matches(current, &stored).await {
         let failed: i64 = row.try_get("failed_logins")?;
         return Ok(Err(count_failure(db, &staff.id, failed, now).await?));
     }
-    let hash = hash_password(new)?;
+    let hash = hash_password(new).await?;
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
         .bind(hash)
@@ -742,13 +773,25 @@ mod tests {
         assert!(!Role::TownshipStaff.fits(&county));
     }
 
-    #[test]
-    fn test_password_hash_verifies_only_the_password() {
-        let hash = hash_password("correct horse battery").unwrap();
+    #[tokio::test]
+    async fn test_password_hash_verifies_only_the_password() {
+        let hash = hash_password("correct horse battery").await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(password_matches("correct horse battery", &hash));
-        assert!(!password_matches("correct horse batterY", &hash));
-        assert!(!password_matches("correct horse battery", "not a hash"));
+        assert!(password_matches("correct horse battery", &hash).await);
+        assert!(!password_matches("correct horse batterY", &hash).await);
+        assert!(!password_matches("correct horse battery", "not a hash").await);
+    }
+
+    #[test]
+    fn test_an_invalid_account_prints_chinese_first_and_english() {
+        let printed = check_password("short").unwrap_err().to_string();
+        assert_eq!(
+            printed,
+            format!(
+                "密码太短：至少 {MIN_PASSWORD_CHARS} 个字符 / \
+                 The password is too short: at least {MIN_PASSWORD_CHARS} characters"
+            )
+        );
     }
 
     #[test]

@@ -4,50 +4,32 @@
 //! documents (on SQLite, the only writer), so that work is what bounds how fast a county's
 //! phones can sync. The households of a batch are independent documents: each is merged on
 //! whichever core is free.
+//!
+//! The work runs on rayon's global pool, one thread per core started once for the life of
+//! the process: a busy server syncs many batches a minute, and starting (and ending) a
+//! thread per core for every one of them was work of its own.
 
-use std::num::NonZeroUsize;
-use std::sync::{Mutex, PoisonError};
+use rayon::prelude::*;
 
-/// `work` applied to every item, on as many threads as there are cores (the calling thread
-/// one of them), each taking the next item when it is done with one, so a large household
-/// does not hold up the rest. Results come back in the order of `items`. A panic in `work`
-/// is raised again on the calling thread.
-pub fn map<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, NonZeroUsize::get)
-        .min(items.len());
-    if threads <= 1 {
+/// `work` applied to every item on the process's pool of a thread per core, each item a
+/// task of its own, so a large household does not hold up the rest. Results come back in
+/// the order of `items`. A panic in `work` is raised again on the calling thread. The
+/// calling thread waits for the pool, so an async caller must allow for a blocked worker.
+pub fn map<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    if items.len() <= 1 {
+        // Nothing to share out: handing one item to the pool would only add the hop.
         return items.into_iter().map(work).collect();
     }
-    let queue = Mutex::new(items.into_iter().enumerate());
-    let worker = || {
-        let mut done = Vec::new();
-        loop {
-            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-            let Some((position, item)) = next else {
-                return done;
-            };
-            done.push((position, work(item)));
-        }
-    };
-    let mut results = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
-        let mut results = worker();
-        for helper in helpers {
-            match helper.join() {
-                Ok(done) => results.extend(done),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        results
-    });
-    results.sort_unstable_by_key(|(position, _)| *position);
-    results.into_iter().map(|(_, result)| result).collect()
+    // At most one item per task: rayon otherwise hands a thread a run of neighbouring
+    // items, and one large household would hold up the others in its run.
+    items.into_par_iter().with_max_len(1).map(work).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
+    use std::thread::ThreadId;
 
     #[test]
     fn test_results_keep_the_order_of_the_items_however_long_each_takes() {
@@ -75,7 +57,41 @@ mod tests {
                 assert!(n != 31, "item 31");
                 n
             })
-        });
-        assert!(caught.is_err());
+        })
+        .expect_err("the panic should reach the caller");
+        let message = caught
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| caught.downcast_ref::<&str>().copied());
+        assert_eq!(
+            message,
+            Some("item 31"),
+            "the work's own panic, not another"
+        );
+    }
+
+    #[test]
+    fn test_every_batch_runs_on_the_same_long_lived_pool_threads() {
+        let mut threads_seen: HashSet<ThreadId> = HashSet::new();
+        for batch in 0..20u32 {
+            let ran_on = map((0..16).map(|n| batch * 16 + n).collect(), |_| {
+                (rayon::current_thread_index(), std::thread::current().id())
+            });
+            for (pool_index, thread) in ran_on {
+                assert!(
+                    pool_index.is_some(),
+                    "batch {batch}: an item ran outside the pool"
+                );
+                threads_seen.insert(thread);
+            }
+        }
+        // A thread's id is never given to another thread: a thread started per batch
+        // would show as a new id each time, many more than the pool has.
+        assert!(
+            threads_seen.len() <= rayon::current_num_threads(),
+            "{} threads for 20 batches, on a pool of {}",
+            threads_seen.len(),
+            rayon::current_num_threads()
+        );
     }
 }

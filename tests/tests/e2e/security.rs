@@ -569,3 +569,49 @@ fn test_changing_a_password_ends_other_sessions_and_a_wrong_current_one_counts_a
             .any(|r| r.to_string().contains("long password"))
     );
 }
+
+/// Runs `doorstep staff add` with `password` on standard input, as an operator types it.
+fn staff_add(db: &TestDatabase, username: &str, password: &str) -> std::process::Output {
+    let mut add = db
+        .command()
+        .args([
+            "staff",
+            "add",
+            "--username",
+            username,
+            "--name",
+            "县工作人员",
+        ])
+        .args(["--role", "county_staff", "--scope", COUNTY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{password}").unwrap();
+    add.wait_with_output().unwrap()
+}
+
+#[test]
+fn test_staff_add_refuses_in_chinese_first_and_in_english() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend);
+        let short = staff_add(&db, "clerk-short", "short");
+        assert!(!short.status.success(), "{backend:?}: {short:?}");
+        let said = String::from_utf8_lossy(&short.stderr);
+        assert!(
+            said.contains("密码太短：至少 10 个字符 / The password is too short"),
+            "{backend:?}: {said}"
+        );
+
+        let first = staff_add(&db, "clerk-twice", "a long enough password");
+        assert!(first.status.success(), "{backend:?}: {first:?}");
+        let again = staff_add(&db, "clerk-twice", "a long enough password");
+        assert!(!again.status.success(), "{backend:?}: {again:?}");
+        let said = String::from_utf8_lossy(&again.stderr);
+        assert!(
+            said.contains("用户名“clerk-twice”已被使用 / The username \"clerk-twice\" is taken"),
+            "{backend:?}: {said}"
+        );
+    }
+}
