@@ -4,11 +4,16 @@
 //! An ID number is stored sealed, beside its keyed lookup hash ([`Vault::lookup_hash`]): a
 //! search for a whole number and duplicate detection compare hashes, and nothing else needs
 //! the number itself. The search text holds names and household numbers, not ID numbers.
+//!
+//! Every member the document holds has a row, with its status (`layout::member_status`);
+//! only present members count (`member_count`) and are searched for. The others are history,
+//! shown with their status.
 
 use crate::db::{Backend, MAX_PARAMS, rows_per_statement};
 use crate::vault::{self, Vault};
+use schema::codes;
 use schema::ids::AreaCode;
-use schema::layout::{FieldValue, HouseholdView, Record};
+use schema::layout::{self, FieldValue, HouseholdView, Record};
 use schema::validation::{self, Issue, Severity};
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
@@ -78,6 +83,10 @@ struct MemberValues {
     employer: Option<String>,
     wants_work: Option<i64>,
     wants_training: Option<i64>,
+    /// The member status code, present when the document has none.
+    status: String,
+    left_on: Option<String>,
+    moved_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,7 +114,7 @@ impl Projection {
             number: view.household_text("number").unwrap_or_default().to_owned(),
             head_name: view.head_name().map(str::to_owned),
             address: view.household_text("address").map(str::to_owned),
-            member_count: view.members.len() as i64,
+            member_count: view.present_members().count() as i64,
             visit_count: view.visits.len() as i64,
             last_visit_at: view
                 .visits
@@ -135,6 +144,9 @@ impl Projection {
                 employer: text(member, "employment.employer"),
                 wants_work: flag(member, "intent.wants_work"),
                 wants_training: flag(member, "intent.wants_training"),
+                status: layout::member_status(member).to_owned(),
+                left_on: text(member, "left_on"),
+                moved_to: text(member, "moved_to"),
             })
             .collect();
         let visits = view
@@ -159,14 +171,13 @@ impl Projection {
     }
 }
 
-/// The text a household is found by on the server: its number and its members' names, one
-/// per line, lowercase. Unlike the phone's index it leaves ID numbers out, which would
-/// otherwise lie in the clear in this column; a whole ID number is found by its hash.
+/// The text a household is found by on the server: its number and its present members'
+/// names, one per line, lowercase. Unlike the phone's index it leaves ID numbers out, which
+/// would otherwise lie in the clear in this column; a whole ID number is found by its hash.
 fn search_text(view: &HouseholdView) -> String {
     let names = view
-        .members
-        .values()
-        .filter_map(|m| m.get("name").and_then(|f| f.value.as_text()));
+        .present_members()
+        .filter_map(|(_, m)| m.get("name").and_then(|f| f.value.as_text()));
     view.household_text("number")
         .into_iter()
         .chain(names)
@@ -241,11 +252,11 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
         .collect();
-    for batch in members.chunks(rows_per_statement(13)) {
+    for batch in members.chunks(rows_per_statement(16)) {
         let sql = format!(
             "INSERT INTO member (household_id, member_key, name, id_number_sealed,
                  id_number_hash, sex, birth_date, relation, labour_capacity, employment_status,
-                 employer, wants_work, wants_training)
+                 employer, wants_work, wants_training, status, left_on, moved_to)
              VALUES {}
              ON CONFLICT (household_id, member_key) DO UPDATE SET
                  name = excluded.name, id_number_sealed = excluded.id_number_sealed,
@@ -253,8 +264,10 @@ pub async fn write(
                  birth_date = excluded.birth_date, relation = excluded.relation,
                  labour_capacity = excluded.labour_capacity,
                  employment_status = excluded.employment_status, employer = excluded.employer,
-                 wants_work = excluded.wants_work, wants_training = excluded.wants_training",
-            Backend::of(conn).value_rows(batch.len(), 13)
+                 wants_work = excluded.wants_work, wants_training = excluded.wants_training,
+                 status = excluded.status, left_on = excluded.left_on,
+                 moved_to = excluded.moved_to",
+            Backend::of(conn).value_rows(batch.len(), 16)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
@@ -272,7 +285,10 @@ pub async fn write(
                 .bind(member.employment_status.clone())
                 .bind(member.employer.clone())
                 .bind(member.wants_work)
-                .bind(member.wants_training);
+                .bind(member.wants_training)
+                .bind(member.status.clone())
+                .bind(member.left_on.clone())
+                .bind(member.moved_to.clone());
         }
         query.execute(&mut *conn).await?;
     }
@@ -389,8 +405,9 @@ pub struct Page {
     pub households: Vec<HouseholdRow>,
 }
 
-/// Households in an area (any level), optionally matching part of a name or household
-/// number, or a whole ID number, in village and household-number order.
+/// Households in an area (any level), optionally matching part of a present member's name or
+/// the household number, or a present member's whole ID number, in village and
+/// household-number order.
 pub async fn list(
     pool: &AnyPool,
     vault: &Vault,
@@ -412,11 +429,13 @@ pub async fn list(
         "SELECT COUNT(*) AS total FROM household
          WHERE village LIKE $1 AND merged_into IS NULL
            AND (search_text LIKE $2 ESCAPE '\\'
-                OR id IN (SELECT household_id FROM member WHERE id_number_hash = $3))",
+                OR id IN (SELECT household_id FROM member
+                          WHERE id_number_hash = $3 AND status = $4))",
     )
     .bind(&prefix)
     .bind(&pattern)
     .bind(hash.clone())
+    .bind(codes::PRESENT)
     .fetch_one(pool)
     .await?
     .try_get("total")?;
@@ -426,12 +445,14 @@ pub async fn list(
          FROM household
          WHERE village LIKE $1 AND merged_into IS NULL
            AND (search_text LIKE $2 ESCAPE '\\'
-                OR id IN (SELECT household_id FROM member WHERE id_number_hash = $3))
-         ORDER BY village, number, id LIMIT $4 OFFSET $5",
+                OR id IN (SELECT household_id FROM member
+                          WHERE id_number_hash = $3 AND status = $4))
+         ORDER BY village, number, id LIMIT $5 OFFSET $6",
     )
     .bind(&prefix)
     .bind(&pattern)
     .bind(hash)
+    .bind(codes::PRESENT)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)

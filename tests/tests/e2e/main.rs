@@ -9,6 +9,7 @@ mod devices;
 mod hardening;
 mod hostile_input;
 mod links;
+mod member_status;
 mod review;
 mod scope;
 mod screening;
