@@ -11,8 +11,10 @@ use std::path::Path;
 const HEAD_ID: &str = "11010519491231002X";
 /// 王芳's ID number: the member who moves out.
 const MOVER_ID: &str = "440524188001010014";
+/// 张三's ID number: the head of the household 王芳 moves to.
+const NEW_HEAD_ID: &str = "141124198005120111";
 
-/// A laptop with the field client, enrolled in the test village.
+/// A laptop with the field client, enrolled in the test village and synced once.
 fn laptop(db: &TestDatabase, server: &Server) -> tempfile::TempDir {
     let laptop = tempfile::tempdir().unwrap();
     let token = db.add_device(&[VILLAGE]);
@@ -20,24 +22,20 @@ fn laptop(db: &TestDatabase, server: &Server) -> tempfile::TempDir {
         laptop.path(),
         &["init", "--server", &server.url, "--token", &token],
     );
+    // The first sync brings the deployment's member-key secret, so that one person gets
+    // the same key in every household.
+    field_ok(laptop.path(), &["sync"]);
     laptop
 }
 
 /// A new household with 刘伟 as its head; returns the household's id.
 fn household_with_head(laptop: &Path) -> String {
+    household_headed_by(laptop, "刘伟", HEAD_ID)
+}
+
+fn household_headed_by(laptop: &Path, name: &str, id_number: &str) -> String {
     let household = field_ok(laptop, &["household", "new", "--village", VILLAGE]);
-    let head = field_ok(
-        laptop,
-        &[
-            "member",
-            "add",
-            &household,
-            "--name",
-            "刘伟",
-            "--id-number",
-            HEAD_ID,
-        ],
-    );
+    let head = add_member(laptop, &household, name, Some(id_number));
     set(laptop, &household, &head, "relation", "01");
     household
 }
@@ -183,7 +181,7 @@ fn test_a_member_who_moved_out_leaves_search_counts_and_export_but_stays_as_hist
         );
 
         // 王芳 is then recorded where she lives now: no duplicate between the households.
-        let new_home = household_with_head(laptop.path());
+        let new_home = household_headed_by(laptop.path(), "张三", NEW_HEAD_ID);
         let again = add_member(laptop.path(), &new_home, "王芳", Some(MOVER_ID));
         assert_eq!(again, mover, "one person, one member key");
         field_ok(laptop.path(), &["sync"]);
