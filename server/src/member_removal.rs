@@ -171,3 +171,67 @@ pub async fn remove_member(
         ),
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use schema::fields::FieldPath;
+    use schema::ids::{AreaCode, HouseholdId};
+    use schema::layout::FieldValue;
+
+    fn household_with(key: &MemberKey, status: &str) -> AutoCommit {
+        let mut doc = AutoCommit::new();
+        let id = HouseholdId::from_random([1; 16]);
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+        for (name, value) in [
+            ("name", FieldValue::Text("张冒".to_owned())),
+            ("status", FieldValue::Text(status.to_owned())),
+            ("health", FieldValue::Codes(["02".to_owned()].into())),
+        ] {
+            let path = FieldPath::member(key, name).unwrap();
+            layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+        }
+        doc.commit();
+        doc
+    }
+
+    fn staff() -> Staff {
+        Staff {
+            id: "1".to_owned(),
+            name: "李华".to_owned(),
+        }
+    }
+
+    #[test]
+    fn test_an_entry_made_by_mistake_loses_every_key_and_its_history_stays() {
+        let key = MemberKey::from_random([2; 16]);
+        let mut doc = household_with(&key, "04");
+        let before = doc.get_heads();
+        let change = removal(&mut doc, &key, &staff(), Some("无此人"), 1_700_000_100).unwrap();
+        assert!(member_keys(&doc, &key).is_empty());
+        let view = layout::read_household(doc.document()).unwrap();
+        assert!(view.members.is_empty());
+        assert!(
+            view.actors
+                .values()
+                .any(|a| a.staff.as_deref() == Some("李华"))
+        );
+        let origin = layout::ChangeOrigin::of_message(change.message());
+        assert_eq!(origin.comment.as_deref(), Some("无此人"));
+        let then = layout::read_household(&doc.document().fork_at(&before).unwrap()).unwrap();
+        assert_eq!(then.members.len(), 1, "the history keeps the entry");
+    }
+
+    #[test]
+    fn test_a_member_who_moved_out_is_not_removed() {
+        let key = MemberKey::from_random([2; 16]);
+        let mut doc = household_with(&key, "02");
+        let err = removal(&mut doc, &key, &staff(), None, 1_700_000_100).unwrap_err();
+        let message = err.message();
+        assert!(message.zh.contains("迁出"), "{message:?}");
+        assert!(message.en.contains("Moved out"), "{message:?}");
+        assert_eq!(member_keys(&doc, &key).len(), 3);
+    }
+}

@@ -493,6 +493,44 @@ mod tests {
     use schema::ids::{AreaCode, HouseholdId, MemberKey, RecordId};
     use schema::layout::{self, FieldValue};
 
+    /// A member who moved out keeps a row, with status, date and destination, but leaves
+    /// the household's member count and search text.
+    #[test]
+    fn test_a_member_who_moved_out_is_projected_as_history() {
+        let id = HouseholdId::from_random([1; 16]);
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        let mut doc = AutoCommit::new();
+        layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+        let [stays, moved] = [[2; 16], [3; 16]].map(MemberKey::from_random);
+        let mut put = |key: &MemberKey, name: &str, value: &str| {
+            let path = FieldPath::member(key, name).unwrap();
+            let value = FieldValue::Text(value.to_owned());
+            layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+        };
+        put(&stays, "name", "刘伟");
+        put(&moved, "name", "王芳");
+        put(&moved, "status", "02");
+        put(&moved, "left_on", "2026-03-01");
+        put(&moved, "moved_to", "太原");
+        doc.commit();
+        let view = layout::read_household(doc.document()).unwrap();
+        let projection = Projection::of(id.as_str(), &view);
+        assert_eq!(projection.row.member_count, 1);
+        assert_eq!(projection.row.search_text, "0007\n刘伟");
+        let row = |key: &MemberKey| {
+            projection
+                .members
+                .iter()
+                .find(|m| m.key == key.as_str())
+                .unwrap()
+        };
+        assert_eq!(row(&stays).status, "01");
+        let moved = row(&moved);
+        assert_eq!(moved.status, "02");
+        assert_eq!(moved.left_on.as_deref(), Some("2026-03-01"));
+        assert_eq!(moved.moved_to.as_deref(), Some("太原"));
+    }
+
     /// The rows of members and visits that have left the document go; the others stay.
     #[tokio::test]
     async fn test_rows_of_records_gone_from_the_document_are_deleted() {
