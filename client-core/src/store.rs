@@ -52,6 +52,8 @@ pub struct HouseholdSummary {
     pub village: String,
     pub number: String,
     pub head_name: Option<String>,
+    /// Members who live in the household: not those who moved out, died or were entered by
+    /// mistake, who stay in the household as history.
     pub member_count: i64,
     pub error_count: i64,
     pub warning_count: i64,
@@ -1405,7 +1407,7 @@ fn insert_index(
         view.household_text("village").unwrap_or_default(),
         view.household_text("number").unwrap_or_default(),
         view.head_name(),
-        view.members.len() as i64,
+        view.present_members().count() as i64,
         checked.errors(),
         checked.warnings(),
         checked.conflicts.len() as i64,
@@ -1442,7 +1444,7 @@ fn update_index(
             params![
                 household,
                 view.head_name(),
-                view.members.len() as i64,
+                view.present_members().count() as i64,
                 checked.errors(),
                 checked.warnings(),
                 checked.conflicts.len() as i64,

@@ -348,6 +348,34 @@ pub fn is_unable_to_work(code: &str) -> bool {
     UNABLE_TO_WORK_CAPACITIES.contains(&code)
 }
 
+/// 在户状态, whether a member still lives in the household. **Proposed**: no national list
+/// was found. A member without a status is present; the others stay in the document as
+/// history, out of counts, rosters and searches.
+pub static MEMBER_STATUS: CodeList = CodeList {
+    name: "member_status",
+    zh: "在户状态",
+    en: "Member status",
+    codes: codes![
+        "01" => "在户", "Present";
+        "02" => "迁出", "Moved out";
+        "03" => "死亡", "Deceased";
+        "04" => "误录", "Entered by mistake";
+    ],
+    proposed: true,
+};
+
+/// The member status of someone who lives in the household, the status a member without
+/// one has.
+pub const PRESENT: &str = "01";
+/// The member status of someone who moved out: the only one with a destination.
+pub const MOVED_OUT: &str = "02";
+/// The member status of someone who died.
+pub const DECEASED: &str = "03";
+/// The member status of an entry that never was a member: county staff may remove it.
+pub const ENTERED_BY_MISTAKE: &str = "04";
+/// Member statuses that record when the member left: moved out and deceased.
+pub const STATUSES_WITH_LEFT_DATE: &[&str] = &[MOVED_OUT, DECEASED];
+
 /// 就业状态, employment status, by where and how a person works. **Proposed**, built from
 /// the registry's 务工状况 buckets and provincial HRSS systems.
 pub static EMPLOYMENT_STATUS: CodeList = CodeList {
@@ -520,6 +548,7 @@ static ALL: &[&CodeList] = &[
     &HEALTH,
     &LABOUR_CAPACITY,
     &LABOUR_CAPACITY_2016,
+    &MEMBER_STATUS,
     &EMPLOYMENT_STATUS,
     &NOT_EMPLOYED_REASON,
     &PREFERRED_REGION,
@@ -577,7 +606,7 @@ mod tests {
             assert!(seen.insert(list.name), "{} twice", list.name);
             assert!(std::ptr::eq(by_name(list.name).unwrap(), *list));
         }
-        assert_eq!(all().len(), 22);
+        assert_eq!(all().len(), 23);
         assert!(by_name("no_such_list").is_none());
     }
 
@@ -592,6 +621,7 @@ mod tests {
             "poverty_attribute_extended",
             "follow_up_need",
             "in_school",
+            "member_status",
             "employment_status",
             "not_employed_reason",
             "preferred_region",
@@ -667,6 +697,10 @@ mod tests {
             (&TRAINING_MODEL, "04", "需求储备式培训"),
             (&LABOUR_BRAND, "01", "吕梁山护工"),
             (&VISIT_OUTCOME, "not_home", "无人在家"),
+            (&MEMBER_STATUS, "01", "在户"),
+            (&MEMBER_STATUS, "02", "迁出"),
+            (&MEMBER_STATUS, "03", "死亡"),
+            (&MEMBER_STATUS, "04", "误录"),
         ];
         for (list, code, zh) in cases {
             assert_eq!(list.get(code).unwrap().zh, zh, "{} {}", list.name, code);

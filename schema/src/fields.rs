@@ -246,6 +246,8 @@ pub static CATALOG: &[FieldSpec] = &[
         "Labour capacity",
     ),
     field(M, "phone", Text, "联系电话", "Phone"),
+    // Older documents mark a member who left with this flag; `status` says how and when,
+    // and wins when both are set (`layout::member_status`).
     field(
         M,
         "left_household",
@@ -253,6 +255,16 @@ pub static CATALOG: &[FieldSpec] = &[
         "已不在本户",
         "No longer in the household",
     ),
+    field(
+        M,
+        "status",
+        Code(&[&codes::MEMBER_STATUS]),
+        "在户状态",
+        "Member status",
+    ),
+    field(M, "left_on", Date, "迁出或死亡日期", "Moved out or died on"),
+    // Free text for now: a later version makes destinations area codes.
+    field(M, "moved_to", Text, "迁往何处", "Moved to"),
     field(
         M,
         "employment.status",

@@ -12,7 +12,7 @@
 //! county staff member deciding a review item), so every value can be traced to a device and
 //! a person without asking the server.
 
-use crate::codes::CodeList;
+use crate::codes::{self, CodeList};
 use crate::fields::{Entity, FieldKind, FieldPath};
 use crate::ids::{AreaCode, HouseholdId, RecordId};
 use crate::message::Message;
@@ -353,26 +353,59 @@ impl HouseholdView {
         out
     }
 
-    /// The name of the member recorded as head of household (relation 01), if any.
+    /// The members who live in the household (see [`member_status`]), by key. The others
+    /// stay in the view as history, out of counts, searches and rosters.
+    pub fn present_members(&self) -> impl Iterator<Item = (&String, &Record)> {
+        self.members.iter().filter(|(_, member)| is_present(member))
+    }
+
+    /// The name of the present member recorded as head of household (relation 01), if any.
     pub fn head_name(&self) -> Option<&str> {
-        self.members
-            .values()
+        self.present_members()
+            .map(|(_, member)| member)
             .find(|m| m.get("relation").and_then(|f| f.value.as_text()) == Some("01"))
             .and_then(|m| m.get("name"))
             .and_then(|f| f.value.as_text())
     }
 
-    /// The values a search should find this household by: names, ID numbers and the
-    /// household number.
+    /// The values a search should find this household by: the present members' names and
+    /// ID numbers, and the household number. Someone who moved out is found where they
+    /// live now, not in every household they once lived in.
     pub fn search_terms(&self) -> Vec<&str> {
         let household = self.household_text("number");
-        let members = self.members.values().flat_map(|m| {
+        let members = self.present_members().flat_map(|(_, m)| {
             ["name", "id_number"]
                 .into_iter()
                 .filter_map(|name| m.get(name).and_then(|f| f.value.as_text()))
         });
         household.into_iter().chain(members).collect()
     }
+}
+
+/// A member's status code (`codes::MEMBER_STATUS`): the `status` field when it holds a
+/// value; otherwise moved out for an older document's `left_household` flag, and present
+/// for everyone else. A code not in the list is returned as it is, and validation reports it.
+pub fn member_status(member: &Record) -> &str {
+    let status = member
+        .get("status")
+        .and_then(|f| f.value.as_text())
+        .map(str::trim)
+        .filter(|code| !code.is_empty());
+    match status {
+        Some(code) => code,
+        None if member.get("left_household").and_then(|f| f.value.as_bool()) == Some(true) => {
+            codes::MOVED_OUT
+        }
+        None => codes::PRESENT,
+    }
+}
+
+/// Whether a member lives in the household and so counts: in member counts, searches,
+/// rosters, exports and the household rules. A status no list knows counts as present, so
+/// a mistyped code hides nobody.
+pub fn is_present(member: &Record) -> bool {
+    let status = member_status(member);
+    status == codes::PRESENT || !codes::MEMBER_STATUS.contains(status)
 }
 
 /// Writes the fields every new household starts with.

@@ -16,6 +16,7 @@ pub mod documents;
 pub mod enrollment;
 pub mod export;
 pub mod http;
+pub mod member_removal;
 pub mod parallel;
 pub mod privacy;
 pub mod quarantine;

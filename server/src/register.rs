@@ -7,12 +7,17 @@
 //! A member's full birth date and employer are sealed too, since no query filters on them
 //! (the export opens them); the birth year stays plain, for age-band reports. What stays
 //! plain, and why, is listed in `docs/SECURITY.md`.
+//!
+//! Every member the document holds has a row, with its status (`layout::member_status`);
+//! only present members count (`member_count`) and are searched for. The others are history,
+//! shown with their status.
 
 use crate::db::{Backend, MAX_PARAMS, rows_per_statement};
 use crate::documents::LedgerError;
 use crate::vault::{self, Vault};
+use schema::codes;
 use schema::ids::AreaCode;
-use schema::layout::{FieldValue, HouseholdView, Record};
+use schema::layout::{self, FieldValue, HouseholdView, Record};
 use schema::validation::{self, Issue, Severity};
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
@@ -84,6 +89,10 @@ struct MemberValues {
     employer: Option<String>,
     wants_work: Option<i64>,
     wants_training: Option<i64>,
+    /// The member status code, present when the document has none.
+    status: String,
+    left_on: Option<String>,
+    moved_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,7 +120,7 @@ impl Projection {
             number: view.household_text("number").unwrap_or_default().to_owned(),
             head_name: view.head_name().map(str::to_owned),
             address: view.household_text("address").map(str::to_owned),
-            member_count: view.members.len() as i64,
+            member_count: view.present_members().count() as i64,
             visit_count: view.visits.len() as i64,
             last_visit_at: view
                 .visits
@@ -144,6 +153,9 @@ impl Projection {
                 employer: text(member, "employment.employer"),
                 wants_work: flag(member, "intent.wants_work"),
                 wants_training: flag(member, "intent.wants_training"),
+                status: layout::member_status(member).to_owned(),
+                left_on: text(member, "left_on"),
+                moved_to: text(member, "moved_to"),
             })
             .collect();
         let visits = view
@@ -168,14 +180,13 @@ impl Projection {
     }
 }
 
-/// The text a household is found by on the server: its number and its members' names, one
-/// per line, lowercase. Unlike the phone's index it leaves ID numbers out, which would
-/// otherwise lie in the clear in this column; a whole ID number is found by its hash.
+/// The text a household is found by on the server: its number and its present members'
+/// names, one per line, lowercase. Unlike the phone's index it leaves ID numbers out, which
+/// would otherwise lie in the clear in this column; a whole ID number is found by its hash.
 fn search_text(view: &HouseholdView) -> String {
     let names = view
-        .members
-        .values()
-        .filter_map(|m| m.get("name").and_then(|f| f.value.as_text()));
+        .present_members()
+        .filter_map(|(_, m)| m.get("name").and_then(|f| f.value.as_text()));
     view.household_text("number")
         .into_iter()
         .chain(names)
@@ -250,11 +261,12 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
         .collect();
-    for batch in members.chunks(rows_per_statement(14)) {
+    for batch in members.chunks(rows_per_statement(17)) {
         let sql = format!(
             "INSERT INTO member (household_id, member_key, name, id_number_sealed,
                  id_number_hash, sex, birth_date_sealed, birth_year, relation, labour_capacity,
-                 employment_status, employer_sealed, wants_work, wants_training)
+                 employment_status, employer_sealed, wants_work, wants_training, status,
+                 left_on, moved_to_sealed)
              VALUES {}
              ON CONFLICT (household_id, member_key) DO UPDATE SET
                  name = excluded.name, id_number_sealed = excluded.id_number_sealed,
@@ -264,8 +276,10 @@ pub async fn write(
                  labour_capacity = excluded.labour_capacity,
                  employment_status = excluded.employment_status,
                  employer_sealed = excluded.employer_sealed,
-                 wants_work = excluded.wants_work, wants_training = excluded.wants_training",
-            Backend::of(conn).value_rows(batch.len(), 14)
+                 wants_work = excluded.wants_work, wants_training = excluded.wants_training,
+                 status = excluded.status, left_on = excluded.left_on,
+                 moved_to_sealed = excluded.moved_to_sealed",
+            Backend::of(conn).value_rows(batch.len(), 17)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
@@ -284,7 +298,10 @@ pub async fn write(
                 .bind(member.employment_status.clone())
                 .bind(seal_text(vault, member.employer.as_deref()))
                 .bind(member.wants_work)
-                .bind(member.wants_training);
+                .bind(member.wants_training)
+                .bind(member.status.clone())
+                .bind(member.left_on.clone())
+                .bind(seal_text(vault, member.moved_to.as_deref()));
         }
         query.execute(&mut *conn).await?;
     }
@@ -450,8 +467,9 @@ pub struct Page {
     pub households: Vec<HouseholdRow>,
 }
 
-/// Households in an area (any level), optionally matching part of a name or household
-/// number, or a whole ID number, in village and household-number order.
+/// Households in an area (any level), optionally matching part of a present member's name or
+/// the household number, or a present member's whole ID number, in village and
+/// household-number order.
 pub async fn list(
     pool: &AnyPool,
     vault: &Vault,
@@ -473,11 +491,13 @@ pub async fn list(
         "SELECT COUNT(*) AS total FROM household
          WHERE village LIKE $1 AND merged_into IS NULL
            AND (search_text LIKE $2 ESCAPE '\\'
-                OR id IN (SELECT household_id FROM member WHERE id_number_hash = $3))",
+                OR id IN (SELECT household_id FROM member
+                          WHERE id_number_hash = $3 AND status = $4))",
     )
     .bind(&prefix)
     .bind(&pattern)
     .bind(hash.clone())
+    .bind(codes::PRESENT)
     .fetch_one(pool)
     .await?
     .try_get("total")?;
@@ -487,12 +507,14 @@ pub async fn list(
          FROM household
          WHERE village LIKE $1 AND merged_into IS NULL
            AND (search_text LIKE $2 ESCAPE '\\'
-                OR id IN (SELECT household_id FROM member WHERE id_number_hash = $3))
-         ORDER BY village, number, id LIMIT $4 OFFSET $5",
+                OR id IN (SELECT household_id FROM member
+                          WHERE id_number_hash = $3 AND status = $4))
+         ORDER BY village, number, id LIMIT $5 OFFSET $6",
     )
     .bind(&prefix)
     .bind(&pattern)
     .bind(hash)
+    .bind(codes::PRESENT)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
@@ -660,6 +682,44 @@ mod tests {
             Some(1957)
         );
         assert_eq!(refill_pending(&ledger).await.unwrap(), 0, "refilled once");
+    }
+
+    /// A member who moved out keeps a row, with status, date and destination, but leaves
+    /// the household's member count and search text.
+    #[test]
+    fn test_a_member_who_moved_out_is_projected_as_history() {
+        let id = HouseholdId::from_random([1; 16]);
+        let village = AreaCode::parse_village("141124100201").unwrap();
+        let mut doc = AutoCommit::new();
+        layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+        let [stays, moved] = [[2; 16], [3; 16]].map(MemberKey::from_random);
+        let mut put = |key: &MemberKey, name: &str, value: &str| {
+            let path = FieldPath::member(key, name).unwrap();
+            let value = FieldValue::Text(value.to_owned());
+            layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+        };
+        put(&stays, "name", "刘伟");
+        put(&moved, "name", "王芳");
+        put(&moved, "status", "02");
+        put(&moved, "left_on", "2026-03-01");
+        put(&moved, "moved_to", "太原");
+        doc.commit();
+        let view = layout::read_household(doc.document()).unwrap();
+        let projection = Projection::of(id.as_str(), &view);
+        assert_eq!(projection.row.member_count, 1);
+        assert_eq!(projection.row.search_text, "0007\n刘伟");
+        let row = |key: &MemberKey| {
+            projection
+                .members
+                .iter()
+                .find(|m| m.key == key.as_str())
+                .unwrap()
+        };
+        assert_eq!(row(&stays).status, "01");
+        let moved = row(&moved);
+        assert_eq!(moved.status, "02");
+        assert_eq!(moved.left_on.as_deref(), Some("2026-03-01"));
+        assert_eq!(moved.moved_to.as_deref(), Some("太原"));
     }
 
     /// The rows of members and visits that have left the document go; the others stay.

@@ -158,11 +158,12 @@ struct Held<'a> {
     keys: Vec<&'a str>,
 }
 
-/// The ID numbers of a household's members, by lookup hash (two spellings of one number are
-/// one entry).
+/// The ID numbers of a household's present members, by lookup hash (two spellings of one
+/// number are one entry). Someone who moved out is expected to turn up in their new
+/// household; that is no duplicate.
 fn id_numbers<'a>(vault: &Vault, view: &'a HouseholdView) -> BTreeMap<String, Held<'a>> {
     let mut out: BTreeMap<String, Held<'a>> = BTreeMap::new();
-    for (key, member) in &view.members {
+    for (key, member) in view.present_members() {
         let Some(number) = member.get("id_number").and_then(|f| f.value.as_text()) else {
             continue;
         };
@@ -295,26 +296,30 @@ struct Holder {
     number: String,
 }
 
-/// Every live household's members holding one of these ID numbers (by lookup hash), in one
-/// statement.
+/// Every live household's present members holding one of these ID numbers (by lookup hash),
+/// in one statement.
 async fn holders(
     conn: &mut AnyConnection,
     hashes: &BTreeSet<String>,
 ) -> Result<Vec<Holder>, sqlx::Error> {
     let hashes: Vec<&String> = hashes.iter().collect();
     let mut out = Vec::new();
-    for chunk in hashes.chunks(crate::db::MAX_PARAMS) {
+    let backend = crate::db::Backend::of(conn);
+    // One parameter of each statement is the status.
+    for chunk in hashes.chunks(crate::db::MAX_PARAMS - 1) {
         // Only numbered placeholders are formatted into the SQL; the hashes are bound.
         let sql = format!(
             "SELECT m.household_id, m.id_number_hash, m.relation, h.number FROM member m
              JOIN household h ON h.id = m.household_id
-             WHERE m.id_number_hash IN ({}) AND h.merged_into IS NULL",
-            crate::db::Backend::of(conn).placeholders(chunk.len())
+             WHERE m.id_number_hash IN ({}) AND h.merged_into IS NULL AND m.status = {}",
+            backend.placeholders(chunk.len()),
+            backend.parameter(chunk.len() + 1)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for hash in chunk {
             query = query.bind(hash.as_str());
         }
+        query = query.bind(schema::codes::PRESENT);
         for row in query.fetch_all(&mut *conn).await? {
             out.push(Holder {
                 household: row.try_get("household_id")?,

@@ -29,8 +29,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 const VERSION_KEY: &str = "schema_version";
 const ACTORS_PREFIX: &str = "actors.";
 /// A record holding this many fields or more, all cleared by one change, counts as erased.
-/// Clearing one or two fields is an ordinary correction; a member who left is marked
-/// `left_household`, never erased (ADR 0001).
+/// Clearing one or two fields is an ordinary correction; a member who left is marked with a
+/// `status`, never erased (ADR 0001), and only county staff remove an entry made by mistake.
 const ERASED_RECORD_FIELDS: usize = 3;
 /// Keys quoted in a reason are cut to this many characters: a hostile key can be long.
 const QUOTED_KEY_CHARS: usize = 80;

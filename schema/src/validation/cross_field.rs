@@ -5,7 +5,7 @@ use super::{Issue, Severity, parse_date};
 use crate::codes;
 use crate::fields::{Entity, FieldPath};
 use crate::id_number::{IdNumber, Sex};
-use crate::layout::{HouseholdView, Record};
+use crate::layout::{self, HouseholdView, Record};
 use crate::message::Message;
 use jiff::civil::Date;
 use std::collections::BTreeMap;
@@ -94,12 +94,7 @@ impl Rules<'_> {
     }
 
     fn household(&mut self) {
-        let present: Vec<(&String, &Record)> = self
-            .view
-            .members
-            .iter()
-            .filter(|(_, m)| flag(m, "left_household") != Some(true))
-            .collect();
+        let present: Vec<(&String, &Record)> = self.view.present_members().collect();
         let heads = present
             .iter()
             .filter(|(_, m)| text(m, "relation") == Some("01"))
@@ -155,6 +150,11 @@ impl Rules<'_> {
     }
 
     fn member(&mut self, key: &str, member: &Record) {
+        if layout::member_status(member) == codes::ENTERED_BY_MISTAKE {
+            // Never a member: nothing about the entry needs correcting, only its removal.
+            self.status(key, member, None);
+            return;
+        }
         let m = |name: &'static str| name;
         if text(member, "name").is_none() {
             self.push(
@@ -228,10 +228,15 @@ impl Rules<'_> {
             }
         }
         let birth = id.as_ref().map(IdNumber::birth_date).or(entered_birth);
-        let age = birth.map(|b| years_between(b, self.today));
-        self.schooling(key, member, age);
-        self.employment(key, member, age);
-        self.intent(key, member);
+        self.status(key, member, birth);
+        // Schooling, work and intent describe someone who lives here; for a member who
+        // moved out or died they are history, and nobody will fill in what is missing.
+        if layout::is_present(member) {
+            let age = birth.map(|b| years_between(b, self.today));
+            self.schooling(key, member, age);
+            self.employment(key, member, age);
+            self.intent(key, member);
+        }
         if let Some(health) = member.get("health").and_then(|f| f.value.as_codes())
             && health.contains("01")
             && health.len() > 1
@@ -245,6 +250,104 @@ impl Rules<'_> {
                 Message::new(
                     "健康状况同时选了“健康”和疾病或残疾",
                     "Health is marked both healthy and ill or disabled",
+                ),
+            );
+        }
+    }
+
+    /// The member status agrees with the date the member left and where they went. Only a
+    /// status typed in counts here: an older document's `left_household` flag has no date.
+    fn status(&mut self, key: &str, member: &Record, birth: Option<Date>) {
+        let status = text(member, "status");
+        let left_on = text(member, "left_on");
+        let label = |code: &str| {
+            codes::MEMBER_STATUS
+                .label(code)
+                .unwrap_or_else(|| Message::new(code, code))
+        };
+        if status == Some(codes::MOVED_OUT) && left_on.is_none() {
+            self.push(
+                Severity::Error,
+                Entity::Member,
+                key,
+                "left_on",
+                "member.moved_out_without_date",
+                Message::new(
+                    "登记为迁出，但未填写迁出日期",
+                    "Recorded as moved out, but the date is missing",
+                ),
+            );
+        }
+        if status == Some(codes::DECEASED) && left_on.is_none() {
+            self.push(
+                Severity::Warning,
+                Entity::Member,
+                key,
+                "left_on",
+                "member.deceased_without_date",
+                Message::new(
+                    "登记为死亡，但未填写死亡日期",
+                    "Recorded as deceased, but the date of death is missing",
+                ),
+            );
+        }
+        let status_code = status.unwrap_or(codes::PRESENT);
+        if let Some(left_on) = left_on
+            && !codes::STATUSES_WITH_LEFT_DATE.contains(&status_code)
+        {
+            let status = label(status_code);
+            self.push(
+                Severity::Error,
+                Entity::Member,
+                key,
+                "left_on",
+                "member.left_on_without_leaving",
+                Message::new(
+                    format!(
+                        "在户状态为“{}”，却填写了迁出或死亡日期 {left_on}；只有迁出或死亡的成员有此日期",
+                        status.zh
+                    ),
+                    format!(
+                        "Member status is \"{}\", yet a date of leaving ({left_on}) is recorded; only a member who moved out or died has one",
+                        status.en
+                    ),
+                ),
+            );
+        }
+        if let Some(moved_to) = text(member, "moved_to")
+            && status_code != codes::MOVED_OUT
+        {
+            let status = label(status_code);
+            self.push(
+                Severity::Error,
+                Entity::Member,
+                key,
+                "moved_to",
+                "member.moved_to_without_moving_out",
+                Message::new(
+                    format!(
+                        "在户状态为“{}”，却填写了迁往地“{moved_to}”；只有迁出的成员有迁往地",
+                        status.zh
+                    ),
+                    format!(
+                        "Member status is \"{}\", yet a destination ({moved_to}) is recorded; only a member who moved out has one",
+                        status.en
+                    ),
+                ),
+            );
+        }
+        if let (Some(left), Some(birth)) = (left_on.and_then(parse_date), birth)
+            && left < birth
+        {
+            self.push(
+                Severity::Error,
+                Entity::Member,
+                key,
+                "left_on",
+                "member.left_before_birth",
+                Message::new(
+                    format!("迁出或死亡日期 {left} 早于出生日期 {birth}"),
+                    format!("Left or died on {left}, before being born on {birth}"),
                 ),
             );
         }

@@ -182,7 +182,7 @@ fn wrong_kind(label: &Message, kind: FieldKind, value: &FieldValue) -> Message {
 fn must_be_past(spec: &FieldSpec) -> bool {
     matches!(
         spec.name,
-        "birth_date" | "employment.start_date" | "employed_on"
+        "birth_date" | "employment.start_date" | "employed_on" | "left_on"
     )
 }
 

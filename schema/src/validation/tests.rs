@@ -1610,3 +1610,242 @@ fn test_trades_separated_by_spaces_are_counted_one_by_one() {
         "members.m1.intent.training_trades",
     );
 }
+
+// Cross-field rules: the member status.
+
+#[test]
+fn test_member_who_moved_out_with_a_date_and_destination_has_no_issues() {
+    let issues = valid_household()
+        .person("m9", "王小军", "1995-03-02", "1")
+        .member(
+            "m9",
+            &[
+                ("relation", "03"),
+                ("status", "02"),
+                ("left_on", "2026-05-01"),
+                ("moved_to", "太原市小店区"),
+            ],
+        )
+        .issues();
+    assert_eq!(issues, []);
+}
+
+#[test]
+fn test_moving_out_needs_a_date_and_dying_should_have_one() {
+    let issues = household()
+        .head("m1")
+        .person("m2", "李梅", "1982-08-20", "2")
+        .member("m2", &[("relation", "02"), ("status", "02")])
+        .person("m3", "张大山", "1940-01-01", "1")
+        .member("m3", &[("relation", "11"), ("status", "03")])
+        .issues();
+    let moved = the_issue(
+        &issues,
+        "member.moved_out_without_date",
+        "members.m2.left_on",
+    );
+    assert_eq!(moved.severity, Severity::Error);
+    assert!(moved.message.zh.contains("迁出日期"), "{}", moved.message);
+    let died = the_issue(
+        &issues,
+        "member.deceased_without_date",
+        "members.m3.left_on",
+    );
+    assert_eq!(died.severity, Severity::Warning);
+}
+
+#[test]
+fn test_a_date_of_leaving_belongs_only_to_a_member_who_moved_out_or_died() {
+    let issues = household()
+        .head("m1")
+        .member("m1", &[("left_on", "2026-01-02")])
+        .person("m2", "李梅", "1982-08-20", "2")
+        .member(
+            "m2",
+            &[
+                ("relation", "02"),
+                ("status", "01"),
+                ("left_on", "2026-01-02"),
+            ],
+        )
+        .person("m3", "张大山", "1940-01-01", "1")
+        .member("m3", &[("status", "03"), ("left_on", "2026-01-02")])
+        .issues();
+    let missing_status = the_issue(
+        &issues,
+        "member.left_on_without_leaving",
+        "members.m1.left_on",
+    );
+    assert_eq!(missing_status.severity, Severity::Error);
+    assert!(
+        missing_status.message.zh.contains("在户"),
+        "a missing status reads as present: {}",
+        missing_status.message
+    );
+    the_issue(
+        &issues,
+        "member.left_on_without_leaving",
+        "members.m2.left_on",
+    );
+    assert_eq!(
+        issues
+            .iter()
+            .filter(|i| i.rule == "member.left_on_without_leaving")
+            .count(),
+        2,
+        "the deceased member's date is in place: {issues:#?}"
+    );
+}
+
+#[test]
+fn test_only_a_member_who_moved_out_has_a_destination() {
+    let issues = household()
+        .head("m1")
+        .person("m2", "张大山", "1940-01-01", "1")
+        .member(
+            "m2",
+            &[
+                ("status", "03"),
+                ("left_on", "2026-01-02"),
+                ("moved_to", "太原"),
+            ],
+        )
+        .issues();
+    let issue = the_issue(
+        &issues,
+        "member.moved_to_without_moving_out",
+        "members.m2.moved_to",
+    );
+    assert_eq!(issue.severity, Severity::Error);
+    assert!(issue.message.zh.contains("死亡"), "{}", issue.message);
+    assert!(issue.message.en.contains("Deceased"), "{}", issue.message);
+}
+
+#[test]
+fn test_leaving_before_birth_or_in_the_future_is_an_error() {
+    let issues = household()
+        .head("m1")
+        .person("m2", "王小军", "1995-03-02", "1")
+        .member("m2", &[("status", "02"), ("left_on", "1990-01-01")])
+        .person("m3", "王小红", "1997-03-02", "2")
+        .member("m3", &[("status", "02"), ("left_on", "2030-01-01")])
+        .issues();
+    the_issue(&issues, "member.left_before_birth", "members.m2.left_on");
+    assert!(
+        field_message(&issues, "members.m3.left_on")
+            .en
+            .contains("future")
+    );
+}
+
+#[test]
+fn test_a_member_who_left_raises_no_schooling_work_or_intent_issues() {
+    // Each of these would be an issue for a member who lives here.
+    let gone = |status: &str| {
+        household()
+            .head("m1")
+            .person("m2", "王小军", "1995-03-02", "1")
+            .member(
+                "m2",
+                &[
+                    ("status", status),
+                    ("left_on", "2026-05-01"),
+                    ("employment.status", "01"),
+                    ("intent.wants_training", "是"),
+                    ("employment.months_worked", "12"),
+                ],
+            )
+            .issues()
+    };
+    let present = gone("01");
+    the_issue(
+        &present,
+        "employment.employed_without_employer_or_place",
+        "members.m2.employment.employer",
+    );
+    the_issue(
+        &present,
+        "intent.training_wanted_without_trade",
+        "members.m2.intent.training_trades",
+    );
+    for status in ["02", "03"] {
+        let issues = gone(status);
+        assert!(
+            issues.iter().all(|i| !i.path.starts_with("members.m2.")),
+            "status {status}: {issues:#?}"
+        );
+    }
+}
+
+#[test]
+fn test_an_entry_made_by_mistake_raises_nothing_but_its_status_rules() {
+    let issues = household()
+        .head("m1")
+        .member(
+            "m2",
+            &[
+                ("status", "04"),
+                ("relation", "01"),
+                ("employment.status", "01"),
+            ],
+        )
+        .issues();
+    assert!(
+        issues.iter().all(|i| !i.path.starts_with("members.m2.")),
+        "{issues:#?}"
+    );
+    assert_silent(&issues, "household.several_heads");
+    let dated = household()
+        .head("m1")
+        .member(
+            "m2",
+            &[
+                ("name", "误录"),
+                ("status", "04"),
+                ("left_on", "2026-01-02"),
+            ],
+        )
+        .issues();
+    the_issue(
+        &dated,
+        "member.left_on_without_leaving",
+        "members.m2.left_on",
+    );
+}
+
+#[test]
+fn test_status_decides_presence_and_an_older_left_household_flag_still_counts() {
+    let view = household()
+        .person("m1", "张三", "1980-05-12", "1")
+        .member(
+            "m1",
+            &[
+                ("relation", "01"),
+                ("status", "03"),
+                ("left_on", "2026-01-02"),
+            ],
+        )
+        .person("m2", "李梅", "1982-08-20", "2")
+        .member("m2", &[("left_household", "是")])
+        .person("m3", "王小军", "2010-03-02", "1")
+        .member("m3", &[("left_household", "是"), ("status", "01")])
+        .person("m4", "王小红", "2012-03-02", "2")
+        .member("m4", &[("status", "99")])
+        .view();
+    let status = |key: &str| layout::member_status(&view.members[key]).to_owned();
+    assert_eq!(status("m1"), "03");
+    assert_eq!(status("m2"), "02", "the old flag reads as moved out");
+    assert_eq!(
+        status("m3"),
+        "01",
+        "a status typed in wins over the old flag"
+    );
+    let present: Vec<&str> = view.present_members().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(present, ["m3", "m4"], "an unknown code hides nobody");
+    assert_eq!(view.head_name(), None, "the head died");
+    let terms = view.search_terms();
+    assert!(
+        terms.contains(&"王小军") && !terms.contains(&"张三"),
+        "{terms:?}"
+    );
+}

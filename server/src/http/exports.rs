@@ -1,5 +1,6 @@
-//! `GET /api/v1/exports/members.csv`: the members of an area as a spreadsheet file; masked
-//! unless a county role asks for it in full, and audited either way.
+//! `GET /api/v1/exports/members.csv`: the present members of an area as a spreadsheet file
+//! (with `include_left=true`, also those who moved out, died or were entered by mistake);
+//! masked unless a county role asks for it in full, and audited either way.
 
 use super::AppState;
 use super::error::ApiResult;
@@ -17,6 +18,9 @@ pub struct ExportParams {
     pub area: Option<String>,
     #[serde(default)]
     pub reveal: bool,
+    /// Also list members who no longer live in their household, as history.
+    #[serde(default)]
+    pub include_left: bool,
 }
 
 pub async fn members(
@@ -30,10 +34,21 @@ pub async fn members(
         principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
     let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
     let reveal = principal::reveal(&state, &staff, &client, params.reveal, area.as_str()).await?;
-    let (csv, count) =
-        export::members_csv(&state.ledger.db().pool, state.ledger.vault(), &area, reveal).await?;
+    let (csv, count) = export::members_csv(
+        &state.ledger.db().pool,
+        state.ledger.vault(),
+        &area,
+        reveal,
+        params.include_left,
+    )
+    .await?;
     let detail = format!(
-        "members.csv, {count} members, ID numbers {}",
+        "members.csv, {count} members{}, ID numbers {}",
+        if params.include_left {
+            " with those who left"
+        } else {
+            ""
+        },
         if reveal { "in full" } else { "masked" }
     );
     principal::done(&state, &staff, &client, action, area.as_str(), detail).await?;

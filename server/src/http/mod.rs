@@ -6,6 +6,7 @@ mod devices;
 pub mod error;
 mod exports;
 pub mod hardening;
+mod members;
 pub mod principal;
 mod quarantine;
 // The privacy module masks these modules' answers.
@@ -66,6 +67,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/exports/members.csv", get(exports::members))
         .route("/api/v1/households", get(register::list))
         .route("/api/v1/households/{id}", get(register::detail))
+        .route(
+            "/api/v1/households/{id}/members/{key}/remove",
+            post(members::remove),
+        )
         .route("/api/v1/villages", get(review::villages))
         .route("/api/v1/review/items", get(review::list))
         .route("/api/v1/review/items/{id}", get(review::show))

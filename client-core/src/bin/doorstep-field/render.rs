@@ -5,9 +5,10 @@
 use doorstep_client_core::sync::SyncReport;
 use doorstep_client_core::{DeviceProfile, HouseholdDetail, HouseholdSummary};
 use schema::Message;
+use schema::codes;
 use schema::fields::{CATALOG, Entity, FieldKind, FieldPath, FieldSpec};
 use schema::ids::AreaCode;
-use schema::layout::{Candidate, Conflict, FieldValue, HouseholdView, Record};
+use schema::layout::{self, Candidate, Conflict, FieldValue, HouseholdView, Record};
 use schema::validation::{Issue, Severity};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -55,7 +56,16 @@ pub fn household(w: &mut dyn Write, detail: &HouseholdDetail) -> io::Result<()> 
     writeln!(w, "户 Household {}", detail.id)?;
     record(w, "  ", Entity::Household, &view.household, view)?;
 
-    writeln!(w, "\n成员 Members: {}", view.members.len())?;
+    let present = view.present_members().count();
+    let left = view.members.len() - present;
+    if left == 0 {
+        writeln!(w, "\n成员 Members: {present}")?;
+    } else {
+        writeln!(
+            w,
+            "\n成员 Members: {present}（另有 {left} 人已不在本户 / {left} more no longer here）"
+        )?;
+    }
     let mut members: Vec<(&String, &Record)> = view.members.iter().collect();
     // The head first, then by relation and name, as a paper roster lists a family.
     members.sort_by_key(|(key, member)| {
@@ -67,7 +77,14 @@ pub fn household(w: &mut dyn Write, detail: &HouseholdDetail) -> io::Result<()> 
     });
     for (key, member) in members {
         let name = text(member, "name").unwrap_or("（无姓名）/ (no name)");
-        writeln!(w, "  {name} · members.{key}")?;
+        // Who no longer lives here is listed as history, with how they left.
+        let status = layout::member_status(member);
+        match codes::MEMBER_STATUS.get(status) {
+            Some(left) if !layout::is_present(member) => {
+                writeln!(w, "  {name} · members.{key} · {} {}", left.zh, left.en)?
+            }
+            _ => writeln!(w, "  {name} · members.{key}")?,
+        }
         record(w, "    ", Entity::Member, member, view)?;
     }
 
