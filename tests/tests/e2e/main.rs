@@ -6,6 +6,7 @@ mod at_rest;
 mod cli;
 mod convergence;
 mod devices;
+mod edge;
 mod hardening;
 mod hostile_input;
 mod links;
