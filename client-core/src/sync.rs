@@ -747,6 +747,14 @@ fn server_error(status: u16, body: &[u8]) -> SyncError {
             status,
             message: error.message,
         },
+        // A proxy in front of a server that is down or restarting answers without our JSON.
+        Err(_) if matches!(status, 502..=504) => SyncError::Server {
+            status,
+            message: Message::new(
+                format!("服务器繁忙（{status}），未做任何修改，请稍后重试"),
+                format!("The server is busy ({status}); nothing was changed. Please retry later"),
+            ),
+        },
         Err(_) => SyncError::Server {
             status,
             message: Message::new(
@@ -761,6 +769,23 @@ fn server_error(status: u16, body: &[u8]) -> SyncError {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_a_busy_server_or_its_proxy_tells_the_volunteer_to_retry() {
+        let told = |status, body: &[u8]| server_error(status, body).message();
+        let proxy = told(503, b"<html>503 Service Unavailable</html>");
+        assert!(
+            proxy.zh.contains("服务器繁忙") && proxy.zh.contains("重试"),
+            "{proxy:?}"
+        );
+        assert!(
+            proxy.en.contains("busy") && proxy.en.contains("retry"),
+            "{proxy:?}"
+        );
+        let server = r#"{"error":"unavailable","message":{"zh":"服务器繁忙","en":"busy"}}"#;
+        assert_eq!(told(503, server.as_bytes()).en, "busy");
+        assert!(!told(500, b"").en.contains("busy"));
+    }
 
     #[test]
     fn test_a_scanned_qr_code_names_the_server_and_a_typed_code_does_not() {

@@ -16,6 +16,10 @@ pub const PROTOCOL_VERSION: u32 = 2;
 pub const CONTENT_TYPE: &str = "application/vnd.doorstep.sync+cbor";
 /// The largest decoded message accepted, whatever its compressed size.
 pub const MAX_DECODED_BYTES: usize = 16 * 1024 * 1024;
+/// The most a response's page may carry, whatever a device asks for in `page_bytes`: half of
+/// [`MAX_DECODED_BYTES`], so a page that overshoots by its last item, plus the message
+/// around it, still decodes on the phone.
+pub const MAX_PAGE_BYTES: u32 = 8 * 1024 * 1024;
 /// What a device asks for when it does not say: a page that finishes on a slow link.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
 /// The checksum before the compressed message: the first bytes of the BLAKE3 hash of the
@@ -47,7 +51,8 @@ pub struct SyncRequest {
     /// Changes the server has not confirmed, grouped by household.
     pub uploads: Vec<Upload>,
     /// How many bytes of documents and changes the response may carry (before
-    /// compression). The server always sends at least one item, so progress never stalls.
+    /// compression), at most [`MAX_PAGE_BYTES`] (more is read as that). The server always
+    /// sends at least one item, so progress never stalls.
     pub page_bytes: u32,
 }
 

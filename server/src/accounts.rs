@@ -176,12 +176,19 @@ pub enum AccountError {
     Database(#[from] sqlx::Error),
 }
 
+/// A session's last request is written down at most this often, so reading the register is
+/// not a write per request.
+pub const SESSION_TOUCH_SECS: u64 = 60;
+/// The shortest idle limit a server accepts: a shorter one would end sessions in use, whose
+/// last request is only written every [`SESSION_TOUCH_SECS`].
+pub const MIN_SESSION_IDLE_SECS: u64 = SESSION_TOUCH_SECS;
+
 /// How long sessions last.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
     /// From login, however busy.
     pub lifetime: Duration,
-    /// Without a request.
+    /// Without a request; at least [`MIN_SESSION_IDLE_SECS`].
     pub idle: Duration,
 }
 
@@ -614,7 +621,7 @@ pub async fn session(
     if ended || now >= expires_at || now - last_seen_at >= policy.idle.as_secs() as i64 {
         return Ok(SessionCheck::Expired);
     }
-    if now - last_seen_at >= 60 {
+    if now - last_seen_at >= SESSION_TOUCH_SECS as i64 {
         sqlx::query("UPDATE staff_session SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(now)
             .bind(token_hash(token))

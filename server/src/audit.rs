@@ -1,7 +1,10 @@
 //! The audit log: who did what, when, from where, and how it ended.
 //!
-//! Every login (successful or not), every refused credential, every unmasked read, every
-//! export, enrollment, revocation, quarantine decision and review resolution is one row. The
+//! Every login (successful or not), every refusal of a known credential, role or area, every
+//! unmasked read, every export, enrollment, revocation, quarantine decision and review
+//! resolution is one row: the acts of identified people and devices. Requests refused before
+//! anyone was identified are counted instead (`http::refusals`), so junk cannot fill a table
+//! that keeps every row six months. The
 //! table is append-only in the database itself (triggers refuse updates, and deletes of rows
 //! younger than six months), so a bug or a curious administrator with a SQL prompt cannot
 //! quietly rewrite it. Only auditors read it, through the API, and that reading is audited too.

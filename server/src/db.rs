@@ -30,6 +30,14 @@ pub struct Db {
 /// Identifies the PostgreSQL advisory lock that orders writes across servers.
 const WRITE_LOCK_KEY: i64 = 0x646f_6f72_7374_6570;
 
+/// How long a request waits for a PostgreSQL connection before it is answered 503 (server
+/// busy, retry): while the database is down or restarting, a phone hears so in seconds rather
+/// than after half a minute, and requests do not pile up behind a dead pool.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// On SQLite the database is a local file that cannot be down; a wait there is a queue of
+/// writers behind the one write lock, which does end.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The most parameters one statement binds. Batched statements are split to stay under
 /// both backends' limits (SQLite 32,766, PostgreSQL 65,535).
 pub const MAX_PARAMS: usize = 30_000;
@@ -110,7 +118,10 @@ impl Db {
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(match backend {
+                Backend::Sqlite => SQLITE_ACQUIRE_TIMEOUT,
+                Backend::Postgres => POSTGRES_ACQUIRE_TIMEOUT,
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -424,8 +424,9 @@ impl Refusal {
     }
 }
 
-/// An actor as Automerge prints it: hex, 1 to 32 bytes.
-fn clean_actor(actor: &str) -> Option<String> {
+/// An actor as Automerge prints it: hex, 1 to 32 bytes; lower-cased, as Automerge prints it
+/// and the change table holds it.
+pub(crate) fn clean_actor(actor: &str) -> Option<String> {
     let actor = actor.trim().to_ascii_lowercase();
     let valid = (2..=64).contains(&actor.len())
         && actor.len().is_multiple_of(2)

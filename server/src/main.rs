@@ -45,8 +45,9 @@ enum Command {
         /// How long a staff session lasts from login, in seconds.
         #[arg(long, default_value_t = 12 * 3600)]
         session_lifetime_secs: u64,
-        /// How long a staff session lasts without a request, in seconds.
-        #[arg(long, default_value_t = 2 * 3600)]
+        /// How long a staff session lasts without a request, in seconds; at least 60, since a
+        /// session's last request is written down once a minute.
+        #[arg(long, default_value_t = 2 * 3600, value_parser = session_idle_secs)]
         session_idle_secs: u64,
         /// Requests a second from one client address, in bursts of ten seconds' worth; 0
         /// turns the limit off (behind a reverse proxy, which every client shares).
@@ -190,6 +191,21 @@ fn new_staff(username: String, name: String, role: Role, scope: &str) -> Result<
         scope: AreaCode::parse(scope).map_err(|err| err.message.to_string())?,
         password: read_password()?,
     })
+}
+
+/// `--session-idle-secs`: refused below [`accounts::MIN_SESSION_IDLE_SECS`], which would end
+/// sessions that are in use.
+fn session_idle_secs(text: &str) -> Result<u64, String> {
+    let secs: u64 = text.trim().parse().map_err(|err| format!("{err}"))?;
+    let min = accounts::MIN_SESSION_IDLE_SECS;
+    if secs < min {
+        return Err(format!(
+            "会话空闲时限至少 {min} 秒：会话每分钟才记录一次活动，更短会使正在使用的会话过期 / \
+             the idle limit must be at least {min} seconds: a session's activity is recorded once \
+             a minute, so a shorter limit would end sessions in use"
+        ));
+    }
+    Ok(secs)
 }
 
 fn main() -> ExitCode {

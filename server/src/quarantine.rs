@@ -783,8 +783,8 @@ impl From<QuarantineError> for ApiError {
                 code: "conflict",
                 message,
             },
-            QuarantineError::Ledger(err) => ApiError::internal(err),
-            QuarantineError::Database(err) => ApiError::internal(err),
+            QuarantineError::Ledger(err) => err.into(),
+            QuarantineError::Database(err) => ApiError::database(err),
             QuarantineError::Automerge(err) => ApiError::internal(err),
             QuarantineError::Layout(err) => ApiError::internal(err),
         }

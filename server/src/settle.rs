@@ -627,8 +627,8 @@ impl From<ReviewError> for ApiError {
                 code: "stale",
                 message,
             },
-            ReviewError::Ledger(err) => ApiError::internal(err),
-            ReviewError::Database(err) => ApiError::internal(err),
+            ReviewError::Ledger(err) => err.into(),
+            ReviewError::Database(err) => ApiError::database(err),
         }
     }
 }

@@ -4,7 +4,8 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, SESSION_COOKIE};
-use crate::accounts::{self, LoginRefused, NewStaff, Permission, Role, Staff};
+use super::refusals::{self, Reason};
+use crate::accounts::{self, LoginRefused, NewStaff, Permission, Role, SessionCheck, Staff};
 use crate::audit::{self, Entry, Outcome};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -135,16 +136,29 @@ fn login_error(refused: LoginRefused) -> ApiError {
     }
 }
 
+/// Ends the bearer's session. Audited as the act of the staff member whose session it was; a
+/// request without a live session changes nothing and is only counted, like any anonymous
+/// refusal. Either way the cookie is cleared.
 pub async fn logout(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    if let Some(token) = principal::bearer(&headers) {
-        accounts::logout(state.ledger.db(), token).await?;
+    let db = state.ledger.db();
+    let session = match principal::bearer(&headers) {
+        Some(token) => match accounts::session(db, state.sessions, token).await? {
+            SessionCheck::Valid(staff) => Some((token, staff)),
+            SessionCheck::Expired | SessionCheck::Unknown => None,
+        },
+        None => None,
+    };
+    match session {
+        Some((token, staff)) => {
+            accounts::logout(db, token).await?;
+            principal::done(&state, &staff, &client, "logout", &staff.username, "").await?;
+        }
+        None => refusals::count(Reason::UnknownToken, &client.0, "logout"),
     }
-    let entry = Entry::new("logout", Outcome::Ok).from(&client.0);
-    audit::record(state.ledger.db(), entry).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         SET_COOKIE,
@@ -278,7 +292,7 @@ pub async fn create_staff(
 pub fn account_error(err: accounts::AccountError) -> ApiError {
     match err {
         accounts::AccountError::Invalid(message) => ApiError::bad_request(message),
-        accounts::AccountError::Database(err) => ApiError::internal(err),
+        accounts::AccountError::Database(err) => ApiError::database(err),
     }
 }
 

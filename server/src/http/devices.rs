@@ -8,7 +8,6 @@ use super::principal::{self, Client};
 use crate::accounts::{Permission, Staff};
 use crate::enrollment::{self, By, DeviceError, DeviceInfo, NewCode, Redeem, Refusal};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, StatusCode};
@@ -26,7 +25,7 @@ fn device_error(err: DeviceError) -> ApiError {
             code: "conflict",
             message,
         },
-        DeviceError::Database(err) => ApiError::internal(err),
+        DeviceError::Database(err) => ApiError::database(err),
     }
 }
 
@@ -389,28 +388,18 @@ pub struct RevokeRequest {
     pub reason: String,
 }
 
-/// `POST /api/v1/devices/{id}/revoke`: the token stops working at once.
+/// `POST /api/v1/devices/{id}/revoke`: the token stops working at once. The body is JSON like
+/// every state-changing request's, `{}` for the defaults (wipe, no reason).
 pub async fn revoke(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    Json(request): Json<RevokeRequest>,
 ) -> ApiResult<Json<DeviceInfo>> {
     let action = "device.revoke";
     let staff =
         principal::staff(&state, &headers, &client, Permission::ManageDevices, action).await?;
-    // The body is optional: a bare POST revokes and wipes.
-    let request: RevokeRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RevokeRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|err| {
-            ApiError::bad_request(Message::new(
-                format!("请求内容无法解析：{err}"),
-                format!("The request body cannot be read: {err}"),
-            ))
-        })?
-    };
     device_in_scope(&state, &staff, &client, &id, action).await?;
     let device = enrollment::revoke(
         state.ledger.db(),

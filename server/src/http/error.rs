@@ -63,6 +63,33 @@ impl ApiError {
             ),
         }
     }
+
+    /// The answer while the database cannot be reached (down, restarting, or every
+    /// connection busy past the pool's acquire timeout): nothing was done, and the phone says
+    /// "server busy, retry".
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(%cause, "database unavailable");
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: Message::new(
+                "服务器繁忙，未做任何修改，请稍后重试",
+                "The server is busy; nothing was changed. Please retry later",
+            ),
+        }
+    }
+
+    /// The answer to a database error: 503 when the database cannot be reached, which the
+    /// client retries; 500 for anything else.
+    pub fn database(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => ApiError::unavailable(err),
+            err => ApiError::internal(err),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -77,13 +104,16 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        ApiError::internal(err)
+        ApiError::database(err)
     }
 }
 
 impl From<crate::documents::LedgerError> for ApiError {
     fn from(err: crate::documents::LedgerError) -> Self {
-        ApiError::internal(err)
+        match err {
+            crate::documents::LedgerError::Database(err) => ApiError::database(err),
+            err => ApiError::internal(err),
+        }
     }
 }
 

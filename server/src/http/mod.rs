@@ -6,9 +6,11 @@ mod devices;
 pub mod error;
 mod exports;
 pub mod hardening;
+pub mod input;
 mod members;
 pub mod principal;
 mod quarantine;
+pub mod refusals;
 // The privacy module masks these modules' answers.
 pub(crate) mod register;
 pub(crate) mod review;
@@ -84,22 +86,21 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/quarantine/{id}/discard", post(quarantine::discard))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(refusals::metrics))
         .fallback(|| async {
             error::ApiError::not_found(schema::Message::new("没有这个地址", "No such endpoint"))
         })
         // Sync reads its own body, up to MAX_BODY_BYTES; this bounds every extractor.
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
+        .layer(axum::middleware::from_fn(input::check))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(count_rejections))
         // Outermost, so that errors made by the layers above also answer in JSON.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            audit_rejections,
-        ))
         .layer(axum::middleware::map_response(error::json_errors));
     hardening::protect(router, state.rate_limits).with_state(state)
 }
@@ -145,38 +146,30 @@ pub(crate) fn filter_param<T: Copy>(
     )))
 }
 
-/// Records requests refused for their form (malformed, oversized, of the wrong shape): the
-/// signs of a client probing the API. Refusals of credentials and scope are recorded where
-/// they are decided, with who was refused.
-async fn audit_rejections(
-    State(state): State<AppState>,
+/// Counts requests refused for their form (malformed, oversized, of the wrong media type or
+/// shape): the signs of a client probing the API. They are not audited (`refusals`); refusals
+/// of credentials and scope are audited where they are decided, with who was refused.
+async fn count_rejections(
     client: principal::Client,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let target = format!("{} {}", request.method(), request.uri().path());
     let response = next.run(request).await;
-    let status = response.status();
-    if matches!(
-        status,
-        StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY
-    ) {
-        let entry = crate::audit::Entry::new("request.rejected", crate::audit::Outcome::Denied)
-            .on(target)
-            .from(client.0)
-            .saying(format!("HTTP {}", status.as_u16()));
-        if let Err(err) = crate::audit::record(state.ledger.db(), entry).await {
-            tracing::warn!(%err, "cannot record a rejected request");
-        }
+    if let Some(reason) = refusals::Reason::of_status(response.status()) {
+        refusals::count(reason, &client.0, &target);
     }
     response
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+/// `GET /readyz`: whether the database answers, within the pool's acquire timeout.
+async fn ready(State(state): State<AppState>) -> error::ApiResult<&'static str> {
     if state.ledger.db().ping().await {
-        (StatusCode::OK, "ready")
+        Ok("ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        Err(error::ApiError::unavailable(
+            "readyz: the database does not answer",
+        ))
     }
 }
 

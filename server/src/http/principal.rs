@@ -1,8 +1,10 @@
 //! Who is asking: the client's address, and the staff member behind a session token or
-//! cookie, checked against the role a request needs. Every refusal here is audited.
+//! cookie, checked against the role a request needs. Every refusal of a known credential here
+//! is audited; a missing or unknown one is only counted (`refusals`): no one is identified.
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
+use super::refusals::{self, Reason};
 use crate::accounts::{self, Permission, SessionCheck, Staff};
 use crate::audit::{self, Entry, Outcome};
 use crate::auth;
@@ -113,7 +115,7 @@ pub async fn logged_in(
             .saying(detail)
     };
     let Some(token) = session_token(headers) else {
-        audit::record(db, refused("no credentials")).await?;
+        refusals::count(Reason::NoCredentials, &client.0, action);
         return Err(ApiError::unauthorized());
     };
     let staff = match accounts::session(db, state.sessions, token).await? {
@@ -133,7 +135,7 @@ pub async fn logged_in(
                     "A device token cannot be used for staff requests",
                 )));
             }
-            audit::record(db, refused("unknown token")).await?;
+            refusals::count(Reason::UnknownToken, &client.0, action);
             return Err(ApiError::unauthorized());
         }
     };

@@ -99,6 +99,8 @@ pub async fn show(
     }
 }
 
+/// The body of a release or discard: JSON like every state-changing request's, `{}` without a
+/// comment.
 #[derive(Debug, Default, Deserialize)]
 pub struct DecideRequest {
     /// Why, for the history: kept with the item, in the audit log and, for a discard, in
@@ -111,7 +113,7 @@ pub async fn release(
     client: Client,
     headers: HeaderMap,
     id: Path<String>,
-    request: Option<Json<DecideRequest>>,
+    request: Json<DecideRequest>,
 ) -> ApiResult<Json<Decided>> {
     decide(state, client, headers, id, request, Decision::Release).await
 }
@@ -121,7 +123,7 @@ pub async fn discard(
     client: Client,
     headers: HeaderMap,
     id: Path<String>,
-    request: Option<Json<DecideRequest>>,
+    request: Json<DecideRequest>,
 ) -> ApiResult<Json<Decided>> {
     decide(state, client, headers, id, request, Decision::Discard).await
 }
@@ -131,7 +133,7 @@ async fn decide(
     client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
-    request: Option<Json<DecideRequest>>,
+    request: Json<DecideRequest>,
     decision: Decision,
 ) -> ApiResult<Json<Decided>> {
     let action = match decision {
@@ -146,7 +148,7 @@ async fn decide(
         action,
     )
     .await?;
-    let comment = request.and_then(|Json(r)| r.comment);
+    let Json(DecideRequest { comment }) = request;
     let decided = quarantine::decide(
         &state.ledger,
         &staff,

@@ -3,7 +3,9 @@
 use super::AppState;
 use super::MAX_BODY_BYTES;
 use super::error::{ApiError, ApiResult};
+use super::input;
 use super::principal::{Client, bearer};
+use super::refusals::{self, Reason};
 use crate::audit::{self, Entry, Outcome};
 use crate::auth::{self, Device, TokenCheck};
 use axum::body::Body;
@@ -14,8 +16,9 @@ use schema::Message;
 use schema::ids::AreaCode;
 use schema::wire::{self, SyncRequest, SyncResponse, UploadResult, WireError};
 
-/// The device a sync request comes from. A refused token is audited; a revoked device's
-/// answer tells the phone whether to erase its data.
+/// The device a sync request comes from. A revoked device's refusal is audited, a missing or
+/// unknown token only counted; a revoked device's answer tells the phone whether to erase its
+/// data.
 async fn device(
     state: &AppState,
     headers: &HeaderMap,
@@ -28,7 +31,7 @@ async fn device(
             .saying(detail)
     };
     let Some(token) = bearer(headers) else {
-        audit::record(db, refused("no credentials")).await?;
+        refusals::count(Reason::NoCredentials, &client.0, "sync");
         return Err(ApiError::unauthorized());
     };
     match auth::check_token(db, token).await? {
@@ -38,7 +41,7 @@ async fn device(
             actor,
         } => Ok((device, assigned, actor)),
         TokenCheck::Unknown => {
-            audit::record(db, refused("unknown token")).await?;
+            refusals::count(Reason::UnknownToken, &client.0, "sync");
             Err(ApiError::unauthorized())
         }
         TokenCheck::Revoked { device_id, wipe } => {
@@ -92,6 +95,58 @@ fn unsupported_protocol(version: u32) -> ApiError {
     }
 }
 
+/// A sync body as the handler uses it: decoded, its text free of control characters (they
+/// would reach the database), its actor in the lower-case hex the change table holds, so the
+/// feed recognises the device's own changes however the phone spelled it.
+fn read_request(body: &[u8]) -> ApiResult<SyncRequest> {
+    let mut request: SyncRequest = wire::decode(body).map_err(|err| match err {
+        WireError::OlderProtocol => unsupported_protocol(1),
+        WireError::TooLarge => ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: Message::new(
+                format!(
+                    "同步请求解压后超过 {} MiB；请分批同步",
+                    wire::MAX_DECODED_BYTES >> 20
+                ),
+                format!(
+                    "The sync request decodes past {} MiB; sync in smaller batches",
+                    wire::MAX_DECODED_BYTES >> 20
+                ),
+            ),
+        },
+        err => ApiError::bad_request(Message::new(
+            format!("同步请求无法解析：{err}"),
+            format!("The sync request cannot be read: {err}"),
+        )),
+    })?;
+    if request.protocol != wire::PROTOCOL_VERSION {
+        return Err(unsupported_protocol(request.protocol));
+    }
+    let after = request
+        .cursor
+        .as_ref()
+        .and_then(|cursor| cursor.download_after.as_deref());
+    let texts = std::iter::once(request.actor.as_str()).chain(after).chain(
+        request
+            .uploads
+            .iter()
+            .map(|upload| upload.household.as_str()),
+    );
+    for text in texts {
+        if !input::clean(text, false) {
+            return Err(input::control_character(("同步请求", "sync request")));
+        }
+    }
+    request.actor = crate::enrollment::clean_actor(&request.actor).ok_or_else(|| {
+        ApiError::bad_request(Message::new(
+            "同步请求中的设备标识（actor）不是十六进制",
+            "The sync request's actor is not hex",
+        ))
+    })?;
+    Ok(request)
+}
+
 pub async fn sync(
     State(state): State<AppState>,
     client: Client,
@@ -111,18 +166,9 @@ pub async fn sync(
                 "The request is too large or was cut off; sync in smaller batches",
             ),
         })?;
-    let request: SyncRequest = wire::decode(&body).map_err(|err| match err {
-        WireError::OlderProtocol => unsupported_protocol(1),
-        err => ApiError::bad_request(Message::new(
-            format!("同步请求无法解析：{err}"),
-            format!("The sync request cannot be read: {err}"),
-        )),
-    })?;
-    if request.protocol != wire::PROTOCOL_VERSION {
-        return Err(unsupported_protocol(request.protocol));
-    }
+    let request = read_request(&body)?;
     if let Some(bound) = &actor
-        && !bound.eq_ignore_ascii_case(request.actor.trim())
+        && !bound.eq_ignore_ascii_case(&request.actor)
     {
         let entry = Entry::new("sync", Outcome::Denied)
             .by(format!("device:{}", device.id), "device")
@@ -157,7 +203,12 @@ pub async fn sync(
         .collect();
     let (updates, cursor, more) = state
         .ledger
-        .feed_page(&device, &request.actor, request.cursor, request.page_bytes)
+        .feed_page(
+            &device,
+            &request.actor,
+            request.cursor,
+            request.page_bytes.min(wire::MAX_PAGE_BYTES),
+        )
         .await?;
     tracing::info!(
         device = %device.id,

@@ -536,3 +536,14 @@ fn test_serve_refuses_missing_or_mismatched_tls_files_with_a_message() {
     let stderr = refused_to_serve(&db, &["--tls-cert", &path_text(&one.cert())]);
     assert!(stderr.contains("--tls-key"), "{stderr}");
 }
+
+#[test]
+fn test_serve_refuses_an_idle_limit_that_would_end_sessions_in_use() {
+    let db = TestDatabase::new(&Backend::Sqlite);
+    let stderr = refused_to_serve(&db, &["--session-idle-secs", "59"]);
+    assert!(stderr.contains("至少 60 秒"), "{stderr}");
+    assert!(stderr.contains("at least 60 seconds"), "{stderr}");
+    // The shortest accepted limit serves.
+    let server = Server::start_with(&db, &["--session-idle-secs", "60"]);
+    assert_eq!(get_with_header(&server, "/healthz", None).0, 200);
+}

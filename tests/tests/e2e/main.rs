@@ -8,6 +8,7 @@ mod convergence;
 mod data_key;
 mod devices;
 mod duplicates;
+mod edge;
 mod field_sync;
 mod foreign_client;
 mod hardening;

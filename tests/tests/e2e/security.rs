@@ -1,7 +1,7 @@
 //! What an attacker would try against staff accounts and the register: forged, expired and
 //! ended sessions, password guessing, an auditor reaching for data, injection strings,
-//! oversized and malformed bodies. Each ends in the right 4xx, leaves an audit record, never
-//! a 500, and loses nothing.
+//! oversized and malformed bodies. Each ends in the right 4xx, never a 500, and loses nothing;
+//! a refusal of someone identified leaves an audit record.
 
 use crate::support::*;
 use doorstep_e2e::*;
@@ -18,7 +18,7 @@ fn login(server: &Server, username: &str, password: &str) -> (u16, Value) {
 }
 
 #[test]
-fn test_forged_and_ended_sessions_are_refused_and_audited() {
+fn test_forged_and_ended_sessions_are_refused() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
@@ -28,14 +28,12 @@ fn test_forged_and_ended_sessions_are_refused_and_audited() {
         assert_error_json(status, &body, 401, "unauthorized");
         let (status, body) = server.get_json("/api/v1/households", "");
         assert_error_json(status, &body, 401, "unauthorized");
+        // No one is identified: counted in the metrics (`edge.rs`), not audited.
         let refusals = audit(&server, &auditor, "register.list");
         assert!(
-            refusals
-                .iter()
-                .any(|r| r["outcome"] == "denied" && r["detail"] == "unknown token"),
+            refusals.iter().all(|r| r["detail"] != "unknown token"),
             "{backend:?}: {refusals:?}"
         );
-        assert!(refusals.iter().all(|r| r["client"] == "127.0.0.1"));
 
         // Logging out ends the session at once.
         let token = server.staff_token(&db, COUNTY, "县工作人员");
@@ -211,7 +209,7 @@ fn encode(value: &str) -> String {
 }
 
 #[test]
-fn test_oversized_and_malformed_bodies_get_json_errors_and_an_audit_record() {
+fn test_oversized_and_malformed_bodies_get_json_errors() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
@@ -233,14 +231,6 @@ fn test_oversized_and_malformed_bodies_get_json_errors_and_an_audit_record() {
             assert_eq!(status, 413, "{backend:?} {path}");
             assert_eq!(error_body(&body, path).error, "too_large");
         }
-        let auditor = auditor(&server, &db);
-        let rejected = audit(&server, &auditor, "request.rejected");
-        assert!(
-            rejected
-                .iter()
-                .any(|r| r["detail"].as_str().unwrap_or_default().contains("413")),
-            "{backend:?}: {rejected:?}"
-        );
         let (status, _) = server.get_json("/api/v1/households", &staff);
         assert_eq!(status, 200, "still serving");
     }
