@@ -228,6 +228,17 @@ pub fn is_legacy_form(input: &str) -> bool {
     chars.len() == 15 && chars.iter().all(char::is_ascii_digit)
 }
 
+/// Typed text as [`IdNumber::parse`] reads it, valid or not: trimmed, without whitespace and
+/// hyphens, full-width digits and `Ｘ` as ASCII, `x` upper-cased. For code that compares
+/// numbers as recorded, including wrong ones (the server's lookup hash), so that every way of
+/// typing one number compares equal.
+pub fn normalised_text(input: &str) -> String {
+    normalised_characters(input.trim())
+        .into_iter()
+        .collect::<String>()
+        .to_uppercase()
+}
+
 /// The characters of a typed number without its separators, full-width digits and `Ｘ`/`ｘ`
 /// as ASCII. Every other character is kept as it is, for the parser to name.
 fn normalised_characters(input: &str) -> Vec<char> {
@@ -707,6 +718,19 @@ mod tests {
                 character: '—'
             }
         );
+    }
+
+    #[test]
+    fn test_normalised_text_is_what_parse_reads_valid_or_not() {
+        assert_eq!(
+            normalised_text(" １１０１０５－１９４９１２３１ ００２ｘ "),
+            "11010519491231002X"
+        );
+        assert_eq!(
+            normalised_text("110105 19491231 0021"),
+            "110105194912310021"
+        );
+        assert_eq!(normalised_text("1101/05"), "1101/05");
     }
 
     #[test]
