@@ -8,6 +8,7 @@ mod convergence;
 mod devices;
 mod hardening;
 mod hostile_input;
+mod id_numbers;
 mod links;
 mod review;
 mod scope;
