@@ -1641,16 +1641,24 @@ fn typed_value(path: &FieldPath, input: &str) -> Result<Option<FieldValue>> {
 
 /// Refuses to add `name` as the member `key` when the household already records that
 /// member, holding `id`, under another name. Any of a disputed name's candidates counts as
-/// the member's name, so adding the person again under one of them is no news.
+/// the member's name, so adding the person again under one of them is no news; so is a
+/// spelling that differs only in spaces or letter case (`刘 伟` for `刘伟`), which is
+/// the same name typed again, not another person.
 fn refuse_another_name(doc: &AutoCommit, key: &MemberKey, id: &IdNumber, name: &str) -> Result<()> {
     let path = FieldPath::member(key, "name")?.to_string();
     let recorded: Vec<String> = doc
         .get_all(automerge::ROOT, path.as_str())?
         .into_iter()
         .filter_map(|(value, _)| value.into_string().ok())
-        .map(|text| text.trim().to_owned())
         .collect();
-    if recorded.is_empty() || recorded.iter().any(|recorded| recorded == name) {
+    let spelled = |name: &str| -> String {
+        name.chars()
+            .filter(|character| !character.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let typed = spelled(name);
+    if recorded.is_empty() || recorded.iter().any(|recorded| spelled(recorded) == typed) {
         return Ok(());
     }
     let current = doc
@@ -1817,11 +1825,15 @@ mod tests {
             "nothing was written"
         );
 
-        // The same person added again under the same name is no news.
-        let again = a
-            .add_member(&household, " 王五 ", Some("110105491231002"))
-            .unwrap();
-        assert_eq!(again, wang);
+        // The same person added again under the same name is no news, nor is the name
+        // typed with a space, and neither renames the member.
+        for typed in [" 王五 ", "王 五"] {
+            let again = a
+                .add_member(&household, typed, Some("110105491231002"))
+                .unwrap();
+            assert_eq!(again, wang);
+        }
+        assert_eq!(member_name(&a, &household, &wang).as_deref(), Some("王五"));
         // Renaming is an ordinary edit, after which the new name is the recorded one.
         a.set_field(&household, &format!("members.{wang}.name"), "李四")
             .unwrap();
