@@ -12,7 +12,7 @@ use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, params};
 use schema::IdNumber;
 use schema::Message;
-use schema::fields::{Entity, FieldPath};
+use schema::fields::{Entity, FieldKind, FieldPath};
 use schema::ids::{AreaCode, HouseholdId, MemberKey, MemberKeySecret, RecordId};
 use schema::layout::{self, ActorInfo, Conflict, FieldValue, HouseholdView};
 use schema::validation::{self, Issue, Severity};
@@ -473,6 +473,10 @@ impl Store {
     ///
     /// The member key is derived from the ID number, so the same person added on two phones
     /// lands in one member entry. A member without an ID number gets a random key.
+    ///
+    /// Adding a number already in the household under another name is refused, naming the
+    /// member it belongs to: taking it silently would return the other person's key and
+    /// lose the name typed. Renaming that member is an ordinary `set_field` on its name.
     pub fn add_member(
         &self,
         household: &HouseholdId,
@@ -503,6 +507,9 @@ impl Store {
             fields.push(("birth_date", FieldValue::Text(id.birth_date().to_string())));
         }
         inner.edit(household, |doc| {
+            if let Some(id) = &id_number {
+                refuse_another_name(doc, &key, id, name)?;
+            }
             for (name, value) in &fields {
                 let path = FieldPath::member(&key, name)?;
                 // Adding someone already recorded fills in only what is missing: a second
@@ -548,11 +555,15 @@ impl Store {
                 )));
             }
         }
+        let values = paths
+            .iter()
+            .zip(edits)
+            .map(|(path, (_, input))| typed_value(path, input))
+            .collect::<Result<Vec<_>>>()?;
         let mut inner = self.lock();
         let detail = inner.edit(household, |doc| {
-            for (path, (_, input)) in paths.iter().zip(edits) {
+            for (path, value) in paths.iter().zip(&values) {
                 ensure_record_exists(doc, path)?;
-                let value = FieldValue::from_input(path.spec().kind, input);
                 layout::write_field(doc, path, value.as_ref())?;
             }
             Ok(())
@@ -1638,6 +1649,61 @@ fn ensure_record_exists(doc: &AutoCommit, path: &FieldPath) -> Result<()> {
     )))
 }
 
+/// What a person typed for a field, as it is stored (`None` clears the field).
+///
+/// Most input that does not fit its field is kept as text for validation to report. An ID
+/// number is parsed as [`Store::add_member`] parses it: stored in its 18-character form (a
+/// legacy 15-digit number upgraded, spaces and hyphens left out), or refused with the reason,
+/// since a number that is not one would only be found wrong after the visit.
+fn typed_value(path: &FieldPath, input: &str) -> Result<Option<FieldValue>> {
+    let kind = path.spec().kind;
+    if matches!(kind, FieldKind::IdNumber) && !input.trim().is_empty() {
+        let id = IdNumber::parse(input, today())?;
+        return Ok(Some(FieldValue::Text(id.to_string())));
+    }
+    Ok(FieldValue::from_input(kind, input))
+}
+
+/// Refuses to add `name` as the member `key` when the household already records that
+/// member, holding `id`, under another name. Any of a disputed name's candidates counts as
+/// the member's name, so adding the person again under one of them is no news; so is a
+/// spelling that differs only in spaces or letter case (`刘 伟` for `刘伟`), which is
+/// the same name typed again, not another person.
+fn refuse_another_name(doc: &AutoCommit, key: &MemberKey, id: &IdNumber, name: &str) -> Result<()> {
+    let path = FieldPath::member(key, "name")?.to_string();
+    let recorded: Vec<String> = doc
+        .get_all(automerge::ROOT, path.as_str())?
+        .into_iter()
+        .filter_map(|(value, _)| value.into_string().ok())
+        .collect();
+    let spelled = |name: &str| -> String {
+        name.chars()
+            .filter(|character| !character.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let typed = spelled(name);
+    if recorded.is_empty() || recorded.iter().any(|recorded| spelled(recorded) == typed) {
+        return Ok(());
+    }
+    let current = doc
+        .get(automerge::ROOT, path.as_str())?
+        .and_then(|(value, _)| value.into_string().ok())
+        .unwrap_or_else(|| recorded[0].clone());
+    let masked = id.masked();
+    Err(Error::InvalidInput(Message::new(
+        format!(
+            "身份证号码 {masked} 已登记在本户，姓名为“{current}”（成员 {key}），\
+             未另外添加“{name}”；如需更改姓名，请修改 members.{key}.name"
+        ),
+        format!(
+            "ID number {masked} is already recorded in this household under the name \
+             “{current}” (member {key}); “{name}” was not added. To change the name, \
+             set members.{key}.name"
+        ),
+    )))
+}
+
 /// The issues about the records that the edited paths belong to.
 fn issues_of_records(issues: Vec<Issue>, paths: &[FieldPath]) -> Vec<Issue> {
     let prefixes: Vec<String> = paths
@@ -1743,6 +1809,139 @@ mod tests {
         );
     }
 
+    fn member_name(store: &Store, household: &HouseholdId, key: &MemberKey) -> Option<String> {
+        let detail = store.household(household).unwrap();
+        detail.view.members[key.as_str()]["name"]
+            .value
+            .as_text()
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn an_id_number_already_recorded_under_another_name_is_refused_naming_the_member() {
+        let (a, _dir) = phone("phone-a");
+        let household = a
+            .create_household(&AreaCode::parse(VILLAGE).unwrap(), None)
+            .unwrap();
+        let wang = a
+            .add_member(&household, "王五", Some("11010519491231002X"))
+            .unwrap();
+        let unsynced = a.unsynced_changes().unwrap();
+
+        let err = a
+            .add_member(&household, "李四", Some("110105 19491231 002x"))
+            .unwrap_err();
+        let Error::InvalidInput(message) = err else {
+            panic!("{err:?}");
+        };
+        for text in [&message.zh, &message.en] {
+            for part in ["王五", "李四", wang.as_str(), "1101**********002X"] {
+                assert!(text.contains(part), "{text:?} lacks {part}");
+            }
+        }
+        assert!(message.zh.contains("已登记"), "{}", message.zh);
+        assert!(message.en.contains("already recorded"), "{}", message.en);
+        let detail = a.household(&household).unwrap();
+        assert_eq!(detail.view.members.len(), 1);
+        assert_eq!(member_name(&a, &household, &wang).as_deref(), Some("王五"));
+        assert_eq!(
+            a.unsynced_changes().unwrap(),
+            unsynced,
+            "nothing was written"
+        );
+
+        // The same person added again under the same name is no news, nor is the name
+        // typed with a space, and neither renames the member.
+        for typed in [" 王五 ", "王 五"] {
+            let again = a
+                .add_member(&household, typed, Some("110105491231002"))
+                .unwrap();
+            assert_eq!(again, wang);
+        }
+        assert_eq!(member_name(&a, &household, &wang).as_deref(), Some("王五"));
+        // Renaming is an ordinary edit, after which the new name is the recorded one.
+        a.set_field(&household, &format!("members.{wang}.name"), "李四")
+            .unwrap();
+        assert_eq!(
+            a.add_member(&household, "李四", Some("11010519491231002X"))
+                .unwrap(),
+            wang
+        );
+    }
+
+    #[test]
+    fn either_candidate_of_a_disputed_name_adds_the_member_again_and_no_other_name_does() {
+        let (a, _da) = phone("phone-a");
+        let (b, _db) = phone("phone-b");
+        let household = a
+            .create_household(&AreaCode::parse(VILLAGE).unwrap(), None)
+            .unwrap();
+        let key = a
+            .add_member(&household, "王五", Some("11010519491231002X"))
+            .unwrap();
+        b.apply_document(&household, &a.document_bytes(&household).unwrap())
+            .unwrap();
+        let name = format!("members.{key}.name");
+        a.set_field(&household, &name, "王伍").unwrap();
+        b.set_field(&household, &name, "王老五").unwrap();
+        let to_a = b
+            .changes_since(&household, &a.heads(&household).unwrap())
+            .unwrap();
+        a.apply_changes(&household, &to_a).unwrap();
+        assert_eq!(a.household(&household).unwrap().conflicts.len(), 1);
+
+        for candidate in ["王伍", "王老五"] {
+            assert_eq!(
+                a.add_member(&household, candidate, Some("11010519491231002X"))
+                    .unwrap(),
+                key
+            );
+        }
+        let shown = member_name(&a, &household, &key).unwrap();
+        let err = a
+            .add_member(&household, "李四", Some("11010519491231002X"))
+            .unwrap_err();
+        assert!(err.message().zh.contains(&shown), "{}", err.message().zh);
+        assert_eq!(a.household(&household).unwrap().conflicts.len(), 1);
+    }
+
+    #[test]
+    fn set_reads_an_id_number_as_add_member_does() {
+        let (a, _dir) = phone("phone-a");
+        let household = a
+            .create_household(&AreaCode::parse(VILLAGE).unwrap(), None)
+            .unwrap();
+        let key = a.add_member(&household, "赵敏", None).unwrap();
+        let path = format!("members.{key}.id_number");
+        let stored = |a: &Store| {
+            a.household(&household).unwrap().view.members[key.as_str()]
+                .get("id_number")
+                .and_then(|field| field.value.as_text().map(str::to_owned))
+        };
+        for (typed, expected) in [
+            ("110105491231002", "11010519491231002X"),
+            (
+                "４４０５２４－１８８００１０１－００１４",
+                "440524188001010014",
+            ),
+        ] {
+            a.set_field(&household, &path, typed).unwrap();
+            assert_eq!(stored(&a).as_deref(), Some(expected), "{typed}");
+        }
+        for (typed, reason) in [
+            ("110105490230002", "19490230"),
+            ("440524188001010015", "校验位"),
+            ("990524188001010014", "99"),
+        ] {
+            let err = a.set_field(&household, &path, typed).unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+            assert!(err.message().zh.contains(reason), "{}", err.message().zh);
+            assert_eq!(stored(&a).as_deref(), Some("440524188001010014"));
+        }
+        a.set_field(&household, &path, " ").unwrap();
+        assert_eq!(stored(&a), None, "empty input still clears the field");
+    }
+
     /// Random edits (valid, invalid, cleared, code sets, new records, concurrent edits from
     /// another phone): after each, the incrementally kept view and issues equal a full
     /// read and validation, and so do the index row's counts.
@@ -1761,7 +1960,17 @@ mod tests {
             .unwrap();
         let fields: &[(&str, &[&str])] = &[
             ("name", &["王芳", "x"]),
-            ("id_number", &["11010519491231002X", "123", ""]),
+            // An ID number that is not one is refused at input (`typed_value`), so the
+            // variety here is in the forms typed: legacy, grouped, full-width.
+            (
+                "id_number",
+                &[
+                    "11010519491231002X",
+                    "110105491231002",
+                    "4405 2418 8001 0100 14",
+                    "",
+                ],
+            ),
             ("sex", &["1", "2", "9", ""]),
             (
                 "birth_date",

@@ -283,6 +283,136 @@ fn test_an_id_number_with_a_wrong_check_digit_is_refused_in_both_languages() {
 }
 
 #[test]
+fn test_adding_an_id_number_already_in_the_household_says_under_which_name() {
+    let laptop = Laptop::new();
+    let household = laptop.new_household("0001");
+    let wang = laptop.ok(&[
+        "member",
+        "add",
+        &household,
+        "--name",
+        "王五",
+        "--id-number",
+        ID_NUMBER,
+    ]);
+    let message = laptop.refused(&[
+        "member",
+        "add",
+        &household,
+        "--name",
+        "李四",
+        "--id-number",
+        "110105 19491231 002x",
+    ]);
+    let (zh, en) = message.split_once("error: ").unwrap();
+    for part in ["王五", "李四", &wang] {
+        assert!(zh.contains(part) && en.contains(part), "{part}: {message}");
+    }
+    assert!(zh.contains("已登记在本户"), "{message}");
+    assert!(
+        en.contains("already recorded in this household"),
+        "{message}"
+    );
+    let members = laptop.show(&household)["members"].clone();
+    assert_eq!(members.as_object().unwrap().len(), 1, "{members}");
+    assert_eq!(value(&members[&wang], "name"), "王五");
+
+    // The same name again is the same person, and a new name is an ordinary edit.
+    assert_eq!(
+        laptop.ok(&[
+            "member",
+            "add",
+            &household,
+            "--name",
+            "王五",
+            "--id-number",
+            ID_NUMBER
+        ]),
+        wang
+    );
+    laptop.ok(&["set", &household, &format!("members.{wang}.name"), "李四"]);
+    assert_eq!(
+        value(&laptop.show(&household)["members"][&wang], "name"),
+        "李四"
+    );
+}
+
+#[test]
+fn test_set_upgrades_a_15_digit_id_number_or_refuses_it_with_the_reason() {
+    let laptop = Laptop::new();
+    let household = laptop.new_household("0001");
+    let member = laptop.ok(&["member", "add", &household, "--name", "赵敏"]);
+    let path = format!("members.{member}.id_number");
+    let id_number = || value(&laptop.show(&household)["members"][&member], "id_number").clone();
+
+    laptop.ok(&["set", &household, &path, "110105491231002"]);
+    assert_eq!(id_number(), ID_NUMBER);
+
+    // 15 digits whose birth date (1949-02-30) is not a real one cannot be upgraded.
+    let message = laptop.refused(&["set", &household, &path, "110105490230002"]);
+    assert!(message.contains("出生日期 19490230"), "{message}");
+    assert!(message.contains("birth date 19490230"), "{message}");
+    assert_eq!(id_number(), ID_NUMBER, "the refused number was not stored");
+}
+
+#[test]
+fn test_an_id_number_typed_in_groups_or_full_width_is_stored_plain() {
+    let laptop = Laptop::new();
+    let household = laptop.new_household("0001");
+    let member = laptop.ok(&[
+        "member",
+        "add",
+        &household,
+        "--name",
+        "李秀英",
+        "--id-number",
+        "１１０１０５－１９４９１２３１－００２ｘ",
+    ]);
+    let person = &laptop.show(&household)["members"][&member];
+    assert_eq!(value(person, "id_number"), ID_NUMBER);
+    assert_eq!(value(person, "birth_date"), "1949-12-31");
+
+    let path = format!("members.{member}.id_number");
+    laptop.ok(&["set", &household, &path, "4405 2418 8001 0100 14"]);
+    assert_eq!(
+        value(&laptop.show(&household)["members"][&member], "id_number"),
+        "440524188001010014"
+    );
+    let message = laptop.refused(&["set", &household, &path, "110105/19491231/002X"]);
+    assert!(message.contains("第 7 位“/”"), "{message}");
+    assert!(message.contains("“/” at position 7"), "{message}");
+}
+
+#[test]
+fn test_an_id_number_with_no_province_code_is_refused() {
+    let laptop = Laptop::new();
+    let household = laptop.new_household("0001");
+    // 99 and 00 head no province; the check character is right, so only the prefix is wrong.
+    for number in ["990105194912310023", "000105194912310024"] {
+        let message = laptop.refused(&[
+            "member",
+            "add",
+            &household,
+            "--name",
+            "李秀英",
+            "--id-number",
+            number,
+        ]);
+        let code = &number[..2];
+        assert!(
+            message.contains(&format!("前两位“{code}”")) && message.contains("no province code"),
+            "{message}"
+        );
+    }
+    assert!(
+        laptop.show(&household)["members"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
 fn test_an_unknown_field_path_is_refused_with_the_known_fields() {
     let laptop = Laptop::new();
     let household = laptop.new_household("0001");

@@ -3,8 +3,9 @@
 
 use crate::household::Bilingual;
 use schema::Message;
-use schema::codes::CodeList;
+use schema::codes::{Code, CodeList};
 use schema::fields::{CATALOG, Entity, FieldKind};
+use std::collections::HashSet;
 
 /// A code a picker offers.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -17,7 +18,8 @@ pub struct Choice {
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum InputKind {
     Text,
-    /// One code; the current list first, older lists after.
+    /// One code; the current list first, then any code only an older list has. Each code
+    /// is offered once.
     Code {
         choices: Vec<Choice>,
     },
@@ -81,10 +83,10 @@ pub fn field_catalog() -> Vec<FieldSpec> {
             kind: match spec.kind {
                 FieldKind::Text => InputKind::Text,
                 FieldKind::Code(lists) => InputKind::Code {
-                    choices: lists.iter().flat_map(|list| choices(list)).collect(),
+                    choices: choices(lists),
                 },
                 FieldKind::Codes(list) => InputKind::Codes {
-                    choices: choices(list),
+                    choices: choices(&[list]),
                 },
                 FieldKind::Integer { min, max } => InputKind::Integer { min, max },
                 FieldKind::Decimal { min, max } => InputKind::Decimal { min, max },
@@ -101,15 +103,146 @@ pub fn field_catalog() -> Vec<FieldSpec> {
 /// The outcomes a visit can finish with.
 #[uniffi::export]
 pub fn visit_outcomes() -> Vec<Choice> {
-    choices(&schema::codes::VISIT_OUTCOME)
+    choices(&[&schema::codes::VISIT_OUTCOME])
 }
 
-fn choices(list: &CodeList) -> Vec<Choice> {
-    list.codes
+/// The codes of the lists, in order, each once. A field that accepts an older list beside
+/// the current one (the 2016 labour capacities, the first poverty attributes) shares most
+/// codes with it: the code keeps its place and label in the first list that has it, so a
+/// picker never shows one choice twice.
+fn choices(lists: &[&CodeList]) -> Vec<Choice> {
+    let mut offered = HashSet::new();
+    lists
         .iter()
-        .map(|code| Choice {
-            code: code.code.to_owned(),
-            label: Message::new(code.zh, code.en).into(),
-        })
+        .flat_map(|list| list.codes)
+        .filter(|code| offered.insert(code.code))
+        .map(choice)
         .collect()
+}
+
+fn choice(code: &Code) -> Choice {
+    Choice {
+        code: code.code.to_owned(),
+        label: Message::new(code.zh, code.en).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The choices a picker for the field `name` of a record offers.
+    fn picker(record: RecordKind, name: &str) -> Vec<Choice> {
+        let spec = field_catalog()
+            .into_iter()
+            .find(|spec| spec.record == record && spec.name == name)
+            .unwrap_or_else(|| panic!("no field {name}"));
+        match spec.kind {
+            InputKind::Code { choices } | InputKind::Codes { choices } => choices,
+            other => panic!("{name} is {other:?}"),
+        }
+    }
+
+    fn codes(choices: &[Choice]) -> Vec<&str> {
+        choices.iter().map(|choice| choice.code.as_str()).collect()
+    }
+
+    #[test]
+    fn test_no_picker_offers_a_code_twice() {
+        for spec in field_catalog() {
+            let (InputKind::Code { choices } | InputKind::Codes { choices }) = &spec.kind else {
+                continue;
+            };
+            let mut seen = HashSet::new();
+            for choice in choices {
+                assert!(
+                    seen.insert(choice.code.as_str()),
+                    "{} offers {} twice",
+                    spec.name,
+                    choice.code
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_poverty_attribute_offers_each_of_both_lists_codes_once() {
+        let choices = picker(RecordKind::Household, "poverty_attribute");
+        assert_eq!(
+            codes(&choices),
+            ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
+        );
+        let ordinary: Vec<&Choice> = choices
+            .iter()
+            .filter(|choice| choice.label.zh == "一般贫困户")
+            .collect();
+        assert_eq!(ordinary.len(), 1);
+        assert_eq!(ordinary[0].code, "01");
+    }
+
+    #[test]
+    fn test_labour_capacity_offers_the_current_list_once_in_its_order() {
+        let choices = picker(RecordKind::Member, "labour_capacity");
+        assert_eq!(codes(&choices), ["01", "02", "05", "03", "04"]);
+    }
+
+    #[test]
+    fn test_a_code_only_an_older_list_has_follows_the_current_list() {
+        static CURRENT: CodeList = CodeList {
+            name: "current",
+            zh: "现行",
+            en: "Current",
+            codes: &[
+                Code {
+                    code: "01",
+                    zh: "甲",
+                    en: "A",
+                },
+                Code {
+                    code: "03",
+                    zh: "丙",
+                    en: "C",
+                },
+            ],
+            proposed: false,
+        };
+        static OLDER: CodeList = CodeList {
+            name: "older",
+            zh: "旧",
+            en: "Older",
+            codes: &[
+                Code {
+                    code: "01",
+                    zh: "甲（旧）",
+                    en: "A (old)",
+                },
+                Code {
+                    code: "02",
+                    zh: "乙",
+                    en: "B",
+                },
+                Code {
+                    code: "03",
+                    zh: "丙",
+                    en: "C",
+                },
+            ],
+            proposed: false,
+        };
+        let choices = choices(&[&CURRENT, &OLDER]);
+        assert_eq!(codes(&choices), ["01", "03", "02"]);
+        assert_eq!(choices[0].label.zh, "甲", "the current list's label wins");
+    }
+
+    #[test]
+    fn test_visit_outcomes_are_the_visit_outcome_list() {
+        assert_eq!(
+            codes(&visit_outcomes()),
+            schema::codes::VISIT_OUTCOME
+                .codes
+                .iter()
+                .map(|code| code.code)
+                .collect::<Vec<_>>()
+        );
+    }
 }

@@ -1,7 +1,13 @@
 //! The resident ID number (GB 11643-1999): parsed once at the boundary, then trusted.
 //!
-//! An [`IdNumber`] always holds 18 characters whose birth date is real and whose check
-//! character is right, so sex, birth date and age can be read from it without further checks.
+//! An [`IdNumber`] always holds 18 characters whose province code exists, whose birth date
+//! is real and whose check character is right, so sex, birth date and age can be read from it
+//! without further checks.
+//!
+//! What a person types is normalised first, the same way on the phone and on the server
+//! (both parse here): spaces and hyphens between groups of digits are left out, and full-width
+//! digits and `Ｘ` (a Chinese input method's) read as ASCII. Anything else is refused with the
+//! character and its place named.
 
 use crate::message::Message;
 use jiff::civil::Date;
@@ -20,6 +26,34 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 /// The check character for each value of the weighted sum mod 11.
 const CHECK_CHARACTERS: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+
+/// The first two digits a number may start with: the province-level codes of GB/T 2260.
+///
+/// 11–15 North, 21–23 North-east, 31–37 East, 41–46 Central-south, 50–54 South-west,
+/// 61–65 North-west; 71 Taiwan, 81 Hong Kong, 82 Macao (in GB/T 2260 though no mainland
+/// office issues under them, they head the residence permits of those regions' residents,
+/// which carry a number of this same form); 83 heads the residence permits of Taiwan
+/// residents. Only the six-digit county code is ever retired; the province's two digits have
+/// not changed since the first cards (1984): a number issued in Sichuan before Chongqing
+/// (50) was split off keeps 51, one from Hainan before 1988 keeps Guangdong's 44, and both
+/// are here. So this check refuses no number ever issued, only typos such as `00` or `99`.
+pub const PROVINCE_CODES: [&str; 35] = [
+    "11", "12", "13", "14", "15", // 北京 天津 河北 山西 内蒙古
+    "21", "22", "23", // 辽宁 吉林 黑龙江
+    "31", "32", "33", "34", "35", "36",
+    "37", // 上海 江苏 浙江 安徽 福建 江西 山东
+    "41", "42", "43", "44", "45", "46", // 河南 湖北 湖南 广东 广西 海南
+    "50", "51", "52", "53", "54", // 重庆 四川 贵州 云南 西藏
+    "61", "62", "63", "64", "65", // 陕西 甘肃 青海 宁夏 新疆
+    "71", "81", "82", "83", // 台湾 香港 澳门, 台湾居民居住证
+];
+
+/// Hyphens left out of a typed number, besides whitespace: people group the digits as
+/// `110105 19491231 002X` or `110105-19491231-002X`, and a phone keyboard or a copied document
+/// may give a full-width hyphen, a typographic hyphen, a dash or a minus sign.
+const HYPHENS: [char; 7] = [
+    '-', '\u{FF0D}', '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}', '\u{2212}',
+];
 
 /// A person's sex as recorded in the ledger (GB/T 2261.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -66,17 +100,29 @@ pub struct IdNumber(String);
 impl IdNumber {
     /// Parses what a person typed.
     ///
-    /// Surrounding whitespace is trimmed and a lowercase `x` is stored as `X`. A legacy
-    /// 15-digit number is upgraded to 18 characters: `19` goes before its 2-digit year and the
-    /// check character is computed. The birth date must be a real date, not before
-    /// [`EARLIEST_BIRTH_DATE`] and not after `today`; `today` is passed in because this crate
-    /// never reads a clock.
+    /// Whitespace (including the full-width space) and hyphens are left out wherever they
+    /// are; full-width digits and `Ｘ`/`ｘ` read as their ASCII
+    /// forms, and a lowercase `x` is stored as `X`. A legacy 15-digit number is upgraded to 18
+    /// characters: `19` goes before its 2-digit year and the check character is computed. The
+    /// first two digits must be a province code ([`PROVINCE_CODES`]). The birth date must be
+    /// a real date, not before [`EARLIEST_BIRTH_DATE`] and not after `today`; `today` is
+    /// passed in because this crate never reads a clock.
     pub fn parse(input: &str, today: Date) -> Result<IdNumber, IdNumberError> {
         let input = input.trim();
         if input.is_empty() {
             return Err(IdNumberError::Empty);
         }
-        let chars: Vec<char> = input.chars().collect();
+        let chars = normalised_characters(input);
+        // A stray character is named before the length is counted: `110105/19491231/002X`
+        // is a slash too many, not a number of 20 characters.
+        if let Some((index, &character)) = chars.iter().enumerate().find(|(_, character)| {
+            !character.is_ascii_digit() && !character.eq_ignore_ascii_case(&'x')
+        }) {
+            return Err(IdNumberError::InvalidCharacter {
+                position: index + 1,
+                character,
+            });
+        }
         let digits = match chars.len() {
             18 => full_form_digits(&chars)?,
             15 => legacy_form_digits(&chars)?,
@@ -87,6 +133,12 @@ impl IdNumber {
         first17.copy_from_slice(&digits[..17]);
         let number: String = first17.iter().map(|&d| char::from(b'0' + d)).collect();
 
+        let province = &number[..2];
+        if !PROVINCE_CODES.contains(&province) {
+            return Err(IdNumberError::UnknownProvince {
+                code: province.to_string(),
+            });
+        }
         let birth_date = parse_birth_date(&number[6..14])?;
         if birth_date < EARLIEST_BIRTH_DATE {
             return Err(IdNumberError::BirthDateTooOld {
@@ -168,11 +220,38 @@ impl fmt::Display for IdNumber {
     }
 }
 
-/// Whether the trimmed input is a legacy 15-digit number, which [`IdNumber::parse`] upgrades;
-/// the form can use this to tell the person their number was converted.
+/// Whether the input, read as [`IdNumber::parse`] reads it, is a legacy 15-digit number,
+/// which `parse` upgrades; the form can use this to tell the person their number was
+/// converted.
 pub fn is_legacy_form(input: &str) -> bool {
-    let input = input.trim();
-    input.len() == 15 && input.bytes().all(|b| b.is_ascii_digit())
+    let chars = normalised_characters(input.trim());
+    chars.len() == 15 && chars.iter().all(char::is_ascii_digit)
+}
+
+/// Typed text as [`IdNumber::parse`] reads it, valid or not: trimmed, without whitespace and
+/// hyphens, full-width digits and `Ｘ` as ASCII, `x` upper-cased. For code that compares
+/// numbers as recorded, including wrong ones (the server's lookup hash), so that every way of
+/// typing one number compares equal.
+pub fn normalised_text(input: &str) -> String {
+    normalised_characters(input.trim())
+        .into_iter()
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// The characters of a typed number without its separators, full-width digits and `Ｘ`/`ｘ`
+/// as ASCII. Every other character is kept as it is, for the parser to name.
+fn normalised_characters(input: &str) -> Vec<char> {
+    input
+        .chars()
+        .filter(|character| !character.is_whitespace() && !HYPHENS.contains(character))
+        .map(|character| match character {
+            '\u{FF10}'..='\u{FF19}' => char::from(b'0' + (u32::from(character) - 0xFF10) as u8),
+            '\u{FF38}' => 'X',
+            '\u{FF58}' => 'x',
+            other => other,
+        })
+        .collect()
 }
 
 /// The check character for the first 17 digits, given as values 0 to 9.
@@ -194,11 +273,15 @@ pub fn check_character(first17: &[u8; 17]) -> char {
 pub enum IdNumberError {
     /// Nothing but whitespace was typed.
     Empty,
-    /// Neither 18 characters nor the legacy 15; `length` counts characters, not bytes.
+    /// Neither 18 characters nor the legacy 15; `length` counts characters, not bytes, and
+    /// not the spaces and hyphens left out.
     WrongLength { length: usize },
     /// A character that is not a digit, or an `X` anywhere but the 18th place.
-    /// `position` is 1-based, in the text as typed (after trimming).
+    /// `position` is 1-based, counted in the number without its spaces and hyphens, so it
+    /// is the place in the ID number itself.
     InvalidCharacter { position: usize, character: char },
+    /// The first two digits are no province code of [`PROVINCE_CODES`].
+    UnknownProvince { code: String },
     /// The 8-digit birth date (`YYYYMMDD`) is not a real date, such as `19490230`.
     InvalidBirthDate { date: String },
     /// The 8-digit birth date is after today.
@@ -235,10 +318,21 @@ impl IdNumberError {
                 position,
                 character,
             } => Message::new(
-                format!("身份证号码第 {position} 位“{character}”不是数字"),
+                format!(
+                    "身份证号码第 {position} 位“{character}”不是数字：\
+                     只能填数字，末位可为 X，空格和连字符可以省略"
+                ),
                 format!(
                     "The ID number has “{character}” at position {position}, \
-                     where only a digit is allowed"
+                     where only a digit is allowed (the last may be X; spaces and hyphens \
+                     are left out)"
+                ),
+            ),
+            IdNumberError::UnknownProvince { code } => Message::new(
+                format!("身份证号码前两位“{code}”不是省级行政区划代码，请核对号码"),
+                format!(
+                    "The ID number begins with “{code}”, which is no province code; \
+                     check the number"
                 ),
             ),
             IdNumberError::InvalidBirthDate { date } => Message::new(
@@ -530,8 +624,15 @@ mod tests {
             IdNumberError::WrongLength { length: 19 }
         );
         assert_eq!(
-            parse("身份证").unwrap_err(),
+            parse("１１０").unwrap_err(),
             IdNumberError::WrongLength { length: 3 }
+        );
+        assert_eq!(
+            parse("身份证").unwrap_err(),
+            IdNumberError::InvalidCharacter {
+                position: 1,
+                character: '身'
+            }
         );
         assert_eq!(
             IdNumberError::WrongLength { length: 16 }.message().zh,
@@ -557,12 +658,132 @@ mod tests {
     }
 
     #[test]
-    fn test_full_width_digit_is_an_invalid_character() {
+    fn test_full_width_digits_and_x_read_as_ascii() {
+        let id = parse("１１０１０５１９４９１２３１００２Ｘ").unwrap();
+        assert_eq!(id.as_str(), "11010519491231002X");
+        assert_eq!(parse("1101051949１231002ｘ").unwrap(), id);
+    }
+
+    #[test]
+    fn test_spaces_and_hyphens_between_groups_are_left_out() {
+        for typed in [
+            "110105 19491231 002X",
+            "110105-19491231-002x",
+            "1101 0519 4912 3100 2X",
+            "110105\u{3000}19491231\u{3000}002X",
+            "１１０１０５－１９４９１２３１－００２Ｘ",
+            "110105\u{2013}19491231\u{2212}002X",
+            " 110105\t19491231\u{a0}002X ",
+        ] {
+            assert_eq!(
+                parse(typed).unwrap().as_str(),
+                "11010519491231002X",
+                "{typed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn test_legacy_number_typed_in_groups_is_upgraded() {
+        let typed = "110105 491231 002";
+        assert!(is_legacy_form(typed));
+        assert!(is_legacy_form("１１０１０５４９１２３１００２"));
+        assert_eq!(parse(typed).unwrap().as_str(), "11010519491231002X");
+    }
+
+    #[test]
+    fn test_other_punctuation_is_named_with_its_place_in_the_number() {
+        // The place counts the number's own characters, not the spaces left out.
+        let error = parse("110105 1949.231002X").unwrap_err();
         assert_eq!(
-            parse("1101051949１231002X").unwrap_err(),
+            error,
             IdNumberError::InvalidCharacter {
                 position: 11,
-                character: '１'
+                character: '.'
+            }
+        );
+        assert_message_names(&error, "11");
+        assert_message_names(&error, ".");
+        assert_eq!(
+            parse("110105/19491231/002X").unwrap_err(),
+            IdNumberError::InvalidCharacter {
+                position: 7,
+                character: '/'
+            }
+        );
+        assert_eq!(
+            parse("110105—19491231002X").unwrap_err(),
+            IdNumberError::InvalidCharacter {
+                position: 7,
+                character: '—'
+            }
+        );
+    }
+
+    #[test]
+    fn test_normalised_text_is_what_parse_reads_valid_or_not() {
+        assert_eq!(
+            normalised_text(" １１０１０５－１９４９１２３１ ００２ｘ "),
+            "11010519491231002X"
+        );
+        assert_eq!(
+            normalised_text("110105 19491231 0021"),
+            "110105194912310021"
+        );
+        assert_eq!(normalised_text("1101/05"), "1101/05");
+    }
+
+    #[test]
+    fn test_only_separators_is_a_number_of_no_digits() {
+        assert_eq!(
+            parse(" - - ").unwrap_err(),
+            IdNumberError::WrongLength { length: 0 }
+        );
+    }
+
+    #[test]
+    fn test_wrong_length_does_not_count_the_separators() {
+        assert_eq!(
+            parse("110105 19491231 002").unwrap_err(),
+            IdNumberError::WrongLength { length: 17 }
+        );
+    }
+
+    #[test]
+    fn test_a_number_must_begin_with_a_province_code() {
+        for code in [
+            "00", "99", "10", "16", "20", "24", "30", "38", "40", "47", "55", "60", "66", "70",
+            "72", "80", "84", "90",
+        ] {
+            let error =
+                parse(&with_check_character(&format!("{code}010519491231002"))).unwrap_err();
+            assert_eq!(
+                error,
+                IdNumberError::UnknownProvince {
+                    code: code.to_string()
+                },
+                "{code}"
+            );
+            assert_message_names(&error, code);
+        }
+    }
+
+    #[test]
+    fn test_every_province_code_is_accepted() {
+        for code in PROVINCE_CODES {
+            let id = parse(&with_check_character(&format!("{code}010519491231002"))).unwrap();
+            assert_eq!(&id.address_code()[..2], code);
+        }
+        // Hong Kong, Macao and Taiwan residents' residence permits (830000 for Taiwan).
+        assert!(parse(&with_check_character("83000019900101001")).is_ok());
+    }
+
+    #[test]
+    fn test_legacy_number_with_an_unknown_province_is_refused() {
+        assert_eq!(
+            parse("000105491231002").unwrap_err(),
+            IdNumberError::UnknownProvince {
+                code: "00".to_string()
             }
         );
     }
@@ -722,6 +943,12 @@ mod tests {
                     date: "18491231".to_string(),
                 },
                 "1850",
+            ),
+            (
+                IdNumberError::UnknownProvince {
+                    code: "99".to_string(),
+                },
+                "99",
             ),
             (
                 IdNumberError::WrongCheckCharacter {

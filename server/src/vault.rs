@@ -377,11 +377,12 @@ impl Vault {
     }
 }
 
-/// An ID number as it is hashed: trimmed, `x` upper-cased, a legacy 15-digit number in its
-/// 18-character form. Anything else is kept as typed (trimmed, upper-cased), so a number
-/// recorded wrongly is still found by the same wrong spelling.
+/// An ID number as it is hashed: read as `IdNumber::parse` reads it (spaces and hyphens left
+/// out, full-width digits as ASCII, `x` upper-cased), a legacy 15-digit number in its
+/// 18-character form. Anything else is kept so, so a number recorded wrongly is still found
+/// by the same wrong spelling.
 pub fn normalise_id_number(input: &str) -> String {
-    let number = input.trim().to_uppercase();
+    let number = schema::id_number::normalised_text(input);
     if number.len() == 15 && number.bytes().all(|b| b.is_ascii_digit()) {
         let mut first17 = [0u8; 17];
         let upgraded = format!("{}19{}", &number[..6], &number[6..]);
@@ -397,7 +398,8 @@ pub fn normalise_id_number(input: &str) -> String {
 /// Whether what a person typed has the shape of an ID number (18 characters, the last a digit
 /// or `X`; or 15 digits), valid or not: such a search goes through the lookup hash.
 pub fn looks_like_id_number(input: &str) -> bool {
-    let number = input.trim().as_bytes();
+    let number = schema::id_number::normalised_text(input);
+    let number = number.as_bytes();
     match number.len() {
         15 => number.iter().all(u8::is_ascii_digit),
         18 => {
@@ -634,6 +636,15 @@ mod tests {
             vault.lookup_hash(&normalise_id_number("110105491231002"))
         );
         assert_eq!(normalise_id_number("110105491231002"), "11010519491231002X");
+        // Typed in groups or full-width, it is the same number as the phone stores it.
+        assert_eq!(
+            normalise_id_number("１１０１０５ ４９１２３１－００２"),
+            "11010519491231002X"
+        );
+        assert_eq!(
+            vault.lookup_hash("110105 19491231 002x"),
+            vault.lookup_hash("11010519491231002X")
+        );
     }
 
     #[test]
@@ -730,6 +741,7 @@ mod tests {
     fn test_id_number_shapes_are_told_from_other_searches() {
         assert!(looks_like_id_number(" 11010519491231002x "));
         assert!(looks_like_id_number("110105491231002"));
+        assert!(looks_like_id_number("110105-19491231-002X"));
         assert!(!looks_like_id_number("1411241002010099"));
         assert!(!looks_like_id_number("王芳"));
         assert!(!looks_like_id_number("1101051949123100XX"));

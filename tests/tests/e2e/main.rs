@@ -13,6 +13,7 @@ mod field_sync;
 mod foreign_client;
 mod hardening;
 mod hostile_input;
+mod id_numbers;
 mod links;
 mod member_status;
 mod review;

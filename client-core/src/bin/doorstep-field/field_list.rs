@@ -63,7 +63,10 @@ fn kind(kind: FieldKind) -> String {
         FieldKind::Boolean => "是/否 yes/no".to_owned(),
         FieldKind::Date => "日期 date, YYYY-MM-DD".to_owned(),
         FieldKind::Timestamp => "时间 time, seconds since 1970".to_owned(),
-        FieldKind::IdNumber => "身份证号码 18-character resident ID number".to_owned(),
+        FieldKind::IdNumber => "身份证号码，18位（旧式15位自动升位，空格和连字符可省略） \
+                                 resident ID number, 18 characters (a legacy 15-digit one is \
+                                 upgraded; spaces and hyphens are left out)"
+            .to_owned(),
     }
 }
 
