@@ -13,5 +13,6 @@ mod review;
 mod scope;
 mod screening;
 mod security;
+mod statistics;
 mod support;
 mod two_servers;
