@@ -252,15 +252,31 @@ impl WriteTx {
         tx.commit().await?;
         drop(_guard);
         if let Some(refresh) = statistics
-            && !refresh.running.swap(true, Ordering::AcqRel)
+            // Held until the refresh below has ended.
+            && let Some(_running) = OneAtATime::claim(&refresh.running)
+            && let Err(err) = refresh_statistics(&refresh.pool, Backend::Postgres).await
         {
-            let outcome = refresh_statistics(&refresh.pool, Backend::Postgres).await;
-            refresh.running.store(false, Ordering::Release);
-            if let Err(err) = outcome {
-                tracing::warn!(error = %err, "refreshing planner statistics failed");
-            }
+            tracing::warn!(error = %err, "refreshing planner statistics failed");
         }
         Ok(())
+    }
+}
+
+/// Holds the flag of a refresh in progress, and lowers it when dropped: also when the
+/// request is abandoned mid-refresh, or the flag would stay up and this process would never
+/// refresh again.
+struct OneAtATime<'a>(&'a AtomicBool);
+
+impl<'a> OneAtATime<'a> {
+    /// Raises the flag, unless another refresh holds it.
+    fn claim(flag: &'a AtomicBool) -> Option<OneAtATime<'a>> {
+        (!flag.swap(true, Ordering::AcqRel)).then_some(OneAtATime(flag))
+    }
+}
+
+impl Drop for OneAtATime<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -329,5 +345,16 @@ mod tests {
         assert_eq!(Backend::Sqlite.placeholders(2), "?, ?");
         assert_eq!(Backend::Postgres.placeholders_from(3, 2), "$3, $4");
         assert_eq!(Backend::Sqlite.placeholders_from(3, 2), "?, ?");
+    }
+
+    #[test]
+    fn test_one_statistics_refresh_at_a_time_and_the_flag_falls_when_it_is_dropped() {
+        let flag = AtomicBool::new(false);
+        let first = OneAtATime::claim(&flag);
+        assert!(first.is_some());
+        assert!(OneAtATime::claim(&flag).is_none());
+        // An abandoned refresh drops its claim like a finished one.
+        drop(first);
+        assert!(OneAtATime::claim(&flag).is_some());
     }
 }
