@@ -3,11 +3,23 @@
 //! Queries go through sqlx's `Any` driver with `$1`-style parameters, which both SQLite and
 //! PostgreSQL accept, so one set of queries serves both backends. Only the schema differs
 //! (`migrations/sqlite`, `migrations/postgres`).
+//!
+//! **Planner statistics.** PostgreSQL plans a query from statistics that only `ANALYZE`
+//! writes. A table that was never analysed is planned with default guesses (an `IN` list of a
+//! few hundred hashes is taken to match most of `member`), so a new county's database, which
+//! starts empty and grows fast, would read whole tables per upload batch until autovacuum
+//! happened to analyse them. The server does not wait for autovacuum: after the migrations,
+//! and after every write that commits, it analyses each table of [`GROWING_TABLES`] that has
+//! doubled in size since PostgreSQL last analysed it (see [`refresh_statistics`]). SQLite
+//! needs none of this: without statistics its planner takes an index for every equality or
+//! `IN` it can, which is the plan every hot query wants at any size; statistics could only
+//! move it away from them, so the server never runs `ANALYZE` or `PRAGMA optimize` there.
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +37,9 @@ pub struct Db {
     /// they were assigned, or a device reading the feed could skip a change that commits
     /// late; on PostgreSQL an advisory lock extends the same order across servers.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Set while this process checks or refreshes planner statistics, so that writes
+    /// committing meanwhile do not queue up behind the same `ANALYZE`.
+    refreshing_statistics: Arc<AtomicBool>,
 }
 
 /// Identifies the PostgreSQL advisory lock that orders writes across servers.
@@ -41,6 +56,30 @@ const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most parameters one statement binds. Batched statements are split to stay under
 /// both backends' limits (SQLite 32,766, PostgreSQL 65,535).
 pub const MAX_PARAMS: usize = 30_000;
+
+/// The tables that grow with the register and that ingest, the feed and the review queue
+/// query by key. On PostgreSQL their statistics are kept fresh by the server.
+pub const GROWING_TABLES: [&str; 9] = [
+    "document",
+    "change",
+    "household",
+    "member",
+    "visit",
+    "review_item",
+    "review_event",
+    "quarantine",
+    "audit_log",
+];
+
+/// A table is analysed again once it holds this many times the pages it held when last
+/// analysed: the planner's picture of it is then never off by more than this factor, and
+/// the `ANALYZE`s of a table growing from empty to any size cost, in all, about as much as
+/// the last one alone.
+const STATISTICS_GROWTH: i64 = 2;
+
+/// Below this many pages (8 KB each) a table is not analysed: reading it whole costs next to
+/// nothing, whatever the plan.
+const STATISTICS_MIN_PAGES: i64 = 8;
 
 impl Backend {
     /// The backend a connection talks to.
@@ -139,18 +178,28 @@ impl Db {
             pool,
             backend,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            refreshing_statistics: Arc::new(AtomicBool::new(false)),
         })
     }
 
+    /// Brings the schema up to date, then the planner statistics (see the module doc): a
+    /// database that grew without them, on an older version or with autovacuum off, is
+    /// planned well from this start on.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
             Backend::Postgres => {
                 sqlx::migrate!("./migrations/postgres")
                     .run(&self.pool)
-                    .await
+                    .await?;
             }
         }
+        refresh_statistics(&self.pool, self.backend).await?;
+        Ok(())
     }
 
     /// Begins a write transaction that holds the write order until it ends.
@@ -166,7 +215,14 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            _guard: guard,
+            statistics: (self.backend == Backend::Postgres).then(|| StatisticsRefresh {
+                pool: self.pool.clone(),
+                running: Arc::clone(&self.refreshing_statistics),
+            }),
+        })
     }
 
     /// Whether the database answers.
@@ -180,12 +236,100 @@ impl Db {
 pub struct WriteTx {
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
     _guard: tokio::sync::OwnedMutexGuard<()>,
+    /// On PostgreSQL: what refreshes planner statistics once the write has committed.
+    statistics: Option<StatisticsRefresh>,
+}
+
+/// The pool to analyse through, and the flag that lets one refresh run at a time.
+#[derive(Debug)]
+struct StatisticsRefresh {
+    pool: AnyPool,
+    running: Arc<AtomicBool>,
 }
 
 impl WriteTx {
+    /// Commits, releases the write order, then analyses any table the write made outgrow
+    /// its statistics. That happens here, in the request that wrote, rather than on a timer,
+    /// so that the next batch is planned with them whatever the timing; it costs one catalog
+    /// query, and rarely an `ANALYZE` (a sample of at most 30,000 rows, whatever the size),
+    /// which takes no lock that writers or readers wait for. A failed refresh fails nothing:
+    /// the write is in, and the next commit tries again.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        let WriteTx {
+            tx,
+            _guard,
+            statistics,
+        } = self;
+        tx.commit().await?;
+        drop(_guard);
+        if let Some(refresh) = statistics
+            // Held until the refresh below has ended.
+            && let Some(_running) = OneAtATime::claim(&refresh.running)
+            && let Err(err) = refresh_statistics(&refresh.pool, Backend::Postgres).await
+        {
+            tracing::warn!(error = %err, "refreshing planner statistics failed");
+        }
+        Ok(())
     }
+}
+
+/// Holds the flag of a refresh in progress, and lowers it when dropped: also when the
+/// request is abandoned mid-refresh, or the flag would stay up and this process would never
+/// refresh again.
+struct OneAtATime<'a>(&'a AtomicBool);
+
+impl<'a> OneAtATime<'a> {
+    /// Raises the flag, unless another refresh holds it.
+    fn claim(flag: &'a AtomicBool) -> Option<OneAtATime<'a>> {
+        (!flag.swap(true, Ordering::AcqRel)).then_some(OneAtATime(flag))
+    }
+}
+
+impl Drop for OneAtATime<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// On PostgreSQL, analyses each of [`GROWING_TABLES`] that has at least
+/// [`STATISTICS_MIN_PAGES`] pages and [`STATISTICS_GROWTH`] times the pages it had when last
+/// analysed (or vacuumed), or was never analysed. Returns the tables analysed. PostgreSQL
+/// itself keeps the size at the last `ANALYZE` (`pg_class.relpages`), so this holds across
+/// restarts and across servers sharing the database, with no state of its own. On SQLite it
+/// does nothing (see the module doc).
+pub async fn refresh_statistics(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<Vec<String>, sqlx::Error> {
+    if backend != Backend::Postgres {
+        return Ok(Vec::new());
+    }
+    let tables = GROWING_TABLES
+        .iter()
+        .map(|table| format!("'{table}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Only the constant table names are formatted into the SQL.
+    let sql = format!(
+        "SELECT c.relname::TEXT AS name FROM pg_class c
+         WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace
+           AND c.relname IN ({tables})
+           AND pg_relation_size(c.oid) / current_setting('block_size')::BIGINT
+               >= GREATEST($1, $2 * c.relpages::BIGINT)
+         ORDER BY c.relname"
+    );
+    let stale: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(STATISTICS_MIN_PAGES)
+        .bind(STATISTICS_GROWTH)
+        .fetch_all(pool)
+        .await?;
+    if !stale.is_empty() {
+        // The names come from the catalog query above, which only returns constant ones.
+        let sql = format!("ANALYZE {}", stale.join(", "));
+        pool.execute(sqlx::AssertSqlSafe(sql)).await?;
+        tracing::info!(tables = ?stale, "analysed tables that outgrew their planner statistics");
+    }
+    Ok(stale)
 }
 
 /// A migrated SQLite database in `dir`, for tests of the modules that write it.
@@ -212,5 +356,16 @@ mod tests {
         assert_eq!(Backend::Sqlite.placeholders(2), "?, ?");
         assert_eq!(Backend::Postgres.placeholders_from(3, 2), "$3, $4");
         assert_eq!(Backend::Sqlite.placeholders_from(3, 2), "?, ?");
+    }
+
+    #[test]
+    fn test_one_statistics_refresh_at_a_time_and_the_flag_falls_when_it_is_dropped() {
+        let flag = AtomicBool::new(false);
+        let first = OneAtATime::claim(&flag);
+        assert!(first.is_some());
+        assert!(OneAtATime::claim(&flag).is_none());
+        // An abandoned refresh drops its claim like a finished one.
+        drop(first);
+        assert!(OneAtATime::claim(&flag).is_some());
     }
 }

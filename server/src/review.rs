@@ -296,22 +296,27 @@ struct Holder {
     number: String,
 }
 
-/// Every live household's present members holding one of these ID numbers (by lookup hash),
-/// in one statement.
+/// Every live household's present members holding one of these ID numbers (by lookup hash).
+///
+/// Two lookups, each of one table by an index, driven by the short list it is given (the
+/// batch's hashes, then the few households holding them), rather than one join: PostgreSQL
+/// planned the join as a hash of every live household, whose cost grows with the register,
+/// even with fresh statistics. The household lookup is by primary key, which PostgreSQL
+/// knows matches one row per value without any statistics; the member lookup relies on the
+/// statistics the server keeps fresh (`db::refresh_statistics`).
 async fn holders(
     conn: &mut AnyConnection,
     hashes: &BTreeSet<String>,
 ) -> Result<Vec<Holder>, sqlx::Error> {
-    let hashes: Vec<&String> = hashes.iter().collect();
-    let mut out = Vec::new();
     let backend = crate::db::Backend::of(conn);
+    let hashes: Vec<&String> = hashes.iter().collect();
+    let mut members: Vec<(String, String, Option<String>)> = Vec::new();
     // One parameter of each statement is the status.
     for chunk in hashes.chunks(crate::db::MAX_PARAMS - 1) {
         // Only numbered placeholders are formatted into the SQL; the hashes are bound.
         let sql = format!(
-            "SELECT m.household_id, m.id_number_hash, m.relation, h.number FROM member m
-             JOIN household h ON h.id = m.household_id
-             WHERE m.id_number_hash IN ({}) AND h.merged_into IS NULL AND m.status = {}",
+            "SELECT household_id, id_number_hash, relation FROM member
+             WHERE id_number_hash IN ({}) AND status = {}",
             backend.placeholders(chunk.len()),
             backend.parameter(chunk.len() + 1)
         );
@@ -321,15 +326,46 @@ async fn holders(
         }
         query = query.bind(schema::codes::PRESENT);
         for row in query.fetch_all(&mut *conn).await? {
-            out.push(Holder {
-                household: row.try_get("household_id")?,
-                hash: row.try_get("id_number_hash")?,
-                relation: row.try_get("relation")?,
-                number: row.try_get("number")?,
-            });
+            members.push((
+                row.try_get("household_id")?,
+                row.try_get("id_number_hash")?,
+                row.try_get("relation")?,
+            ));
         }
     }
-    Ok(out)
+    let households: Vec<&str> = members
+        .iter()
+        .map(|(household, _, _)| household.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // Merged households are tombstones: they hold no one.
+    let mut live_numbers: BTreeMap<String, String> = BTreeMap::new();
+    for chunk in households.chunks(crate::db::MAX_PARAMS) {
+        let sql = format!(
+            "SELECT id, number FROM household WHERE id IN ({}) AND merged_into IS NULL",
+            backend.placeholders(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for household in chunk {
+            query = query.bind(*household);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            live_numbers.insert(row.try_get("id")?, row.try_get("number")?);
+        }
+    }
+    Ok(members
+        .into_iter()
+        .filter_map(|(household, hash, relation)| {
+            let number = live_numbers.get(&household)?.clone();
+            Some(Holder {
+                household,
+                hash,
+                relation,
+                number,
+            })
+        })
+        .collect())
 }
 
 /// Other households that hold one of this household's ID numbers: one item per pair.

@@ -20,5 +20,6 @@ mod review;
 mod scope;
 mod screening;
 mod security;
+mod statistics;
 mod support;
 mod two_servers;

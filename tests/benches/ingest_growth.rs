@@ -1,0 +1,493 @@
+//! Ingest as the register grows: one phone's upload cost per household on a register of
+//! 1,000, 10,000 and 100,000 households, on SQLite and (when `DATABASE_URL` is set) on a
+//! fresh PostgreSQL database whose tables have autovacuum off. Run with
+//! `cargo bench -p doorstep-e2e --bench ingest_growth`; results in `docs/BENCHMARKS.md`.
+//!
+//! What is measured, and how:
+//!
+//! - **The register.** One database per backend, grown size after size while the real
+//!   `doorstep` binary serves it. A phone first uploads [`TEMPLATES`] real households (4
+//!   members with ID numbers and a finished visit each) through the real sync; the register
+//!   then grows by copies of those households' rows, written in SQL in batches of
+//!   [`SEED_BATCH`] households: documents, change rows (sealed bytes as stored), households,
+//!   members and visits, each copy under a new household id, with new change hashes and new
+//!   ID-number hashes, so that every table and index holds as many distinct keys as a real
+//!   register of that size. Uploading 100,000 households through phones would take hours
+//!   here; the copies have the rows and index entries of real ones, which is what the ingest's
+//!   statements read. No copy is ever read back as a document: they are in a village no
+//!   measured phone covers.
+//! - **Autovacuum off.** On PostgreSQL, right after the server's migrations, every table gets
+//!   `ALTER TABLE … SET (autovacuum_enabled = false)` (autovacuum cannot be turned off for one
+//!   database), so only the server itself can give the planner statistics.
+//! - **Warm-up.** After each growth step, one untimed upload from another phone, as the
+//!   register's real growth would have been uploads: the server's own statistics refresh (see
+//!   `server/src/db.rs`) runs in the first write after a table doubled.
+//! - **The upload.** A new phone for a village of its own (so its first sync downloads
+//!   nothing) records [`UPLOAD_HOUSEHOLDS`] households, untimed, then syncs. A transport wrapper
+//!   times each POST (server time plus loopback, not the phone's own work); the cost per
+//!   household is the sum of the POSTs over the households uploaded. Repeated [`REPS`] times
+//!   at each size, each time with a new phone and village; the median is reported.
+//!
+//! `cargo bench -p doorstep-e2e --bench ingest_growth -- --test` runs it once at small sizes,
+//! as a smoke test. `DOORSTEP_BENCH_REPS` changes the number of repetitions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use client_core::sync::{self, HttpTransport, Transport, TransportError};
+use client_core::{DeviceProfile, Store};
+use doorstep_e2e::{AreaCode, Backend, Server, TestDatabase};
+use schema::id_number::check_character;
+use sqlx::{AnyPool, Row};
+use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// Register sizes, in households, at which the upload is measured.
+const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+/// Households one phone uploads in a measured sync: a volunteer's few days.
+const UPLOAD_HOUSEHOLDS: usize = 100;
+/// Measured uploads at each size.
+const REPS: usize = 5;
+/// Real households whose rows the register is grown from.
+const TEMPLATES: usize = 25;
+/// Households written by one seeding statement per table.
+const SEED_BATCH: usize = 5_000;
+/// The issue's bound: the largest register's cost per household over the smallest's.
+const TARGET_RATIO: f64 = 1.5;
+
+#[derive(Debug, Clone)]
+struct Config {
+    sizes: Vec<usize>,
+    upload_households: usize,
+    reps: usize,
+}
+
+impl Config {
+    fn from_args() -> Config {
+        let smoke = std::env::args().any(|arg| arg == "--test");
+        let reps = std::env::var("DOORSTEP_BENCH_REPS")
+            .ok()
+            .and_then(|reps| reps.parse().ok())
+            .unwrap_or(if smoke { 1 } else { REPS });
+        if smoke {
+            Config {
+                sizes: vec![100, 300],
+                upload_households: 10,
+                reps,
+            }
+        } else {
+            Config {
+                sizes: SIZES.to_vec(),
+                upload_households: UPLOAD_HOUSEHOLDS,
+                reps,
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Phones and their households.
+
+/// A valid 18-digit ID number of Lin County, different for every `n` below 3,650,000.
+fn id_number(n: usize) -> String {
+    let day = n / 1000;
+    let (year, month, day) = (1950 + day / 365, 1 + (day % 365) / 31 % 12, 1 + day % 28);
+    let first17 = format!("141124{year:04}{month:02}{day:02}{:03}", n % 1000);
+    let mut digits = [0u8; 17];
+    for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
+        *digit = byte - b'0';
+    }
+    format!("{first17}{}", check_character(&digits))
+}
+
+/// A phone whose store lives in RAM when it can: recording is not what is measured.
+struct Phone {
+    // Field order is drop order: the store closes before its directory is removed.
+    store: Store,
+    _dir: TempDir,
+}
+
+impl Phone {
+    fn new(name: &str, url: &str, token: &str) -> Phone {
+        let shm = std::path::Path::new("/dev/shm");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("doorstep-bench-");
+        let dir = if shm.is_dir() {
+            builder.tempdir_in(shm).unwrap()
+        } else {
+            builder.tempdir().unwrap()
+        };
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .set_profile(DeviceProfile {
+                device: name.to_owned(),
+                volunteer: format!("{name} 的志愿者"),
+            })
+            .unwrap();
+        sync::connect(&store, url, token).unwrap();
+        Phone { store, _dir: dir }
+    }
+
+    /// Records `count` households numbered from `first`: a head and three more members, each
+    /// with an ID number, and a finished visit.
+    fn record(&self, village: &AreaCode, first: usize, count: usize) {
+        for n in first..first + count {
+            let household = self.store.create_household(village, None).unwrap();
+            for (m, name) in ["户主", "配偶", "子女", "父母"].iter().enumerate() {
+                let id = id_number(n * 4 + m);
+                self.store
+                    .add_member(&household, &format!("{name}{n}"), Some(&id))
+                    .unwrap();
+            }
+            let visit = self.store.start_visit(&household).unwrap();
+            self.store
+                .finish_visit(&household, &visit, "met", None, None)
+                .unwrap();
+        }
+    }
+
+    /// Syncs, and returns the seconds its POSTs took (server plus loopback).
+    fn sync(&self) -> f64 {
+        let transport = TimedTransport {
+            http: HttpTransport::new(Duration::from_secs(600)),
+            secs: Cell::new(0.0),
+        };
+        let report = sync::sync(
+            &self.store,
+            &transport,
+            schema::wire::DEFAULT_PAGE_BYTES,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap_or_else(|err| panic!("sync failed: {}", err.message().en));
+        assert!(
+            report.rejected.is_empty(),
+            "rejected: {:?}",
+            report.rejected
+        );
+        assert_eq!(report.unsynced_changes, 0);
+        transport.secs.get()
+    }
+}
+
+/// HTTP, adding up the time of each POST.
+struct TimedTransport {
+    http: HttpTransport,
+    secs: Cell<f64>,
+}
+
+impl Transport for TimedTransport {
+    fn post(&self, url: &str, token: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let started = Instant::now();
+        let answer = self.http.post(url, token, body);
+        self.secs
+            .set(self.secs.get() + started.elapsed().as_secs_f64());
+        answer
+    }
+}
+
+/// Villages of the county, from the area list that ships with the server.
+fn villages() -> Vec<AreaCode> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../server/areas/141124-linxian.csv"
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split(',').next())
+        .filter(|code| code.len() == 12)
+        .filter_map(|code| AreaCode::parse_village(code).ok())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Growing the register.
+
+/// A connection of this program's own to the server's database, with the runtime that
+/// drives it (a pool outlives no runtime).
+struct Sql {
+    runtime: tokio::runtime::Runtime,
+    pool: AnyPool,
+}
+
+impl Sql {
+    fn open(db: &TestDatabase) -> Sql {
+        let url = db.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rw",
+                db.data_dir.path().join("doorstep.db").display()
+            )
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let pool = runtime.block_on(async {
+            sqlx::any::install_default_drivers();
+            sqlx::any::AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .unwrap()
+        });
+        Sql { runtime, pool }
+    }
+
+    fn rows(&self, sql: &str) -> Vec<sqlx::any::AnyRow> {
+        self.runtime.block_on(async {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_all(&self.pool)
+                .await
+                .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        })
+    }
+}
+
+/// Turns autovacuum off on every table (PostgreSQL).
+fn autovacuum_off(sql: &Sql) {
+    let tables = sql
+        .rows("SELECT tablename::TEXT AS name FROM pg_tables WHERE schemaname = current_schema()");
+    for table in tables {
+        let table: String = table.get("name");
+        sql.rows(&format!(
+            "ALTER TABLE {table} SET (autovacuum_enabled = false)"
+        ));
+    }
+}
+
+/// The columns of `table`, in order.
+fn columns(sql: &Sql, postgres: bool, table: &str) -> Vec<String> {
+    let query = if postgres {
+        format!(
+            "SELECT column_name::TEXT AS name FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = '{table}'
+             ORDER BY ordinal_position"
+        )
+    } else {
+        format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")
+    };
+    sql.rows(&query)
+        .iter()
+        .map(|row| row.get::<String, _>("name"))
+        .collect()
+}
+
+/// What a copy's column holds: the template's value, or a new key where the table needs a
+/// distinct one. `n` is the copy's number.
+fn copied(postgres: bool, table: &str, column: &str) -> Option<String> {
+    let key = "'seed-' || s.n || '-' || t.";
+    let expression = match (table, column) {
+        // The change feed numbers itself.
+        ("change", "feed") => return None,
+        ("household", "id") | (_, "household_id") => format!("{key}{column}"),
+        ("household", "number") => "t.number || '-' || s.n".to_owned(),
+        ("change", "hash") if postgres => {
+            "sha256(t.hash || convert_to(s.n::TEXT, 'UTF8'))".to_owned()
+        }
+        ("change", "hash") => "randomblob(32)".to_owned(),
+        ("member", "id_number_hash") if postgres => "CASE WHEN t.id_number_hash IS NULL THEN NULL \
+             ELSE encode(sha256(convert_to(t.id_number_hash || '-' || s.n, 'UTF8')), 'hex') END"
+            .to_owned(),
+        ("member", "id_number_hash") => {
+            "CASE WHEN t.id_number_hash IS NULL THEN NULL ELSE lower(hex(randomblob(32))) END"
+                .to_owned()
+        }
+        _ => format!("t.{column}"),
+    };
+    Some(expression)
+}
+
+/// Copies the template households' rows `copies` times, numbering the copies from `first`.
+fn grow(sql: &Sql, postgres: bool, template_village: &str, first: usize, copies: usize) {
+    let household_key = |table: &str| {
+        if table == "household" {
+            "id"
+        } else {
+            "household_id"
+        }
+    };
+    for table in ["document", "change", "household", "member", "visit"] {
+        let columns = columns(sql, postgres, table);
+        let (names, values): (Vec<String>, Vec<String>) = columns
+            .iter()
+            .filter_map(|column| Some((column.clone(), copied(postgres, table, column)?)))
+            .unzip();
+        let key = household_key(table);
+        let per_statement = (SEED_BATCH / TEMPLATES).max(1);
+        let mut start = first;
+        while start < first + copies {
+            let end = (start + per_statement).min(first + copies) - 1;
+            // Only numbers and the schema's own names are formatted into the SQL.
+            let insert = format!(
+                "INSERT INTO {table} ({names}) SELECT {values} FROM {table} t,
+                 (WITH RECURSIVE series(n) AS (SELECT {start} UNION ALL
+                      SELECT n + 1 FROM series WHERE n < {end}) SELECT n FROM series) s
+                 WHERE t.{key} IN (SELECT household_id FROM document
+                     WHERE village = '{template_village}' AND household_id NOT LIKE 'seed-%')",
+                names = names.join(", "),
+                values = values.join(", "),
+            );
+            sql.rows(&insert);
+            start = end + 1;
+        }
+    }
+}
+
+fn households(sql: &Sql) -> usize {
+    let count: i64 = sql.rows("SELECT COUNT(*) AS n FROM household")[0].get("n");
+    usize::try_from(count).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// The measurement.
+
+/// The uploads at one register size.
+struct SizeResult {
+    size: usize,
+    /// Households in the register when the measured uploads began.
+    households: usize,
+    grow_secs: f64,
+    /// Seconds per household of each measured upload.
+    per_household: Vec<f64>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+fn run(backend: &Backend, config: &Config) -> Vec<SizeResult> {
+    let db = TestDatabase::new(backend);
+    let server = Server::start(&db);
+    let sql = Sql::open(&db);
+    let postgres = db.url.is_some();
+    if postgres {
+        autovacuum_off(&sql);
+    }
+    let mut villages = villages().into_iter();
+    let template_village = villages.next().unwrap();
+    let mut next_village = || villages.next().expect("enough villages in the area list");
+    let mut numbered = 0usize;
+
+    let templates = Phone::new(
+        "templates",
+        &server.url,
+        &db.add_device(&[template_village.as_str()]),
+    );
+    templates.record(&template_village, numbered, TEMPLATES);
+    numbered += TEMPLATES;
+    templates.sync();
+
+    let mut copies = 0usize;
+    let mut results = Vec::new();
+    for &size in &config.sizes {
+        let started = Instant::now();
+        let have = households(&sql);
+        let wanted = size.saturating_sub(have).div_ceil(TEMPLATES);
+        grow(&sql, postgres, template_village.as_str(), copies, wanted);
+        copies += wanted;
+        let grow_secs = started.elapsed().as_secs_f64();
+
+        let warm_village = next_village();
+        let warm = Phone::new(
+            "warm-up",
+            &server.url,
+            &db.add_device(&[warm_village.as_str()]),
+        );
+        warm.record(&warm_village, numbered, config.upload_households);
+        numbered += config.upload_households;
+        warm.sync();
+
+        let households = households(&sql);
+        let mut per_household = Vec::new();
+        for rep in 0..config.reps {
+            let village = next_village();
+            let phone = Phone::new(
+                &format!("phone-{size}-{rep}"),
+                &server.url,
+                &db.add_device(&[village.as_str()]),
+            );
+            phone.sync();
+            phone.record(&village, numbered, config.upload_households);
+            numbered += config.upload_households;
+            per_household.push(phone.sync() / config.upload_households as f64);
+        }
+        eprintln!(
+            "{} at {households} households: {:.2} ms per household (median of {})",
+            backend.name(),
+            median(&per_household) * 1000.0,
+            per_household.len()
+        );
+        results.push(SizeResult {
+            size,
+            households,
+            grow_secs,
+            per_household,
+        });
+    }
+    results
+}
+
+fn report(backend: &Backend, config: &Config, results: &[SizeResult]) -> String {
+    let mut out = format!(
+        "\n### {} — {} households per upload, {} uploads per size\n\n\
+         | register | households at the uploads | growing to it | per household, median | \
+         min – max | × smallest |\n|---:|---:|---:|---:|---:|---:|\n",
+        backend.name(),
+        config.upload_households,
+        config.reps
+    );
+    let smallest = results
+        .first()
+        .map_or(f64::NAN, |r| median(&r.per_household));
+    for result in results {
+        let mid = median(&result.per_household);
+        let min = result
+            .per_household
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let max = result.per_household.iter().copied().fold(0.0, f64::max);
+        out.push_str(&format!(
+            "| {} | {} | {:.1} s | {:.2} ms | {:.2} – {:.2} ms | {:.2}× |\n",
+            result.size,
+            result.households,
+            result.grow_secs,
+            mid * 1000.0,
+            min * 1000.0,
+            max * 1000.0,
+            mid / smallest
+        ));
+    }
+    if let (Some(first), Some(last)) = (results.first(), results.last()) {
+        let ratio = median(&last.per_household) / median(&first.per_household);
+        out.push_str(&format!(
+            "\nLargest over smallest: {ratio:.2}× (target ≤ {TARGET_RATIO}×: {}).\n",
+            if ratio <= TARGET_RATIO {
+                "met"
+            } else {
+                "not met"
+            }
+        ));
+    }
+    out
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; the harness takes no other filter.
+    let config = Config::from_args();
+    let mut out = String::new();
+    for backend in Backend::all() {
+        let results = run(&backend, &config);
+        out.push_str(&report(&backend, &config, &results));
+    }
+    println!("{out}");
+}
