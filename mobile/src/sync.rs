@@ -134,7 +134,7 @@ impl Default for SyncOptions {
 pub trait SyncListener: Send + Sync {
     /// After every round that was stored.
     fn on_progress(&self, progress: SyncProgress);
-    /// Once, when the sync ends for any reason (also read by [`SyncTask::wait`]).
+    /// Once, when the sync ends for any reason, before [`SyncTask::wait`] returns.
     fn on_finished(&self, outcome: SyncOutcome);
 }
 
@@ -222,12 +222,21 @@ impl SyncTask {
                 )
                 .map(SyncReport::from)
                 .map_err(DoorstepError::from);
-                *running.lock() = Some(result.clone());
-                running.finished.notify_all();
-                listener.on_finished(match result {
+                // The listener hears first, so that a caller whose `wait` returns finds the
+                // listener told (a screen reading both never sees the sync over but not
+                // heard of). Whatever the listener does, `wait` still returns.
+                let outcome = match result.clone() {
                     Ok(report) => SyncOutcome::Completed { report },
                     Err(error) => SyncOutcome::Failed { error },
-                });
+                };
+                let heard = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    listener.on_finished(outcome)
+                }));
+                *running.lock() = Some(result);
+                running.finished.notify_all();
+                if let Err(panic) = heard {
+                    std::panic::resume_unwind(panic);
+                }
             })
             .map_err(|err| DoorstepError::Other {
                 zh: format!("无法启动同步：{err}"),
