@@ -13,6 +13,7 @@ mod foreign_client;
 mod hardening;
 mod hostile_input;
 mod links;
+mod operator_cli;
 mod review;
 mod scope;
 mod screening;
