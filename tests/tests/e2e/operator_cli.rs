@@ -1,7 +1,7 @@
 //! The operator's `doorstep` commands, run as real processes: what they print when they
 //! fail is in Chinese first and English too, on one line in the "中文 / English" form.
 
-use doorstep_e2e::{Backend, TestDatabase, VILLAGE};
+use doorstep_e2e::{Backend, Server, TestDatabase, VILLAGE};
 use std::process::Output;
 
 /// Runs `doorstep ARGS`, which must fail, and returns the line of stderr that says why
@@ -88,5 +88,48 @@ fn test_an_enrollment_qr_code_that_cannot_be_written_says_so_in_chinese_and_engl
             line.contains("cannot write /no/such/dir/code.png"),
             "{line}"
         );
+    }
+}
+
+#[test]
+fn test_review_from_a_terminal_reports_an_unreachable_server_in_chinese_and_english() {
+    // `doorstep review` is an HTTP client and opens no database.
+    let db = TestDatabase::new(&Backend::Sqlite);
+    let line = refused(
+        &db,
+        &[
+            "review",
+            "--server",
+            "http://127.0.0.1:1",
+            "--token",
+            "any",
+            "list",
+        ],
+    );
+    assert!(
+        chinese(&line).contains("无法连接服务器 http://127.0.0.1:1"),
+        "{line}"
+    );
+    assert!(line.contains("cannot reach the server"), "{line}");
+}
+
+#[test]
+fn test_review_from_a_terminal_prints_the_servers_refusal_on_one_line() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend);
+        let server = Server::start(&db);
+        let line = refused(
+            &db,
+            &[
+                "review",
+                "--server",
+                &server.url,
+                "--token",
+                "not-a-session",
+                "list",
+            ],
+        );
+        assert!(chinese(&line).contains("（HTTP 401）"), "{line}");
+        assert!(line.ends_with("(HTTP 401)"), "{line}");
     }
 }
