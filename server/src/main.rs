@@ -326,14 +326,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(certificate), Some(key)) => Some(
-                    doorstep_server::tls::load(&certificate, &key).map_err(|err| {
-                        // The detail names the file and what is wrong with it, in English.
-                        Message::new(
-                            format!("无法使用 TLS 证书或私钥：{err}"),
-                            format!("cannot use the TLS certificate or key: {err}"),
-                        )
-                        .to_string()
-                    })?,
+                    doorstep_server::tls::load(&certificate, &key)
+                        .map_err(|err| err.message().to_string())?,
                 ),
                 _ => None,
             };
