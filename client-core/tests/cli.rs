@@ -528,6 +528,25 @@ fn test_the_store_can_come_from_the_environment() {
 }
 
 #[test]
+fn test_a_store_that_cannot_be_opened_is_reported_in_chinese_and_english() {
+    // A file where the store directory should be: the directory cannot be made.
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_directory = dir.path().join("store");
+    std::fs::write(&not_a_directory, "not a store").unwrap();
+    let mut command = binary();
+    command.arg("--store").arg(&not_a_directory).arg("status");
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+    let message = stderr(&output);
+    assert!(message.starts_with("错误：读写文件出错"), "{message}");
+    assert!(
+        message.contains("\nerror: A file could not be read or written"),
+        "{message}"
+    );
+}
+
+#[test]
 fn test_status_reports_the_profile_households_and_unsynced_changes() {
     let laptop = Laptop::new();
     laptop.ok(&["profile", "--device", "laptop-1", "--volunteer", "王芳"]);

@@ -4,6 +4,7 @@
 use clap::Subcommand;
 use doorstep_server::db::Db;
 use doorstep_server::enrollment::{self, By, DeviceError, DeviceInfo, NewCode};
+use schema::Message;
 use schema::ids::AreaCode;
 use std::path::PathBuf;
 
@@ -73,8 +74,13 @@ fn failed(err: DeviceError) -> String {
         DeviceError::Invalid(message)
         | DeviceError::NotFound(message)
         | DeviceError::Conflict(message) => message.to_string(),
-        DeviceError::Database(err) => format!("database: {err}"),
+        DeviceError::Database(err) => database_failed(err),
     }
+}
+
+/// A database error, in both languages like every other error of these commands.
+fn database_failed(err: sqlx::Error) -> String {
+    Message::new(format!("数据库出错：{err}"), format!("database: {err}")).to_string()
 }
 
 fn line(device: &DeviceInfo) -> String {
@@ -93,7 +99,13 @@ fn line(device: &DeviceInfo) -> String {
 }
 
 fn write(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|err| format!("cannot write {}: {err}", path.display()))
+    std::fs::write(path, bytes).map_err(|err| {
+        Message::new(
+            format!("无法写入文件 {}：{err}", path.display()),
+            format!("cannot write {}: {err}", path.display()),
+        )
+        .to_string()
+    })
 }
 
 pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
@@ -112,7 +124,13 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             };
             let (_, token) = doorstep_server::auth::add_device(db, &name, &villages)
                 .await
-                .map_err(|err| format!("cannot add the device: {err}"))?;
+                .map_err(|err| {
+                    Message::new(
+                        format!("无法添加设备：{err}"),
+                        format!("cannot add the device: {err}"),
+                    )
+                    .to_string()
+                })?;
             println!("{token}");
         }
         DeviceCommand::Enroll {
@@ -170,10 +188,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
         }
         DeviceCommand::List { area } => {
             let area = AreaCode::parse(&area).map_err(|err| err.message.to_string())?;
-            for device in enrollment::list(db, &area)
-                .await
-                .map_err(|err| format!("database: {err}"))?
-            {
+            for device in enrollment::list(db, &area).await.map_err(database_failed)? {
                 println!("{}", line(&device));
             }
         }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use doorstep_server::accounts::{self, NewStaff, Role, SessionPolicy};
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::{areas, config, db::Db};
+use schema::Message;
 use schema::ids::AreaCode;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -170,16 +171,26 @@ async fn audit_cli(
         .saying(detail);
     doorstep_server::audit::record(db, entry)
         .await
-        .map_err(|err| format!("cannot write the audit log: {err}"))
+        .map_err(|err| {
+            Message::new(
+                format!("无法写入审计日志：{err}"),
+                format!("cannot write the audit log: {err}"),
+            )
+            .to_string()
+        })
 }
 
 /// The first line of standard input: a password, typed or piped, never an argument that
 /// would show in the process list and the shell's history.
 fn read_password() -> Result<String, String> {
     let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|err| format!("cannot read the password from standard input: {err}"))?;
+    std::io::stdin().read_line(&mut line).map_err(|err| {
+        Message::new(
+            format!("无法从标准输入读取密码：{err}"),
+            format!("cannot read the password from standard input: {err}"),
+        )
+        .to_string()
+    })?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -220,7 +231,12 @@ fn main() -> ExitCode {
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
-        Err(err) => return fail(&format!("cannot start the runtime: {err}")),
+        Err(err) => {
+            return fail(&Message::new(
+                format!("无法启动运行时：{err}"),
+                format!("cannot start the runtime: {err}"),
+            ));
+        }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -228,9 +244,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+/// Prints why the command failed; `message` is in both languages already (`Message`'s
+/// "中文 / English" form), so the label is too.
+fn fail(message: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("错误 error: {message}");
     ExitCode::FAILURE
+}
+
+/// A worker thread of the command that panicked or was cancelled.
+fn thread_failed(err: tokio::task::JoinError) -> String {
+    Message::new(
+        format!("命令的工作线程失败：{err}"),
+        format!("the command's worker thread failed: {err}"),
+    )
+    .to_string()
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -245,7 +272,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             review_cli::login(server, &username, &password, totp.as_deref())
         })
         .await
-        .map_err(|err| err.to_string())??;
+        .map_err(thread_failed)??;
         println!("{token}");
         return Ok(());
     }
@@ -259,16 +286,29 @@ async fn run(cli: Cli) -> Result<(), String> {
         let connection = review_cli::Connection { server, token };
         return tokio::task::spawn_blocking(move || review_cli::run(connection, command))
             .await
-            .map_err(|err| err.to_string())?;
+            .map_err(thread_failed)?;
     }
-    let url = config::database_url(&cli.data, cli.database_url.as_deref())
-        .map_err(|err| format!("cannot create {}: {err}", cli.data.display()))?;
-    let db = Db::connect(&url)
-        .await
-        .map_err(|err| format!("cannot open the database: {err}"))?;
-    db.migrate()
-        .await
-        .map_err(|err| format!("cannot migrate the database: {err}"))?;
+    let url = config::database_url(&cli.data, cli.database_url.as_deref()).map_err(|err| {
+        Message::new(
+            format!("无法创建数据目录 {}：{err}", cli.data.display()),
+            format!("cannot create {}: {err}", cli.data.display()),
+        )
+        .to_string()
+    })?;
+    let db = Db::connect(&url).await.map_err(|err| {
+        Message::new(
+            format!("无法打开数据库：{err}"),
+            format!("cannot open the database: {err}"),
+        )
+        .to_string()
+    })?;
+    db.migrate().await.map_err(|err| {
+        Message::new(
+            format!("无法升级数据库结构：{err}"),
+            format!("cannot migrate the database: {err}"),
+        )
+        .to_string()
+    })?;
     // The key itself is read from the environment only: an argument would show in the
     // process list. The ring must be the database's (data_key.rs) before anything is sealed.
     let keys = doorstep_server::data_key::KeyConfig {
@@ -278,10 +318,17 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let vault = doorstep_server::data_key::open(&db, &keys)
         .await
-        .map_err(|err| err.to_string())?;
-    areas::ensure_default(&db)
-        .await
-        .map_err(|err| format!("cannot load the default areas: {err}"))?;
+        .map_err(|err| match err {
+            doorstep_server::data_key::KeyError::Refused(message) => message.to_string(),
+            doorstep_server::data_key::KeyError::Database(err) => database_failed(err),
+        })?;
+    areas::ensure_default(&db).await.map_err(|err| {
+        Message::new(
+            format!("无法载入默认行政区划：{err}"),
+            format!("cannot load the default areas: {err}"),
+        )
+        .to_string()
+    })?;
     match cli.command {
         Command::Serve {
             listen,
@@ -296,7 +343,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let tls = match (tls_cert, tls_key) {
                 (Some(certificate), Some(key)) => Some(
                     doorstep_server::tls::load(&certificate, &key)
-                        .map_err(|err| err.to_string())?,
+                        .map_err(|err| err.message().to_string())?,
                 ),
                 _ => None,
             };
@@ -318,10 +365,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             let ledger = doorstep_server::documents::Ledger::new(db.clone(), options.vault.clone());
             doorstep_server::register::refill_pending(&ledger)
                 .await
-                .map_err(|err| format!("cannot refill the register: {err}"))?;
-            doorstep_server::serve(db, options)
-                .await
-                .map_err(|err| format!("server failed: {err}"))
+                .map_err(|err| {
+                    Message::new(
+                        format!("无法重新填写登记表：{err}"),
+                        format!("cannot refill the register: {err}"),
+                    )
+                    .to_string()
+                })?;
+            doorstep_server::serve(db, options).await.map_err(|err| {
+                Message::new(
+                    format!("服务器运行失败：{err}"),
+                    format!("server failed: {err}"),
+                )
+                .to_string()
+            })
         }
         Command::Admin {
             command:
@@ -335,7 +392,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|err| err.to_string())?
             {
-                return Err("已有管理员；请由管理员创建其他账号\nan admin exists already; let them create other accounts".to_owned());
+                return Err(Message::new(
+                    "已有管理员；请由管理员创建其他账号",
+                    "an admin exists already; let them create other accounts",
+                )
+                .to_string());
             }
             let new = new_staff(username, name, Role::CountyAdmin, &scope)?;
             let created = accounts::create(&db, &vault, new)
@@ -367,12 +428,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             .saying("new TOTP secret, sessions ended");
             let reset = accounts::reset_totp(&db, &vault, &username, entry)
                 .await
-                .map_err(|err| match err {
-                    accounts::AccountError::Invalid(message) => {
-                        format!("{}\n{}", message.zh, message.en)
-                    }
-                    other => other.to_string(),
-                })?;
+                .map_err(|err| err.to_string())?;
             println!("new TOTP secret for {}", reset.staff.username);
             if let Some(uri) = reset.totp_uri() {
                 println!("add this to the admin's authenticator app (shown once):");
@@ -405,13 +461,21 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Areas {
             command: AreasCommand::Import { file },
         } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
-            let parsed =
-                areas::parse(&text).map_err(|err| format!("{}: {}", file.display(), err))?;
-            let count = areas::import(&db, &parsed)
-                .await
-                .map_err(|err| err.to_string())?;
+            let text = std::fs::read_to_string(&file).map_err(|err| {
+                Message::new(
+                    format!("无法读取文件 {}：{err}", file.display()),
+                    format!("cannot read {}: {err}", file.display()),
+                )
+                .to_string()
+            })?;
+            let parsed = areas::parse(&text).map_err(|err| {
+                Message::new(
+                    format!("{} 第 {} 行：{}", file.display(), err.line, err.message.zh),
+                    format!("{} line {}: {}", file.display(), err.line, err.message.en),
+                )
+                .to_string()
+            })?;
+            let count = areas::import(&db, &parsed).await.map_err(database_failed)?;
             audit_cli(
                 &db,
                 "areas.import",
@@ -426,4 +490,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),
     }
+}
+
+/// A database error in the middle of a command, in both languages.
+fn database_failed(err: sqlx::Error) -> String {
+    Message::new(format!("数据库出错：{err}"), format!("database: {err}")).to_string()
 }

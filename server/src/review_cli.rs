@@ -4,6 +4,7 @@
 //! names its author. `doorstep login` lives here too: it is the same kind of client.
 
 use clap::Subcommand;
+use schema::Message;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -113,16 +114,21 @@ impl Client {
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Value, String> {
         let mut response = response.map_err(|err| {
-            format!(
-                "无法连接服务器 {}：{err}\ncannot reach the server {}: {err}",
-                self.connection.server, self.connection.server
+            let server = &self.connection.server;
+            Message::new(
+                format!("无法连接服务器 {server}：{err}"),
+                format!("cannot reach the server {server}: {err}"),
             )
+            .to_string()
         })?;
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|err| format!("读取服务器应答失败：{err}\ncannot read the answer: {err}"))?;
+        let text = response.body_mut().read_to_string().map_err(|err| {
+            Message::new(
+                format!("读取服务器应答失败：{err}"),
+                format!("cannot read the answer: {err}"),
+            )
+            .to_string()
+        })?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status == 200 {
             return Ok(body);
@@ -131,7 +137,11 @@ impl Client {
         let en = body["message"]["en"]
             .as_str()
             .unwrap_or("the server refused");
-        Err(format!("{zh}\n{en} (HTTP {status})"))
+        Err(Message::new(
+            format!("{zh}（HTTP {status}）"),
+            format!("{en} (HTTP {status})"),
+        )
+        .to_string())
     }
 
     fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, String> {
@@ -181,9 +191,7 @@ pub fn login(
         );
     let body = client.answer(response)?;
     body["token"].as_str().map(str::to_owned).ok_or_else(|| {
-        "服务器应答中没有令牌
-the server's answer holds no token"
-            .to_owned()
+        Message::new("服务器应答中没有令牌", "the server's answer holds no token").to_string()
     })
 }
 
@@ -274,7 +282,13 @@ fn render_message(outcome: &Value) -> String {
 
 fn print(value: &Value, json: bool, render: impl Fn(&Value) -> String) -> Result<(), String> {
     if json {
-        let text = serde_json::to_string_pretty(value).map_err(|err| err.to_string())?;
+        let text = serde_json::to_string_pretty(value).map_err(|err| {
+            Message::new(
+                format!("无法生成 JSON：{err}"),
+                format!("the JSON could not be written: {err}"),
+            )
+            .to_string()
+        })?;
         println!("{text}");
     } else {
         print!("{}", render(value));

@@ -8,6 +8,7 @@
 use rustls::ServerConfig;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use schema::Message;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,6 +40,50 @@ pub enum TlsError {
         key: PathBuf,
         detail: rustls::Error,
     },
+}
+
+impl TlsError {
+    /// What the operator starting `doorstep serve` reads: Chinese first, the English of
+    /// `Display` too.
+    pub fn message(&self) -> Message {
+        let zh = match self {
+            TlsError::ReadCertificate { path, source } => {
+                format!("无法读取 TLS 证书文件 {}：{source}", path.display())
+            }
+            TlsError::NoCertificate { path } => format!(
+                "TLS 证书文件 {} 中没有 PEM 证书（“-----BEGIN CERTIFICATE-----”）",
+                path.display()
+            ),
+            TlsError::BadCertificate { path, detail } => {
+                format!("TLS 证书文件 {} 不是有效的 PEM：{detail}", path.display())
+            }
+            TlsError::ReadKey { path, source } => {
+                format!("无法读取 TLS 私钥文件 {}：{source}", path.display())
+            }
+            TlsError::NoKey { path } => format!(
+                "TLS 私钥文件 {} 中没有 PEM 私钥（PKCS#8、PKCS#1 或 SEC1）",
+                path.display()
+            ),
+            TlsError::BadKey { path, detail } => {
+                format!("TLS 私钥文件 {} 不是有效的 PEM：{detail}", path.display())
+            }
+            TlsError::Mismatch { certificate, key } => format!(
+                "TLS 私钥 {} 不是证书 {} 的私钥",
+                key.display(),
+                certificate.display()
+            ),
+            TlsError::Unusable {
+                certificate,
+                key,
+                detail,
+            } => format!(
+                "无法将 TLS 证书 {} 与私钥 {} 一起使用：{detail}",
+                certificate.display(),
+                key.display()
+            ),
+        };
+        Message::new(zh, self.to_string())
+    }
 }
 
 /// Reads a certificate chain (the server's certificate first, then any intermediates) and

@@ -506,6 +506,7 @@ fn test_serve_refuses_missing_or_mismatched_tls_files_with_a_message() {
         stderr.contains("cannot read the TLS certificate file") && stderr.contains("missing.crt"),
         "{stderr}"
     );
+    assert!(stderr.contains("无法读取 TLS 证书文件"), "{stderr}");
 
     let stderr = refused_to_serve(
         &db,
@@ -520,6 +521,7 @@ fn test_serve_refuses_missing_or_mismatched_tls_files_with_a_message() {
         stderr.contains("is not the key of the certificate"),
         "{stderr}"
     );
+    assert!(stderr.contains("不是证书"), "{stderr}");
 
     let stderr = refused_to_serve(
         &db,
