@@ -77,6 +77,16 @@ impl Backend {
         backends
     }
 
+    /// PostgreSQL alone, for a test of what only a database server can do (go away, say).
+    /// Fails without `DATABASE_URL`, as the harness does when the database is unreachable:
+    /// such a test must not pass by testing nothing. `scripts/test` sets it.
+    pub fn postgres() -> Backend {
+        Backend::all()
+            .into_iter()
+            .find(|backend| matches!(backend, Backend::Postgres { .. }))
+            .expect("this test needs PostgreSQL: set DATABASE_URL (scripts/test does)")
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
