@@ -35,9 +35,8 @@
 
 use client_core::sync::{self, HttpTransport, Transport, TransportError};
 use client_core::{DeviceProfile, Store};
-use doorstep_e2e::{AreaCode, Backend, Server, TestDatabase};
-use schema::id_number::check_character;
-use sqlx::{AnyPool, Row};
+use doorstep_e2e::{AreaCode, Backend, Server, Sql, TestDatabase, with_check_character};
+use sqlx::Row;
 use std::cell::Cell;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -94,11 +93,7 @@ fn id_number(n: usize) -> String {
     let day = n / 1000;
     let (year, month, day) = (1950 + day / 365, 1 + (day % 365) / 31 % 12, 1 + day % 28);
     let first17 = format!("141124{year:04}{month:02}{day:02}{:03}", n % 1000);
-    let mut digits = [0u8; 17];
-    for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
-        *digit = byte - b'0';
-    }
-    format!("{first17}{}", check_character(&digits))
+    with_check_character(&first17)
 }
 
 /// A phone whose store lives in RAM when it can: recording is not what is measured.
@@ -204,46 +199,6 @@ fn villages() -> Vec<AreaCode> {
 
 // ---------------------------------------------------------------------------------------
 // Growing the register.
-
-/// A connection of this program's own to the server's database, with the runtime that
-/// drives it (a pool outlives no runtime).
-struct Sql {
-    runtime: tokio::runtime::Runtime,
-    pool: AnyPool,
-}
-
-impl Sql {
-    fn open(db: &TestDatabase) -> Sql {
-        let url = db.url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rw",
-                db.data_dir.path().join("doorstep.db").display()
-            )
-        });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let pool = runtime.block_on(async {
-            sqlx::any::install_default_drivers();
-            sqlx::any::AnyPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap()
-        });
-        Sql { runtime, pool }
-    }
-
-    fn rows(&self, sql: &str) -> Vec<sqlx::any::AnyRow> {
-        self.runtime.block_on(async {
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_all(&self.pool)
-                .await
-                .unwrap_or_else(|err| panic!("{sql}: {err}"))
-        })
-    }
-}
 
 /// Turns autovacuum off on every table (PostgreSQL).
 fn autovacuum_off(sql: &Sql) {

@@ -16,8 +16,7 @@
 
 use client_core::sync::{self, HttpTransport};
 use client_core::{DeviceProfile, Store};
-use doorstep_e2e::{AreaCode, Backend, Server, TestDatabase};
-use schema::id_number::check_character;
+use doorstep_e2e::{AreaCode, Backend, Server, TestDatabase, with_check_character};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -34,11 +33,7 @@ fn id_number(n: usize) -> String {
     let day = n / 1000;
     let (year, month, day) = (1960 + day / 336, 1 + (day / 28) % 12, 1 + day % 28);
     let first17 = format!("141124{year:04}{month:02}{day:02}{:03}", n % 1000);
-    let mut digits = [0u8; 17];
-    for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
-        *digit = byte - b'0';
-    }
-    format!("{first17}{}", check_character(&digits))
+    with_check_character(&first17)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

@@ -37,8 +37,7 @@
 use automerge::{AutoCommit, Change, ChangeHash};
 use client_core::sync::{self, HttpTransport, SyncReport, Transport, TransportError};
 use client_core::{DeviceProfile, GpsPoint, Store};
-use doorstep_e2e::{AreaCode, Backend, HouseholdId, MemberKey, TestDatabase};
-use schema::id_number::check_character;
+use doorstep_e2e::{AreaCode, Backend, HouseholdId, MemberKey, TestDatabase, with_check_character};
 use schema::wire::{self, Cursor, SyncRequest, Upload};
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -127,11 +126,7 @@ fn id_number(n: u32, born: (u32, u32, u32), male: bool) -> String {
         "141124{:04}{:02}{:02}{:03}",
         born.0, born.1, born.2, sequence
     );
-    let mut digits = [0u8; 17];
-    for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
-        *digit = byte - b'0';
-    }
-    format!("{first17}{}", check_character(&digits))
+    with_check_character(&first17)
 }
 
 fn name(n: u32) -> String {

@@ -540,3 +540,55 @@ pub fn field_bin() -> PathBuf {
     })
     .clone()
 }
+
+/// A valid ID number from its first 17 digits: the check character appended.
+pub fn with_check_character(first17: &str) -> String {
+    let mut digits = [0u8; 17];
+    for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
+        *digit = byte - b'0';
+    }
+    format!("{first17}{}", schema::id_number::check_character(&digits))
+}
+
+/// A connection of the test's own to the server's database, with the runtime that drives it
+/// (a pool outlives no runtime): for what only the database shows (plans, statistics, rows
+/// at rest).
+#[derive(Debug)]
+pub struct Sql {
+    runtime: tokio::runtime::Runtime,
+    pool: sqlx::AnyPool,
+}
+
+impl Sql {
+    pub fn open(db: &TestDatabase) -> Sql {
+        let url = db.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rw",
+                db.data_dir.path().join("doorstep.db").display()
+            )
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let pool = runtime.block_on(async {
+            sqlx::any::install_default_drivers();
+            sqlx::any::AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .unwrap()
+        });
+        Sql { runtime, pool }
+    }
+
+    /// The rows of one statement, which must succeed.
+    pub fn rows(&self, sql: &str) -> Vec<sqlx::any::AnyRow> {
+        self.runtime.block_on(async {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_all(&self.pool)
+                .await
+                .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        })
+    }
+}

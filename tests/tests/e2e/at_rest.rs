@@ -5,18 +5,16 @@
 //! person registered twice.
 
 use crate::support::area;
-use doorstep_e2e::{Backend, COUNTY, HouseholdId, Phone, Server, TestDatabase, VILLAGE};
+use doorstep_e2e::{
+    Backend, COUNTY, HouseholdId, Phone, Server, TestDatabase, VILLAGE, with_check_character,
+};
 use std::collections::BTreeSet;
 use std::path::Path;
 
 /// A valid ID number, a different one for each `n`, of someone born in 1950 + `n`.
 fn id_number(n: u32) -> String {
     let first17 = format!("141124{}0{}1{}{:03}", 1950 + n, 1 + n % 9, n % 9, 100 + n);
-    let mut digits = [0u8; 17];
-    for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
-        *digit = byte - b'0';
-    }
-    format!("{first17}{}", schema::id_number::check_character(&digits))
+    with_check_character(&first17)
 }
 
 /// Households of two members each, with ID numbers, health and poverty attribute. The first

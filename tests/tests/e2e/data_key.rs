@@ -344,14 +344,7 @@ fn test_birth_dates_and_employers_are_sealed_at_rest_and_exported_whole() {
         let server = Server::start(&db);
         let phone = Phone::new("phone", &server, &db.add_device(&[VILLAGE]));
         let household = phone.store.create_household(&area(VILLAGE), None).unwrap();
-        let mut digits = [0u8; 17];
-        for (digit, byte) in digits.iter_mut().zip(b"14112419570314001") {
-            *digit = byte - b'0';
-        }
-        let id_number = format!(
-            "14112419570314001{}",
-            schema::id_number::check_character(&digits)
-        );
+        let id_number = with_check_character("14112419570314001");
         let member = phone
             .store
             .add_member(&household, "刘伟", Some(&id_number))

@@ -2,17 +2,15 @@
 //! decided by staff, and the decisions reaching the phones.
 
 use crate::support::area;
-use doorstep_e2e::{Backend, COUNTY, HouseholdId, Phone, Server, TestDatabase, VILLAGE};
+use doorstep_e2e::{
+    Backend, COUNTY, HouseholdId, Phone, Server, TestDatabase, VILLAGE, with_check_character,
+};
 use serde_json::{Value, json};
 
 /// A valid 18-digit ID number for a person born on `birth` (YYYYMMDD), with a sequence.
 pub(crate) fn id_number(birth: &str, sequence: u32) -> String {
     let first17 = format!("141124{birth}{sequence:03}");
-    let mut digits = [0u8; 17];
-    for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
-        *digit = byte - b'0';
-    }
-    format!("{first17}{}", schema::id_number::check_character(&digits))
+    with_check_character(&first17)
 }
 
 /// The household's open items, from the review list.

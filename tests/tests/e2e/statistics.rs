@@ -4,8 +4,10 @@
 //! ingest's lookups are planned on indexes with no statistics at all, and the server keeps it
 //! that way.
 
-use doorstep_e2e::{AreaCode, Backend, Phone, Server, TestDatabase, VILLAGE};
-use sqlx::{AnyPool, Row};
+use doorstep_e2e::{
+    AreaCode, Backend, Phone, Server, Sql, TestDatabase, VILLAGE, with_check_character,
+};
+use sqlx::Row;
 use std::collections::BTreeMap;
 
 /// Households of the first upload: enough that `member` is past the size below which the
@@ -188,49 +190,5 @@ fn id_number(n: usize) -> String {
         1 + n / 10 % 10,
         n % 1000
     );
-    let mut digits = [0u8; 17];
-    for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
-        *digit = byte - b'0';
-    }
-    format!("{first17}{}", schema::id_number::check_character(&digits))
-}
-
-/// A connection of this program's own to the server's database, with the runtime that
-/// drives it (a pool outlives no runtime).
-struct Sql {
-    runtime: tokio::runtime::Runtime,
-    pool: AnyPool,
-}
-
-impl Sql {
-    fn open(db: &TestDatabase) -> Sql {
-        let url = db.url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rw",
-                db.data_dir.path().join("doorstep.db").display()
-            )
-        });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let pool = runtime.block_on(async {
-            sqlx::any::install_default_drivers();
-            sqlx::any::AnyPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap()
-        });
-        Sql { runtime, pool }
-    }
-
-    fn rows(&self, sql: &str) -> Vec<sqlx::any::AnyRow> {
-        self.runtime.block_on(async {
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_all(&self.pool)
-                .await
-                .unwrap_or_else(|err| panic!("{sql}: {err}"))
-        })
-    }
+    with_check_character(&first17)
 }
