@@ -14,12 +14,12 @@ use crate::accounts;
 use crate::audit::{self, Entry, Outcome};
 use crate::documents::Ledger;
 use crate::settle::{self, DecisionError, ReviewError, Staff};
-use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, Change, ROOT, ReadDoc};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, Change, ROOT, ReadDoc};
 use schema::Message;
 use schema::codes;
 use schema::ids::MemberKey;
-use schema::layout::{self, ActorInfo};
+use schema::layout;
 use serde::Serialize;
 
 /// What became of a removal.
@@ -102,27 +102,13 @@ pub fn removal(
         )));
     }
     let keys = member_keys(doc, key);
-    let actor = ActorId::random();
-    doc.set_actor(actor.clone());
-    let info = ActorInfo {
-        device: Some("doorstep-server".to_owned()),
-        volunteer: None,
-        staff: Some(staff.name.clone()),
-    };
-    layout::write_actor(doc, &actor.to_hex_string(), &info)?;
-    for name in keys {
-        doc.delete(ROOT, name.as_str())?;
-    }
-    doc.commit_with(
-        CommitOptions::default()
-            .with_message(layout::review_message(
-                &format!("remove member {key}"),
-                comment,
-            ))
-            .with_time(now),
-    );
-    doc.get_last_local_change()
-        .ok_or_else(|| DecisionError::Refused(Message::new("没有可保存的修改", "Nothing to save")))
+    let message = layout::review_message(&format!("remove member {key}"), comment);
+    settle::staff_change(doc, staff, &message, now, |doc| {
+        for name in keys {
+            doc.delete(ROOT, name.as_str())?;
+        }
+        Ok(())
+    })
 }
 
 /// Removes a member entered by mistake from a household in the staff member's area, in one

@@ -446,7 +446,7 @@ pub fn merge(
 }
 
 /// Makes one change on `doc` by a fresh actor that names the staff member, with `message`.
-fn staff_change(
+pub(crate) fn staff_change(
     doc: &mut AutoCommit,
     staff: &Staff,
     message: &str,
