@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod areas;
 pub mod audit;
+pub mod clock;
 pub mod auth;
 pub mod config;
 pub mod data_key;
