@@ -16,7 +16,7 @@ use crate::codes::{self, CodeList};
 use crate::fields::{Entity, FieldKind, FieldPath};
 use crate::ids::{AreaCode, HouseholdId, RecordId};
 use crate::message::Message;
-use crate::shape;
+use crate::shape::{self, ACTORS_PREFIX, VERSION_KEY};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ChangeHash, ObjId, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 use serde::Serialize;
@@ -24,8 +24,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The layout version this code writes. Older documents are migrated on read by [`migrate`].
 pub const SCHEMA_VERSION: u64 = 1;
-pub(crate) const VERSION_KEY: &str = "schema_version";
-pub(crate) const ACTORS_PREFIX: &str = "actors.";
 const VISIT_MESSAGE_PREFIX: &str = "visit ";
 const REVIEW_MESSAGE_PREFIX: &str = "review ";
 

@@ -8,9 +8,13 @@
 //! reason alone.
 
 use crate::fields::{FieldKind, FieldPath};
-use crate::layout::{ACTORS_PREFIX, VERSION_KEY};
 use crate::message::Message;
 use automerge::{ObjType, ScalarValue, Value};
+
+/// The root key of the layout version.
+pub(crate) const VERSION_KEY: &str = "schema_version";
+/// The root keys naming who wrote with an actor: `actors.<actor hex>.<device|volunteer|staff>`.
+pub(crate) const ACTORS_PREFIX: &str = "actors.";
 
 /// Keys quoted in a reason are cut to this many characters.
 const QUOTED_KEY_CHARS: usize = 80;

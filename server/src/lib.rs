@@ -8,8 +8,8 @@
 pub mod accounts;
 pub mod areas;
 pub mod audit;
-pub mod clock;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod data_key;
 pub mod db;
