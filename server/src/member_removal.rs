@@ -10,8 +10,8 @@
 //! A phone that edits the member before it hears of the removal writes keys the removal
 //! did not delete; they come back as a member without a name, which the review queue shows.
 
-use crate::accounts;
-use crate::audit::{self, Entry, Outcome};
+use crate::access::accounts;
+use crate::access::audit::{self, Entry, Outcome};
 use crate::documents::Ledger;
 use crate::settle::{self, DecisionError, ReviewError, Staff};
 use automerge::transaction::Transactable;

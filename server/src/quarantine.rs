@@ -17,13 +17,13 @@
 //! open cannot be decided first; a change of a household the server never created is
 //! discarded outright, with everything built on it, since there is no document to enter.
 
-use crate::accounts;
-use crate::audit::{self, Entry, Outcome};
-use crate::auth::Device;
+use crate::access::accounts;
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::device_tokens::Device;
+use crate::access::privacy;
 use crate::db::{Backend, rows_per_statement};
 use crate::documents::{Ledger, LedgerError};
 use crate::http::error::ApiError;
-use crate::privacy;
 use crate::screen::{self, Refusal, Rule};
 use crate::settle;
 use crate::vault::Vault;

@@ -11,8 +11,8 @@
 //! member. One actor per staff account would have to chain every decision onto that person's
 //! previous one, which a decision made against an older view cannot do.
 
-use crate::accounts;
-use crate::audit::{self, Entry, Outcome};
+use crate::access::accounts;
+use crate::access::audit::{self, Entry, Outcome};
 use crate::documents::{Ledger, LedgerError};
 use crate::http::error::ApiError;
 use crate::review::{self, ItemRow, Kind, Status};
@@ -714,10 +714,10 @@ pub async fn resolve(
     let decision = decide(&mut doc, &seen, &path, choice, &signed)?;
     // The review history is stored in the clear, so a sensitive value goes in masked; the
     // document keeps the value itself.
-    let (recorded, readable) = if crate::privacy::is_sensitive_name(path.name) {
+    let (recorded, readable) = if crate::access::privacy::is_sensitive_name(path.name) {
         (
-            crate::privacy::mask_value(path.name, &decision.value),
-            crate::privacy::mask_readable(path.name, &decision.value),
+            crate::access::privacy::mask_value(path.name, &decision.value),
+            crate::access::privacy::mask_readable(path.name, &decision.value),
         )
     } else {
         (

@@ -5,8 +5,10 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, SESSION_COOKIE};
 use super::refusals::{self, Reason};
-use crate::accounts::{self, LoginRefused, NewStaff, Permission, Role, SessionCheck, Staff};
-use crate::audit::{self, Entry, Outcome};
+use crate::access::accounts::{
+    self, LoginRefused, NewStaff, Permission, Role, SessionCheck, Staff,
+};
+use crate::access::audit::{self, Entry, Outcome};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};

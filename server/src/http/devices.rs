@@ -5,8 +5,8 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client};
-use crate::accounts::{Permission, Staff};
-use crate::enrollment::{self, By, DeviceError, DeviceInfo, NewCode, Redeem, Refusal};
+use crate::access::accounts::{Permission, Staff};
+use crate::access::enrollment::{self, By, DeviceError, DeviceInfo, NewCode, Redeem, Refusal};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};

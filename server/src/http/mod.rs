@@ -11,6 +11,7 @@ mod members;
 pub mod principal;
 mod quarantine;
 pub mod refusals;
+pub mod tls;
 // The privacy module masks these modules' answers.
 pub(crate) mod register;
 pub(crate) mod review;
@@ -38,7 +39,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub ledger: Arc<Ledger>,
-    pub sessions: crate::accounts::SessionPolicy,
+    pub sessions: crate::access::accounts::SessionPolicy,
     pub rate_limits: hardening::RateLimits,
 }
 

@@ -5,9 +5,9 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::refusals::{self, Reason};
-use crate::accounts::{self, Permission, SessionCheck, Staff};
-use crate::audit::{self, Entry, Outcome};
-use crate::auth;
+use crate::access::accounts::{self, Permission, SessionCheck, Staff};
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::device_tokens;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
@@ -126,7 +126,7 @@ pub async fn logged_in(
         }
         SessionCheck::Unknown => {
             // A phone's token on a staff endpoint is named, so the log shows which device.
-            if let Some(device) = auth::device_by_token(db, token).await? {
+            if let Some(device) = device_tokens::device_by_token(db, token).await? {
                 let entry = refused("a device token on a staff endpoint")
                     .by(format!("device:{}", device.id), "device");
                 audit::record(db, entry).await?;

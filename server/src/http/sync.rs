@@ -6,8 +6,8 @@ use super::error::{ApiError, ApiResult};
 use super::input;
 use super::principal::{Client, bearer};
 use super::refusals::{self, Reason};
-use crate::audit::{self, Entry, Outcome};
-use crate::auth::{self, Device, TokenCheck};
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::device_tokens::{self, Device, TokenCheck};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,7 +34,7 @@ async fn device(
         refusals::count(Reason::NoCredentials, &client.0, "sync");
         return Err(ApiError::unauthorized());
     };
-    match auth::check_token(db, token).await? {
+    match device_tokens::check_token(db, token).await? {
         TokenCheck::Valid {
             device,
             assigned,
@@ -45,7 +45,7 @@ async fn device(
             Err(ApiError::unauthorized())
         }
         TokenCheck::Revoked { device_id, wipe } => {
-            let first = wipe && auth::revoked_device_told(db, &device_id).await?;
+            let first = wipe && device_tokens::revoked_device_told(db, &device_id).await?;
             let detail = match (wipe, first) {
                 (true, true) => "revoked device; told to erase its data",
                 (true, false) => "revoked device, told again to erase its data",
@@ -138,7 +138,7 @@ fn read_request(body: &[u8]) -> ApiResult<SyncRequest> {
             return Err(input::control_character(("同步请求", "sync request")));
         }
     }
-    request.actor = crate::enrollment::clean_actor(&request.actor).ok_or_else(|| {
+    request.actor = crate::access::enrollment::clean_actor(&request.actor).ok_or_else(|| {
         ApiError::bad_request(Message::new(
             "同步请求中的设备标识（actor）不是十六进制",
             "The sync request's actor is not hex",

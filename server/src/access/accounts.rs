@@ -416,7 +416,7 @@ pub async fn reset_totp(
     db: &Db,
     vault: &Vault,
     username: &str,
-    audit: crate::audit::Entry,
+    audit: crate::access::audit::Entry,
 ) -> Result<Created, AccountError> {
     let row = sqlx::query("SELECT id, username, name, role, scope FROM staff WHERE username = $1")
         .bind(username.trim())
@@ -461,7 +461,7 @@ pub async fn reset_totp(
         .bind(&staff.id)
         .execute(&mut *tx)
         .await?;
-    crate::audit::record_in(&mut tx, audit.on(staff.username.clone())).await?;
+    crate::access::audit::record_in(&mut tx, audit.on(staff.username.clone())).await?;
     tx.commit().await?;
     Ok(Created {
         staff,

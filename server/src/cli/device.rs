@@ -1,9 +1,10 @@
 //! `doorstep device …`: devices for operators with access to the database. Staff use the API
 //! (`/api/v1/enrollments`, `/api/v1/devices`); these do the same, audited as `operator`.
 
+use super::database_failed;
+use crate::access::enrollment::{self, By, DeviceError, DeviceInfo, NewCode};
+use crate::db::Db;
 use clap::Subcommand;
-use doorstep_server::db::Db;
-use doorstep_server::enrollment::{self, By, DeviceError, DeviceInfo, NewCode};
 use schema::Message;
 use schema::ids::AreaCode;
 use std::path::PathBuf;
@@ -78,11 +79,6 @@ fn failed(err: DeviceError) -> String {
     }
 }
 
-/// A database error, in both languages like every other error of these commands.
-fn database_failed(err: sqlx::Error) -> String {
-    Message::new(format!("数据库出错：{err}"), format!("database: {err}")).to_string()
-}
-
 fn line(device: &DeviceInfo) -> String {
     let state = match (device.revoked_at, device.wipe_requested) {
         (None, _) => "active".to_owned(),
@@ -122,7 +118,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             } else {
                 name
             };
-            let (_, token) = doorstep_server::auth::add_device(db, &name, &villages)
+            let (_, token) = crate::access::device_tokens::add_device(db, &name, &villages)
                 .await
                 .map_err(|err| {
                     Message::new(

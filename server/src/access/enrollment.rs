@@ -11,9 +11,9 @@
 //! on its own, so the log says who enrolled, revoked or moved which device, and who tried a
 //! spent code.
 
-use crate::accounts::Staff;
-use crate::audit::{self, Entry, Outcome};
-use crate::auth::{self, FORMER_VILLAGE_DAYS};
+use crate::access::accounts::Staff;
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::device_tokens::{self, FORMER_VILLAGE_DAYS};
 use crate::db::Db;
 use crate::{areas, db};
 use schema::Message;
@@ -320,7 +320,7 @@ pub async fn create_code(db: &Db, new: NewCode, by: &By) -> Result<Issued, Devic
     }
     let code = generate_code();
     let canonical = normalize_code(&code).expect("a generated code is canonical");
-    let id = auth::random_hex(8);
+    let id = device_tokens::random_hex(8);
     let created_at = now();
     let expires_at = created_at + hours * 3600;
     let mut write = db.begin_write().await?;
@@ -494,8 +494,8 @@ pub async fn redeem(
             return Ok(Err(refusal));
         }
     };
-    let device_id = auth::random_hex(8);
-    let token = auth::new_token();
+    let device_id = device_tokens::random_hex(8);
+    let token = device_tokens::new_token();
     let name = request
         .device_name
         .map(str::trim)
@@ -508,7 +508,7 @@ pub async fn redeem(
     )
     .bind(&device_id)
     .bind(&name)
-    .bind(auth::token_hash(&token))
+    .bind(device_tokens::token_hash(&token))
     .bind(now)
     .bind(&actor)
     .bind(&volunteer)

@@ -1,0 +1,13 @@
+//! Access: who may do what, and what they may see (layer 2).
+//!
+//! Staff accounts, roles, passwords, sessions, lockout and the second factor; device tokens;
+//! enrollment codes and the device list; the audit log; and privacy, what a reader may see of
+//! sensitive fields. Modules here may use the base (`clock`, `config`, `parallel`) and
+//! `storage` (the database, the vault, the areas), never decisions, reports, ingest, `http` or
+//! `cli`.
+
+pub mod accounts;
+pub mod audit;
+pub mod device_tokens;
+pub mod enrollment;
+pub mod privacy;
