@@ -38,7 +38,7 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The keys sensitive data is stored under.
     pub vault: vault::Vault,
-    pub sessions: access::accounts::SessionPolicy,
+    pub sessions: access::sessions::SessionPolicy,
     pub rate_limits: http::hardening::RateLimits,
     /// Speak HTTPS with this certificate and key (`http::tls::load`); plain HTTP without.
     pub tls: Option<Arc<rustls::ServerConfig>>,

@@ -3,7 +3,7 @@
 //! command line and hands each command to `doorstep_server::cli` (or `serve`).
 
 use clap::{Parser, Subcommand};
-use doorstep_server::access::accounts::{self, SessionPolicy};
+use doorstep_server::access::sessions::{self, SessionPolicy};
 use doorstep_server::cli::{self, admin, areas, device, review, staff};
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::{config, documents::Ledger, http, register};
@@ -111,11 +111,11 @@ enum Command {
     },
 }
 
-/// `--session-idle-secs`: refused below [`accounts::MIN_SESSION_IDLE_SECS`], which would end
+/// `--session-idle-secs`: refused below [`sessions::MIN_SESSION_IDLE_SECS`], which would end
 /// sessions that are in use.
 fn session_idle_secs(text: &str) -> Result<u64, String> {
     let secs: u64 = text.trim().parse().map_err(|err| format!("{err}"))?;
-    let min = accounts::MIN_SESSION_IDLE_SECS;
+    let min = sessions::MIN_SESSION_IDLE_SECS;
     if secs < min {
         return Err(format!(
             "会话空闲时限至少 {min} 秒：会话每分钟才记录一次活动，更短会使正在使用的会话过期 / \

@@ -115,7 +115,7 @@ pub fn removal(
 /// write transaction with its audit record, the register rows and the review queue.
 pub async fn remove_member(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     household: &str,
     member: &str,

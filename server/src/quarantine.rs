@@ -853,7 +853,7 @@ async fn household_rows(
 /// write transaction.
 pub async fn decide(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     id: &str,
     decision: Decision,

@@ -644,7 +644,7 @@ pub struct ResolveOutcome {
     pub message: Message,
 }
 
-fn staff_of(account: &accounts::Staff) -> Staff {
+fn staff_of(account: &accounts::Account) -> Staff {
     Staff {
         id: account.id.clone(),
         name: account.name.clone(),
@@ -666,7 +666,7 @@ fn household_not_found(id: &str) -> ReviewError {
 }
 
 /// Whether a village lies in the staff member's area.
-pub fn covers(account: &accounts::Staff, village: &str) -> bool {
+pub fn covers(account: &accounts::Account, village: &str) -> bool {
     AreaCode::parse(village).is_ok_and(|v| account.scope.contains(&v))
 }
 
@@ -674,7 +674,7 @@ pub fn covers(account: &accounts::Staff, village: &str) -> bool {
 /// member, against the version they saw.
 pub async fn resolve(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     item_id: &str,
     choice: &Choice,
@@ -791,7 +791,7 @@ pub async fn resolve(
 async fn load_live(
     ledger: &Ledger,
     conn: &mut sqlx::AnyConnection,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     id: &str,
 ) -> Result<(String, AutoCommit), ReviewError> {
     let (village, mut doc) = ledger
@@ -823,7 +823,7 @@ pub struct MergeOutcome {
 /// stays as a tombstone pointing to it, and both keep their history.
 pub async fn merge_households(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     keep: &str,
     absorb: &str,
@@ -918,7 +918,7 @@ pub async fn merge_households(
 /// names. An item about one household's own members names no pair.
 async fn open_pair(
     conn: &mut sqlx::AnyConnection,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     item_id: &str,
 ) -> Result<(ItemRow, String), ReviewError> {
     let item = review::item(conn, item_id)
@@ -960,7 +960,7 @@ pub struct MoveOutcome {
 #[allow(clippy::too_many_arguments)]
 pub async fn move_member_between(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     item_id: &str,
     member: &str,
@@ -1058,7 +1058,7 @@ pub struct DismissOutcome {
 /// the two households come to share something new.
 pub async fn dismiss(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     item_id: &str,
     comment: &str,

@@ -1,9 +1,9 @@
 //! Device tokens: stored only as hashes.
 //!
-//! Tokens are 32 random bytes, so a fast hash is enough: nobody can guess one, and a stolen
-//! database does not reveal them. A device gets its token by enrolling (`enrollment.rs`), or
-//! from an operator with the database (`doorstep device add`).
+//! Tokens are 32 random bytes, so a fast hash is enough (`secrets`). A device gets its token by
+//! enrolling (`enrollment.rs`), or from an operator with the database (`doorstep device add`).
 
+use super::secrets::{random_hex, token_hash};
 use crate::db::Db;
 use schema::ids::AreaCode;
 use sqlx::Row;
@@ -52,16 +52,6 @@ pub enum TokenCheck {
         wipe: bool,
     },
     Unknown,
-}
-
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer).expect("the operating system's random source failed");
-    hex::encode(buffer)
-}
-
-pub(crate) fn token_hash(token: &str) -> String {
-    blake3::hash(token.trim().as_bytes()).to_hex().to_string()
 }
 
 /// A new device token, shown once.

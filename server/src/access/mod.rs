@@ -9,5 +9,12 @@
 pub mod accounts;
 pub mod audit;
 pub mod device_tokens;
+pub mod devices;
 pub mod enrollment;
+pub mod enrollment_code;
+pub mod passwords;
 pub mod privacy;
+pub mod roles;
+pub mod secrets;
+pub mod sessions;
+pub mod totp;

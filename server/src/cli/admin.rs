@@ -2,8 +2,9 @@
 //! theirs. Both are for an operator with the database, and audited as `operator`.
 
 use super::{audit_operator, read_password};
-use crate::access::accounts::{self, NewStaff, Role};
+use crate::access::accounts::{self, NewAccount};
 use crate::access::audit::{Entry, Outcome};
+use crate::access::roles::Role;
 use crate::db::Db;
 use crate::vault::Vault;
 use clap::Subcommand;
@@ -37,8 +38,8 @@ pub(crate) fn new_staff(
     name: String,
     role: Role,
     scope: &str,
-) -> Result<NewStaff, String> {
-    Ok(NewStaff {
+) -> Result<NewAccount, String> {
+    Ok(NewAccount {
         username,
         name,
         role,

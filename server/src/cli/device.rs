@@ -2,7 +2,9 @@
 //! (`/api/v1/enrollments`, `/api/v1/devices`); these do the same, audited as `operator`.
 
 use super::database_failed;
-use crate::access::enrollment::{self, By, DeviceError, DeviceInfo, NewCode};
+use crate::access::devices::{self, By, DeviceError, DeviceInfo};
+use crate::access::enrollment::{self, NewCode};
+use crate::access::enrollment_code;
 use crate::db::Db;
 use clap::Subcommand;
 use schema::Message;
@@ -110,7 +112,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             villages: codes,
             name,
         } => {
-            let villages = enrollment::checked_villages(db, &villages(&codes)?)
+            let villages = devices::checked_villages(db, &villages(&codes)?)
                 .await
                 .map_err(failed)?;
             let name = if name.is_empty() {
@@ -145,12 +147,12 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             let issued = enrollment::create_code(db, new, &By::operator())
                 .await
                 .map_err(failed)?;
-            let payload = enrollment::payload(server.as_deref(), &issued.code);
+            let payload = enrollment_code::payload(server.as_deref(), &issued.code);
             if let Some(path) = &qr_png {
-                write(path, &enrollment::qr_png(&payload))?;
+                write(path, &enrollment_code::qr_png(&payload))?;
             }
             if let Some(path) = &qr_svg {
-                write(path, enrollment::qr_svg(&payload).as_bytes())?;
+                write(path, enrollment_code::qr_svg(&payload).as_bytes())?;
             }
             // The code alone on standard output, for scripts; the rest is for the operator.
             println!("{}", issued.code);
@@ -168,7 +170,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             reason,
             keep_data,
         } => {
-            let device = enrollment::revoke(db, &id, !keep_data, &reason, &By::operator())
+            let device = devices::revoke(db, &id, !keep_data, &reason, &By::operator())
                 .await
                 .map_err(failed)?;
             println!("{}", line(&device));
@@ -177,14 +179,14 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             id,
             villages: codes,
         } => {
-            let device = enrollment::set_villages(db, &id, &villages(&codes)?, &By::operator())
+            let device = devices::set_villages(db, &id, &villages(&codes)?, &By::operator())
                 .await
                 .map_err(failed)?;
             println!("{}", line(&device));
         }
         DeviceCommand::List { area } => {
             let area = AreaCode::parse(&area).map_err(|err| err.message.to_string())?;
-            for device in enrollment::list(db, &area).await.map_err(database_failed)? {
+            for device in devices::list(db, &area).await.map_err(database_failed)? {
                 println!("{}", line(&device));
             }
         }

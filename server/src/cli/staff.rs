@@ -3,7 +3,8 @@
 
 use super::admin::new_staff;
 use super::audit_operator;
-use crate::access::accounts::{self, Role};
+use crate::access::accounts;
+use crate::access::roles::Role;
 use crate::db::Db;
 use crate::vault::Vault;
 use clap::Subcommand;

@@ -5,10 +5,10 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, SESSION_COOKIE};
 use super::refusals::{self, Reason};
-use crate::access::accounts::{
-    self, LoginRefused, NewStaff, Permission, Role, SessionCheck, Staff,
-};
+use crate::access::accounts::{self, Account, NewAccount};
 use crate::access::audit::{self, Entry, Outcome};
+use crate::access::roles::{Permission, Role};
+use crate::access::sessions::{self, LoginRefused, SessionCheck};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
@@ -32,7 +32,7 @@ pub struct LoginResponse {
     /// token as an HttpOnly cookie.
     pub token: String,
     pub expires_at: i64,
-    pub staff: Staff,
+    pub staff: Account,
 }
 
 pub async fn login(
@@ -41,7 +41,7 @@ pub async fn login(
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     let db = state.ledger.db();
-    let outcome = accounts::login(
+    let outcome = sessions::login(
         db,
         state.ledger.vault(),
         state.sessions,
@@ -148,7 +148,7 @@ pub async fn logout(
 ) -> ApiResult<Response> {
     let db = state.ledger.db();
     let session = match principal::bearer(&headers) {
-        Some(token) => match accounts::session(db, state.sessions, token).await? {
+        Some(token) => match sessions::session(db, state.sessions, token).await? {
             SessionCheck::Valid(staff) => Some((token, staff)),
             SessionCheck::Expired | SessionCheck::Unknown => None,
         },
@@ -156,7 +156,7 @@ pub async fn logout(
     };
     match session {
         Some((token, staff)) => {
-            accounts::logout(db, token).await?;
+            sessions::logout(db, token).await?;
             principal::done(&state, &staff, &client, "logout", &staff.username, "").await?;
         }
         None => refusals::count(Reason::UnknownToken, &client.0, "logout"),
@@ -176,7 +176,7 @@ pub async fn me(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-) -> ApiResult<Json<Staff>> {
+) -> ApiResult<Json<Account>> {
     Ok(Json(
         principal::logged_in(&state, &headers, &client, "me").await?,
     ))
@@ -198,7 +198,7 @@ pub async fn change_password(
     let action = "password.change";
     let staff = principal::logged_in(&state, &headers, &client, action).await?;
     let session = principal::session_token(&headers).unwrap_or_default();
-    let outcome = accounts::change_password(
+    let outcome = sessions::change_password(
         state.ledger.db(),
         &staff,
         &request.current,
@@ -234,7 +234,7 @@ pub struct NewStaffRequest {
 
 #[derive(Debug, Serialize)]
 pub struct CreatedStaff {
-    pub staff: Staff,
+    pub staff: Account,
     /// For the authenticator app of an admin account: shown once.
     pub totp_uri: Option<String>,
 }
@@ -263,7 +263,7 @@ pub async fn create_staff(
         "staff.create",
     )
     .await?;
-    let new = NewStaff {
+    let new = NewAccount {
         username: request.username.trim().to_owned(),
         name: request.name.trim().to_owned(),
         role,
@@ -308,7 +308,7 @@ pub async fn list_staff(
     client: Client,
     headers: HeaderMap,
     Query(params): Query<AreaParams>,
-) -> ApiResult<Json<Vec<Staff>>> {
+) -> ApiResult<Json<Vec<Account>>> {
     let admin = principal::staff(
         &state,
         &headers,

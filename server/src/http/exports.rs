@@ -5,7 +5,7 @@
 use super::AppState;
 use super::error::ApiResult;
 use super::principal::{self, Client, area_in_scope};
-use crate::access::accounts::Permission;
+use crate::access::roles::Permission;
 use crate::export;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;

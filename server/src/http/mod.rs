@@ -39,7 +39,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub ledger: Arc<Ledger>,
-    pub sessions: crate::access::accounts::SessionPolicy,
+    pub sessions: crate::access::sessions::SessionPolicy,
     pub rate_limits: hardening::RateLimits,
 }
 

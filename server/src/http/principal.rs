@@ -5,9 +5,11 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::refusals::{self, Reason};
-use crate::access::accounts::{self, Permission, SessionCheck, Staff};
+use crate::access::accounts::Account;
 use crate::access::audit::{self, Entry, Outcome};
 use crate::access::device_tokens;
+use crate::access::roles::Permission;
+use crate::access::sessions::{self, SessionCheck};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
@@ -85,7 +87,7 @@ pub async fn staff(
     client: &Client,
     permission: Permission,
     action: &'static str,
-) -> ApiResult<Staff> {
+) -> ApiResult<Account> {
     let staff = logged_in(state, headers, client, action).await?;
     if !staff.may(permission) {
         let entry = Entry::new(action, Outcome::Denied)
@@ -107,7 +109,7 @@ pub async fn logged_in(
     headers: &HeaderMap,
     client: &Client,
     action: &'static str,
-) -> ApiResult<Staff> {
+) -> ApiResult<Account> {
     let db = state.ledger.db();
     let refused = |detail: &str| {
         Entry::new(action, Outcome::Denied)
@@ -118,7 +120,7 @@ pub async fn logged_in(
         refusals::count(Reason::NoCredentials, &client.0, action);
         return Err(ApiError::unauthorized());
     };
-    let staff = match accounts::session(db, state.sessions, token).await? {
+    let staff = match sessions::session(db, state.sessions, token).await? {
         SessionCheck::Valid(staff) => staff,
         SessionCheck::Expired => {
             audit::record(db, refused("expired or ended session")).await?;
@@ -146,7 +148,7 @@ pub async fn logged_in(
 /// lie inside their scope; a refusal is audited.
 pub async fn area_in_scope(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     area: Option<&str>,
     action: &'static str,
@@ -175,7 +177,7 @@ pub async fn area_in_scope(
 /// audited; a masked read is not sensitive and is not.
 pub async fn reveal(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     asked: bool,
     target: &str,
@@ -212,7 +214,7 @@ pub struct RevealParam {
 /// Records that `staff` was refused `action` on `target`.
 pub async fn refused(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     action: &'static str,
     target: &str,
@@ -230,7 +232,7 @@ pub async fn refused(
 /// Records that `staff` did `action` on `target`.
 pub async fn done(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     action: &'static str,
     target: impl Into<String>,

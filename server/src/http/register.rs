@@ -4,8 +4,8 @@
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, page_limit, page_offset};
-use crate::access::accounts::Permission;
 use crate::access::privacy;
+use crate::access::roles::Permission;
 use crate::register::{self, Page};
 use axum::Json;
 use axum::extract::{Path, Query, State};

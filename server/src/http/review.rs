@@ -6,8 +6,8 @@
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
-use crate::access::accounts::Permission;
 use crate::access::privacy;
+use crate::access::roles::Permission;
 use crate::register;
 use crate::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
 use crate::settle::{self, Choice, DismissOutcome, MergeOutcome, MoveOutcome, ResolveOutcome};
