@@ -11,11 +11,10 @@ mod members;
 pub mod principal;
 mod quarantine;
 pub mod refusals;
-pub mod tls;
-// The privacy module masks these modules' answers.
-pub(crate) mod register;
-pub(crate) mod review;
+mod register;
+mod review;
 mod sync;
+pub mod tls;
 
 use crate::documents::Ledger;
 use axum::Router;

@@ -8,6 +8,7 @@ use super::refusals::{self, Reason};
 use crate::access::accounts::Account;
 use crate::access::audit::{self, Entry, Outcome};
 use crate::access::device_tokens;
+use crate::access::privacy::Sight;
 use crate::access::roles::Permission;
 use crate::access::sessions::{self, SessionCheck};
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -172,20 +173,20 @@ pub async fn area_in_scope(
     Ok(area)
 }
 
-/// Whether to show `target`'s sensitive fields in full: only when the request asks for it
-/// (`?reveal=true`) and the role allows it. Both the unmasked read and a refused asking are
-/// audited; a masked read is not sensitive and is not.
-pub async fn reveal(
+/// What `staff` sees of `target`'s sensitive fields: in full only when the request asks for
+/// it (`?reveal=true`) and the role allows it, masked otherwise. Both the unmasked read and a
+/// refused asking are audited; a masked read is not sensitive and is not.
+pub async fn sight(
     state: &AppState,
     staff: &Account,
     client: &Client,
     asked: bool,
     target: &str,
-) -> ApiResult<bool> {
+) -> ApiResult<Sight> {
     if !asked {
-        return Ok(false);
+        return Ok(Sight::MASKED);
     }
-    if !staff.may(Permission::RevealSensitive) {
+    let Some(sight) = Sight::revealed_to(staff) else {
         refused(
             state,
             staff,
@@ -199,9 +200,9 @@ pub async fn reveal(
             "您的角色不能查看完整的身份证号码等敏感信息",
             "Your role may not see ID numbers and other sensitive fields in full",
         )));
-    }
+    };
     done(state, staff, client, "reveal", target, "").await?;
-    Ok(true)
+    Ok(sight)
 }
 
 /// Asks for sensitive fields in full (`?reveal=true`).
