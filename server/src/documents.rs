@@ -1451,10 +1451,11 @@ mod tests {
 
     async fn device(db: &Db) -> Device {
         let villages = vec![AreaCode::parse_village(VILLAGE).unwrap()];
-        let (_, token) = crate::access::device_tokens::add_device(db, "phone", &villages)
+        let clock = crate::clock::Clock::system();
+        let (_, token) = crate::access::device_tokens::add_device(db, &clock, "phone", &villages)
             .await
             .unwrap();
-        crate::access::device_tokens::device_by_token(db, &token)
+        crate::access::device_tokens::device_by_token(db, &clock, &token)
             .await
             .unwrap()
             .unwrap()

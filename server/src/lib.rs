@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The keys sensitive data is stored under.
     pub vault: vault::Vault,
+    /// Where the server takes the time from: `Clock::system()`.
+    pub clock: clock::Clock,
     pub sessions: access::sessions::SessionPolicy,
     pub rate_limits: http::hardening::RateLimits,
     /// Speak HTTPS with this certificate and key (`http::tls::load`); plain HTTP without.
@@ -50,6 +52,7 @@ pub async fn serve(db: db::Db, options: ServeOptions) -> std::io::Result<()> {
     let compaction = tokio::spawn(compact_forever(Arc::clone(&ledger)));
     let app = http::app(http::AppState {
         ledger,
+        clock: options.clock,
         sessions: options.sessions,
         rate_limits: options.rate_limits,
     });

@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use doorstep_server::access::sessions::{self, SessionPolicy};
 use doorstep_server::cli::{self, admin, areas, device, review, staff};
+use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::{config, documents::Ledger, http, register};
 use schema::Message;
@@ -179,6 +180,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         data_key_file: cli.data_key_file,
     })
     .await?;
+    // The one place the server's time is chosen: the system's.
+    let clock = Clock::system();
     match command {
         Command::Serve {
             listen,
@@ -199,6 +202,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let options = doorstep_server::ServeOptions {
                 listen,
                 vault,
+                clock,
                 sessions: SessionPolicy {
                     lifetime: Duration::from_secs(session_lifetime_secs),
                     idle: Duration::from_secs(session_idle_secs),
@@ -227,10 +231,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .to_string()
             })
         }
-        Command::Admin { command } => admin::run(&db, &vault, command).await,
-        Command::Staff { command } => staff::run(&db, &vault, command).await,
-        Command::Areas { command } => areas::run(&db, command).await,
-        Command::Device { command } => device::run(&db, command).await,
+        Command::Admin { command } => admin::run(&db, &vault, &clock, command).await,
+        Command::Staff { command } => staff::run(&db, &vault, &clock, command).await,
+        Command::Areas { command } => areas::run(&db, &clock, command).await,
+        Command::Device { command } => device::run(&db, &clock, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),
     }

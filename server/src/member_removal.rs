@@ -141,7 +141,7 @@ pub async fn remove_member(
         .by(account.actor(), account.role.as_str())
         .on(format!("{household} {key}"))
         .from(client);
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     ledger
         .apply_server_changes(&mut write.tx, household, &village, &mut doc, vec![change])
         .await?;

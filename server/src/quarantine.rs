@@ -422,7 +422,7 @@ pub async fn write_holds(
                     "{} held change(s) sent again and accepted",
                     admitted.len()
                 ));
-            audit::record_in(conn, entry).await?;
+            audit::record_in(conn, entry, now).await?;
         }
         let new: Vec<&Refusal> = hold.screened.new_rows().map(|(_, r)| r).collect();
         if new.is_empty() {
@@ -442,7 +442,7 @@ pub async fn write_holds(
                 hold.screened.village,
                 rules.join(" ")
             ));
-        audit::record_in(conn, entry).await?;
+        audit::record_in(conn, entry, now).await?;
     }
     Ok(())
 }
@@ -1001,7 +1001,7 @@ pub async fn decide(
             with.len(),
             comment.map(|c| format!("; {c}")).unwrap_or_default()
         ));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     let after = self::item(&mut write.tx, id)
         .await?
         .ok_or_else(|| not_found(id))?;

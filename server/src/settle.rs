@@ -747,7 +747,7 @@ pub async fn resolve(
         .on(item_id)
         .from(client)
         .saying(format!("{} stale={}", item.path, decision.stale));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     ledger
         .apply_server_changes(
             &mut write.tx,
@@ -844,7 +844,7 @@ pub async fn merge_households(
         .by(account.actor(), account.role.as_str())
         .on(format!("{absorb} -> {keep}"))
         .from(client);
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     let staff = staff_of(account);
     let (copied, tombstone) = merge(
         &mut keep_doc,
@@ -1011,7 +1011,7 @@ pub async fn move_member_between(
         .on(item_id)
         .from(client)
         .saying(format!("member {member}: {from} -> {to}"));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     // The wrong household first: once it no longer holds the person, finding duplicates for
     // the right one does not find the pair again.
     ledger
@@ -1092,7 +1092,7 @@ pub async fn dismiss(
         .by(account.actor(), account.role.as_str())
         .on(item_id)
         .from(client);
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     let after = review::item(&mut write.tx, item_id)
         .await?
         .ok_or_else(|| item_not_found(item_id))?;

@@ -8,6 +8,7 @@ use super::passwords::{check_password, hash_password};
 use super::roles::{Permission, Role};
 use super::secrets::random_hex;
 use super::totp;
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::vault::Vault;
 use schema::Message;
@@ -76,10 +77,6 @@ pub enum AccountError {
     Database(#[from] sqlx::Error),
 }
 
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
 fn check_username(username: &str) -> Result<(), AccountError> {
     let valid = (3..=64).contains(&username.chars().count())
         && username
@@ -99,7 +96,12 @@ fn check_username(username: &str) -> Result<(), AccountError> {
 
 /// Creates an account. An admin's TOTP secret is stored sealed by the data key: with the
 /// database alone, nobody can make an admin's codes.
-pub async fn create(db: &Db, vault: &Vault, new: NewAccount) -> Result<Created, AccountError> {
+pub async fn create(
+    db: &Db,
+    vault: &Vault,
+    clock: &Clock,
+    new: NewAccount,
+) -> Result<Created, AccountError> {
     check_username(&new.username)?;
     check_password(&new.password).map_err(AccountError::Invalid)?;
     if !new.role.fits(&new.scope) {
@@ -153,7 +155,7 @@ pub async fn create(db: &Db, vault: &Vault, new: NewAccount) -> Result<Created, 
             .as_ref()
             .map(|secret| hex::encode(vault.seal(secret.as_bytes()))),
     )
-    .bind(now())
+    .bind(clock.now_seconds())
     .execute(&db.pool)
     .await?;
     Ok(Created { staff, totp_secret })
@@ -167,6 +169,7 @@ pub async fn create(db: &Db, vault: &Vault, new: NewAccount) -> Result<Created, 
 pub async fn reset_totp(
     db: &Db,
     vault: &Vault,
+    clock: &Clock,
     username: &str,
     audit: crate::access::audit::Entry,
 ) -> Result<Created, AccountError> {
@@ -199,7 +202,7 @@ pub async fn reset_totp(
         )));
     }
     let secret = totp::new_secret();
-    let now = now();
+    let now = clock.now_seconds();
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE staff SET totp_secret = $1 WHERE id = $2")
         .bind(hex::encode(vault.seal(secret.as_bytes())))
@@ -211,7 +214,7 @@ pub async fn reset_totp(
         .bind(&staff.id)
         .execute(&mut *tx)
         .await?;
-    crate::access::audit::record_in(&mut tx, audit.on(staff.username.clone())).await?;
+    crate::access::audit::record_in(&mut tx, audit.on(staff.username.clone()), now).await?;
     tx.commit().await?;
     Ok(Created {
         staff,
@@ -244,8 +247,8 @@ pub(super) fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Option<Account
 }
 
 /// Disables an account and ends its sessions at once.
-pub async fn disable(db: &Db, username: &str) -> Result<bool, sqlx::Error> {
-    let now = now();
+pub async fn disable(db: &Db, clock: &Clock, username: &str) -> Result<bool, sqlx::Error> {
+    let now = clock.now_seconds();
     let mut tx = db.pool.begin().await?;
     let changed = sqlx::query(
         "UPDATE staff SET disabled_at = $1 WHERE username = $2 AND disabled_at IS NULL",

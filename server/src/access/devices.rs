@@ -5,6 +5,7 @@ use super::accounts::Account;
 use super::audit::{self, Entry, Outcome};
 use super::device_tokens::FORMER_VILLAGE_DAYS;
 use crate::areas;
+use crate::clock::Clock;
 use crate::db::{self, Db};
 use schema::Message;
 use schema::ids::AreaCode;
@@ -66,10 +67,6 @@ pub enum DeviceError {
     Conflict(Message),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-}
-
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
 }
 
 /// Checks a list of villages: at least one, each a village, each in the area list.
@@ -154,13 +151,14 @@ const DEVICE_COLUMNS: &str = "id, name, volunteer, actor, created_at, last_seen_
 
 async fn device_infos(
     db: &Db,
+    clock: &Clock,
     rows: Vec<sqlx::any::AnyRow>,
 ) -> Result<Vec<DeviceInfo>, sqlx::Error> {
     let ids: Vec<String> = rows
         .iter()
         .map(|row| row.try_get("id"))
         .collect::<Result<_, _>>()?;
-    let since = now() - FORMER_VILLAGE_DAYS * 86_400;
+    let since = clock.now_seconds() - FORMER_VILLAGE_DAYS * 86_400;
     let mut villages: HashMap<String, Vec<String>> = HashMap::new();
     let mut former: HashMap<String, Vec<String>> = HashMap::new();
     for chunk in ids.chunks(db::rows_per_statement(1) - 1) {
@@ -216,18 +214,18 @@ async fn device_infos(
 }
 
 /// One device, revoked or not.
-pub async fn device(db: &Db, id: &str) -> Result<Option<DeviceInfo>, sqlx::Error> {
+pub async fn device(db: &Db, clock: &Clock, id: &str) -> Result<Option<DeviceInfo>, sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {DEVICE_COLUMNS} FROM device WHERE id = $1"
     )))
     .bind(id)
     .fetch_all(&db.pool)
     .await?;
-    Ok(device_infos(db, rows).await?.pop())
+    Ok(device_infos(db, clock, rows).await?.pop())
 }
 
 /// Every device with a village in `area`, revoked ones included, newest first.
-pub async fn list(db: &Db, area: &AreaCode) -> Result<Vec<DeviceInfo>, sqlx::Error> {
+pub async fn list(db: &Db, clock: &Clock, area: &AreaCode) -> Result<Vec<DeviceInfo>, sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {DEVICE_COLUMNS} FROM device d WHERE EXISTS (
              SELECT 1 FROM device_village v
@@ -238,7 +236,7 @@ pub async fn list(db: &Db, area: &AreaCode) -> Result<Vec<DeviceInfo>, sqlx::Err
     .bind(format!("{area}%"))
     .fetch_all(&db.pool)
     .await?;
-    device_infos(db, rows).await
+    device_infos(db, clock, rows).await
 }
 
 fn no_device(id: &str) -> DeviceError {
@@ -253,12 +251,14 @@ fn no_device(id: &str) -> DeviceError {
 /// revoked device changes nothing but can still ask for the wipe.
 pub async fn revoke(
     db: &Db,
+    clock: &Clock,
     id: &str,
     wipe: bool,
     reason: &str,
     by: &By,
 ) -> Result<DeviceInfo, DeviceError> {
     let reason: String = reason.trim().chars().take(500).collect();
+    let now = clock.now_seconds();
     let mut write = db.begin_write().await?;
     let updated = sqlx::query(
         "UPDATE device SET
@@ -268,7 +268,7 @@ pub async fn revoke(
              wipe_requested = CASE WHEN $4 = 1 THEN 1 ELSE wipe_requested END
          WHERE id = $5",
     )
-    .bind(now())
+    .bind(now)
     .bind(&by.actor)
     .bind(&reason)
     .bind(i64::from(wipe))
@@ -286,9 +286,9 @@ pub async fn revoke(
             "{}; reason: {reason}",
             if wipe { "wipe requested" } else { "no wipe" }
         ));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     write.commit().await?;
-    device(db, id).await?.ok_or_else(|| no_device(id))
+    device(db, clock, id).await?.ok_or_else(|| no_device(id))
 }
 
 /// Gives a device a new set of villages. The phone learns them at its next sync: it
@@ -297,12 +297,13 @@ pub async fn revoke(
 /// [`FORMER_VILLAGE_DAYS`] more days.
 pub async fn set_villages(
     db: &Db,
+    clock: &Clock,
     id: &str,
     villages: &[AreaCode],
     by: &By,
 ) -> Result<DeviceInfo, DeviceError> {
     let villages = checked_villages(db, villages).await?;
-    let now = now();
+    let now = clock.now_seconds();
     // Read inside the write transaction: two reassignments at once must not each add and
     // remove against a list the other has changed.
     let mut write = db.begin_write().await?;
@@ -368,9 +369,9 @@ pub async fn set_villages(
             join(&added),
             join(&removed)
         ));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     write.commit().await?;
-    device(db, id).await?.ok_or_else(|| no_device(id))
+    device(db, clock, id).await?.ok_or_else(|| no_device(id))
 }
 
 /// Gives a device villages, in one statement.

@@ -11,6 +11,7 @@ use super::device_tokens::new_token;
 use super::devices::{By, DeviceError, checked_villages, insert_villages, join, split};
 use super::enrollment_code::{code_hash, generate_code, normalize_code};
 use super::secrets::{random_hex, token_hash};
+use crate::clock::Clock;
 use crate::db::Db;
 use schema::Message;
 use schema::ids::AreaCode;
@@ -22,10 +23,6 @@ pub const DEFAULT_VALID_HOURS: i64 = 72;
 /// The longest a code may work: an unused code is a standing invitation.
 pub const MAX_VALID_HOURS: i64 = 14 * 24;
 const MAX_NAME_CHARS: usize = 100;
-
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
 
 /// A code to make.
 #[derive(Debug, Clone)]
@@ -73,7 +70,12 @@ fn clean_name(name: &str, what: Message) -> Result<String, DeviceError> {
 }
 
 /// Makes a one-time code for a volunteer and their villages.
-pub async fn create_code(db: &Db, new: NewCode, by: &By) -> Result<Issued, DeviceError> {
+pub async fn create_code(
+    db: &Db,
+    clock: &Clock,
+    new: NewCode,
+    by: &By,
+) -> Result<Issued, DeviceError> {
     let volunteer = clean_name(
         &new.volunteer,
         Message::new(
@@ -92,7 +94,7 @@ pub async fn create_code(db: &Db, new: NewCode, by: &By) -> Result<Issued, Devic
     let code = generate_code();
     let canonical = normalize_code(&code).expect("a generated code is canonical");
     let id = random_hex(8);
-    let created_at = now();
+    let created_at = clock.now_seconds();
     let expires_at = created_at + hours * 3600;
     let mut write = db.begin_write().await?;
     sqlx::query(
@@ -116,7 +118,7 @@ pub async fn create_code(db: &Db, new: NewCode, by: &By) -> Result<Issued, Devic
             "volunteer {volunteer}; villages {}; expires at {expires_at}",
             join(&villages)
         ));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, created_at).await?;
     write.commit().await?;
     Ok(Issued {
         id,
@@ -210,8 +212,10 @@ pub(crate) fn clean_actor(actor: &str) -> Option<String> {
 /// refusal consumes nothing, and every attempt is audited.
 pub async fn redeem(
     db: &Db,
+    clock: &Clock,
     request: Redeem<'_>,
 ) -> Result<Result<Enrolled, RedeemRefused>, sqlx::Error> {
+    let now = clock.now_seconds();
     let refused = |code_id: &str, refusal: RedeemRefused| {
         Entry::new("device.enroll", Outcome::Denied)
             .on(code_id)
@@ -220,10 +224,9 @@ pub async fn redeem(
     };
     let (Some(canonical), Some(actor)) = (normalize_code(request.code), clean_actor(request.actor))
     else {
-        audit::record(db, refused("", RedeemRefused::Malformed)).await?;
+        audit::record(db, refused("", RedeemRefused::Malformed), now).await?;
         return Ok(Err(RedeemRefused::Malformed));
     };
-    let now = now();
     let mut write = db.begin_write().await?;
     let row = sqlx::query(
         "SELECT id, volunteer, villages, expires_at, used_at FROM enrollment_code
@@ -261,7 +264,7 @@ pub async fn redeem(
         Ok(found) => found,
         Err((code_id, refusal)) => {
             write.tx.rollback().await?;
-            audit::record(db, refused(&code_id, refusal)).await?;
+            audit::record(db, refused(&code_id, refusal), now).await?;
             return Ok(Err(refusal));
         }
     };
@@ -297,7 +300,7 @@ pub async fn redeem(
     if used.rows_affected() != 1 {
         // Only possible if the write order were broken; refuse rather than enrol twice.
         write.tx.rollback().await?;
-        audit::record(db, refused(&code_id, RedeemRefused::Used)).await?;
+        audit::record(db, refused(&code_id, RedeemRefused::Used), now).await?;
         return Ok(Err(RedeemRefused::Used));
     }
     let entry = Entry::new("device.enroll", Outcome::Ok)
@@ -308,7 +311,7 @@ pub async fn redeem(
             "volunteer {volunteer}; villages {}; actor {actor}",
             join(&villages)
         ));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     write.commit().await?;
     Ok(Ok(Enrolled {
         device_id,
@@ -348,5 +351,49 @@ mod tests {
         assert_eq!(clean_actor("abc"), None);
         assert_eq!(clean_actor("zz"), None);
         assert_eq!(clean_actor(&"ab".repeat(33)), None);
+    }
+
+    /// Two codes made at once, on a real database; the clock moves instead of the test
+    /// waiting three days.
+    #[tokio::test]
+    async fn test_a_code_expires_seventy_two_hours_after_it_was_made() {
+        use jiff::{SignedDuration, Timestamp};
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::test_sqlite(dir.path()).await;
+        crate::areas::ensure_default(&db).await.unwrap();
+        let (clock, hand) = Clock::manual(Timestamp::from_second(1_800_000_000).unwrap());
+        let new = || NewCode {
+            volunteer: "李娜".to_owned(),
+            villages: vec![AreaCode::parse_village("141124100201").unwrap()],
+            valid_hours: None,
+        };
+        let first = create_code(&db, &clock, new(), &By::operator())
+            .await
+            .unwrap();
+        let second = create_code(&db, &clock, new(), &By::operator())
+            .await
+            .unwrap();
+        assert_eq!(first.expires_at, clock.now_seconds() + 72 * 3600);
+        hand.advance(SignedDuration::from_secs(72 * 3600 - 1));
+        let redeemed = redeem_code(&db, &clock, &first.code, "0a0a").await;
+        assert!(redeemed.is_ok(), "a second before it expires");
+        hand.advance(SignedDuration::from_secs(1));
+        let redeemed = redeem_code(&db, &clock, &second.code, "0b0b").await;
+        assert_eq!(redeemed.unwrap_err(), RedeemRefused::Expired);
+    }
+
+    async fn redeem_code(
+        db: &Db,
+        clock: &Clock,
+        code: &str,
+        actor: &str,
+    ) -> Result<Enrolled, RedeemRefused> {
+        let request = Redeem {
+            code,
+            actor,
+            device_name: None,
+            client: "192.0.2.1",
+        };
+        redeem(db, clock, request).await.unwrap()
     }
 }

@@ -13,6 +13,7 @@ use super::passwords::{
 };
 use super::secrets::{random_hex, token_hash};
 use super::totp;
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::vault::Vault;
 use sqlx::Row;
@@ -74,10 +75,6 @@ pub enum SessionCheck {
     Unknown,
 }
 
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
 /// Counts a wrong password; the one that reaches [`MAX_FAILED_LOGINS`] locks the account.
 async fn count_failure(
     db: &Db,
@@ -106,6 +103,7 @@ async fn count_failure(
 pub async fn login(
     db: &Db,
     vault: &Vault,
+    clock: &Clock,
     policy: SessionPolicy,
     username: &str,
     password: &str,
@@ -124,7 +122,7 @@ pub async fn login(
         off_the_async_workers(move || argon2_matches(&password, decoy_hash())).await;
         return Ok(Err(LoginRefused::BadCredentials));
     };
-    let now = now();
+    let now = clock.now_seconds();
     let locked_until: Option<i64> = row.try_get("locked_until")?;
     if let Some(until) = locked_until.filter(|until| *until > now) {
         return Ok(Err(LoginRefused::LockedOut(until)));
@@ -146,7 +144,7 @@ pub async fn login(
             .ok()
             .and_then(|sealed| vault.open_text(&sealed).ok());
         let matches = match (secret, totp_code) {
-            (Some(secret), Some(code)) => totp::code_matches(&secret, code),
+            (Some(secret), Some(code)) => totp::code_matches(&secret, code, now),
             _ => false,
         };
         if !matches {
@@ -183,6 +181,7 @@ pub async fn login(
 /// session alive (at most one write a minute, so reading the register is not a write).
 pub async fn session(
     db: &Db,
+    clock: &Clock,
     policy: SessionPolicy,
     token: &str,
 ) -> Result<SessionCheck, sqlx::Error> {
@@ -198,7 +197,7 @@ pub async fn session(
     let Some(row) = row else {
         return Ok(SessionCheck::Unknown);
     };
-    let now = now();
+    let now = clock.now_seconds();
     let expires_at: i64 = row.try_get("expires_at")?;
     let last_seen_at: i64 = row.try_get("last_seen_at")?;
     let ended = row.try_get::<Option<i64>, _>("ended_at")?.is_some()
@@ -225,6 +224,7 @@ pub async fn session(
 /// used to guess the password.
 pub async fn change_password(
     db: &Db,
+    clock: &Clock,
     staff: &Account,
     current: &str,
     new: &str,
@@ -236,7 +236,7 @@ pub async fn change_password(
             .bind(&staff.id)
             .fetch_one(&db.pool)
             .await?;
-    let now = now();
+    let now = clock.now_seconds();
     if let Some(until) = row
         .try_get::<Option<i64>, _>("locked_until")?
         .filter(|until| *until > now)
@@ -269,13 +269,157 @@ pub async fn change_password(
 }
 
 /// Ends a session.
-pub async fn logout(db: &Db, token: &str) -> Result<(), sqlx::Error> {
+pub async fn logout(db: &Db, clock: &Clock, token: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE staff_session SET ended_at = $1 WHERE token_hash = $2 AND ended_at IS NULL",
     )
-    .bind(now())
+    .bind(clock.now_seconds())
     .bind(token_hash(token))
     .execute(&db.pool)
     .await?;
     Ok(())
+}
+
+/// Sessions and lockout on a real database, with a clock the tests move instead of waiting.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::access::accounts::{self, NewAccount};
+    use crate::access::roles::Role;
+    use crate::clock::ClockHand;
+    use jiff::{SignedDuration, Timestamp};
+    use schema::ids::AreaCode;
+
+    const PASSWORD: &str = "correct horse battery";
+
+    struct World {
+        _dir: tempfile::TempDir,
+        db: Db,
+        vault: Vault,
+        clock: Clock,
+        hand: ClockHand,
+    }
+
+    /// A database with one county staff account, `li.na`, and a clock standing still.
+    async fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::test_sqlite(dir.path()).await;
+        let vault = Vault::generate();
+        let (clock, hand) = Clock::manual(Timestamp::from_second(1_800_000_000).unwrap());
+        let new = NewAccount {
+            username: "li.na".to_owned(),
+            name: "李娜".to_owned(),
+            role: Role::CountyStaff,
+            scope: AreaCode::parse("141124").unwrap(),
+            password: PASSWORD.to_owned(),
+        };
+        accounts::create(&db, &vault, &clock, new).await.unwrap();
+        World {
+            _dir: dir,
+            db,
+            vault,
+            clock,
+            hand,
+        }
+    }
+
+    const POLICY: SessionPolicy = SessionPolicy {
+        lifetime: Duration::from_secs(12 * 3600),
+        idle: Duration::from_secs(2 * 3600),
+    };
+
+    impl World {
+        async fn login(&self, password: &str) -> Result<Session, LoginRefused> {
+            login(
+                &self.db,
+                &self.vault,
+                &self.clock,
+                POLICY,
+                "li.na",
+                password,
+                None,
+            )
+            .await
+            .unwrap()
+        }
+
+        async fn is_open(&self, session: &Session) -> bool {
+            let check = super::session(&self.db, &self.clock, POLICY, &session.token)
+                .await
+                .unwrap();
+            match check {
+                SessionCheck::Valid(staff) => staff.username == "li.na",
+                SessionCheck::Expired => false,
+                SessionCheck::Unknown => panic!("the session is known"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn test_a_busy_session_expires_twelve_hours_after_login() {
+        let world = world().await;
+        let session = world.login(PASSWORD).await.unwrap();
+        assert_eq!(session.expires_at, world.clock.now_seconds() + 12 * 3600);
+        for _ in 1..12 {
+            world.hand.advance(SignedDuration::from_hours(1));
+            assert!(world.is_open(&session).await, "in use within its lifetime");
+        }
+        world.hand.advance(SignedDuration::from_hours(1));
+        assert!(!world.is_open(&session).await, "twelve hours after login");
+    }
+
+    #[tokio::test]
+    async fn test_a_session_without_requests_for_two_hours_ends() {
+        let world = world().await;
+        let session = world.login(PASSWORD).await.unwrap();
+        world.hand.advance(SignedDuration::from_mins(119));
+        assert!(world.is_open(&session).await, "a request keeps it alive");
+        world.hand.advance(SignedDuration::from_mins(119));
+        assert!(
+            world.is_open(&session).await,
+            "idle time counts from the last request"
+        );
+        world.hand.advance(SignedDuration::from_hours(2));
+        assert!(
+            !world.is_open(&session).await,
+            "two hours without a request"
+        );
+        world.hand.advance(SignedDuration::from_secs(1));
+        assert!(
+            !world.is_open(&session).await,
+            "an idle session stays ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn test_a_lockout_ends_a_quarter_of_an_hour_after_the_fifth_wrong_password() {
+        let world = world().await;
+        for _ in 1..MAX_FAILED_LOGINS {
+            assert_eq!(
+                world.login("wrong password").await.unwrap_err(),
+                LoginRefused::BadCredentials
+            );
+        }
+        let until = world.clock.now_seconds() + LOCKOUT.as_secs() as i64;
+        assert_eq!(
+            world.login("wrong password").await.unwrap_err(),
+            LoginRefused::LockedOut(until)
+        );
+        assert_eq!(
+            world.login(PASSWORD).await.unwrap_err(),
+            LoginRefused::LockedOut(until),
+            "locked, whatever the password"
+        );
+        world
+            .hand
+            .advance(SignedDuration::from_secs(LOCKOUT.as_secs() as i64 - 1));
+        assert_eq!(
+            world.login(PASSWORD).await.unwrap_err(),
+            LoginRefused::LockedOut(until)
+        );
+        world.hand.advance(SignedDuration::from_secs(1));
+        let session = world.login(PASSWORD).await.unwrap();
+        assert!(world.is_open(&session).await);
+    }
 }

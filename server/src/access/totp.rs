@@ -10,22 +10,18 @@ pub fn new_secret() -> String {
         .to_string()
 }
 
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
 fn totp(secret: &[u8]) -> Option<totp_rs::TOTP> {
     totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret.to_vec()).ok()
 }
 
-/// Whether `code` is the current TOTP code of a base32 secret (or the one before or after,
-/// for clocks a little apart).
-pub fn code_matches(secret_base32: &str, code: &str) -> bool {
+/// Whether `code` is the TOTP code of a base32 secret at `now` (seconds), or the one before
+/// or after, for clocks a little apart.
+pub fn code_matches(secret_base32: &str, code: &str, now: i64) -> bool {
     let Ok(secret) = totp_rs::Secret::Encoded(secret_base32.to_owned()).to_bytes() else {
         return false;
     };
     let code = code.trim();
-    totp(&secret).is_some_and(|totp| u64::try_from(now()).is_ok_and(|time| totp.check(code, time)))
+    totp(&secret).is_some_and(|totp| u64::try_from(now).is_ok_and(|time| totp.check(code, time)))
 }
 
 /// The TOTP code of a base32 secret at a time, as an authenticator app shows it.
@@ -44,11 +40,12 @@ mod tests {
     #[test]
     fn test_totp_codes_match_within_one_step() {
         let secret = new_secret();
-        let time = u64::try_from(now()).unwrap();
+        let now = crate::clock::Clock::system().now_seconds();
+        let time = u64::try_from(now).unwrap();
         let code = code_at(&secret, time).unwrap();
-        assert!(code_matches(&secret, &code));
+        assert!(code_matches(&secret, &code, now));
         let old = code_at(&secret, time - 300).unwrap();
-        assert!(old == code || !code_matches(&secret, &old));
-        assert!(!code_matches(&secret, "not a code"));
+        assert!(old == code || !code_matches(&secret, &old, now));
+        assert!(!code_matches(&secret, "not a code", now));
     }
 }

@@ -5,6 +5,7 @@ use super::{audit_operator, read_password};
 use crate::access::accounts::{self, NewAccount};
 use crate::access::audit::{Entry, Outcome};
 use crate::access::roles::Role;
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::vault::Vault;
 use clap::Subcommand;
@@ -48,7 +49,12 @@ pub(crate) fn new_staff(
     })
 }
 
-pub async fn run(db: &Db, vault: &Vault, command: AdminCommand) -> Result<(), String> {
+pub async fn run(
+    db: &Db,
+    vault: &Vault,
+    clock: &Clock,
+    command: AdminCommand,
+) -> Result<(), String> {
     match command {
         AdminCommand::Init {
             username,
@@ -66,11 +72,12 @@ pub async fn run(db: &Db, vault: &Vault, command: AdminCommand) -> Result<(), St
                 .to_string());
             }
             let new = new_staff(username, name, Role::CountyAdmin, &scope)?;
-            let created = accounts::create(db, vault, new)
+            let created = accounts::create(db, vault, clock, new)
                 .await
                 .map_err(|err| err.to_string())?;
             audit_operator(
                 db,
+                clock,
                 "staff.create",
                 &created.staff.username,
                 "first county admin",
@@ -88,7 +95,7 @@ pub async fn run(db: &Db, vault: &Vault, command: AdminCommand) -> Result<(), St
                 .by("operator", "operator")
                 .from("cli")
                 .saying("new TOTP secret, sessions ended");
-            let reset = accounts::reset_totp(db, vault, &username, entry)
+            let reset = accounts::reset_totp(db, vault, clock, &username, entry)
                 .await
                 .map_err(|err| err.to_string())?;
             println!("new TOTP secret for {}", reset.staff.username);

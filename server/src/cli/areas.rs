@@ -3,6 +3,7 @@
 
 use super::{audit_operator, database_failed, unreadable};
 use crate::areas;
+use crate::clock::Clock;
 use crate::db::Db;
 use clap::Subcommand;
 use schema::Message;
@@ -14,7 +15,7 @@ pub enum AreasCommand {
     Import { file: PathBuf },
 }
 
-pub async fn run(db: &Db, command: AreasCommand) -> Result<(), String> {
+pub async fn run(db: &Db, clock: &Clock, command: AreasCommand) -> Result<(), String> {
     let AreasCommand::Import { file } = command;
     let text = std::fs::read_to_string(&file).map_err(|err| unreadable(&file, &err))?;
     let parsed = areas::parse(&text).map_err(|err| {
@@ -27,6 +28,7 @@ pub async fn run(db: &Db, command: AreasCommand) -> Result<(), String> {
     let count = areas::import(db, &parsed).await.map_err(database_failed)?;
     audit_operator(
         db,
+        clock,
         "areas.import",
         &file.display().to_string(),
         &format!("{count} areas"),

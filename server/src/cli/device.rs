@@ -5,6 +5,7 @@ use super::database_failed;
 use crate::access::devices::{self, By, DeviceError, DeviceInfo};
 use crate::access::enrollment::{self, NewCode};
 use crate::access::enrollment_code;
+use crate::clock::Clock;
 use crate::db::Db;
 use clap::Subcommand;
 use schema::Message;
@@ -106,7 +107,7 @@ fn write(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
     })
 }
 
-pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
+pub async fn run(db: &Db, clock: &Clock, command: DeviceCommand) -> Result<(), String> {
     match command {
         DeviceCommand::Add {
             villages: codes,
@@ -120,7 +121,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             } else {
                 name
             };
-            let (_, token) = crate::access::device_tokens::add_device(db, &name, &villages)
+            let (_, token) = crate::access::device_tokens::add_device(db, clock, &name, &villages)
                 .await
                 .map_err(|err| {
                     Message::new(
@@ -144,7 +145,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
                 villages: villages(&codes)?,
                 valid_hours: Some(hours),
             };
-            let issued = enrollment::create_code(db, new, &By::operator())
+            let issued = enrollment::create_code(db, clock, new, &By::operator())
                 .await
                 .map_err(failed)?;
             let payload = enrollment_code::payload(server.as_deref(), &issued.code);
@@ -170,7 +171,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             reason,
             keep_data,
         } => {
-            let device = devices::revoke(db, &id, !keep_data, &reason, &By::operator())
+            let device = devices::revoke(db, clock, &id, !keep_data, &reason, &By::operator())
                 .await
                 .map_err(failed)?;
             println!("{}", line(&device));
@@ -179,14 +180,17 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             id,
             villages: codes,
         } => {
-            let device = devices::set_villages(db, &id, &villages(&codes)?, &By::operator())
+            let device = devices::set_villages(db, clock, &id, &villages(&codes)?, &By::operator())
                 .await
                 .map_err(failed)?;
             println!("{}", line(&device));
         }
         DeviceCommand::List { area } => {
             let area = AreaCode::parse(&area).map_err(|err| err.message.to_string())?;
-            for device in devices::list(db, &area).await.map_err(database_failed)? {
+            for device in devices::list(db, clock, &area)
+                .await
+                .map_err(database_failed)?
+            {
                 println!("{}", line(&device));
             }
         }

@@ -10,6 +10,7 @@ pub mod review;
 pub mod staff;
 
 use crate::access::audit::{self, Entry, Outcome};
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::vault::Vault;
 use crate::{areas as area_list, config, data_key};
@@ -76,6 +77,7 @@ pub async fn open(options: &DataOptions) -> Result<(Db, Vault), String> {
 /// Records an act done at the server's command line, by someone with the database.
 pub(crate) async fn audit_operator(
     db: &Db,
+    clock: &Clock,
     action: &'static str,
     target: &str,
     detail: &str,
@@ -85,13 +87,15 @@ pub(crate) async fn audit_operator(
         .on(target)
         .from("cli")
         .saying(detail);
-    audit::record(db, entry).await.map_err(|err| {
-        Message::new(
-            format!("无法写入审计日志：{err}"),
-            format!("cannot write the audit log: {err}"),
-        )
-        .to_string()
-    })
+    audit::record(db, entry, clock.now_seconds())
+        .await
+        .map_err(|err| {
+            Message::new(
+                format!("无法写入审计日志：{err}"),
+                format!("cannot write the audit log: {err}"),
+            )
+            .to_string()
+        })
 }
 
 /// The first line of standard input: a password, typed or piped, never an argument that

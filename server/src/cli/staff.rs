@@ -5,6 +5,7 @@ use super::admin::new_staff;
 use super::audit_operator;
 use crate::access::accounts;
 use crate::access::roles::Role;
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::vault::Vault;
 use clap::Subcommand;
@@ -26,7 +27,12 @@ pub enum StaffCommand {
     },
 }
 
-pub async fn run(db: &Db, vault: &Vault, command: StaffCommand) -> Result<(), String> {
+pub async fn run(
+    db: &Db,
+    vault: &Vault,
+    clock: &Clock,
+    command: StaffCommand,
+) -> Result<(), String> {
     let StaffCommand::Add {
         username,
         name,
@@ -35,11 +41,11 @@ pub async fn run(db: &Db, vault: &Vault, command: StaffCommand) -> Result<(), St
     } = command;
     let role = Role::parse(&role).map_err(|message| message.to_string())?;
     let new = new_staff(username, name, role, &scope)?;
-    let created = accounts::create(db, vault, new)
+    let created = accounts::create(db, vault, clock, new)
         .await
         .map_err(|err| err.to_string())?;
     let detail = format!("role {} scope {}", role.as_str(), created.staff.scope);
-    audit_operator(db, "staff.create", &created.staff.username, &detail).await?;
+    audit_operator(db, clock, "staff.create", &created.staff.username, &detail).await?;
     println!("created {} {}", role.as_str(), created.staff.username);
     if let Some(uri) = created.totp_uri() {
         println!("{uri}");

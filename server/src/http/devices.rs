@@ -88,7 +88,7 @@ async fn device_in_scope(
             format!("No device \"{id}\" in your area"),
         ))
     };
-    let device = devices::device(state.ledger.db(), id)
+    let device = devices::device(state.ledger.db(), state.clock(), id)
         .await?
         .ok_or_else(not_found)?;
     let villages = device.villages();
@@ -179,9 +179,14 @@ pub async fn create(
         villages,
         valid_hours: request.expires_in_hours,
     };
-    let issued = enrollment::create_code(state.ledger.db(), new, &By::staff(&staff, &client.0))
-        .await
-        .map_err(device_error)?;
+    let issued = enrollment::create_code(
+        state.ledger.db(),
+        state.clock(),
+        new,
+        &By::staff(&staff, &client.0),
+    )
+    .await
+    .map_err(device_error)?;
     let server = server_address(&headers, request.server.as_deref());
     let qr_base = format!("/api/v1/enrollments/{}", issued.code);
     Ok((
@@ -235,7 +240,7 @@ async fn qr(
         .await?;
         return Err(not_found());
     }
-    if !stored.usable(jiff::Timestamp::now().as_second()) {
+    if !stored.usable(state.now()) {
         return Err(ApiError {
             status: StatusCode::GONE,
             code: "code_spent",
@@ -369,6 +374,7 @@ pub async fn enroll(
 ) -> ApiResult<Json<EnrollResponse>> {
     let redeemed = enrollment::redeem(
         state.ledger.db(),
+        state.clock(),
         Redeem {
             code: &request.code,
             actor: &request.actor,
@@ -406,6 +412,7 @@ pub async fn revoke(
     device_in_scope(&state, &staff, &client, &id, action).await?;
     let device = devices::revoke(
         state.ledger.db(),
+        state.clock(),
         &id,
         request.wipe.unwrap_or(true),
         &request.reason,
@@ -437,6 +444,7 @@ pub async fn set_villages(
     villages_in_scope(&state, &staff, &client, &villages, action).await?;
     let device = devices::set_villages(
         state.ledger.db(),
+        state.clock(),
         &id,
         &villages,
         &By::staff(&staff, &client.0),
@@ -464,7 +472,9 @@ pub async fn list(
         principal::staff(&state, &headers, &client, Permission::ManageDevices, action).await?;
     let area =
         principal::area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
-    Ok(Json(devices::list(state.ledger.db(), &area).await?))
+    Ok(Json(
+        devices::list(state.ledger.db(), state.clock(), &area).await?,
+    ))
 }
 
 #[cfg(test)]

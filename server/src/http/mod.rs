@@ -16,6 +16,7 @@ mod review;
 mod sync;
 pub mod tls;
 
+use crate::clock::Clock;
 use crate::documents::Ledger;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -38,8 +39,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub ledger: Arc<Ledger>,
+    /// Where every handler takes the time from.
+    pub clock: Clock,
     pub sessions: crate::access::sessions::SessionPolicy,
     pub rate_limits: hardening::RateLimits,
+}
+
+impl AppState {
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Seconds since the Unix epoch, by the server's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_seconds()
+    }
 }
 
 /// The whole API as one router.
@@ -99,7 +113,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(count_rejections))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_rejections,
+        ))
         // Outermost, so that errors made by the layers above also answer in JSON.
         .layer(axum::middleware::map_response(error::json_errors));
     hardening::protect(router, state.rate_limits).with_state(state)
@@ -150,6 +167,7 @@ pub(crate) fn filter_param<T: Copy>(
 /// shape): the signs of a client probing the API. They are not audited (`refusals`); refusals
 /// of credentials and scope are audited where they are decided, with who was refused.
 async fn count_rejections(
+    State(state): State<AppState>,
     client: principal::Client,
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -157,7 +175,7 @@ async fn count_rejections(
     let target = format!("{} {}", request.method(), request.uri().path());
     let response = next.run(request).await;
     if let Some(reason) = refusals::Reason::of_status(response.status()) {
-        refusals::count(reason, &client.0, &target);
+        refusals::count(reason, &client.0, &target, state.now());
     }
     response
 }

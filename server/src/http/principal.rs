@@ -95,7 +95,7 @@ pub async fn staff(
             .by(staff.actor(), staff.role.as_str())
             .from(&client.0)
             .saying(format!("role {} lacks {permission:?}", staff.role.as_str()));
-        audit::record(state.ledger.db(), entry).await?;
+        audit::record(state.ledger.db(), entry, state.now()).await?;
         return Err(ApiError::forbidden(Message::new(
             "您的角色无权进行此操作",
             "Your role does not allow this",
@@ -118,27 +118,27 @@ pub async fn logged_in(
             .saying(detail)
     };
     let Some(token) = session_token(headers) else {
-        refusals::count(Reason::NoCredentials, &client.0, action);
+        refusals::count(Reason::NoCredentials, &client.0, action, state.now());
         return Err(ApiError::unauthorized());
     };
-    let staff = match sessions::session(db, state.sessions, token).await? {
+    let staff = match sessions::session(db, state.clock(), state.sessions, token).await? {
         SessionCheck::Valid(staff) => staff,
         SessionCheck::Expired => {
-            audit::record(db, refused("expired or ended session")).await?;
+            audit::record(db, refused("expired or ended session"), state.now()).await?;
             return Err(session_expired());
         }
         SessionCheck::Unknown => {
             // A phone's token on a staff endpoint is named, so the log shows which device.
-            if let Some(device) = device_tokens::device_by_token(db, token).await? {
+            if let Some(device) = device_tokens::device_by_token(db, state.clock(), token).await? {
                 let entry = refused("a device token on a staff endpoint")
                     .by(format!("device:{}", device.id), "device");
-                audit::record(db, entry).await?;
+                audit::record(db, entry, state.now()).await?;
                 return Err(ApiError::forbidden(Message::new(
                     "设备令牌不能访问工作人员接口",
                     "A device token cannot be used for staff requests",
                 )));
             }
-            refusals::count(Reason::UnknownToken, &client.0, action);
+            refusals::count(Reason::UnknownToken, &client.0, action, state.now());
             return Err(ApiError::unauthorized());
         }
     };
@@ -164,7 +164,7 @@ pub async fn area_in_scope(
             .on(area.as_str())
             .from(&client.0)
             .saying("outside the account's area");
-        audit::record(state.ledger.db(), entry).await?;
+        audit::record(state.ledger.db(), entry, state.now()).await?;
         return Err(ApiError::forbidden(Message::new(
             format!("无权查看区划 {area}"),
             format!("Area {area} is outside your scope"),
@@ -226,7 +226,7 @@ pub async fn refused(
         .on(target)
         .from(&client.0)
         .saying(detail);
-    audit::record(state.ledger.db(), entry).await?;
+    audit::record(state.ledger.db(), entry, state.now()).await?;
     Ok(())
 }
 
@@ -244,6 +244,6 @@ pub async fn done(
         .on(target)
         .from(&client.0)
         .saying(detail);
-    audit::record(state.ledger.db(), entry).await?;
+    audit::record(state.ledger.db(), entry, state.now()).await?;
     Ok(())
 }

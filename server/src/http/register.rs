@@ -117,7 +117,7 @@ pub async fn detail(
         id,
         village,
         view,
-        register::today(),
+        state.clock().today(),
         sight,
     )))
 }

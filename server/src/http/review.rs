@@ -8,7 +8,6 @@ use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
 use crate::access::privacy::{DecidedValue, DecisionDetail, HistoryStep, Seen, Shown, Sight};
 use crate::access::roles::Permission;
-use crate::register;
 use crate::review::{self, Filter, ItemPage, ItemRow, Kind, Status};
 use crate::settle::{self, Choice, DismissOutcome, MergeOutcome, MoveOutcome};
 use axum::Json;
@@ -164,7 +163,7 @@ async fn household_part(
     let Ok(view) = layout::read_household(doc.document()) else {
         return Ok(None);
     };
-    let issues = validation::validate(&view, register::today());
+    let issues = validation::validate(&view, state.clock().today());
     let members_recorded_by = view
         .members
         .keys()
