@@ -17,6 +17,7 @@ use schema::id_number::IdNumber;
 use schema::layout::{Conflict, Field, FieldValue, HistoryEntry, HouseholdView, Record};
 use schema::validation::Issue;
 use serde::Serialize;
+use std::sync::OnceLock;
 
 /// What a withheld value shows instead.
 pub const WITHHELD: &str = "***";
@@ -39,9 +40,19 @@ fn field_name(path: &str) -> &str {
 /// Whether a field is sensitive, by its name: the catalog marks it so. Each sensitive name is
 /// one field's, of one kind of record, so a name is enough.
 pub fn is_sensitive_name(name: &str) -> bool {
-    CATALOG
-        .iter()
-        .any(|spec| spec.sensitive && spec.name == name)
+    sensitive_names().contains(&name)
+}
+
+/// The names the catalog marks sensitive, gathered once: masking asks for every field.
+fn sensitive_names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        CATALOG
+            .iter()
+            .filter(|spec| spec.sensitive)
+            .map(|spec| spec.name)
+            .collect()
+    })
 }
 
 /// Whether the field at a path (`members.<key>.id_number`) is sensitive.

@@ -88,18 +88,18 @@ pub struct Connection {
     pub token: String,
 }
 
-struct Client {
+struct ApiClient {
     agent: ureq::Agent,
     connection: Connection,
 }
 
-impl Client {
-    fn new(connection: Connection) -> Client {
+impl ApiClient {
+    fn new(connection: Connection) -> ApiClient {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
             .build();
-        Client {
+        ApiClient {
             agent: ureq::Agent::new_with_config(config),
             connection,
         }
@@ -205,7 +205,7 @@ fn login(
     password: &str,
     totp: Option<&str>,
 ) -> Result<String, String> {
-    let client = Client::new(Connection {
+    let client = ApiClient::new(Connection {
         server,
         token: String::new(),
     });
@@ -225,7 +225,7 @@ fn login(
 }
 
 fn run(connection: Connection, command: ReviewCommand) -> Result<(), String> {
-    let client = Client::new(connection);
+    let client = ApiClient::new(connection);
     match command {
         ReviewCommand::List {
             area,
