@@ -1,5 +1,10 @@
-//! The HTTP API: sync for devices; login, the register, the review queue and account
-//! management for staff; the audit log for auditors; health for operators.
+//! The HTTP API (layer 5): sync for devices; login, the register, the review queue and
+//! account management for staff; the audit log for auditors; health for operators.
+//!
+//! It owns its answer types and maps every lower layer's error to `ApiError`. It may use
+//! every layer below it (ingest, decisions, reports, access, storage, the base), never `cli/`;
+//! nothing below it uses it. Answers that carry household data hold `access::privacy::Seen`
+//! views, made for the reader's `Sight` (`principal::sight`).
 
 mod accounts;
 mod devices;
