@@ -1,4 +1,4 @@
-//! Account accounts: creating them (with an admin's TOTP secret, sealed), listing and
+//! Staff accounts: creating them (with an admin's TOTP secret, sealed), listing and
 //! disabling them, and a new second factor for an admin who lost theirs.
 //!
 //! Passwords are argon2id hashes (`passwords`); what each role may do is `roles`; logging in

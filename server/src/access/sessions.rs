@@ -1,4 +1,4 @@
-//! Account sessions: logging in (with lockout and the second factor), checking a session
+//! Staff sessions: logging in (with lockout and the second factor), checking a session
 //! token, changing a password, logging out.
 //!
 //! Logging in gives a session token, sent back as a cookie for the console and usable as a
