@@ -102,6 +102,9 @@ pub struct FieldSpec {
     pub en: &'static str,
     /// Set by the system when the record is created, never typed by a volunteer.
     pub system: bool,
+    /// Sensitive personal information (DOMAIN.md, Privacy; PIPL art. 28): shown masked unless
+    /// the reader's role reveals it, and kept out of what the server stores in the clear.
+    pub sensitive: bool,
 }
 
 impl FieldSpec {
@@ -124,6 +127,7 @@ const fn field(
         zh,
         en,
         system: false,
+        sensitive: false,
     }
 }
 
@@ -141,6 +145,15 @@ const fn system(
         zh,
         en,
         system: true,
+        sensitive: false,
+    }
+}
+
+/// A field marked as sensitive personal information.
+const fn sensitive(spec: FieldSpec) -> FieldSpec {
+    FieldSpec {
+        sensitive: true,
+        ..spec
     }
 }
 
@@ -174,7 +187,7 @@ pub static CATALOG: &[FieldSpec] = &[
     field(H, "phone", Text, "联系电话", "Phone"),
     field(H, "gps.lat", LATITUDE, "纬度", "Latitude"),
     field(H, "gps.lon", LONGITUDE, "经度", "Longitude"),
-    field(
+    sensitive(field(
         H,
         "poverty_attribute",
         Code(&[
@@ -183,21 +196,21 @@ pub static CATALOG: &[FieldSpec] = &[
         ]),
         "贫困户属性",
         "Poverty attribute",
-    ),
-    field(
+    )),
+    sensitive(field(
         H,
         "causes",
         Codes(&codes::POVERTY_CAUSE),
         "致贫原因",
         "Causes of poverty",
-    ),
-    field(
+    )),
+    sensitive(field(
         H,
         "exit_status",
         Code(&[&codes::EXIT_STATUS]),
         "脱贫标志",
         "Exit status",
-    ),
+    )),
     field(
         H,
         "follow_up_needs",
@@ -206,7 +219,13 @@ pub static CATALOG: &[FieldSpec] = &[
         "Follow-up needs",
     ),
     field(M, "name", Text, "姓名", "Name"),
-    field(M, "id_number", IdNumber, "身份证号码", "Resident ID number"),
+    sensitive(field(
+        M,
+        "id_number",
+        IdNumber,
+        "身份证号码",
+        "Resident ID number",
+    )),
     field(M, "sex", Code(&[&codes::SEX]), "性别", "Sex"),
     field(M, "birth_date", Date, "出生日期", "Birth date"),
     field(
@@ -237,7 +256,13 @@ pub static CATALOG: &[FieldSpec] = &[
         "在校生状况",
         "In-school status",
     ),
-    field(M, "health", Codes(&codes::HEALTH), "健康状况", "Health"),
+    sensitive(field(
+        M,
+        "health",
+        Codes(&codes::HEALTH),
+        "健康状况",
+        "Health",
+    )),
     field(
         M,
         "labour_capacity",

@@ -20,7 +20,7 @@
 //! stays readable, since it is what makes storing a change idempotent; it reveals nothing
 //! without the change.
 
-use crate::auth::Device;
+use crate::access::device_tokens::Device;
 use crate::db::{Backend, Db, rows_per_statement};
 use crate::parallel;
 use crate::quarantine::{self, Screened};
@@ -1451,10 +1451,11 @@ mod tests {
 
     async fn device(db: &Db) -> Device {
         let villages = vec![AreaCode::parse_village(VILLAGE).unwrap()];
-        let (_, token) = crate::auth::add_device(db, "phone", &villages)
+        let clock = crate::clock::Clock::system();
+        let (_, token) = crate::access::device_tokens::add_device(db, &clock, "phone", &villages)
             .await
             .unwrap();
-        crate::auth::device_by_token(db, &token)
+        crate::access::device_tokens::device_by_token(db, &clock, &token)
             .await
             .unwrap()
             .unwrap()

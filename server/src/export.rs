@@ -10,7 +10,7 @@
 //! cannot mistake them for formulas: a value typed on a phone as `=HYPERLINK(…)` must stay
 //! text on a clerk's computer.
 
-use crate::privacy;
+use crate::access::privacy;
 use crate::vault::Vault;
 use schema::codes;
 use schema::ids::AreaCode;

@@ -5,27 +5,23 @@
 //! Staff read the register through the JSON API. SQLite is the embedded default; PostgreSQL
 //! serves a province, with several servers sharing one database.
 
-pub mod accounts;
+pub mod access;
 pub mod areas;
-pub mod audit;
-pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod data_key;
 pub mod db;
 pub mod documents;
-pub mod enrollment;
 pub mod export;
 pub mod http;
 pub mod member_removal;
 pub mod parallel;
-pub mod privacy;
 pub mod quarantine;
 pub mod register;
 pub mod review;
 pub mod screen;
 pub mod settle;
-pub mod tls;
 pub mod vault;
 
 use documents::Ledger;
@@ -42,9 +38,11 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The keys sensitive data is stored under.
     pub vault: vault::Vault,
-    pub sessions: accounts::SessionPolicy,
+    /// Where the server takes the time from: `Clock::system()`.
+    pub clock: clock::Clock,
+    pub sessions: access::sessions::SessionPolicy,
     pub rate_limits: http::hardening::RateLimits,
-    /// Speak HTTPS with this certificate and key (`tls::load`); plain HTTP without.
+    /// Speak HTTPS with this certificate and key (`http::tls::load`); plain HTTP without.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
@@ -54,6 +52,7 @@ pub async fn serve(db: db::Db, options: ServeOptions) -> std::io::Result<()> {
     let compaction = tokio::spawn(compact_forever(Arc::clone(&ledger)));
     let app = http::app(http::AppState {
         ledger,
+        clock: options.clock,
         sessions: options.sessions,
         rate_limits: options.rate_limits,
     });

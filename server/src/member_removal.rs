@@ -10,8 +10,8 @@
 //! A phone that edits the member before it hears of the removal writes keys the removal
 //! did not delete; they come back as a member without a name, which the review queue shows.
 
-use crate::accounts;
-use crate::audit::{self, Entry, Outcome};
+use crate::access::accounts;
+use crate::access::audit::{self, Entry, Outcome};
 use crate::documents::Ledger;
 use crate::settle::{self, DecisionError, ReviewError, Staff};
 use automerge::transaction::Transactable;
@@ -115,7 +115,7 @@ pub fn removal(
 /// write transaction with its audit record, the register rows and the review queue.
 pub async fn remove_member(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     household: &str,
     member: &str,
@@ -141,7 +141,7 @@ pub async fn remove_member(
         .by(account.actor(), account.role.as_str())
         .on(format!("{household} {key}"))
         .from(client);
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     ledger
         .apply_server_changes(&mut write.tx, household, &village, &mut doc, vec![change])
         .await?;

@@ -17,13 +17,13 @@
 //! open cannot be decided first; a change of a household the server never created is
 //! discarded outright, with everything built on it, since there is no document to enter.
 
-use crate::accounts;
-use crate::audit::{self, Entry, Outcome};
-use crate::auth::Device;
+use crate::access::accounts;
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::device_tokens::Device;
+use crate::access::privacy;
 use crate::db::{Backend, rows_per_statement};
 use crate::documents::{Ledger, LedgerError};
 use crate::http::error::ApiError;
-use crate::privacy;
 use crate::screen::{self, Refusal, Rule};
 use crate::settle;
 use crate::vault::Vault;
@@ -422,7 +422,7 @@ pub async fn write_holds(
                     "{} held change(s) sent again and accepted",
                     admitted.len()
                 ));
-            audit::record_in(conn, entry).await?;
+            audit::record_in(conn, entry, now).await?;
         }
         let new: Vec<&Refusal> = hold.screened.new_rows().map(|(_, r)| r).collect();
         if new.is_empty() {
@@ -442,7 +442,7 @@ pub async fn write_holds(
                 hold.screened.village,
                 rules.join(" ")
             ));
-        audit::record_in(conn, entry).await?;
+        audit::record_in(conn, entry, now).await?;
     }
     Ok(())
 }
@@ -853,7 +853,7 @@ async fn household_rows(
 /// write transaction.
 pub async fn decide(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     id: &str,
     decision: Decision,
@@ -1001,7 +1001,7 @@ pub async fn decide(
             with.len(),
             comment.map(|c| format!("; {c}")).unwrap_or_default()
         ));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     let after = self::item(&mut write.tx, id)
         .await?
         .ok_or_else(|| not_found(id))?;

@@ -19,7 +19,7 @@
 //! numbers appear masked, a disputed health or poverty status without its values, and
 //! duplicates are found by the ID numbers' keyed hashes, never the numbers.
 
-use crate::privacy;
+use crate::access::privacy;
 use crate::vault::{self, Vault};
 use schema::Message;
 use schema::fields::{Entity, FieldPath};

@@ -16,7 +16,7 @@
 //! Everything here is pure: the caller reads the stored document and the quarantine, and
 //! writes what is decided.
 
-use crate::auth::Device;
+use crate::access::device_tokens::Device;
 use automerge::ExpandedChange;
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};

@@ -11,8 +11,8 @@
 //! member. One actor per staff account would have to chain every decision onto that person's
 //! previous one, which a decision made against an older view cannot do.
 
-use crate::accounts;
-use crate::audit::{self, Entry, Outcome};
+use crate::access::accounts;
+use crate::access::audit::{self, Entry, Outcome};
 use crate::documents::{Ledger, LedgerError};
 use crate::http::error::ApiError;
 use crate::review::{self, ItemRow, Kind, Status};
@@ -644,7 +644,7 @@ pub struct ResolveOutcome {
     pub message: Message,
 }
 
-fn staff_of(account: &accounts::Staff) -> Staff {
+fn staff_of(account: &accounts::Account) -> Staff {
     Staff {
         id: account.id.clone(),
         name: account.name.clone(),
@@ -666,7 +666,7 @@ fn household_not_found(id: &str) -> ReviewError {
 }
 
 /// Whether a village lies in the staff member's area.
-pub fn covers(account: &accounts::Staff, village: &str) -> bool {
+pub fn covers(account: &accounts::Account, village: &str) -> bool {
     AreaCode::parse(village).is_ok_and(|v| account.scope.contains(&v))
 }
 
@@ -674,7 +674,7 @@ pub fn covers(account: &accounts::Staff, village: &str) -> bool {
 /// member, against the version they saw.
 pub async fn resolve(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     item_id: &str,
     choice: &Choice,
@@ -714,10 +714,10 @@ pub async fn resolve(
     let decision = decide(&mut doc, &seen, &path, choice, &signed)?;
     // The review history is stored in the clear, so a sensitive value goes in masked; the
     // document keeps the value itself.
-    let (recorded, readable) = if crate::privacy::is_sensitive_name(path.name) {
+    let (recorded, readable) = if crate::access::privacy::is_sensitive_name(path.name) {
         (
-            crate::privacy::mask_value(path.name, &decision.value),
-            crate::privacy::mask_readable(path.name, &decision.value),
+            crate::access::privacy::mask_value(path.name, &decision.value),
+            crate::access::privacy::mask_readable(path.name, &decision.value),
         )
     } else {
         (
@@ -747,7 +747,7 @@ pub async fn resolve(
         .on(item_id)
         .from(client)
         .saying(format!("{} stale={}", item.path, decision.stale));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     ledger
         .apply_server_changes(
             &mut write.tx,
@@ -791,7 +791,7 @@ pub async fn resolve(
 async fn load_live(
     ledger: &Ledger,
     conn: &mut sqlx::AnyConnection,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     id: &str,
 ) -> Result<(String, AutoCommit), ReviewError> {
     let (village, mut doc) = ledger
@@ -823,7 +823,7 @@ pub struct MergeOutcome {
 /// stays as a tombstone pointing to it, and both keep their history.
 pub async fn merge_households(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     keep: &str,
     absorb: &str,
@@ -844,7 +844,7 @@ pub async fn merge_households(
         .by(account.actor(), account.role.as_str())
         .on(format!("{absorb} -> {keep}"))
         .from(client);
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     let staff = staff_of(account);
     let (copied, tombstone) = merge(
         &mut keep_doc,
@@ -918,7 +918,7 @@ pub async fn merge_households(
 /// names. An item about one household's own members names no pair.
 async fn open_pair(
     conn: &mut sqlx::AnyConnection,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     item_id: &str,
 ) -> Result<(ItemRow, String), ReviewError> {
     let item = review::item(conn, item_id)
@@ -960,7 +960,7 @@ pub struct MoveOutcome {
 #[allow(clippy::too_many_arguments)]
 pub async fn move_member_between(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     item_id: &str,
     member: &str,
@@ -1011,7 +1011,7 @@ pub async fn move_member_between(
         .on(item_id)
         .from(client)
         .saying(format!("member {member}: {from} -> {to}"));
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     // The wrong household first: once it no longer holds the person, finding duplicates for
     // the right one does not find the pair again.
     ledger
@@ -1058,7 +1058,7 @@ pub struct DismissOutcome {
 /// the two households come to share something new.
 pub async fn dismiss(
     ledger: &Ledger,
-    account: &accounts::Staff,
+    account: &accounts::Account,
     client: &str,
     item_id: &str,
     comment: &str,
@@ -1092,7 +1092,7 @@ pub async fn dismiss(
         .by(account.actor(), account.role.as_str())
         .on(item_id)
         .from(client);
-    audit::record_in(&mut write.tx, entry).await?;
+    audit::record_in(&mut write.tx, entry, now).await?;
     let after = review::item(&mut write.tx, item_id)
         .await?
         .ok_or_else(|| item_not_found(item_id))?;

@@ -5,8 +5,10 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, SESSION_COOKIE};
 use super::refusals::{self, Reason};
-use crate::accounts::{self, LoginRefused, NewStaff, Permission, Role, SessionCheck, Staff};
-use crate::audit::{self, Entry, Outcome};
+use crate::access::accounts::{self, Account, NewAccount};
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::roles::{Permission, Role};
+use crate::access::sessions::{self, LoginRefused, SessionCheck};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
@@ -30,7 +32,7 @@ pub struct LoginResponse {
     /// token as an HttpOnly cookie.
     pub token: String,
     pub expires_at: i64,
-    pub staff: Staff,
+    pub staff: Account,
 }
 
 pub async fn login(
@@ -39,9 +41,10 @@ pub async fn login(
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     let db = state.ledger.db();
-    let outcome = accounts::login(
+    let outcome = sessions::login(
         db,
         state.ledger.vault(),
+        state.clock(),
         state.sessions,
         &request.username,
         &request.password,
@@ -64,13 +67,13 @@ pub async fn login(
                 outcome: Outcome::Denied,
                 ..entry
             };
-            audit::record(db, entry.saying(detail)).await?;
-            return Ok(login_refused(refused));
+            audit::record(db, entry.saying(detail), state.now()).await?;
+            return Ok(login_refused(refused, state.now()));
         }
     };
     let entry = entry.by(session.staff.actor(), session.staff.role.as_str());
-    audit::record(db, entry).await?;
-    let max_age = (session.expires_at - jiff::Timestamp::now().as_second()).max(0);
+    audit::record(db, entry, state.now()).await?;
+    let max_age = (session.expires_at - state.now()).max(0);
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}",
         session.token
@@ -87,13 +90,13 @@ pub async fn login(
     Ok(response)
 }
 
-/// The answer to a refused login; a lockout says, in `Retry-After`, when it ends.
-fn login_refused(refused: LoginRefused) -> Response {
+/// The answer to a refused login at `now`; a lockout says, in `Retry-After`, when it ends.
+fn login_refused(refused: LoginRefused, now: i64) -> Response {
     let retry_after = match refused {
-        LoginRefused::LockedOut(until) => Some((until - jiff::Timestamp::now().as_second()).max(1)),
+        LoginRefused::LockedOut(until) => Some((until - now).max(1)),
         _ => None,
     };
-    let mut response = login_error(refused).into_response();
+    let mut response = login_error(refused, now).into_response();
     if let Some(seconds) = retry_after {
         response
             .headers_mut()
@@ -102,7 +105,7 @@ fn login_refused(refused: LoginRefused) -> Response {
     response
 }
 
-fn login_error(refused: LoginRefused) -> ApiError {
+fn login_error(refused: LoginRefused, now: i64) -> ApiError {
     match refused {
         LoginRefused::BadCredentials | LoginRefused::Disabled => ApiError {
             status: StatusCode::UNAUTHORIZED,
@@ -113,7 +116,7 @@ fn login_error(refused: LoginRefused) -> ApiError {
             ),
         },
         LoginRefused::LockedOut(until) => {
-            let minutes = ((until - jiff::Timestamp::now().as_second()) / 60).max(1);
+            let minutes = ((until - now) / 60).max(1);
             ApiError {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 code: "locked_out",
@@ -146,7 +149,7 @@ pub async fn logout(
 ) -> ApiResult<Response> {
     let db = state.ledger.db();
     let session = match principal::bearer(&headers) {
-        Some(token) => match accounts::session(db, state.sessions, token).await? {
+        Some(token) => match sessions::session(db, state.clock(), state.sessions, token).await? {
             SessionCheck::Valid(staff) => Some((token, staff)),
             SessionCheck::Expired | SessionCheck::Unknown => None,
         },
@@ -154,10 +157,10 @@ pub async fn logout(
     };
     match session {
         Some((token, staff)) => {
-            accounts::logout(db, token).await?;
+            sessions::logout(db, state.clock(), token).await?;
             principal::done(&state, &staff, &client, "logout", &staff.username, "").await?;
         }
-        None => refusals::count(Reason::UnknownToken, &client.0, "logout"),
+        None => refusals::count(Reason::UnknownToken, &client.0, "logout", state.now()),
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
@@ -174,7 +177,7 @@ pub async fn me(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-) -> ApiResult<Json<Staff>> {
+) -> ApiResult<Json<Account>> {
     Ok(Json(
         principal::logged_in(&state, &headers, &client, "me").await?,
     ))
@@ -196,8 +199,9 @@ pub async fn change_password(
     let action = "password.change";
     let staff = principal::logged_in(&state, &headers, &client, action).await?;
     let session = principal::session_token(&headers).unwrap_or_default();
-    let outcome = accounts::change_password(
+    let outcome = sessions::change_password(
         state.ledger.db(),
+        state.clock(),
         &staff,
         &request.current,
         &request.new,
@@ -215,7 +219,7 @@ pub async fn change_password(
             "wrong password",
         )
         .await?;
-        return Ok(login_refused(refused));
+        return Ok(login_refused(refused, state.now()));
     }
     principal::done(&state, &staff, &client, action, &staff.username, "").await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -232,7 +236,7 @@ pub struct NewStaffRequest {
 
 #[derive(Debug, Serialize)]
 pub struct CreatedStaff {
-    pub staff: Staff,
+    pub staff: Account,
     /// For the authenticator app of an admin account: shown once.
     pub totp_uri: Option<String>,
 }
@@ -261,14 +265,14 @@ pub async fn create_staff(
         "staff.create",
     )
     .await?;
-    let new = NewStaff {
+    let new = NewAccount {
         username: request.username.trim().to_owned(),
         name: request.name.trim().to_owned(),
         role,
         scope,
         password: request.password,
     };
-    let created = accounts::create(state.ledger.db(), state.ledger.vault(), new)
+    let created = accounts::create(state.ledger.db(), state.ledger.vault(), state.clock(), new)
         .await
         .map_err(account_error)?;
     principal::done(
@@ -306,7 +310,7 @@ pub async fn list_staff(
     client: Client,
     headers: HeaderMap,
     Query(params): Query<AreaParams>,
-) -> ApiResult<Json<Vec<Staff>>> {
+) -> ApiResult<Json<Vec<Account>>> {
     let admin = principal::staff(
         &state,
         &headers,
@@ -351,7 +355,7 @@ pub async fn disable_staff(
             format!("No account \"{username}\" in your area"),
         )));
     };
-    accounts::disable(state.ledger.db(), &target.username).await?;
+    accounts::disable(state.ledger.db(), state.clock(), &target.username).await?;
     principal::done(&state, &admin, &client, "staff.disable", &username, "").await?;
     Ok(StatusCode::NO_CONTENT)
 }

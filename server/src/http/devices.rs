@@ -5,8 +5,11 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client};
-use crate::accounts::{Permission, Staff};
-use crate::enrollment::{self, By, DeviceError, DeviceInfo, NewCode, Redeem, Refusal};
+use crate::access::accounts::Account;
+use crate::access::devices::{self, By, DeviceError, DeviceInfo};
+use crate::access::enrollment::{self, NewCode, Redeem, RedeemRefused};
+use crate::access::enrollment_code;
+use crate::access::roles::Permission;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
@@ -41,7 +44,7 @@ fn villages(codes: &[String]) -> ApiResult<Vec<AreaCode>> {
 /// Refuses (and audits) villages outside the staff member's area.
 async fn villages_in_scope(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     villages: &[AreaCode],
     action: &'static str,
@@ -74,7 +77,7 @@ async fn villages_in_scope(
 /// answer as unknown (and the attempt is audited), so ids of other areas reveal nothing.
 async fn device_in_scope(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     id: &str,
     action: &'static str,
@@ -85,7 +88,7 @@ async fn device_in_scope(
             format!("No device \"{id}\" in your area"),
         ))
     };
-    let device = enrollment::device(state.ledger.db(), id)
+    let device = devices::device(state.ledger.db(), state.clock(), id)
         .await?
         .ok_or_else(not_found)?;
     let villages = device.villages();
@@ -176,15 +179,20 @@ pub async fn create(
         villages,
         valid_hours: request.expires_in_hours,
     };
-    let issued = enrollment::create_code(state.ledger.db(), new, &By::staff(&staff, &client.0))
-        .await
-        .map_err(device_error)?;
+    let issued = enrollment::create_code(
+        state.ledger.db(),
+        state.clock(),
+        new,
+        &By::staff(&staff, &client.0),
+    )
+    .await
+    .map_err(device_error)?;
     let server = server_address(&headers, request.server.as_deref());
     let qr_base = format!("/api/v1/enrollments/{}", issued.code);
     Ok((
         StatusCode::CREATED,
         Json(EnrollmentResponse {
-            payload: enrollment::payload(server.as_deref(), &issued.code),
+            payload: enrollment_code::payload(server.as_deref(), &issued.code),
             qr_svg_url: format!("{qr_base}/qr.svg"),
             qr_png_url: format!("{qr_base}/qr.png"),
             id: issued.id,
@@ -232,7 +240,7 @@ async fn qr(
         .await?;
         return Err(not_found());
     }
-    if !stored.usable(jiff::Timestamp::now().as_second()) {
+    if !stored.usable(state.now()) {
         return Err(ApiError {
             status: StatusCode::GONE,
             code: "code_spent",
@@ -242,9 +250,9 @@ async fn qr(
             ),
         });
     }
-    let canonical = enrollment::normalize_code(code).unwrap_or_default();
-    let code = enrollment::display_code(&canonical);
-    Ok(enrollment::payload(
+    let canonical = enrollment_code::normalize_code(code).unwrap_or_default();
+    let code = enrollment_code::display_code(&canonical);
+    Ok(enrollment_code::payload(
         server_address(headers, server).as_deref(),
         &code,
     ))
@@ -268,7 +276,7 @@ pub async fn qr_svg(
     Query(params): Query<QrParams>,
 ) -> ApiResult<Response> {
     let payload = qr(&state, &client, &headers, &code, params.server.as_deref()).await?;
-    Ok(image("image/svg+xml", enrollment::qr_svg(&payload)))
+    Ok(image("image/svg+xml", enrollment_code::qr_svg(&payload)))
 }
 
 /// `GET /api/v1/enrollments/{code}/qr.png`
@@ -280,7 +288,7 @@ pub async fn qr_png(
     Query(params): Query<QrParams>,
 ) -> ApiResult<Response> {
     let payload = qr(&state, &client, &headers, &code, params.server.as_deref()).await?;
-    Ok(image("image/png", enrollment::qr_png(&payload)))
+    Ok(image("image/png", enrollment_code::qr_png(&payload)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,13 +299,13 @@ pub struct EnrollRequest {
     pub device_name: Option<String>,
 }
 
-fn refusal(refusal: Refusal) -> ApiError {
+fn refusal(refusal: RedeemRefused) -> ApiError {
     let ask = (
         "请向乡镇工作人员索取新的注册码",
         "ask township staff for a new one",
     );
     let (status, code, message) = match refusal {
-        Refusal::Malformed => (
+        RedeemRefused::Malformed => (
             StatusCode::BAD_REQUEST,
             "invalid_code",
             Message::new(
@@ -305,7 +313,7 @@ fn refusal(refusal: Refusal) -> ApiError {
                 "An enrollment code is 16 letters or digits, like ABCD-EFGH-JKMN-PQRS",
             ),
         ),
-        Refusal::Unknown => (
+        RedeemRefused::Unknown => (
             StatusCode::NOT_FOUND,
             "unknown_code",
             Message::new(
@@ -313,7 +321,7 @@ fn refusal(refusal: Refusal) -> ApiError {
                 format!("No such enrollment code: check it, or {}", ask.1),
             ),
         ),
-        Refusal::Expired => (
+        RedeemRefused::Expired => (
             StatusCode::GONE,
             "code_expired",
             Message::new(
@@ -321,7 +329,7 @@ fn refusal(refusal: Refusal) -> ApiError {
                 format!("The enrollment code has expired; {}", ask.1),
             ),
         ),
-        Refusal::Used => (
+        RedeemRefused::Used => (
             StatusCode::GONE,
             "code_used",
             Message::new(
@@ -332,7 +340,7 @@ fn refusal(refusal: Refusal) -> ApiError {
                 ),
             ),
         ),
-        Refusal::ActorInUse => (
+        RedeemRefused::ActorInUse => (
             StatusCode::CONFLICT,
             "already_enrolled",
             Message::new(
@@ -366,6 +374,7 @@ pub async fn enroll(
 ) -> ApiResult<Json<EnrollResponse>> {
     let redeemed = enrollment::redeem(
         state.ledger.db(),
+        state.clock(),
         Redeem {
             code: &request.code,
             actor: &request.actor,
@@ -401,8 +410,9 @@ pub async fn revoke(
     let staff =
         principal::staff(&state, &headers, &client, Permission::ManageDevices, action).await?;
     device_in_scope(&state, &staff, &client, &id, action).await?;
-    let device = enrollment::revoke(
+    let device = devices::revoke(
         state.ledger.db(),
+        state.clock(),
         &id,
         request.wipe.unwrap_or(true),
         &request.reason,
@@ -432,8 +442,9 @@ pub async fn set_villages(
     let villages = villages(&request.villages)?;
     device_in_scope(&state, &staff, &client, &id, action).await?;
     villages_in_scope(&state, &staff, &client, &villages, action).await?;
-    let device = enrollment::set_villages(
+    let device = devices::set_villages(
         state.ledger.db(),
+        state.clock(),
         &id,
         &villages,
         &By::staff(&staff, &client.0),
@@ -461,7 +472,9 @@ pub async fn list(
         principal::staff(&state, &headers, &client, Permission::ManageDevices, action).await?;
     let area =
         principal::area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
-    Ok(Json(enrollment::list(state.ledger.db(), &area).await?))
+    Ok(Json(
+        devices::list(state.ledger.db(), state.clock(), &area).await?,
+    ))
 }
 
 #[cfg(test)]

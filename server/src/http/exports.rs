@@ -5,7 +5,7 @@
 use super::AppState;
 use super::error::ApiResult;
 use super::principal::{self, Client, area_in_scope};
-use crate::accounts::Permission;
+use crate::access::roles::Permission;
 use crate::export;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -33,7 +33,9 @@ pub async fn members(
     let staff =
         principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
     let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
-    let reveal = principal::reveal(&state, &staff, &client, params.reveal, area.as_str()).await?;
+    let reveal = principal::sight(&state, &staff, &client, params.reveal, area.as_str())
+        .await?
+        .reveals();
     let (csv, count) = export::members_csv(
         &state.ledger.db().pool,
         state.ledger.vault(),

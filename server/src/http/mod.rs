@@ -1,5 +1,10 @@
-//! The HTTP API: sync for devices; login, the register, the review queue and account
-//! management for staff; the audit log for auditors; health for operators.
+//! The HTTP API (layer 5): sync for devices; login, the register, the review queue and
+//! account management for staff; the audit log for auditors; health for operators.
+//!
+//! It owns its answer types and maps every lower layer's error to `ApiError`. It may use
+//! every layer below it (ingest, decisions, reports, access, storage, the base), never `cli/`;
+//! nothing below it uses it. Answers that carry household data hold `access::privacy::Seen`
+//! views, made for the reader's `Sight` (`principal::sight`).
 
 mod accounts;
 mod devices;
@@ -11,11 +16,12 @@ mod members;
 pub mod principal;
 mod quarantine;
 pub mod refusals;
-// The privacy module masks these modules' answers.
-pub(crate) mod register;
-pub(crate) mod review;
+mod register;
+mod review;
 mod sync;
+pub mod tls;
 
+use crate::clock::Clock;
 use crate::documents::Ledger;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -38,8 +44,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub ledger: Arc<Ledger>,
-    pub sessions: crate::accounts::SessionPolicy,
+    /// Where every handler takes the time from.
+    pub clock: Clock,
+    pub sessions: crate::access::sessions::SessionPolicy,
     pub rate_limits: hardening::RateLimits,
+}
+
+impl AppState {
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Seconds since the Unix epoch, by the server's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_seconds()
+    }
 }
 
 /// The whole API as one router.
@@ -99,7 +118,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(count_rejections))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_rejections,
+        ))
         // Outermost, so that errors made by the layers above also answer in JSON.
         .layer(axum::middleware::map_response(error::json_errors));
     hardening::protect(router, state.rate_limits).with_state(state)
@@ -150,6 +172,7 @@ pub(crate) fn filter_param<T: Copy>(
 /// shape): the signs of a client probing the API. They are not audited (`refusals`); refusals
 /// of credentials and scope are audited where they are decided, with who was refused.
 async fn count_rejections(
+    State(state): State<AppState>,
     client: principal::Client,
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -157,7 +180,7 @@ async fn count_rejections(
     let target = format!("{} {}", request.method(), request.uri().path());
     let response = next.run(request).await;
     if let Some(reason) = refusals::Reason::of_status(response.status()) {
-        refusals::count(reason, &client.0, &target);
+        refusals::count(reason, &client.0, &target, state.now());
     }
     response
 }

@@ -5,9 +5,12 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::refusals::{self, Reason};
-use crate::accounts::{self, Permission, SessionCheck, Staff};
-use crate::audit::{self, Entry, Outcome};
-use crate::auth;
+use crate::access::accounts::Account;
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::device_tokens;
+use crate::access::privacy::Sight;
+use crate::access::roles::Permission;
+use crate::access::sessions::{self, SessionCheck};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
@@ -85,14 +88,14 @@ pub async fn staff(
     client: &Client,
     permission: Permission,
     action: &'static str,
-) -> ApiResult<Staff> {
+) -> ApiResult<Account> {
     let staff = logged_in(state, headers, client, action).await?;
     if !staff.may(permission) {
         let entry = Entry::new(action, Outcome::Denied)
             .by(staff.actor(), staff.role.as_str())
             .from(&client.0)
             .saying(format!("role {} lacks {permission:?}", staff.role.as_str()));
-        audit::record(state.ledger.db(), entry).await?;
+        audit::record(state.ledger.db(), entry, state.now()).await?;
         return Err(ApiError::forbidden(Message::new(
             "您的角色无权进行此操作",
             "Your role does not allow this",
@@ -107,7 +110,7 @@ pub async fn logged_in(
     headers: &HeaderMap,
     client: &Client,
     action: &'static str,
-) -> ApiResult<Staff> {
+) -> ApiResult<Account> {
     let db = state.ledger.db();
     let refused = |detail: &str| {
         Entry::new(action, Outcome::Denied)
@@ -115,27 +118,27 @@ pub async fn logged_in(
             .saying(detail)
     };
     let Some(token) = session_token(headers) else {
-        refusals::count(Reason::NoCredentials, &client.0, action);
+        refusals::count(Reason::NoCredentials, &client.0, action, state.now());
         return Err(ApiError::unauthorized());
     };
-    let staff = match accounts::session(db, state.sessions, token).await? {
+    let staff = match sessions::session(db, state.clock(), state.sessions, token).await? {
         SessionCheck::Valid(staff) => staff,
         SessionCheck::Expired => {
-            audit::record(db, refused("expired or ended session")).await?;
+            audit::record(db, refused("expired or ended session"), state.now()).await?;
             return Err(session_expired());
         }
         SessionCheck::Unknown => {
             // A phone's token on a staff endpoint is named, so the log shows which device.
-            if let Some(device) = auth::device_by_token(db, token).await? {
+            if let Some(device) = device_tokens::device_by_token(db, state.clock(), token).await? {
                 let entry = refused("a device token on a staff endpoint")
                     .by(format!("device:{}", device.id), "device");
-                audit::record(db, entry).await?;
+                audit::record(db, entry, state.now()).await?;
                 return Err(ApiError::forbidden(Message::new(
                     "设备令牌不能访问工作人员接口",
                     "A device token cannot be used for staff requests",
                 )));
             }
-            refusals::count(Reason::UnknownToken, &client.0, action);
+            refusals::count(Reason::UnknownToken, &client.0, action, state.now());
             return Err(ApiError::unauthorized());
         }
     };
@@ -146,7 +149,7 @@ pub async fn logged_in(
 /// lie inside their scope; a refusal is audited.
 pub async fn area_in_scope(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     area: Option<&str>,
     action: &'static str,
@@ -161,7 +164,7 @@ pub async fn area_in_scope(
             .on(area.as_str())
             .from(&client.0)
             .saying("outside the account's area");
-        audit::record(state.ledger.db(), entry).await?;
+        audit::record(state.ledger.db(), entry, state.now()).await?;
         return Err(ApiError::forbidden(Message::new(
             format!("无权查看区划 {area}"),
             format!("Area {area} is outside your scope"),
@@ -170,20 +173,20 @@ pub async fn area_in_scope(
     Ok(area)
 }
 
-/// Whether to show `target`'s sensitive fields in full: only when the request asks for it
-/// (`?reveal=true`) and the role allows it. Both the unmasked read and a refused asking are
-/// audited; a masked read is not sensitive and is not.
-pub async fn reveal(
+/// What `staff` sees of `target`'s sensitive fields: in full only when the request asks for
+/// it (`?reveal=true`) and the role allows it, masked otherwise. Both the unmasked read and a
+/// refused asking are audited; a masked read is not sensitive and is not.
+pub async fn sight(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     asked: bool,
     target: &str,
-) -> ApiResult<bool> {
+) -> ApiResult<Sight> {
     if !asked {
-        return Ok(false);
+        return Ok(Sight::MASKED);
     }
-    if !staff.may(Permission::RevealSensitive) {
+    let Some(sight) = Sight::revealed_to(staff) else {
         refused(
             state,
             staff,
@@ -197,9 +200,9 @@ pub async fn reveal(
             "您的角色不能查看完整的身份证号码等敏感信息",
             "Your role may not see ID numbers and other sensitive fields in full",
         )));
-    }
+    };
     done(state, staff, client, "reveal", target, "").await?;
-    Ok(true)
+    Ok(sight)
 }
 
 /// Asks for sensitive fields in full (`?reveal=true`).
@@ -212,7 +215,7 @@ pub struct RevealParam {
 /// Records that `staff` was refused `action` on `target`.
 pub async fn refused(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     action: &'static str,
     target: &str,
@@ -223,14 +226,14 @@ pub async fn refused(
         .on(target)
         .from(&client.0)
         .saying(detail);
-    audit::record(state.ledger.db(), entry).await?;
+    audit::record(state.ledger.db(), entry, state.now()).await?;
     Ok(())
 }
 
 /// Records that `staff` did `action` on `target`.
 pub async fn done(
     state: &AppState,
-    staff: &Staff,
+    staff: &Account,
     client: &Client,
     action: &'static str,
     target: impl Into<String>,
@@ -241,6 +244,6 @@ pub async fn done(
         .on(target)
         .from(&client.0)
         .saying(detail);
-    audit::record(state.ledger.db(), entry).await?;
+    audit::record(state.ledger.db(), entry, state.now()).await?;
     Ok(())
 }

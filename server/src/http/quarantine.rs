@@ -4,7 +4,7 @@
 use super::error::ApiResult;
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
-use crate::accounts::Permission;
+use crate::access::roles::Permission;
 use crate::quarantine::{self, Decided, Decision, Detail, Filter, Page, Status};
 use crate::screen::Rule;
 use crate::settle;

@@ -88,12 +88,13 @@ impl Counter {
 
 static COUNTERS: [Counter; Reason::ALL.len()] = [const { Counter::new() }; Reason::ALL.len()];
 
-/// Counts an anonymous refusal of `target` (method and path) from `client`, and logs it if no
-/// refusal for the same reason was logged in the last [`LOG_EVERY_SECS`] seconds.
-pub fn count(reason: Reason, client: &str, target: &str) {
+/// Counts an anonymous refusal of `target` (method and path) from `client` at `now` (seconds),
+/// and logs it if no refusal for the same reason was logged in the last [`LOG_EVERY_SECS`]
+/// seconds.
+pub fn count(reason: Reason, client: &str, target: &str, now: i64) {
     let counter = &COUNTERS[reason.index()];
     let total = counter.total.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = jiff::Timestamp::now().as_second().max(0) as u64;
+    let now = now.max(0) as u64;
     let last = counter.logged_at.load(Ordering::Relaxed);
     let due = now >= last + LOG_EVERY_SECS
         && counter
@@ -147,8 +148,9 @@ mod tests {
     fn refusals_are_counted_by_reason() {
         let before = total(Reason::WrongShape);
         let others = total(Reason::TooLarge);
-        count(Reason::WrongShape, "192.0.2.1", "POST /api/v1/login");
-        count(Reason::WrongShape, "192.0.2.1", "POST /api/v1/login");
+        let now = 1_800_000_000;
+        count(Reason::WrongShape, "192.0.2.1", "POST /api/v1/login", now);
+        count(Reason::WrongShape, "192.0.2.1", "POST /api/v1/login", now);
         assert!(total(Reason::WrongShape) >= before + 2);
         assert_eq!(Reason::of_status(StatusCode::UNAUTHORIZED), None);
         assert_eq!(

@@ -4,8 +4,8 @@
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, page_limit, page_offset};
-use crate::accounts::Permission;
-use crate::privacy;
+use crate::access::privacy::{Seen, Sight};
+use crate::access::roles::Permission;
 use crate::register::{self, Page};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -50,16 +50,36 @@ pub async fn list(
     Ok(Json(page))
 }
 
-/// One household as the register holds it.
+/// One household as the register holds it, as the reader may see it.
 #[derive(Debug, Serialize)]
 pub struct HouseholdDetail {
     pub id: String,
     pub village: String,
     #[serde(flatten)]
-    pub view: HouseholdView,
-    pub issues: Vec<Issue>,
+    pub view: Seen<HouseholdView>,
+    pub issues: Seen<Vec<Issue>>,
     /// Fields that hold different concurrent values, with every candidate.
-    pub conflicts: Vec<Conflict>,
+    pub conflicts: Seen<Vec<Conflict>>,
+}
+
+impl HouseholdDetail {
+    pub fn new(
+        id: String,
+        village: String,
+        view: HouseholdView,
+        today: jiff::civil::Date,
+        sight: Sight,
+    ) -> HouseholdDetail {
+        let issues = validation::validate(&view, today);
+        let conflicts = view.conflicts();
+        HouseholdDetail {
+            id,
+            village,
+            issues: Seen::new(issues, sight),
+            conflicts: Seen::new(conflicts, sight),
+            view: Seen::new(view, sight),
+        }
+    }
 }
 
 pub async fn detail(
@@ -92,18 +112,67 @@ pub async fn detail(
         .await?;
         return Err(not_found());
     }
-    let reveal = principal::reveal(&state, &staff, &client, params.reveal, &id).await?;
-    let issues = validation::validate(&view, register::today());
-    let conflicts = view.conflicts();
-    let mut detail = HouseholdDetail {
+    let sight = principal::sight(&state, &staff, &client, params.reveal, &id).await?;
+    Ok(Json(HouseholdDetail::new(
         id,
         village,
         view,
-        issues,
-        conflicts,
-    };
-    if !reveal {
-        privacy::mask_household_detail(&mut detail);
+        state.clock().today(),
+        sight,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::access::privacy::WITHHELD;
+    use crate::access::privacy::tests::{ID_NUMBER, household, json};
+    use crate::clock::Clock;
+    use schema::layout::FieldValue;
+
+    #[test]
+    fn test_household_detail_shows_no_id_number_health_or_poverty_status() {
+        let (view, key) = household();
+        assert!(
+            json(&view).contains(ID_NUMBER),
+            "the test household holds one"
+        );
+        let detail = HouseholdDetail::new(
+            "h".to_owned(),
+            "141124100201".to_owned(),
+            view,
+            Clock::system().today(),
+            Sight::MASKED,
+        );
+        let shown = json(&detail);
+        assert!(
+            !shown.contains(ID_NUMBER) && !shown.contains(&ID_NUMBER[..17]),
+            "{shown}"
+        );
+        assert!(shown.contains("1101**********002X"));
+        let member = &detail.view.get().members[key.as_str()];
+        assert_eq!(member["name"].value, FieldValue::Text("王芳".to_owned()));
+        assert_eq!(member["relation"].value, FieldValue::Text("01".to_owned()));
+        assert_eq!(
+            member["health"].value,
+            FieldValue::Text(WITHHELD.to_owned())
+        );
+        let poverty = &detail.view.get().household["poverty_attribute"];
+        assert_eq!(poverty.value, FieldValue::Text(WITHHELD.to_owned()));
+        assert_eq!(poverty.candidates.len(), 2);
+        assert!(
+            poverty
+                .candidates
+                .iter()
+                .all(|c| c.value == FieldValue::Text(WITHHELD.to_owned()))
+        );
+        let conflict = &detail.conflicts.get()[0];
+        assert_eq!(conflict.path, "household.poverty_attribute");
+        assert!(!json(conflict).contains("\"3\""), "{}", json(conflict));
+        assert!(
+            !shown.contains("\"04\"") && !shown.contains("\"3\""),
+            "{shown}"
+        );
     }
-    Ok(Json(detail))
 }

@@ -6,17 +6,16 @@
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
-use crate::accounts::Permission;
-use crate::privacy;
-use crate::register;
-use crate::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
-use crate::settle::{self, Choice, DismissOutcome, MergeOutcome, MoveOutcome, ResolveOutcome};
+use crate::access::privacy::{DecidedValue, DecisionDetail, HistoryStep, Seen, Shown, Sight};
+use crate::access::roles::Permission;
+use crate::review::{self, Filter, ItemPage, ItemRow, Kind, Status};
+use crate::settle::{self, Choice, DismissOutcome, MergeOutcome, MoveOutcome};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use schema::Message;
 use schema::fields::FieldPath;
-use schema::layout::{self, ActorInfo, FieldValue, HistoryEntry, HouseholdView};
+use schema::layout::{self, ActorInfo, HouseholdView};
 use schema::validation::{self, Issue};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -64,19 +63,12 @@ pub async fn list(
     Ok(Json(review::list(&state.ledger.db().pool, &filter).await?))
 }
 
-/// A value as stored and as a clerk reads it.
-#[derive(Debug, Serialize)]
-pub struct Shown {
-    pub value: FieldValue,
-    pub readable: Message,
-}
-
 /// One candidate of a disputed field, numbered for `--pick`.
 #[derive(Debug, Serialize)]
 pub struct CandidateView {
     pub number: usize,
     #[serde(flatten)]
-    pub value: Shown,
+    pub value: Seen<Shown>,
     pub actor: String,
     pub device: Option<String>,
     pub volunteer: Option<String>,
@@ -94,8 +86,7 @@ pub struct CandidateView {
 #[derive(Debug, Serialize)]
 pub struct HistoryView {
     #[serde(flatten)]
-    pub entry: HistoryEntry,
-    pub readable: Option<Message>,
+    pub step: Seen<HistoryStep>,
     pub received_at: Option<i64>,
 }
 
@@ -104,11 +95,20 @@ pub struct HouseholdPart {
     pub id: String,
     pub village: String,
     #[serde(flatten)]
-    pub view: HouseholdView,
+    pub view: Seen<HouseholdView>,
     /// Who first recorded each member (by member key), so that staff comparing two
     /// households see whose word each person rests on. Visits name their own volunteer.
     pub members_recorded_by: BTreeMap<String, ActorInfo>,
-    pub issues: Vec<Issue>,
+    pub issues: Seen<Vec<Issue>>,
+}
+
+/// One step of an item's history, as the reader may see what it recorded.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub at: i64,
+    pub who: String,
+    pub action: String,
+    pub detail: Seen<DecisionDetail>,
 }
 
 /// One item, with everything a clerk needs to decide it.
@@ -119,7 +119,7 @@ pub struct ItemDetail {
     pub place: Message,
     pub label: Option<Message>,
     /// The value the field shows now (for a disputed field, only one of the candidates).
-    pub current: Option<Shown>,
+    pub current: Option<Seen<Shown>>,
     pub candidates: Vec<CandidateView>,
     /// Every value the field has had, oldest first.
     pub history: Vec<HistoryView>,
@@ -129,20 +129,41 @@ pub struct ItemDetail {
     /// The version of the household this view shows; send it back when deciding, so that a
     /// decision made on an old view is recognised as such.
     pub heads: Vec<String>,
-    pub events: Vec<Event>,
+    pub events: Vec<EventView>,
+}
+
+/// A household of an item as read, before it is seen by anyone.
+struct PartRead {
+    id: String,
+    village: String,
+    view: HouseholdView,
+    members_recorded_by: BTreeMap<String, ActorInfo>,
+    issues: Vec<Issue>,
+}
+
+impl PartRead {
+    fn seen(self, sight: Sight) -> HouseholdPart {
+        HouseholdPart {
+            id: self.id,
+            village: self.village,
+            view: Seen::new(self.view, sight),
+            members_recorded_by: self.members_recorded_by,
+            issues: Seen::new(self.issues, sight),
+        }
+    }
 }
 
 async fn household_part(
     state: &AppState,
     id: &str,
-) -> ApiResult<Option<(HouseholdPart, automerge::AutoCommit)>> {
+) -> ApiResult<Option<(PartRead, automerge::AutoCommit)>> {
     let Some((village, mut doc)) = state.ledger.document(id).await? else {
         return Ok(None);
     };
     let Ok(view) = layout::read_household(doc.document()) else {
         return Ok(None);
     };
-    let issues = validation::validate(&view, register::today());
+    let issues = validation::validate(&view, state.clock().today());
     let members_recorded_by = view
         .members
         .keys()
@@ -162,7 +183,7 @@ async fn household_part(
         })
         .collect();
     Ok(Some((
-        HouseholdPart {
+        PartRead {
             id: id.to_owned(),
             village,
             view,
@@ -203,14 +224,16 @@ pub async fn show(
     };
     let path = FieldPath::parse(&item.path).ok();
     let place = review::describe(&household.view, &item.path);
+    // Read first, then seen: the reveal is asked (and audited) only of an item that exists.
     let (mut current, mut candidates, mut history) = (None, Vec::new(), Vec::new());
     if let Some(path) = &path {
         let kind = path.spec().kind;
         if let Some(field) = household.view.field(path) {
-            current = Some(Shown {
-                readable: field.value.readable(kind),
-                value: field.value.clone(),
-            });
+            current = Some(Shown::new(
+                &item.path,
+                field.value.clone(),
+                field.value.readable(kind),
+            ));
             let hashes: Vec<String> = field
                 .candidates
                 .iter()
@@ -220,21 +243,10 @@ pub async fn show(
             candidates = field
                 .candidates
                 .iter()
-                .enumerate()
-                .map(|(i, c)| CandidateView {
-                    number: i + 1,
-                    value: Shown {
-                        readable: c.value.readable(kind),
-                        value: c.value.clone(),
-                    },
-                    actor: c.actor.clone(),
-                    device: c.device.clone(),
-                    volunteer: c.volunteer.clone(),
-                    staff: c.staff.clone(),
-                    time: c.time,
-                    received_at: c.change.as_ref().and_then(|h| times.get(h).copied()),
-                    visit: c.visit.clone(),
-                    review: c.review.clone(),
+                .map(|c| {
+                    let shown = Shown::new(&item.path, c.value.clone(), c.value.readable(kind));
+                    let received_at = c.change.as_ref().and_then(|h| times.get(h).copied());
+                    (shown, c.clone(), received_at)
                 })
                 .collect();
         }
@@ -243,31 +255,56 @@ pub async fn show(
         let times = review::received_at(&mut conn, &hashes).await?;
         history = entries
             .into_iter()
-            .map(|entry| HistoryView {
-                readable: entry.value.as_ref().map(|v| v.readable(kind)),
-                received_at: times.get(&entry.change).copied(),
-                entry,
+            .map(|entry| {
+                let received_at = times.get(&entry.change).copied();
+                let readable = entry.value.as_ref().map(|v| v.readable(kind));
+                (HistoryStep::new(&item.path, entry, readable), received_at)
             })
             .collect();
     }
     let heads = doc.get_heads().iter().map(|h| h.to_string()).collect();
-    let reveal = principal::reveal(&state, &staff, &client, params.reveal, &id).await?;
-    let mut detail = ItemDetail {
+    let sight = principal::sight(&state, &staff, &client, params.reveal, &id).await?;
+    Ok(Json(ItemDetail {
         label: path.as_ref().map(|p| p.spec().label()),
         place,
-        current,
-        candidates,
-        history,
-        household: Some(household),
-        other_household,
+        current: current.map(|shown| Seen::new(shown, sight)),
+        candidates: candidates
+            .into_iter()
+            .enumerate()
+            .map(|(i, (shown, c, received_at))| CandidateView {
+                number: i + 1,
+                value: Seen::new(shown, sight),
+                actor: c.actor,
+                device: c.device,
+                volunteer: c.volunteer,
+                staff: c.staff,
+                time: c.time,
+                received_at,
+                visit: c.visit,
+                review: c.review,
+            })
+            .collect(),
+        history: history
+            .into_iter()
+            .map(|(step, received_at)| HistoryView {
+                step: Seen::new(step, sight),
+                received_at,
+            })
+            .collect(),
+        household: Some(household.seen(sight)),
+        other_household: other_household.map(|part| part.seen(sight)),
         heads,
-        events,
+        events: events
+            .into_iter()
+            .map(|event| EventView {
+                at: event.at,
+                who: event.who,
+                action: event.action,
+                detail: Seen::new(DecisionDetail::new(&item.path, event.detail), sight),
+            })
+            .collect(),
         item,
-    };
-    if !reveal {
-        privacy::mask_item_detail(&mut detail);
-    }
-    Ok(Json(detail))
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,13 +319,24 @@ pub struct ResolveRequest {
     pub heads: Vec<String>,
 }
 
+/// What a decision answers: the item as it now stands, and the value decided.
+#[derive(Debug, Serialize)]
+pub struct Resolved {
+    pub item: ItemRow,
+    pub value: Seen<DecidedValue>,
+    /// The field had changed since the view the decision was made on.
+    pub stale: bool,
+    /// What happened, for the staff member.
+    pub message: Message,
+}
+
 pub async fn resolve(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
     Json(request): Json<ResolveRequest>,
-) -> ApiResult<Json<ResolveOutcome>> {
+) -> ApiResult<Json<Resolved>> {
     let staff = principal::staff(
         &state,
         &headers,
@@ -307,7 +355,7 @@ pub async fn resolve(
             )));
         }
     };
-    let mut outcome = settle::resolve(
+    let outcome = settle::resolve(
         &state.ledger,
         &staff,
         &client.0,
@@ -317,8 +365,16 @@ pub async fn resolve(
         &request.heads,
     )
     .await?;
-    privacy::mask_resolve_outcome(&mut outcome);
-    Ok(Json(outcome))
+    // The answer shows the value decided masked, whoever decided it.
+    Ok(Json(Resolved {
+        value: Seen::new(
+            DecidedValue::new(&outcome.item.path, outcome.value),
+            Sight::MASKED,
+        ),
+        item: outcome.item,
+        stale: outcome.stale,
+        message: outcome.message,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -469,4 +525,127 @@ pub async fn villages(
             .open_review_items = count.open;
     }
     Ok(Json(summaries.into_values().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::access::privacy::tests::{ID_NUMBER, household, json};
+    use schema::layout::{FieldValue, HistoryEntry};
+
+    #[test]
+    fn test_review_item_of_a_disputed_poverty_attribute_shows_no_value() {
+        let (view, _) = household();
+        let path = "household.poverty_attribute".to_owned();
+        let field = view
+            .field(&FieldPath::parse(&path).unwrap())
+            .unwrap()
+            .clone();
+        let sight = Sight::MASKED;
+        let shown = |value: &FieldValue| {
+            let readable = Message::new(value.display(), value.display());
+            Seen::new(Shown::new(&path, value.clone(), readable), sight)
+        };
+        let detail = ItemDetail {
+            item: ItemRow {
+                id: "i".to_owned(),
+                kind: Kind::Conflict,
+                status: Status::Open,
+                household_id: "h".to_owned(),
+                household_number: None,
+                head_name: None,
+                other_household_id: None,
+                village: "141124100201".to_owned(),
+                path: path.clone(),
+                rule: String::new(),
+                summary: Message::new("", ""),
+                opened_at: 0,
+                updated_at: 0,
+                closed_at: None,
+            },
+            place: Message::new("", ""),
+            label: None,
+            current: Some(shown(&field.value)),
+            candidates: field
+                .candidates
+                .iter()
+                .enumerate()
+                .map(|(i, c)| CandidateView {
+                    number: i + 1,
+                    value: shown(&c.value),
+                    actor: c.actor.clone(),
+                    device: None,
+                    volunteer: None,
+                    staff: None,
+                    time: None,
+                    received_at: None,
+                    visit: None,
+                    review: None,
+                })
+                .collect(),
+            history: vec![HistoryView {
+                step: Seen::new(
+                    HistoryStep::new(
+                        &path,
+                        HistoryEntry {
+                            value: Some(FieldValue::Text("3".to_owned())),
+                            code: None,
+                            actor: "a".to_owned(),
+                            device: None,
+                            volunteer: None,
+                            staff: None,
+                            time: 0,
+                            origin: layout::ChangeOrigin::of_message(None),
+                            change: "c".to_owned(),
+                        },
+                        Some(Message::new("低保户", "Subsistence allowance")),
+                    ),
+                    sight,
+                ),
+                received_at: None,
+            }],
+            household: Some(
+                PartRead {
+                    id: "h".to_owned(),
+                    village: "141124100201".to_owned(),
+                    issues: Vec::new(),
+                    view,
+                    members_recorded_by: Default::default(),
+                }
+                .seen(sight),
+            ),
+            other_household: None,
+            heads: Vec::new(),
+            events: vec![EventView {
+                at: 0,
+                who: "staff".to_owned(),
+                action: "resolved".to_owned(),
+                detail: Seen::new(
+                    DecisionDetail::new(
+                        &path,
+                        serde_json::json!({
+                            "value": "3",
+                            "readable": {"zh": "低保户", "en": "Subsistence allowance"},
+                            "comment": "ok"
+                        }),
+                    ),
+                    sight,
+                ),
+            }],
+        };
+        let shown = json(&detail);
+        for secret in ["\"2\"", "\"3\"", "低保", "Subsistence", "\"04\"", ID_NUMBER] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(
+            detail.candidates.len(),
+            2,
+            "the candidates stay, to pick from"
+        );
+        assert_eq!(
+            serde_json::to_value(&detail.events[0].detail).unwrap()["comment"],
+            "ok"
+        );
+    }
 }

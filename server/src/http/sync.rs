@@ -6,8 +6,8 @@ use super::error::{ApiError, ApiResult};
 use super::input;
 use super::principal::{Client, bearer};
 use super::refusals::{self, Reason};
-use crate::audit::{self, Entry, Outcome};
-use crate::auth::{self, Device, TokenCheck};
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::device_tokens::{self, Device, TokenCheck};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -31,21 +31,22 @@ async fn device(
             .saying(detail)
     };
     let Some(token) = bearer(headers) else {
-        refusals::count(Reason::NoCredentials, &client.0, "sync");
+        refusals::count(Reason::NoCredentials, &client.0, "sync", state.now());
         return Err(ApiError::unauthorized());
     };
-    match auth::check_token(db, token).await? {
+    match device_tokens::check_token(db, state.clock(), token).await? {
         TokenCheck::Valid {
             device,
             assigned,
             actor,
         } => Ok((device, assigned, actor)),
         TokenCheck::Unknown => {
-            refusals::count(Reason::UnknownToken, &client.0, "sync");
+            refusals::count(Reason::UnknownToken, &client.0, "sync", state.now());
             Err(ApiError::unauthorized())
         }
         TokenCheck::Revoked { device_id, wipe } => {
-            let first = wipe && auth::revoked_device_told(db, &device_id).await?;
+            let first =
+                wipe && device_tokens::revoked_device_told(db, state.clock(), &device_id).await?;
             let detail = match (wipe, first) {
                 (true, true) => "revoked device; told to erase its data",
                 (true, false) => "revoked device, told again to erase its data",
@@ -54,7 +55,7 @@ async fn device(
             let entry = refused(detail)
                 .by(format!("device:{device_id}"), "device")
                 .on(format!("device:{device_id}"));
-            audit::record(db, entry).await?;
+            audit::record(db, entry, state.now()).await?;
             Err(revoked(wipe))
         }
     }
@@ -138,7 +139,7 @@ fn read_request(body: &[u8]) -> ApiResult<SyncRequest> {
             return Err(input::control_character(("同步请求", "sync request")));
         }
     }
-    request.actor = crate::enrollment::clean_actor(&request.actor).ok_or_else(|| {
+    request.actor = crate::access::enrollment::clean_actor(&request.actor).ok_or_else(|| {
         ApiError::bad_request(Message::new(
             "同步请求中的设备标识（actor）不是十六进制",
             "The sync request's actor is not hex",
@@ -175,7 +176,7 @@ pub async fn sync(
             .on(format!("device:{}", device.id))
             .from(&client.0)
             .saying("the request's actor is not the one the device enrolled with");
-        audit::record(state.ledger.db(), entry).await?;
+        audit::record(state.ledger.db(), entry, state.now()).await?;
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
             code: "wrong_actor",

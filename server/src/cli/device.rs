@@ -1,9 +1,13 @@
 //! `doorstep device …`: devices for operators with access to the database. Staff use the API
 //! (`/api/v1/enrollments`, `/api/v1/devices`); these do the same, audited as `operator`.
 
+use super::database_failed;
+use crate::access::devices::{self, By, DeviceError, DeviceInfo};
+use crate::access::enrollment::{self, NewCode};
+use crate::access::enrollment_code;
+use crate::clock::Clock;
+use crate::db::Db;
 use clap::Subcommand;
-use doorstep_server::db::Db;
-use doorstep_server::enrollment::{self, By, DeviceError, DeviceInfo, NewCode};
 use schema::Message;
 use schema::ids::AreaCode;
 use std::path::PathBuf;
@@ -78,11 +82,6 @@ fn failed(err: DeviceError) -> String {
     }
 }
 
-/// A database error, in both languages like every other error of these commands.
-fn database_failed(err: sqlx::Error) -> String {
-    Message::new(format!("数据库出错：{err}"), format!("database: {err}")).to_string()
-}
-
 fn line(device: &DeviceInfo) -> String {
     let state = match (device.revoked_at, device.wipe_requested) {
         (None, _) => "active".to_owned(),
@@ -108,13 +107,13 @@ fn write(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
     })
 }
 
-pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
+pub async fn run(db: &Db, clock: &Clock, command: DeviceCommand) -> Result<(), String> {
     match command {
         DeviceCommand::Add {
             villages: codes,
             name,
         } => {
-            let villages = enrollment::checked_villages(db, &villages(&codes)?)
+            let villages = devices::checked_villages(db, &villages(&codes)?)
                 .await
                 .map_err(failed)?;
             let name = if name.is_empty() {
@@ -122,7 +121,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             } else {
                 name
             };
-            let (_, token) = doorstep_server::auth::add_device(db, &name, &villages)
+            let (_, token) = crate::access::device_tokens::add_device(db, clock, &name, &villages)
                 .await
                 .map_err(|err| {
                     Message::new(
@@ -146,15 +145,15 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
                 villages: villages(&codes)?,
                 valid_hours: Some(hours),
             };
-            let issued = enrollment::create_code(db, new, &By::operator())
+            let issued = enrollment::create_code(db, clock, new, &By::operator())
                 .await
                 .map_err(failed)?;
-            let payload = enrollment::payload(server.as_deref(), &issued.code);
+            let payload = enrollment_code::payload(server.as_deref(), &issued.code);
             if let Some(path) = &qr_png {
-                write(path, &enrollment::qr_png(&payload))?;
+                write(path, &enrollment_code::qr_png(&payload))?;
             }
             if let Some(path) = &qr_svg {
-                write(path, enrollment::qr_svg(&payload).as_bytes())?;
+                write(path, enrollment_code::qr_svg(&payload).as_bytes())?;
             }
             // The code alone on standard output, for scripts; the rest is for the operator.
             println!("{}", issued.code);
@@ -172,7 +171,7 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             reason,
             keep_data,
         } => {
-            let device = enrollment::revoke(db, &id, !keep_data, &reason, &By::operator())
+            let device = devices::revoke(db, clock, &id, !keep_data, &reason, &By::operator())
                 .await
                 .map_err(failed)?;
             println!("{}", line(&device));
@@ -181,14 +180,17 @@ pub async fn run(db: &Db, command: DeviceCommand) -> Result<(), String> {
             id,
             villages: codes,
         } => {
-            let device = enrollment::set_villages(db, &id, &villages(&codes)?, &By::operator())
+            let device = devices::set_villages(db, clock, &id, &villages(&codes)?, &By::operator())
                 .await
                 .map_err(failed)?;
             println!("{}", line(&device));
         }
         DeviceCommand::List { area } => {
             let area = AreaCode::parse(&area).map_err(|err| err.message.to_string())?;
-            for device in enrollment::list(db, &area).await.map_err(database_failed)? {
+            for device in devices::list(db, clock, &area)
+                .await
+                .map_err(database_failed)?
+            {
                 println!("{}", line(&device));
             }
         }

@@ -1,9 +1,10 @@
 //! Device tokens: stored only as hashes.
 //!
-//! Tokens are 32 random bytes, so a fast hash is enough: nobody can guess one, and a stolen
-//! database does not reveal them. A device gets its token by enrolling (`enrollment.rs`), or
-//! from an operator with the database (`doorstep device add`).
+//! Tokens are 32 random bytes, so a fast hash is enough (`secrets`). A device gets its token by
+//! enrolling (`enrollment.rs`), or from an operator with the database (`doorstep device add`).
 
+use super::secrets::{random_hex, token_hash};
+use crate::clock::Clock;
 use crate::db::Db;
 use schema::ids::AreaCode;
 use sqlx::Row;
@@ -54,28 +55,15 @@ pub enum TokenCheck {
     Unknown,
 }
 
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer).expect("the operating system's random source failed");
-    hex::encode(buffer)
-}
-
-pub(crate) fn token_hash(token: &str) -> String {
-    blake3::hash(token.trim().as_bytes()).to_hex().to_string()
-}
-
 /// A new device token, shown once.
 pub(crate) fn new_token() -> String {
     format!("dsd_{}", random_hex(32))
 }
 
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
 /// Registers a device for some villages; returns its id and its token (shown once).
 pub async fn add_device(
     db: &Db,
+    clock: &Clock,
     name: &str,
     villages: &[AreaCode],
 ) -> Result<(String, String), sqlx::Error> {
@@ -86,7 +74,7 @@ pub async fn add_device(
         .bind(&id)
         .bind(name)
         .bind(token_hash(&token))
-        .bind(now())
+        .bind(clock.now_seconds())
         .execute(&mut *tx)
         .await?;
     for village in villages {
@@ -101,15 +89,19 @@ pub async fn add_device(
 }
 
 /// The device a token belongs to, if it may sync now.
-pub async fn device_by_token(db: &Db, token: &str) -> Result<Option<Device>, sqlx::Error> {
-    Ok(match check_token(db, token).await? {
+pub async fn device_by_token(
+    db: &Db,
+    clock: &Clock,
+    token: &str,
+) -> Result<Option<Device>, sqlx::Error> {
+    Ok(match check_token(db, clock, token).await? {
         TokenCheck::Valid { device, .. } => Some(device),
         TokenCheck::Revoked { .. } | TokenCheck::Unknown => None,
     })
 }
 
 /// Looks a token up, telling a revoked device's token from one never issued.
-pub async fn check_token(db: &Db, token: &str) -> Result<TokenCheck, sqlx::Error> {
+pub async fn check_token(db: &Db, clock: &Clock, token: &str) -> Result<TokenCheck, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, name, actor, revoked_at, wipe_requested, last_seen_at
          FROM device WHERE token_hash = $1",
@@ -127,7 +119,7 @@ pub async fn check_token(db: &Db, token: &str) -> Result<TokenCheck, sqlx::Error
             wipe: row.try_get::<i64, _>("wipe_requested")? != 0,
         });
     }
-    let now = now();
+    let now = clock.now_seconds();
     // The villages assigned now and those taken away lately, in one statement: every sync
     // asks.
     let mut assigned = Vec::new();
@@ -190,12 +182,73 @@ pub async fn villages_of(db: &Db, device_id: &str) -> Result<Vec<AreaCode>, sqlx
 
 /// Notes that a revoked device made contact and was told to erase its data; returns whether
 /// this was the first time.
-pub async fn revoked_device_told(db: &Db, device_id: &str) -> Result<bool, sqlx::Error> {
+pub async fn revoked_device_told(
+    db: &Db,
+    clock: &Clock,
+    device_id: &str,
+) -> Result<bool, sqlx::Error> {
     let updated =
         sqlx::query("UPDATE device SET wipe_sent_at = $1 WHERE id = $2 AND wipe_sent_at IS NULL")
-            .bind(now())
+            .bind(clock.now_seconds())
             .bind(device_id)
             .execute(&db.pool)
             .await?;
     Ok(updated.rows_affected() > 0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::access::devices::{self, By};
+    use jiff::{SignedDuration, Timestamp};
+
+    /// A village taken from a device stays writable for the grace period, then not; the clock
+    /// moves a month instead of the test waiting for it.
+    #[tokio::test]
+    async fn test_a_village_taken_from_a_device_is_writable_until_its_grace_period_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::test_sqlite(dir.path()).await;
+        crate::areas::ensure_default(&db).await.unwrap();
+        let (clock, hand) = Clock::manual(Timestamp::from_second(1_800_000_000).unwrap());
+        let kept = AreaCode::parse_village("141124100201").unwrap();
+        let taken = AreaCode::parse_village("141124100202").unwrap();
+        let (id, token) = add_device(&db, &clock, "phone", &[kept.clone(), taken.clone()])
+            .await
+            .unwrap();
+        devices::set_villages(
+            &db,
+            &clock,
+            &id,
+            std::slice::from_ref(&kept),
+            &By::operator(),
+        )
+        .await
+        .unwrap();
+        let covers_taken = || async {
+            match check_token(&db, &clock, &token).await.unwrap() {
+                TokenCheck::Valid {
+                    device, assigned, ..
+                } => {
+                    assert_eq!(
+                        assigned,
+                        std::slice::from_ref(&kept),
+                        "the feed sends only the kept one"
+                    );
+                    device.covers(taken.as_str())
+                }
+                _ => panic!("the device may sync"),
+            }
+        };
+        let listed_as_former = || async {
+            let info = devices::device(&db, &clock, &id).await.unwrap().unwrap();
+            info.former_villages == [taken.to_string()]
+        };
+        assert!(covers_taken().await && listed_as_former().await);
+        hand.advance(SignedDuration::from_secs(FORMER_VILLAGE_DAYS * 86_400 - 1));
+        assert!(covers_taken().await && listed_as_former().await);
+        hand.advance(SignedDuration::from_secs(1));
+        assert!(!covers_taken().await, "the grace period is over");
+        assert!(!listed_as_former().await);
+    }
 }

@@ -88,18 +88,18 @@ pub struct Connection {
     pub token: String,
 }
 
-struct Client {
+struct ApiClient {
     agent: ureq::Agent,
     connection: Connection,
 }
 
-impl Client {
-    fn new(connection: Connection) -> Client {
+impl ApiClient {
+    fn new(connection: Connection) -> ApiClient {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
             .build();
-        Client {
+        ApiClient {
             agent: ureq::Agent::new_with_config(config),
             connection,
         }
@@ -169,14 +169,43 @@ impl Client {
     }
 }
 
+/// `doorstep login`: reads the password from standard input, logs in and prints the session
+/// token. The HTTP client blocks, so it runs off the async workers.
+pub async fn log_in(server: String, username: String, totp: Option<String>) -> Result<(), String> {
+    let password = super::read_password()?;
+    let token =
+        tokio::task::spawn_blocking(move || login(server, &username, &password, totp.as_deref()))
+            .await
+            .map_err(thread_failed)??;
+    println!("{token}");
+    Ok(())
+}
+
+/// `doorstep review …`, off the async workers like [`log_in`]. An HTTP client of the server:
+/// it needs no database of its own.
+pub async fn review(connection: Connection, command: ReviewCommand) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || run(connection, command))
+        .await
+        .map_err(thread_failed)?
+}
+
+/// A worker thread of the command that panicked or was cancelled.
+fn thread_failed(err: tokio::task::JoinError) -> String {
+    Message::new(
+        format!("命令的工作线程失败：{err}"),
+        format!("the command's worker thread failed: {err}"),
+    )
+    .to_string()
+}
+
 /// Logs in and returns the session token.
-pub fn login(
+fn login(
     server: String,
     username: &str,
     password: &str,
     totp: Option<&str>,
 ) -> Result<String, String> {
-    let client = Client::new(Connection {
+    let client = ApiClient::new(Connection {
         server,
         token: String::new(),
     });
@@ -195,8 +224,8 @@ pub fn login(
     })
 }
 
-pub fn run(connection: Connection, command: ReviewCommand) -> Result<(), String> {
-    let client = Client::new(connection);
+fn run(connection: Connection, command: ReviewCommand) -> Result<(), String> {
+    let client = ApiClient::new(connection);
     match command {
         ReviewCommand::List {
             area,

@@ -94,9 +94,9 @@ const INSERT: &str =
     "INSERT INTO audit_log (at, actor, role, action, target, outcome, client, detail)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-fn insert(entry: &Entry) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+fn insert(entry: &Entry, at: i64) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(INSERT)
-        .bind(jiff::Timestamp::now().as_second())
+        .bind(at)
         .bind(&entry.actor)
         .bind(&entry.role)
         .bind(entry.action)
@@ -106,9 +106,9 @@ fn insert(entry: &Entry) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArgu
         .bind(&entry.detail)
 }
 
-/// Writes a record on its own. Used for refusals and reads, which have no transaction to
-/// join.
-pub async fn record(db: &Db, entry: Entry) -> Result<(), sqlx::Error> {
+/// Writes a record on its own, of an act at `at` (seconds, from the server's clock). Used for
+/// refusals and reads, which have no transaction to join.
+pub async fn record(db: &Db, entry: Entry, at: i64) -> Result<(), sqlx::Error> {
     tracing::info!(
         actor = %entry.actor,
         action = entry.action,
@@ -116,14 +116,14 @@ pub async fn record(db: &Db, entry: Entry) -> Result<(), sqlx::Error> {
         outcome = entry.outcome.as_str(),
         "audit"
     );
-    insert(&entry).execute(&db.pool).await?;
+    insert(&entry, at).execute(&db.pool).await?;
     Ok(())
 }
 
 /// Writes a record inside the transaction of the act it records, so that one does not
-/// happen without the other.
-pub async fn record_in(conn: &mut AnyConnection, entry: Entry) -> Result<(), sqlx::Error> {
-    insert(&entry).execute(conn).await?;
+/// happen without the other; `at` is the act's time.
+pub async fn record_in(conn: &mut AnyConnection, entry: Entry, at: i64) -> Result<(), sqlx::Error> {
+    insert(&entry, at).execute(conn).await?;
     Ok(())
 }
 
