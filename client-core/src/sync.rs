@@ -9,7 +9,10 @@ use crate::error::Error as StoreError;
 use crate::store::Store;
 use automerge::ChangeHash;
 use schema::Message;
+use schema::enrollment::{EnrollRequest, EnrollResponse, QrPayload};
+use schema::error_code::ErrorCode;
 use schema::ids::{AreaCode, HouseholdId};
+use schema::quarantine::Rule;
 use schema::wire::{
     self, Cursor, ErrorBody, Payload, RejectCode, SyncRequest, SyncResponse, Upload, UploadOutcome,
 };
@@ -28,8 +31,6 @@ const FULL_HISTORY_PREFIX: &str = "sync.full_history.";
 /// Set when the server revoked this device and its data was erased: what the app shows
 /// instead of the household list.
 const REVOKED_KEY: &str = "sync.revoked";
-/// The error code of a 401 that tells a revoked device to erase its data.
-pub const DEVICE_REVOKED: &str = "device_revoked";
 /// Upload bytes per round, so one request finishes on a slow link.
 const UPLOAD_BYTES_PER_ROUND: usize = 256 * 1024;
 /// A sync that needs more rounds than this is stopped and reported; the next one goes on.
@@ -168,8 +169,8 @@ pub struct Rejection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quarantine {
     pub household: String,
-    /// The rule broken, as the server names it (`out_of_scope`, `moves_household`, …).
-    pub rule: String,
+    /// The rule broken.
+    pub rule: Rule,
     pub reason: Message,
     /// How many of the changes sent were held.
     pub changes: u32,
@@ -234,60 +235,6 @@ pub struct Enrollment {
     pub villages: Vec<String>,
 }
 
-/// The server's answer to `POST /api/v1/enroll`.
-#[derive(Debug, Deserialize)]
-struct Enrolled {
-    device_token: String,
-    device_id: String,
-    volunteer: String,
-    villages: Vec<String>,
-    #[serde(default)]
-    member_key_secret: Option<String>,
-}
-
-/// Reads what a volunteer typed or scanned: a bare code, or the QR code's
-/// `doorstep:enroll?server=<url>&code=<code>`. Returns the server it names, if any, and the
-/// code.
-pub fn read_enrollment(input: &str) -> (Option<String>, String) {
-    let input = input.trim();
-    let Some(query) = input.strip_prefix("doorstep:enroll?") else {
-        return (None, input.to_owned());
-    };
-    let mut server = None;
-    let mut code = String::new();
-    for pair in query.split('&') {
-        match pair.split_once('=') {
-            Some(("server", value)) => server = Some(percent_decode(value)),
-            Some(("code", value)) => code = percent_decode(value),
-            _ => {}
-        }
-    }
-    (server, code)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Enrolls this device with a one-time code (typed, or the QR code's text): exchanges it
 /// for a device token bound to this store's actor, then connects the store as
 /// [`connect`] does and takes the volunteer's name and villages. `server` is needed when
@@ -298,7 +245,10 @@ pub fn enroll(
     input: &str,
     device_name: Option<&str>,
 ) -> Result<Enrollment, SyncError> {
-    let (named, code) = read_enrollment(input);
+    let QrPayload {
+        server: named,
+        code,
+    } = QrPayload::read(input);
     let server = server
         .map(str::to_owned)
         .or(named)
@@ -321,16 +271,17 @@ pub fn enroll(
         .into());
     }
     let profile = store.profile();
-    let body = serde_json::json!({
-        "code": code.trim(),
-        "actor": store.actor(),
-        "device_name": device_name.unwrap_or(&profile.device),
-    });
+    let body = EnrollRequest {
+        actor: store.actor(),
+        code: code.trim().to_owned(),
+        device_name: Some(device_name.unwrap_or(&profile.device).to_owned()),
+    };
+    let body = serde_json::to_vec(&body).map_err(|err| SyncError::BadResponse(err.to_string()))?;
     let agent = crate::transport::agent(Timeouts::default());
     let mut response = agent
         .post(&format!("{server}/api/v1/enroll"))
         .header("Content-Type", "application/json")
-        .send(body.to_string().as_bytes())
+        .send(&body[..])
         .map_err(crate::transport::failure)?;
     let status = response.status().as_u16();
     let answer = response
@@ -342,7 +293,7 @@ pub fn enroll(
     if status != 200 {
         return Err(server_error(status, &answer));
     }
-    let enrolled: Enrolled =
+    let enrolled: EnrollResponse =
         serde_json::from_slice(&answer).map_err(|err| SyncError::BadResponse(err.to_string()))?;
     let villages: Vec<AreaCode> = enrolled
         .villages
@@ -708,7 +659,7 @@ fn refused_update(household: &HouseholdId, err: StoreError) -> SyncError {
 /// The message of a 401 that tells this device it was revoked and must erase its data.
 fn revocation(status: u16, body: &[u8]) -> Option<Message> {
     let error = serde_json::from_slice::<ErrorBody>(body).ok()?;
-    (status == 401 && error.error == DEVICE_REVOKED).then_some(error.message)
+    (status == 401 && error.error == ErrorCode::DeviceRevoked).then_some(error.message)
 }
 
 /// Erases the store of a revoked device and remembers why, for the app to say so.
@@ -788,40 +739,20 @@ mod tests {
     }
 
     #[test]
-    fn test_a_scanned_qr_code_names_the_server_and_a_typed_code_does_not() {
-        assert_eq!(
-            read_enrollment(" ABCD-EFGH-JKMN-PQRS "),
-            (None, "ABCD-EFGH-JKMN-PQRS".to_owned())
-        );
-        assert_eq!(
-            read_enrollment(
-                "doorstep:enroll?server=https%3A%2F%2Fcounty.example%3A8443%2Fdoorstep&code=ABCD-EFGH-JKMN-PQRS"
-            ),
-            (
-                Some("https://county.example:8443/doorstep".to_owned()),
-                "ABCD-EFGH-JKMN-PQRS".to_owned()
-            )
-        );
-        // A stray `%` is taken as it is rather than dropped.
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("%E6%9D%8E"), "李");
-    }
-
-    #[test]
     fn test_only_a_401_device_revoked_erases_the_device() {
         let body = |code: &str| {
             serde_json::to_vec(&ErrorBody {
-                error: code.to_owned(),
+                error: code.into(),
                 message: Message::new("已撤销", "Revoked"),
             })
             .unwrap()
         };
         assert_eq!(
-            revocation(401, &body(DEVICE_REVOKED)),
+            revocation(401, &body("device_revoked")),
             Some(Message::new("已撤销", "Revoked"))
         );
         assert_eq!(revocation(401, &body("unauthorized")), None);
-        assert_eq!(revocation(403, &body(DEVICE_REVOKED)), None);
+        assert_eq!(revocation(403, &body("device_revoked")), None);
         assert_eq!(revocation(401, b"<html>device_revoked</html>"), None);
     }
 }

@@ -6,7 +6,9 @@
 //! the feed. Every message can be sent again without effect, so any request may be retried.
 //! `docs/PROTOCOL.md` is the full description; the doc comments here are its summary.
 
+use crate::error_code::ErrorCode;
 use crate::message::Message;
+use crate::quarantine::Rule;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 
@@ -119,11 +121,11 @@ pub enum UploadOutcome {
     /// every change of the upload: the accepted ones in the document, whose heads are
     /// `heads` (empty when it has no document yet), the others in quarantine, `held` (32-byte
     /// hashes). The device counts both as confirmed, so it stops sending them, and shows
-    /// `reason`; `rule` is its stable code (`out_of_scope`, `moves_household`, …).
+    /// `reason`; `rule` is the rule broken.
     Quarantined {
         heads: Vec<Bytes>,
         held: Vec<Bytes>,
-        rule: String,
+        rule: Rule,
         reason: Message,
     },
 }
@@ -158,7 +160,7 @@ pub enum Payload {
 /// An error body, for every 4xx and 5xx the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub error: String,
+    pub error: ErrorCode,
     pub message: Message,
 }
 
@@ -292,7 +294,7 @@ mod tests {
                     outcome: UploadOutcome::Quarantined {
                         heads: vec![Bytes::from(vec![6; 32])],
                         held: vec![Bytes::from(vec![5; 32])],
-                        rule: "moves_household".into(),
+                        rule: Rule::MovesHousehold,
                         reason: Message::new("不能迁户", "Cannot move a household"),
                     },
                 },

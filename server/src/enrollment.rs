@@ -17,6 +17,7 @@ use crate::auth::{self, FORMER_VILLAGE_DAYS};
 use crate::db::Db;
 use crate::{areas, db};
 use schema::Message;
+use schema::enrollment::QrPayload;
 use schema::ids::AreaCode;
 use serde::Serialize;
 use sqlx::Row;
@@ -30,8 +31,6 @@ pub const MAX_VALID_HOURS: i64 = 14 * 24;
 pub const CODE_LENGTH: usize = 16;
 /// The most villages one device may cover: a township's worth.
 pub const MAX_VILLAGES: usize = 100;
-/// The scheme of the text a QR code carries.
-pub const PAYLOAD_PREFIX: &str = "doorstep:enroll?";
 
 /// Crockford's base32: no I, L, O or U, so nothing reads as another character.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -152,25 +151,11 @@ fn code_hash(canonical: &str) -> String {
 /// What a QR code carries: `doorstep:enroll?server=<url>&code=<code>`, so one scan sets
 /// up the phone; or the bare code when the server's address is not known.
 pub fn payload(server: Option<&str>, code: &str) -> String {
-    match server.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(server) => format!(
-            "{PAYLOAD_PREFIX}server={}&code={code}",
-            percent_encode(server.trim_end_matches('/'))
-        ),
-        None => code.to_owned(),
+    QrPayload {
+        server: server.map(str::to_owned),
+        code: code.to_owned(),
     }
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    .encode()
 }
 
 fn qr(payload: &str) -> qrcode::QrCode {
