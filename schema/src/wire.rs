@@ -142,6 +142,27 @@ pub enum RejectCode {
     Invalid,
 }
 
+impl RejectCode {
+    pub const ALL: [RejectCode; 3] = [
+        RejectCode::OutOfScope,
+        RejectCode::MissingHistory,
+        RejectCode::Invalid,
+    ];
+
+    /// The code as it is on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::OutOfScope => "out_of_scope",
+            RejectCode::MissingHistory => "missing_history",
+            RejectCode::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<RejectCode> {
+        RejectCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentUpdate {
     pub household: String,
@@ -348,6 +369,15 @@ mod tests {
         let response: SyncResponse = decode(&encode(&older).unwrap()).unwrap();
         assert_eq!(response.villages, None);
         assert_eq!(response.cursor.feed, 3);
+    }
+
+    #[test]
+    fn test_a_reject_code_is_its_wire_string() {
+        for code in RejectCode::ALL {
+            let text = serde_json::to_string(&code).unwrap();
+            assert_eq!(text, format!("\"{}\"", code.as_str()));
+            assert_eq!(RejectCode::parse(code.as_str()), Some(code));
+        }
     }
 
     #[test]

@@ -82,25 +82,17 @@ impl Store {
         Ok(())
     }
 
-    /// Every setting whose key starts with `prefix`, with the prefix removed.
-    pub fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
-        let inner = self.lock();
-        let full = format!("setting.{prefix}");
-        let mut statement = inner.conn.prepare(
-            "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
-        )?;
-        let rows = statement.query_map([&full], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })?;
-        rows.map(|row| {
-            let (key, value) = row?;
-            Ok((key[full.len()..].to_owned(), value))
-        })
-        .collect()
+    /// The store's database, for the sync client's own tables (`sync_state`,
+    /// `sync_household`), under the store's lock.
+    pub(crate) fn with_connection<T>(
+        &self,
+        work: impl FnOnce(&mut rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
+        work(&mut self.lock().conn)
     }
 
     /// Erases everything this device holds (households, changes, the index, the profile,
-    /// villages, settings) and gives it a fresh actor, as for a new install: what a revoked
+    /// villages, settings, sync state) and gives it a fresh actor, as for a new install: what a revoked
     /// device does. The file is rebuilt and its write-ahead log emptied, so the erased data
     /// does not linger in free pages.
     pub fn wipe(&self) -> Result<()> {
@@ -113,6 +105,8 @@ impl Store {
              DELETE FROM document_change;
              DELETE FROM household_index;
              DELETE FROM document;
+             DELETE FROM sync_household;
+             DELETE FROM sync_state;
              DELETE FROM meta;",
         )?;
         db::set_meta(&tx, "actor", &actor.to_hex_string())?;
