@@ -293,7 +293,7 @@ mod tests {
             state,
             (42, "h9".into(), 7, "已撤销".into(), "Revoked".into())
         );
-        type Note = (
+        type NoteRow = (
             String,
             i64,
             Option<String>,
@@ -301,7 +301,7 @@ mod tests {
             Option<String>,
             Option<i64>,
         );
-        let notes: Vec<Note> = conn
+        let notes: Vec<NoteRow> = conn
             .prepare(
                 "SELECT household_id, full_history, rejected_code, rejected_en,
                         quarantined_rule, quarantined_changes
