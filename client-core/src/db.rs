@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// The on-device schema version this code writes (`PRAGMA user_version`).
-const DB_VERSION: i64 = 3;
+const DB_VERSION: i64 = 4;
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -44,8 +44,11 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     if version < 3 {
         conn.execute_batch(UPGRADE_TO_3)?;
     }
+    if version < 4 {
+        conn.execute_batch(UPGRADE_TO_4)?;
+    }
     debug_assert_eq!(
-        DB_VERSION, 3,
+        DB_VERSION, 4,
         "add the upgrade step for the new version above"
     );
     Ok(())
@@ -153,6 +156,75 @@ const UPGRADE_TO_3: &str = "BEGIN;
     PRAGMA user_version = 3;
     COMMIT;";
 
+/// Version 4 gives the sync client's state tables of its own: where the device is in the
+/// server's feed, whether it was revoked, and its notes on households (sent with their whole
+/// history, refused, held in quarantine). Until now they were JSON texts among the settings
+/// (`setting.sync.*` in `meta`); an existing device's are carried over.
+const UPGRADE_TO_4: &str = "BEGIN;
+    CREATE TABLE sync_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        -- where the device is in the server's feed; NULL before its first completed download
+        cursor_feed INTEGER,
+        cursor_download_after TEXT,
+        -- set when the server revoked this device and its data was erased
+        revoked_at INTEGER,
+        revoked_zh TEXT,
+        revoked_en TEXT
+    );
+    -- No reference to document: a note can outlive its household on the device.
+    CREATE TABLE sync_household (
+        household_id TEXT PRIMARY KEY,
+        -- the server lacked the history of an upload: send every change next time
+        full_history INTEGER NOT NULL DEFAULT 0,
+        -- the server refused the last upload
+        rejected_code TEXT,
+        rejected_zh TEXT,
+        rejected_en TEXT,
+        -- the server holds changes of the last upload in quarantine
+        quarantined_rule TEXT,
+        quarantined_zh TEXT,
+        quarantined_en TEXT,
+        quarantined_changes INTEGER
+    ) WITHOUT ROWID;
+    INSERT INTO sync_state (id, cursor_feed, cursor_download_after)
+        SELECT 1, json_extract(value, '$.feed'), json_extract(value, '$.download_after')
+        FROM meta
+        WHERE key = 'setting.sync.cursor' AND json_valid(value)
+          AND json_type(value, '$.feed') = 'integer';
+    INSERT INTO sync_state (id, revoked_at, revoked_zh, revoked_en)
+        SELECT 1, json_extract(value, '$.at'), json_extract(value, '$.message.zh'),
+               json_extract(value, '$.message.en')
+        FROM meta
+        WHERE key = 'setting.sync.revoked' AND json_valid(value)
+        ON CONFLICT (id) DO UPDATE SET revoked_at = excluded.revoked_at,
+            revoked_zh = excluded.revoked_zh, revoked_en = excluded.revoked_en;
+    INSERT INTO sync_household (household_id, full_history)
+        SELECT substr(key, length('setting.sync.full_history.') + 1), 1
+        FROM meta
+        WHERE substr(key, 1, length('setting.sync.full_history.')) = 'setting.sync.full_history.';
+    INSERT INTO sync_household (household_id, rejected_code, rejected_zh, rejected_en)
+        SELECT substr(key, length('setting.sync.rejected.') + 1), json_extract(value, '$.code'),
+               json_extract(value, '$.reason.zh'), json_extract(value, '$.reason.en')
+        FROM meta
+        WHERE substr(key, 1, length('setting.sync.rejected.')) = 'setting.sync.rejected.'
+          AND json_valid(value)
+        ON CONFLICT (household_id) DO UPDATE SET rejected_code = excluded.rejected_code,
+            rejected_zh = excluded.rejected_zh, rejected_en = excluded.rejected_en;
+    INSERT INTO sync_household (household_id, quarantined_rule, quarantined_zh,
+            quarantined_en, quarantined_changes)
+        SELECT substr(key, length('setting.sync.quarantined.') + 1),
+               json_extract(value, '$.rule'), json_extract(value, '$.reason.zh'),
+               json_extract(value, '$.reason.en'), json_extract(value, '$.changes')
+        FROM meta
+        WHERE substr(key, 1, length('setting.sync.quarantined.')) = 'setting.sync.quarantined.'
+          AND json_valid(value)
+        ON CONFLICT (household_id) DO UPDATE SET quarantined_rule = excluded.quarantined_rule,
+            quarantined_zh = excluded.quarantined_zh, quarantined_en = excluded.quarantined_en,
+            quarantined_changes = excluded.quarantined_changes;
+    DELETE FROM meta WHERE substr(key, 1, length('setting.sync.')) = 'setting.sync.';
+    PRAGMA user_version = 4;
+    COMMIT;";
+
 pub fn get_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([key], |row| row.get(0))
@@ -168,6 +240,32 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<(
     Ok(())
 }
 
+/// Sync state as a version 3 store kept it, among the settings: a connection, a cursor, a
+/// revocation, and notes on two households.
+#[cfg(test)]
+pub(crate) const VERSION_3_SYNC_SETTINGS: &str = r#"INSERT INTO meta (key, value) VALUES
+    ('setting.server', 'https://county.example'),
+    ('setting.token', 'secret'),
+    ('setting.sync.cursor', '{"feed":42,"download_after":"h9"}'),
+    ('setting.sync.revoked', '{"at":7,"message":{"zh":"已撤销","en":"Revoked"}}'),
+    ('setting.sync.full_history.h1', '1'),
+    ('setting.sync.rejected.h1',
+     '{"household":"h1","code":"missing_history","reason":{"zh":"缺少历史","en":"missing"}}'),
+    ('setting.sync.quarantined.h2',
+     '{"household":"h2","rule":"out_of_scope","reason":{"zh":"不在本村","en":"village"},"changes":3}');"#;
+
+/// A store file as version 3 of this code left it, holding what `rows` inserts.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn create_version_3(path: &Path, rows: &str) {
+    let conn = Connection::open(path).unwrap();
+    configure(&conn).unwrap();
+    for step in [UPGRADE_TO_1, UPGRADE_TO_2, UPGRADE_TO_3] {
+        conn.execute_batch(step).unwrap();
+    }
+    conn.execute_batch(rows).unwrap();
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -175,6 +273,84 @@ mod tests {
 
     /// A `document_change` row: household, seq, bytes, unsynced hash.
     type ChangeRow = (String, i64, Vec<u8>, Option<Vec<u8>>);
+
+    #[test]
+    fn test_a_version_3_store_keeps_its_sync_state_in_the_new_tables_on_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        create_version_3(&path, VERSION_3_SYNC_SETTINGS);
+        let conn = open(&path).unwrap();
+
+        let state: (i64, String, i64, String, String) = conn
+            .query_row(
+                "SELECT cursor_feed, cursor_download_after, revoked_at, revoked_zh, revoked_en
+                 FROM sync_state",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            state,
+            (42, "h9".into(), 7, "已撤销".into(), "Revoked".into())
+        );
+        type NoteRow = (
+            String,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        );
+        let notes: Vec<NoteRow> = conn
+            .prepare(
+                "SELECT household_id, full_history, rejected_code, rejected_en,
+                        quarantined_rule, quarantined_changes
+                 FROM sync_household ORDER BY household_id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            notes,
+            vec![
+                (
+                    "h1".into(),
+                    1,
+                    Some("missing_history".into()),
+                    Some("missing".into()),
+                    None,
+                    None
+                ),
+                (
+                    "h2".into(),
+                    0,
+                    None,
+                    None,
+                    Some("out_of_scope".into()),
+                    Some(3)
+                ),
+            ]
+        );
+        let left: Vec<String> = conn
+            .prepare("SELECT key FROM meta ORDER BY key")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(left, vec!["setting.server", "setting.token"]);
+    }
 
     #[test]
     fn test_a_version_1_store_keeps_its_changes_and_unsynced_marks_on_upgrade() {

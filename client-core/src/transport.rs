@@ -1,13 +1,27 @@
-//! How a sync request reaches the server: the `Transport` trait the sync client posts
-//! through, and the HTTP(S) one a phone uses, with timeouts for a 2G link and failures told
-//! apart by what the volunteer can do about them.
+//! How the device's requests reach the server: the `Transport` trait the sync client and
+//! enrollment post through, and the HTTP(S) one a phone uses, with timeouts for a 2G link
+//! and failures told apart by what the volunteer can do about them.
 
 use schema::wire;
 use std::time::Duration;
 
-/// How a request reaches the server. Tests swap in one that cuts the link.
+/// The largest enrollment answer read: a token, a name and a township's villages.
+const MAX_ENROLLMENT_ANSWER_BYTES: u64 = 1024 * 1024;
+
+/// How a request reaches the server. Tests swap in one that cuts the link, or a server in
+/// memory.
 pub trait Transport {
+    /// A sync round: the wire body (`schema::wire`), with the device token.
     fn post(&self, url: &str, token: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError>;
+
+    /// An enrollment: the JSON of `POST /api/v1/enroll`, without a token, since the device
+    /// has none yet. A link that only carries sync rounds (most test links) refuses it.
+    fn enroll(&self, url: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let _ = body;
+        Err(TransportError::Network(format!(
+            "this link carries sync rounds only, not an enrollment at {url}"
+        )))
+    }
 }
 
 /// Why a request got no answer, by what helps: waiting and trying again, or nothing the
@@ -111,19 +125,41 @@ impl Transport for HttpTransport {
             .limit(wire::MAX_DECODED_BYTES as u64)
             .read_to_vec()
             .map_err(failure)?;
-        if status == 200 {
-            Ok(bytes)
-        } else {
-            Err(TransportError::Status {
-                status,
-                body: bytes,
-            })
-        }
+        answer(status, bytes)
+    }
+
+    fn enroll(&self, url: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let mut response = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(&body[..])
+            .map_err(failure)?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ENROLLMENT_ANSWER_BYTES)
+            .read_to_vec()
+            .map_err(failure)?;
+        answer(status, bytes)
+    }
+}
+
+/// A 200's body, or the refusal with its status.
+fn answer(status: u16, bytes: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+    if status == 200 {
+        Ok(bytes)
+    } else {
+        Err(TransportError::Status {
+            status,
+            body: bytes,
+        })
     }
 }
 
 /// An HTTP agent with these timeouts that hands back every status as it came.
-pub(crate) fn agent(timeouts: Timeouts) -> ureq::Agent {
+fn agent(timeouts: Timeouts) -> ureq::Agent {
     ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .timeout_connect(Some(timeouts.connect))
@@ -136,7 +172,7 @@ pub(crate) fn agent(timeouts: Timeouts) -> ureq::Agent {
 }
 
 /// Sorts a failed request by what the volunteer can do about it.
-pub(crate) fn failure(err: ureq::Error) -> TransportError {
+fn failure(err: ureq::Error) -> TransportError {
     let detail = err.to_string();
     match err {
         ureq::Error::Timeout(_) => TransportError::NotAnswering(detail),

@@ -8,6 +8,7 @@ use doorstep_client_core::Store;
 use doorstep_client_core::sync::{self, Transport, TransportError};
 use schema::Message;
 use schema::ids::{AreaCode, HouseholdId, MemberKey};
+use schema::quarantine::Rule;
 use schema::wire::{
     self, Cursor, DocumentUpdate, Payload, RejectCode, SyncRequest, SyncResponse, UploadOutcome,
     UploadResult,
@@ -107,7 +108,7 @@ impl Transport for Server {
                         outcome: UploadOutcome::Quarantined {
                             heads: vec![],
                             held,
-                            rule: "out_of_scope".into(),
+                            rule: Rule::OutOfScope,
                             reason: Message::new("不在本设备的村", "Not in this device's villages"),
                         },
                     };

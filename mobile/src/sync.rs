@@ -96,7 +96,7 @@ impl From<core_sync::SyncReport> for SyncReport {
                 .into_iter()
                 .map(|q| Quarantine {
                     household: q.household,
-                    rule: q.rule,
+                    rule: q.rule.as_str().to_owned(),
                     reason: q.reason.into(),
                     changes: q.changes,
                 })

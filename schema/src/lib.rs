@@ -4,11 +4,14 @@
 //! compute the same validation, the same member keys and the same document layout.
 
 pub mod codes;
+pub mod enrollment;
+pub mod error_code;
 pub mod fields;
 pub mod id_number;
 pub mod ids;
 pub mod layout;
 pub mod message;
+pub mod quarantine;
 pub mod search;
 pub mod shape;
 pub mod validation;

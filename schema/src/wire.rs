@@ -6,7 +6,9 @@
 //! the feed. Every message can be sent again without effect, so any request may be retried.
 //! `docs/PROTOCOL.md` is the full description; the doc comments here are its summary.
 
+use crate::error_code::ErrorCode;
 use crate::message::Message;
+use crate::quarantine::Rule;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 
@@ -119,11 +121,11 @@ pub enum UploadOutcome {
     /// every change of the upload: the accepted ones in the document, whose heads are
     /// `heads` (empty when it has no document yet), the others in quarantine, `held` (32-byte
     /// hashes). The device counts both as confirmed, so it stops sending them, and shows
-    /// `reason`; `rule` is its stable code (`out_of_scope`, `moves_household`, …).
+    /// `reason`; `rule` is the rule broken.
     Quarantined {
         heads: Vec<Bytes>,
         held: Vec<Bytes>,
-        rule: String,
+        rule: Rule,
         reason: Message,
     },
 }
@@ -138,6 +140,27 @@ pub enum RejectCode {
     MissingHistory,
     /// The bytes are not valid Automerge changes, or not a household.
     Invalid,
+}
+
+impl RejectCode {
+    pub const ALL: [RejectCode; 3] = [
+        RejectCode::OutOfScope,
+        RejectCode::MissingHistory,
+        RejectCode::Invalid,
+    ];
+
+    /// The code as it is on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::OutOfScope => "out_of_scope",
+            RejectCode::MissingHistory => "missing_history",
+            RejectCode::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<RejectCode> {
+        RejectCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,7 +181,7 @@ pub enum Payload {
 /// An error body, for every 4xx and 5xx the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub error: String,
+    pub error: ErrorCode,
     pub message: Message,
 }
 
@@ -292,7 +315,7 @@ mod tests {
                     outcome: UploadOutcome::Quarantined {
                         heads: vec![Bytes::from(vec![6; 32])],
                         held: vec![Bytes::from(vec![5; 32])],
-                        rule: "moves_household".into(),
+                        rule: Rule::MovesHousehold,
                         reason: Message::new("不能迁户", "Cannot move a household"),
                     },
                 },
@@ -346,6 +369,15 @@ mod tests {
         let response: SyncResponse = decode(&encode(&older).unwrap()).unwrap();
         assert_eq!(response.villages, None);
         assert_eq!(response.cursor.feed, 3);
+    }
+
+    #[test]
+    fn test_a_reject_code_is_its_wire_string() {
+        for code in RejectCode::ALL {
+            let text = serde_json::to_string(&code).unwrap();
+            assert_eq!(text, format!("\"{}\"", code.as_str()));
+            assert_eq!(RejectCode::parse(code.as_str()), Some(code));
+        }
     }
 
     #[test]

@@ -24,15 +24,17 @@ use crate::access::privacy;
 use crate::db::{Backend, rows_per_statement};
 use crate::documents::{Ledger, LedgerError};
 use crate::http::error::ApiError;
-use crate::screen::{self, Refusal, Rule};
+use crate::screen::{self, Refusal};
 use crate::settle;
 use crate::vault::Vault;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, Automerge, Change, ChangeHash, ROOT, ReadDoc, Value};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::fields::FieldPath;
 use schema::ids::AreaCode;
 use schema::layout::{self, ActorInfo, FieldValue};
+use schema::quarantine::Rule;
 use schema::wire::{Bytes, UploadOutcome};
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
@@ -277,7 +279,7 @@ impl Screened {
                     .iter()
                     .map(|(c, _)| Bytes::from(c.hash().as_ref().to_vec()))
                     .collect(),
-                rule: root.rule.as_str().to_owned(),
+                rule: root.rule,
                 reason: root.reason.clone(),
             },
             (outcome, _) => outcome,
@@ -495,7 +497,7 @@ pub struct Item {
     pub device_name: Option<String>,
     /// The Automerge actor that wrote it.
     pub actor: String,
-    pub rule: String,
+    pub rule: Rule,
     pub reason: Message,
     /// The change it builds on and waits for, when that is why it is held.
     pub waits_for: Option<String>,
@@ -514,6 +516,10 @@ const ITEM_COLUMNS: &str = "q.hash, q.household_id, q.village, q.device_id, d.na
 
 fn item_row(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
     let status: String = row.try_get("status")?;
+    let rule: String = row.try_get("rule")?;
+    // Only `Rule::as_str` writes the column.
+    let rule = Rule::parse(&rule)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown quarantine rule {rule:?}").into()))?;
     Ok(Item {
         id: row.try_get("hash")?,
         household_id: row.try_get("household_id")?,
@@ -521,7 +527,7 @@ fn item_row(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
         device_id: row.try_get("device_id")?,
         device_name: row.try_get("device_name")?,
         actor: row.try_get("actor")?,
-        rule: row.try_get("rule")?,
+        rule,
         reason: Message::new(
             row.try_get::<String, _>("reason_zh")?,
             row.try_get::<String, _>("reason_en")?,
@@ -780,7 +786,7 @@ impl From<QuarantineError> for ApiError {
             QuarantineError::NotFound(message) => ApiError::not_found(message),
             QuarantineError::Conflict(message) => ApiError {
                 status: axum::http::StatusCode::CONFLICT,
-                code: "conflict",
+                code: ErrorCode::Conflict,
                 message,
             },
             QuarantineError::Ledger(err) => err.into(),

@@ -23,6 +23,7 @@ use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};
 use schema::Message;
 use schema::fields::{Entity, FieldKind, FieldPath};
 use schema::layout::ChangeOrigin;
+use schema::quarantine::Rule;
 use schema::shape;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -34,80 +35,6 @@ const ACTORS_PREFIX: &str = "actors.";
 const ERASED_RECORD_FIELDS: usize = 3;
 /// Keys quoted in a reason are cut to this many characters: a hostile key can be long.
 const QUOTED_KEY_CHARS: usize = 80;
-
-/// Why a change was refused, as a stable code: stored with the quarantined change, shown to
-/// the device and to staff, and filtered on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Rule {
-    /// The household is in a village the device does not cover.
-    OutOfScope,
-    /// Sets `household.village` on a household that already has one.
-    MovesHousehold,
-    /// Deletes the household's identity (`household.id`, `.village`, `.created_at`,
-    /// `schema_version`), or clears every field it has.
-    DeletesHousehold,
-    /// Clears every field of a member, visit, training or subsidy at once.
-    ErasesRecord,
-    /// Writes `household.merged_into`: merging is county staff's.
-    MergesHousehold,
-    /// Writes a field the system sets once (`household.id`, `created_at`, a visit's
-    /// device, volunteer or start) after it was set.
-    SystemField,
-    /// Writes an `actors.<actor>.staff` entry: the name of a county staff member.
-    StaffEntry,
-    /// Writes another actor's `actors.<actor>.*` entry, or deletes one.
-    ActorEntry,
-    /// Carries a review decision's message (`review <item>`).
-    ReviewResolution,
-    /// Is authored by an actor the document knows as a county staff member's.
-    StaffActor,
-    /// Writes outside the flat root map, or something other than a plain value.
-    NotAField,
-    /// Writes a key that is no field of the layout.
-    UnknownKey,
-    /// Builds on a change that is refused or in quarantine.
-    Waits,
-}
-
-impl Rule {
-    pub const ALL: [Rule; 13] = [
-        Rule::OutOfScope,
-        Rule::MovesHousehold,
-        Rule::DeletesHousehold,
-        Rule::ErasesRecord,
-        Rule::MergesHousehold,
-        Rule::SystemField,
-        Rule::StaffEntry,
-        Rule::ActorEntry,
-        Rule::ReviewResolution,
-        Rule::StaffActor,
-        Rule::NotAField,
-        Rule::UnknownKey,
-        Rule::Waits,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::OutOfScope => "out_of_scope",
-            Rule::MovesHousehold => "moves_household",
-            Rule::DeletesHousehold => "deletes_household",
-            Rule::ErasesRecord => "erases_record",
-            Rule::MergesHousehold => "merges_household",
-            Rule::SystemField => "system_field",
-            Rule::StaffEntry => "staff_entry",
-            Rule::ActorEntry => "actor_entry",
-            Rule::ReviewResolution => "review_resolution",
-            Rule::StaffActor => "staff_actor",
-            Rule::NotAField => "not_a_field",
-            Rule::UnknownKey => "unknown_key",
-            Rule::Waits => "waits",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Rule> {
-        Rule::ALL.into_iter().find(|rule| rule.as_str() == code)
-    }
-}
 
 /// A refused change: the rule it broke and what to tell the volunteer and staff.
 #[derive(Debug, Clone, PartialEq)]

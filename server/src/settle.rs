@@ -19,6 +19,7 @@ use crate::review::{self, ItemRow, Kind, Status};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, ROOT, ReadDoc, Value};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::fields::{FieldKind, FieldPath};
 use schema::ids::AreaCode;
 use schema::layout::{self, ActorInfo, FieldValue};
@@ -624,7 +625,7 @@ impl From<ReviewError> for ApiError {
             ReviewError::Refused(message) => ApiError::bad_request(message),
             ReviewError::Stale(message) => ApiError {
                 status: axum::http::StatusCode::CONFLICT,
-                code: "stale",
+                code: ErrorCode::Stale,
                 message,
             },
             ReviewError::Ledger(err) => err.into(),

@@ -836,11 +836,7 @@ fn ingest_run(
             });
             jobs.push((base, uploaded));
         }
-        let cursor: Option<Cursor> = device
-            .store
-            .setting("sync.cursor")
-            .unwrap()
-            .and_then(|json| serde_json::from_str(&json).ok());
+        let cursor: Option<Cursor> = sync::cursor(&device.store).unwrap();
         day_only_uploads.push(SyncRequest {
             protocol: wire::PROTOCOL_VERSION,
             actor: device.store.actor(),

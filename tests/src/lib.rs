@@ -525,7 +525,7 @@ pub fn field_bin() -> PathBuf {
             "build",
             "--quiet",
             "-p",
-            "doorstep-client-core",
+            "doorstep-field",
             "--bin",
             "doorstep-field",
         ]);

@@ -4,10 +4,10 @@
 //! `XXXX-XXXX-XXXX-XXXX` and in a QR code: short enough to type on a phone, far too many to
 //! guess within its lifetime. Only its hash is stored.
 
+use schema::enrollment::QrPayload;
+
 /// Characters in a code, without the hyphens.
 pub const CODE_LENGTH: usize = 16;
-/// The scheme of the text a QR code carries.
-pub const PAYLOAD_PREFIX: &str = "doorstep:enroll?";
 
 /// Crockford's base32: no I, L, O or U, so nothing reads as another character.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -68,25 +68,11 @@ pub(super) fn code_hash(canonical: &str) -> String {
 /// What a QR code carries: `doorstep:enroll?server=<url>&code=<code>`, so one scan sets
 /// up the phone; or the bare code when the server's address is not known.
 pub fn payload(server: Option<&str>, code: &str) -> String {
-    match server.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(server) => format!(
-            "{PAYLOAD_PREFIX}server={}&code={code}",
-            percent_encode(server.trim_end_matches('/'))
-        ),
-        None => code.to_owned(),
+    QrPayload {
+        server: server.map(str::to_owned),
+        code: code.to_owned(),
     }
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    .encode()
 }
 
 fn qr(payload: &str) -> qrcode::QrCode {

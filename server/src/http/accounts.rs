@@ -15,6 +15,7 @@ use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::ids::AreaCode;
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +110,7 @@ fn login_error(refused: LoginRefused, now: i64) -> ApiError {
     match refused {
         LoginRefused::BadCredentials | LoginRefused::Disabled => ApiError {
             status: StatusCode::UNAUTHORIZED,
-            code: "bad_credentials",
+            code: ErrorCode::BadCredentials,
             message: Message::new(
                 "用户名或密码错误；连续错误 5 次将锁定账号 15 分钟",
                 "Wrong username or password; 5 wrong attempts in a row lock the account for 15 minutes",
@@ -119,7 +120,7 @@ fn login_error(refused: LoginRefused, now: i64) -> ApiError {
             let minutes = ((until - now) / 60).max(1);
             ApiError {
                 status: StatusCode::TOO_MANY_REQUESTS,
-                code: "locked_out",
+                code: ErrorCode::LockedOut,
                 message: Message::new(
                     format!("密码错误次数过多，账号已锁定，请 {minutes} 分钟后再试"),
                     format!(
@@ -130,7 +131,7 @@ fn login_error(refused: LoginRefused, now: i64) -> ApiError {
         }
         LoginRefused::SecondFactorRequired => ApiError {
             status: StatusCode::UNAUTHORIZED,
-            code: "totp_required",
+            code: ErrorCode::TotpRequired,
             message: Message::new(
                 "管理员登录需要身份验证器上的 6 位动态码",
                 "Admins log in with the 6-digit code from their authenticator app",

@@ -16,6 +16,8 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use schema::Message;
+use schema::enrollment::{EnrollRequest, EnrollResponse};
+use schema::error_code::ErrorCode;
 use schema::ids::AreaCode;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +27,7 @@ fn device_error(err: DeviceError) -> ApiError {
         DeviceError::NotFound(message) => ApiError::not_found(message),
         DeviceError::Conflict(message) => ApiError {
             status: StatusCode::CONFLICT,
-            code: "conflict",
+            code: ErrorCode::Conflict,
             message,
         },
         DeviceError::Database(err) => ApiError::database(err),
@@ -243,7 +245,7 @@ async fn qr(
     if !stored.usable(state.now()) {
         return Err(ApiError {
             status: StatusCode::GONE,
-            code: "code_spent",
+            code: ErrorCode::CodeSpent,
             message: Message::new(
                 "此注册码已使用或已过期，请新建一个",
                 "This code has been used or has expired; make a new one",
@@ -291,14 +293,6 @@ pub async fn qr_png(
     Ok(image("image/png", enrollment_code::qr_png(&payload)))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EnrollRequest {
-    pub code: String,
-    /// The phone's Automerge actor, hex: the device token works only with it.
-    pub actor: String,
-    pub device_name: Option<String>,
-}
-
 fn refusal(refusal: RedeemRefused) -> ApiError {
     let ask = (
         "请向乡镇工作人员索取新的注册码",
@@ -307,7 +301,7 @@ fn refusal(refusal: RedeemRefused) -> ApiError {
     let (status, code, message) = match refusal {
         RedeemRefused::Malformed => (
             StatusCode::BAD_REQUEST,
-            "invalid_code",
+            ErrorCode::InvalidCode,
             Message::new(
                 "注册码应为 16 位字母或数字，如 ABCD-EFGH-JKMN-PQRS",
                 "An enrollment code is 16 letters or digits, like ABCD-EFGH-JKMN-PQRS",
@@ -315,7 +309,7 @@ fn refusal(refusal: RedeemRefused) -> ApiError {
         ),
         RedeemRefused::Unknown => (
             StatusCode::NOT_FOUND,
-            "unknown_code",
+            ErrorCode::UnknownCode,
             Message::new(
                 format!("没有这个注册码，请核对后重新输入，或{}", ask.0),
                 format!("No such enrollment code: check it, or {}", ask.1),
@@ -323,7 +317,7 @@ fn refusal(refusal: RedeemRefused) -> ApiError {
         ),
         RedeemRefused::Expired => (
             StatusCode::GONE,
-            "code_expired",
+            ErrorCode::CodeExpired,
             Message::new(
                 format!("注册码已过期，{}", ask.0),
                 format!("The enrollment code has expired; {}", ask.1),
@@ -331,7 +325,7 @@ fn refusal(refusal: RedeemRefused) -> ApiError {
         ),
         RedeemRefused::Used => (
             StatusCode::GONE,
-            "code_used",
+            ErrorCode::CodeUsed,
             Message::new(
                 format!("注册码已被使用，每个注册码只能用一次；{}", ask.0),
                 format!(
@@ -342,7 +336,7 @@ fn refusal(refusal: RedeemRefused) -> ApiError {
         ),
         RedeemRefused::ActorInUse => (
             StatusCode::CONFLICT,
-            "already_enrolled",
+            ErrorCode::AlreadyEnrolled,
             Message::new(
                 "本机已登记为另一台设备；请工作人员先撤销原设备，注册码仍可使用",
                 "This phone is enrolled as another device already; ask staff to revoke that one first. The code still works",
@@ -354,15 +348,6 @@ fn refusal(refusal: RedeemRefused) -> ApiError {
         code,
         message,
     }
-}
-
-/// What an enrolled phone receives: its token and villages, and the deployment's
-/// member-key secret, which it needs before it records anyone.
-#[derive(Debug, Serialize)]
-pub struct EnrollResponse {
-    #[serde(flatten)]
-    pub enrolled: enrollment::Enrolled,
-    pub member_key_secret: String,
 }
 
 /// `POST /api/v1/enroll`: a phone exchanges a code for its device token. No credentials:
@@ -383,9 +368,13 @@ pub async fn enroll(
         },
     )
     .await?;
+    let enrolled = redeemed.map_err(refusal)?;
     Ok(Json(EnrollResponse {
-        enrolled: redeemed.map_err(refusal)?,
-        member_key_secret: hex::encode(state.ledger.vault().member_key_secret()),
+        device_id: enrolled.device_id,
+        device_token: enrolled.device_token,
+        volunteer: enrolled.volunteer,
+        villages: enrolled.villages,
+        member_key_secret: Some(hex::encode(state.ledger.vault().member_key_secret())),
     }))
 }
 

@@ -5,12 +5,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::wire::ErrorBody;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: Message,
 }
 
@@ -20,7 +21,7 @@ impl ApiError {
     pub fn bad_request(message: Message) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
+            code: ErrorCode::BadRequest,
             message,
         }
     }
@@ -28,7 +29,7 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         ApiError {
             status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
+            code: ErrorCode::Unauthorized,
             message: Message::new(
                 "令牌缺失、无效或已被撤销",
                 "The token is missing, unknown or revoked",
@@ -39,7 +40,7 @@ impl ApiError {
     pub fn forbidden(message: Message) -> Self {
         ApiError {
             status: StatusCode::FORBIDDEN,
-            code: "forbidden",
+            code: ErrorCode::Forbidden,
             message,
         }
     }
@@ -47,7 +48,7 @@ impl ApiError {
     pub fn not_found(message: Message) -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,
-            code: "not_found",
+            code: ErrorCode::NotFound,
             message,
         }
     }
@@ -56,7 +57,7 @@ impl ApiError {
         tracing::error!(%cause, "request failed");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
+            code: ErrorCode::Internal,
             message: Message::new(
                 "服务器内部错误，未做任何修改，请稍后重试",
                 "The server failed; nothing was changed. Please try again later",
@@ -71,7 +72,7 @@ impl ApiError {
         tracing::warn!(%cause, "database unavailable");
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "unavailable",
+            code: ErrorCode::Unavailable,
             message: Message::new(
                 "服务器繁忙，未做任何修改，请稍后重试",
                 "The server is busy; nothing was changed. Please retry later",
@@ -95,7 +96,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: self.code.to_owned(),
+            error: self.code,
             message: self.message,
         };
         (self.status, Json(body)).into_response()
@@ -134,29 +135,29 @@ pub async fn json_errors(response: Response) -> Response {
     }
     let (code, message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => (
-            "too_large",
+            ErrorCode::TooLarge,
             Message::new(
                 "请求过大；请分批同步",
                 "The request is too large; sync in smaller batches",
             ),
         ),
         StatusCode::REQUEST_TIMEOUT => (
-            "timeout",
+            ErrorCode::Timeout,
             Message::new(
                 "请求超时，未做任何修改，请重试",
                 "The request timed out; nothing was changed. Please try again",
             ),
         ),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             Message::new("不支持此请求方法", "This method is not allowed here"),
         ),
         status if status.is_client_error() => (
-            "bad_request",
+            ErrorCode::BadRequest,
             Message::new("请求无效", "The request is not valid"),
         ),
         _ => (
-            "internal",
+            ErrorCode::Internal,
             Message::new(
                 "服务器内部错误，未做任何修改，请稍后重试",
                 "The server failed; nothing was changed. Please try again later",

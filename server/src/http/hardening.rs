@@ -31,6 +31,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -145,7 +146,7 @@ impl IntoResponse for Refusal {
         };
         let mut response = ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
-            code: "rate_limited",
+            code: ErrorCode::RateLimited,
             message,
         }
         .into_response();

@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use serde_json::Value;
 
 /// The longest path segment or query value accepted, in characters: longer than any id, area
@@ -105,7 +106,7 @@ fn changes_state(method: &Method) -> bool {
 fn json_body_required() -> ApiError {
     ApiError {
         status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        code: "json_required",
+        code: ErrorCode::JsonRequired,
         message: Message::new(
             "此请求须带 JSON 请求体（Content-Type: application/json），没有内容时发送 {}",
             "This request needs a JSON body (Content-Type: application/json); send {} when there is nothing to say",
@@ -116,7 +117,7 @@ fn json_body_required() -> ApiError {
 fn body_too_large() -> ApiError {
     ApiError {
         status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "too_large",
+        code: ErrorCode::TooLarge,
         message: Message::new(
             "请求过大或传输中断",
             "The request is too large or was cut off",

@@ -16,6 +16,7 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::ids::AreaCode;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -72,7 +73,7 @@ pub(super) fn session_token(headers: &HeaderMap) -> Option<&str> {
 fn session_expired() -> ApiError {
     ApiError {
         status: StatusCode::UNAUTHORIZED,
-        code: "session_expired",
+        code: ErrorCode::SessionExpired,
         message: Message::new(
             "登录已过期或已退出，请重新登录",
             "The session has expired or ended; please log in again",

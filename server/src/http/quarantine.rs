@@ -6,11 +6,11 @@ use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
 use crate::access::roles::Permission;
 use crate::quarantine::{self, Decided, Decision, Detail, Filter, Page, Status};
-use crate::screen::Rule;
 use crate::settle;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use schema::quarantine::Rule;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::ids::AreaCode;
 use schema::wire::{self, SyncRequest, SyncResponse, UploadResult, WireError};
 
@@ -76,7 +77,7 @@ fn revoked(wipe: bool) -> ApiError {
     }
     ApiError {
         status: StatusCode::UNAUTHORIZED,
-        code: "device_revoked",
+        code: ErrorCode::DeviceRevoked,
         message: Message::new(
             "本设备已被撤销，本机上的登记数据已清除；如有疑问请联系乡镇工作人员",
             "This device has been revoked and the survey data on it erased; ask township staff if this is a mistake",
@@ -88,7 +89,7 @@ fn revoked(wipe: bool) -> ApiError {
 fn unsupported_protocol(version: u32) -> ApiError {
     ApiError {
         status: StatusCode::CONFLICT,
-        code: "unsupported_protocol",
+        code: ErrorCode::UnsupportedProtocol,
         message: Message::new(
             format!("服务器不支持同步协议版本 {version}，请升级应用"),
             format!("The server does not speak sync protocol {version}; please update the app"),
@@ -104,7 +105,7 @@ fn read_request(body: &[u8]) -> ApiResult<SyncRequest> {
         WireError::OlderProtocol => unsupported_protocol(1),
         WireError::TooLarge => ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "too_large",
+            code: ErrorCode::TooLarge,
             message: Message::new(
                 format!(
                     "同步请求解压后超过 {} MiB；请分批同步",
@@ -161,7 +162,7 @@ pub async fn sync(
         .await
         .map_err(|_| ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "too_large",
+            code: ErrorCode::TooLarge,
             message: Message::new(
                 "请求过大或传输中断；请分批同步",
                 "The request is too large or was cut off; sync in smaller batches",
@@ -179,7 +180,7 @@ pub async fn sync(
         audit::record(state.ledger.db(), entry, state.now()).await?;
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
-            code: "wrong_actor",
+            code: ErrorCode::WrongActor,
             message: Message::new(
                 "此设备令牌属于另一部手机，不能在本机使用；请用注册码登记本机",
                 "This device token belongs to another phone and cannot be used here; enroll this phone with a code of its own",

@@ -1,8 +1,10 @@
 //! Three devices record offline and sync in every order: everything converges, on the
 //! devices, on the server and in the register.
 
+use client_core::sync;
 use doorstep_e2e::{Backend, COUNTY, HouseholdId, Phone, Server, TestDatabase, VILLAGE};
 use schema::ids::AreaCode;
+use schema::wire::Cursor;
 use std::sync::Barrier;
 
 /// All orderings of three devices.
@@ -149,9 +151,11 @@ fn test_a_device_whose_cursor_skipped_history_downloads_again_and_catches_up() {
         // cursor from a restored backup, say): the feed sends only the later edit, which it
         // cannot apply on its own.
         let late = Phone::new("late", &server, &db.add_device(&[VILLAGE]));
-        late.store
-            .set_setting("sync.cursor", r#"{"feed":1,"download_after":null}"#)
-            .unwrap();
+        let cursor = Cursor {
+            feed: 1,
+            download_after: None,
+        };
+        sync::set_cursor(&late.store, Some(&cursor)).unwrap();
         late.sync();
 
         let detail = late.store.household(&household).unwrap();

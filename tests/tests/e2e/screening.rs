@@ -9,6 +9,7 @@ use doorstep_e2e::{
     Backend, COUNTY, HouseholdId, OTHER_VILLAGE, Phone, Server, TestDatabase, VILLAGE,
 };
 use schema::Message;
+use schema::quarantine::Rule;
 use schema::wire::{Bytes, SyncResponse, UploadOutcome};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -72,14 +73,14 @@ fn decide(server: &Server, token: &str, id: &str, decision: &str, comment: &str)
     )
 }
 
-fn quarantined(response: &SyncResponse, index: usize) -> (Vec<Bytes>, Vec<Bytes>, String, Message) {
+fn quarantined(response: &SyncResponse, index: usize) -> (Vec<Bytes>, Vec<Bytes>, Rule, Message) {
     match &response.results[index].outcome {
         UploadOutcome::Quarantined {
             heads,
             held,
             rule,
             reason,
-        } => (heads.clone(), held.clone(), rule.clone(), reason.clone()),
+        } => (heads.clone(), held.clone(), *rule, reason.clone()),
         outcome => panic!("upload {index} was not quarantined: {outcome:?}"),
     }
 }

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use doorstep_client_core::Store;
+use client_core::Store;
 use schema::ids::HouseholdId;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

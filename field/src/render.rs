@@ -2,8 +2,8 @@
 //! validation issues. Every label is Chinese first, then English; codes are shown with
 //! their labels and timestamps as local date-times in China (UTC+8).
 
-use doorstep_client_core::sync::SyncReport;
-use doorstep_client_core::{DeviceProfile, HouseholdDetail, HouseholdSummary};
+use client_core::sync::SyncReport;
+use client_core::{DeviceProfile, HouseholdDetail, HouseholdSummary};
 use schema::Message;
 use schema::codes;
 use schema::fields::{CATALOG, Entity, FieldKind, FieldPath, FieldSpec};

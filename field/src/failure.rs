@@ -1,6 +1,6 @@
 //! Why a command failed, the message the person reads, and the exit code scripts see.
 
-use doorstep_client_core::Error;
+use client_core::Error;
 use schema::Message;
 use schema::fields::InvalidPath;
 use schema::ids::InvalidId;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use doorstep_client_core::Store;
+use client_core::Store;
 use schema::fields::{CATALOG, Entity};
 use schema::ids::HouseholdId;
 use serde_json::Value;

@@ -1,8 +1,8 @@
 //! `doorstep-field sync`: runs the sync client, showing progress on stderr.
 
 use crate::failure::Failure;
-use doorstep_client_core::Store;
-use doorstep_client_core::sync::{self, HttpTransport, SyncError, SyncReport};
+use client_core::Store;
+use client_core::sync::{self, HttpTransport, SyncError, SyncReport};
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 

@@ -4,7 +4,7 @@
 use crate::args::{Cli, Command, HouseholdAction, MemberAction, RecordAction};
 use crate::failure::Failure;
 use crate::{field_list, generate, render, sync};
-use doorstep_client_core::{DeviceProfile, GpsPoint, SearchQuery, Store};
+use client_core::{DeviceProfile, GpsPoint, SearchQuery, Store};
 use schema::Message;
 use schema::codes::VISIT_OUTCOME;
 use schema::fields::FieldPath;
@@ -104,7 +104,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
         }
         Command::Status { json } => {
             let store = store()?;
-            if let Some(revocation) = doorstep_client_core::sync::revocation_of(&store)? {
+            if let Some(revocation) = client_core::sync::revocation_of(&store)? {
                 writeln!(err, "{}\n{}", revocation.message.zh, revocation.message.en)?;
             }
             let status = render::Status {
@@ -122,7 +122,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
         }
         Command::Init { server, token } => {
             let store = store()?;
-            doorstep_client_core::sync::connect(&store, &server, &token)?;
+            client_core::sync::connect(&store, &server, &token)?;
             writeln!(
                 err,
                 "已连接 Connected: {}",

@@ -2,7 +2,7 @@
 //! ID numbers, a few fields and a finished visit, each household one after another.
 
 use crate::failure::Failure;
-use doorstep_client_core::Store;
+use client_core::Store;
 use schema::id_number::check_character;
 use schema::ids::{AreaCode, HouseholdId};
 
