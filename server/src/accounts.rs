@@ -7,8 +7,8 @@
 //! row lock the account for a quarter of an hour, whoever tries. Admin accounts also need a
 //! TOTP code (RFC 6238) from an authenticator app.
 
-use crate::db::Db;
-use crate::vault::Vault;
+use crate::storage::db::Db;
+use crate::storage::vault::Vault;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use schema::Message;

@@ -4,7 +4,7 @@
 //! database does not reveal them. A device gets its token by enrolling (`enrollment.rs`), or
 //! from an operator with the database (`doorstep device add`).
 
-use crate::db::Db;
+use crate::storage::db::Db;
 use schema::ids::AreaCode;
 use sqlx::Row;
 

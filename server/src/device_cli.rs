@@ -2,8 +2,8 @@
 //! (`/api/v1/enrollments`, `/api/v1/devices`); these do the same, audited as `operator`.
 
 use clap::Subcommand;
-use doorstep_server::db::Db;
 use doorstep_server::enrollment::{self, By, DeviceError, DeviceInfo, NewCode};
+use doorstep_server::storage::db::Db;
 use schema::Message;
 use schema::ids::AreaCode;
 use std::path::PathBuf;

@@ -14,8 +14,8 @@
 use crate::accounts::Staff;
 use crate::audit::{self, Entry, Outcome};
 use crate::auth::{self, FORMER_VILLAGE_DAYS};
-use crate::db::Db;
-use crate::{areas, db};
+use crate::storage::db::Db;
+use crate::storage::{areas, db};
 use schema::Message;
 use schema::ids::AreaCode;
 use serde::Serialize;
@@ -557,7 +557,7 @@ async fn insert_villages(
     }
     let sql = format!(
         "INSERT INTO device_village (device_id, village) VALUES {}",
-        crate::db::Backend::of(conn).value_rows(villages.len(), 2)
+        crate::storage::db::Backend::of(conn).value_rows(villages.len(), 2)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for village in villages {

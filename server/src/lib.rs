@@ -6,32 +6,23 @@
 //! serves a province, with several servers sharing one database.
 
 pub mod accounts;
-pub mod areas;
 pub mod audit;
-pub mod clock;
 pub mod auth;
+pub mod clock;
 pub mod config;
-pub mod data_key;
-pub mod db;
-pub mod documents;
+pub mod decisions;
 pub mod enrollment;
-pub mod export;
 pub mod http;
-pub mod member_removal;
 pub mod parallel;
 pub mod privacy;
-pub mod quarantine;
-pub mod register;
-pub mod review;
-pub mod screen;
-pub mod settle;
+pub mod reports;
+pub mod storage;
 pub mod tls;
-pub mod vault;
 
-use documents::Ledger;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use storage::ledger::Ledger;
 
 /// How often background compaction looks for documents to fold.
 pub const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
@@ -41,7 +32,7 @@ pub const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
 pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The keys sensitive data is stored under.
-    pub vault: vault::Vault,
+    pub vault: storage::vault::Vault,
     pub sessions: accounts::SessionPolicy,
     pub rate_limits: http::hardening::RateLimits,
     /// Speak HTTPS with this certificate and key (`tls::load`); plain HTTP without.
@@ -49,7 +40,7 @@ pub struct ServeOptions {
 }
 
 /// Serves the API until SIGINT or SIGTERM, then lets in-flight requests finish.
-pub async fn serve(db: db::Db, options: ServeOptions) -> std::io::Result<()> {
+pub async fn serve(db: storage::db::Db, options: ServeOptions) -> std::io::Result<()> {
     let ledger = Arc::new(Ledger::new(db, options.vault));
     let compaction = tokio::spawn(compact_forever(Arc::clone(&ledger)));
     let app = http::app(http::AppState {

@@ -6,8 +6,9 @@ mod review_cli;
 
 use clap::{Parser, Subcommand};
 use doorstep_server::accounts::{self, NewStaff, Role, SessionPolicy};
+use doorstep_server::config;
 use doorstep_server::http::hardening::RateLimits;
-use doorstep_server::{areas, config, db::Db};
+use doorstep_server::storage::{areas, db::Db};
 use schema::Message;
 use schema::ids::AreaCode;
 use std::net::SocketAddr;
@@ -311,16 +312,16 @@ async fn run(cli: Cli) -> Result<(), String> {
     })?;
     // The key itself is read from the environment only: an argument would show in the
     // process list. The ring must be the database's (data_key.rs) before anything is sealed.
-    let keys = doorstep_server::data_key::KeyConfig {
+    let keys = doorstep_server::storage::data_key::KeyConfig {
         data_dir: cli.data.clone(),
         key: std::env::var("DOORSTEP_DATA_KEY").ok(),
         key_file: cli.data_key_file.clone(),
     };
-    let vault = doorstep_server::data_key::open(&db, &keys)
+    let vault = doorstep_server::storage::data_key::open(&db, &keys)
         .await
         .map_err(|err| match err {
-            doorstep_server::data_key::KeyError::Refused(message) => message.to_string(),
-            doorstep_server::data_key::KeyError::Database(err) => database_failed(err),
+            doorstep_server::storage::data_key::KeyError::Refused(message) => message.to_string(),
+            doorstep_server::storage::data_key::KeyError::Database(err) => database_failed(err),
         })?;
     areas::ensure_default(&db).await.map_err(|err| {
         Message::new(
@@ -362,8 +363,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 tls,
             };
             // Rows migration 0007 could not seal are projected again first.
-            let ledger = doorstep_server::documents::Ledger::new(db.clone(), options.vault.clone());
-            doorstep_server::register::refill_pending(&ledger)
+            let ledger =
+                doorstep_server::storage::ledger::Ledger::new(db.clone(), options.vault.clone());
+            doorstep_server::storage::register::refill_pending(&ledger)
                 .await
                 .map_err(|err| {
                     Message::new(

@@ -6,9 +6,9 @@
 //! does not reveal. The same masking keeps sensitive values out of what the server stores in
 //! the clear: review summaries and review history.
 
+use crate::decisions::settle::ResolveOutcome;
 use crate::http::register::HouseholdDetail;
 use crate::http::review::{ItemDetail, Shown};
-use crate::settle::ResolveOutcome;
 use schema::Message;
 use schema::fields::FieldPath;
 use schema::id_number::IdNumber;
@@ -58,7 +58,7 @@ pub fn is_sensitive(path: &str) -> bool {
 /// characters only when there are enough of them left hidden.
 pub fn mask_id_number(id_number: &str) -> String {
     let typed = id_number.trim();
-    if let Ok(number) = IdNumber::parse(typed, crate::register::today()) {
+    if let Ok(number) = IdNumber::parse(typed, crate::storage::register::today()) {
         return number.masked();
     }
     let chars: Vec<char> = typed.chars().collect();
@@ -253,8 +253,8 @@ pub fn mask_resolve_outcome(outcome: &mut ResolveOutcome) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::decisions::review::{Event, ItemRow, Kind, Status};
     use crate::http::review::{CandidateView, HistoryView};
-    use crate::review::{Event, ItemRow, Kind, Status};
     use automerge::AutoCommit;
     use schema::fields::{CATALOG, Entity};
     use schema::ids::{AreaCode, HouseholdId, MemberKey};
@@ -347,7 +347,7 @@ mod tests {
         let mut detail = HouseholdDetail {
             id: "h".to_owned(),
             village: "141124100201".to_owned(),
-            issues: schema::validation::validate(&view, crate::register::today()),
+            issues: schema::validation::validate(&view, crate::storage::register::today()),
             conflicts: view.conflicts(),
             view,
         };

@@ -108,10 +108,10 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<crate::documents::LedgerError> for ApiError {
-    fn from(err: crate::documents::LedgerError) -> Self {
+impl From<crate::storage::ledger::LedgerError> for ApiError {
+    fn from(err: crate::storage::ledger::LedgerError) -> Self {
         match err {
-            crate::documents::LedgerError::Database(err) => ApiError::database(err),
+            crate::storage::ledger::LedgerError::Database(err) => ApiError::database(err),
             err => ApiError::internal(err),
         }
     }

@@ -16,7 +16,7 @@ pub(crate) mod register;
 pub(crate) mod review;
 mod sync;
 
-use crate::documents::Ledger;
+use crate::storage::ledger::Ledger;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -176,7 +176,7 @@ async fn ready(State(state): State<AppState>) -> error::ApiResult<&'static str> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::review::Kind;
+    use crate::decisions::review::Kind;
 
     #[test]
     fn test_a_filter_param_is_absent_one_of_its_choices_or_refused_with_them() {

@@ -6,7 +6,7 @@ use super::principal::{self, Client, area_in_scope};
 use super::{AppState, page_limit, page_offset};
 use crate::accounts::Permission;
 use crate::privacy;
-use crate::register::{self, Page};
+use crate::storage::register::{self, Page};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;

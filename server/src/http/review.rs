@@ -7,10 +7,12 @@ use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
 use crate::accounts::Permission;
+use crate::decisions::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
+use crate::decisions::settle::{
+    self, Choice, DismissOutcome, MergeOutcome, MoveOutcome, ResolveOutcome,
+};
 use crate::privacy;
-use crate::register;
-use crate::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
-use crate::settle::{self, Choice, DismissOutcome, MergeOutcome, MoveOutcome, ResolveOutcome};
+use crate::storage::register;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;

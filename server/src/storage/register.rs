@@ -12,9 +12,9 @@
 //! only present members count (`member_count`) and are searched for. The others are history,
 //! shown with their status.
 
-use crate::db::{Backend, MAX_PARAMS, rows_per_statement};
-use crate::documents::LedgerError;
-use crate::vault::{self, Vault};
+use crate::storage::db::{Backend, MAX_PARAMS, rows_per_statement};
+use crate::storage::ledger::LedgerError;
+use crate::storage::vault::{self, Vault};
 use schema::codes;
 use schema::ids::AreaCode;
 use schema::layout::{self, FieldValue, HouseholdView, Record};
@@ -350,7 +350,7 @@ fn seal_text(vault: &Vault, value: Option<&str>) -> Option<Vec<u8>> {
 /// database cannot interleave a stale projection. A household that cannot be read is named
 /// in the log and stays listed for the next start; it does not keep the server from
 /// starting.
-pub async fn refill_pending(ledger: &crate::documents::Ledger) -> Result<usize, LedgerError> {
+pub async fn refill_pending(ledger: &crate::storage::ledger::Ledger) -> Result<usize, LedgerError> {
     let pending: Vec<String> = sqlx::query("SELECT household_id FROM register_refill")
         .fetch_all(&ledger.db().pool)
         .await?
@@ -371,7 +371,10 @@ pub async fn refill_pending(ledger: &crate::documents::Ledger) -> Result<usize, 
     Ok(refilled)
 }
 
-async fn refill(ledger: &crate::documents::Ledger, household: &str) -> Result<(), LedgerError> {
+async fn refill(
+    ledger: &crate::storage::ledger::Ledger,
+    household: &str,
+) -> Result<(), LedgerError> {
     let mut write = ledger.db().begin_write().await?;
     if let Some((_, mut doc)) = ledger.load_for_write(&mut write.tx, household).await? {
         let view = schema::layout::read_household(doc.document())?;
@@ -571,7 +574,7 @@ mod tests {
             }
         }
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
-        let db = crate::db::Db::connect(&url).await.unwrap();
+        let db = crate::storage::db::Db::connect(&url).await.unwrap();
         sqlx::migrate::Migrator::new(before.as_path())
             .await
             .unwrap()
@@ -582,7 +585,7 @@ mod tests {
         // A household as ingest stored it before 0007: its document, and a member row with
         // the birth date and employer in the clear.
         let vault = Vault::generate();
-        let ledger = crate::documents::Ledger::new(db.clone(), vault.clone());
+        let ledger = crate::storage::ledger::Ledger::new(db.clone(), vault.clone());
         let id = HouseholdId::from_random([7; 16]);
         let village = AreaCode::parse_village("141124100201").unwrap();
         let mut doc = AutoCommit::new();
@@ -726,7 +729,7 @@ mod tests {
     #[tokio::test]
     async fn test_rows_of_records_gone_from_the_document_are_deleted() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::test_sqlite(dir.path()).await;
+        let db = crate::storage::db::test_sqlite(dir.path()).await;
         let vault = Vault::generate();
         let id = HouseholdId::from_random([1; 16]);
         let village = AreaCode::parse_village("141124100201").unwrap();

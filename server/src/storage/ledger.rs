@@ -21,12 +21,12 @@
 //! without the change.
 
 use crate::auth::Device;
-use crate::db::{Backend, Db, rows_per_statement};
+use crate::decisions::quarantine::{self, Screened};
+use crate::decisions::{review, settle};
 use crate::parallel;
-use crate::quarantine::{self, Screened};
-use crate::register::{self, Projection};
-use crate::vault::{Vault, VaultError};
-use crate::{review, settle};
+use crate::storage::db::{Backend, Db, rows_per_statement};
+use crate::storage::register::{self, Projection};
+use crate::storage::vault::{Vault, VaultError};
 use automerge::{AutoCommit, Change, ChangeHash};
 use lru::LruCache;
 use schema::Message;
@@ -1214,7 +1214,7 @@ async fn document_row(
 /// The document rows of these households, in one statement per [`MAX_PARAMS`] households.
 /// Read for [`DocumentRead::Version`], a row's snapshot is `None`.
 ///
-/// [`MAX_PARAMS`]: crate::db::MAX_PARAMS
+/// [`MAX_PARAMS`]: crate::storage::db::MAX_PARAMS
 async fn document_rows(
     conn: &mut AnyConnection,
     households: &[&str],
@@ -1437,7 +1437,7 @@ async fn write_merged(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::vault::AUTOMERGE_MAGIC;
+    use crate::storage::vault::AUTOMERGE_MAGIC;
     use schema::fields::FieldPath;
     use schema::ids::MemberKey;
     use schema::layout::FieldValue;
@@ -1446,7 +1446,7 @@ mod tests {
     const ID_NUMBER: &str = "11010519491231002X";
 
     async fn database(dir: &std::path::Path) -> Db {
-        crate::db::test_sqlite(dir).await
+        crate::storage::db::test_sqlite(dir).await
     }
 
     async fn device(db: &Db) -> Device {

@@ -12,8 +12,8 @@
 
 use crate::accounts;
 use crate::audit::{self, Entry, Outcome};
-use crate::documents::Ledger;
-use crate::settle::{self, DecisionError, ReviewError, Staff};
+use crate::decisions::settle::{self, DecisionError, ReviewError, Staff};
+use crate::storage::ledger::Ledger;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, Change, ROOT, ReadDoc};
 use schema::Message;

@@ -13,9 +13,9 @@
 
 use crate::accounts;
 use crate::audit::{self, Entry, Outcome};
-use crate::documents::{Ledger, LedgerError};
+use crate::decisions::review::{self, ItemRow, Kind, Status};
 use crate::http::error::ApiError;
-use crate::review::{self, ItemRow, Kind, Status};
+use crate::storage::ledger::{Ledger, LedgerError};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, ROOT, ReadDoc, Value};
 use schema::Message;
@@ -204,7 +204,7 @@ pub fn decide(
             .with_time(signed.at),
     );
     let after = layout::read_household(fork.document())?;
-    let refused = validation::validate(&after, crate::register::today())
+    let refused = validation::validate(&after, crate::storage::register::today())
         .into_iter()
         .find(|issue| {
             issue.severity == Severity::Error && issue.rule == "field" && issue.path == key

@@ -16,8 +16,8 @@
 //! existed (before migration 0007) gets its check at the first start whose ring opens one of
 //! its sealed values.
 
-use crate::db::Db;
-use crate::vault::{KeySource, Vault, VaultError};
+use crate::storage::db::Db;
+use crate::storage::vault::{KeySource, Vault, VaultError};
 use schema::Message;
 use sqlx::Row;
 use std::path::PathBuf;

@@ -20,13 +20,13 @@
 use crate::accounts;
 use crate::audit::{self, Entry, Outcome};
 use crate::auth::Device;
-use crate::db::{Backend, rows_per_statement};
-use crate::documents::{Ledger, LedgerError};
+use crate::decisions::screen::{self, Refusal, Rule};
+use crate::decisions::settle;
 use crate::http::error::ApiError;
 use crate::privacy;
-use crate::screen::{self, Refusal, Rule};
-use crate::settle;
-use crate::vault::Vault;
+use crate::storage::db::{Backend, rows_per_statement};
+use crate::storage::ledger::{Ledger, LedgerError};
+use crate::storage::vault::Vault;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, Automerge, Change, ChangeHash, ROOT, ReadDoc, Value};
 use schema::Message;

@@ -20,7 +20,7 @@
 //! duplicates are found by the ID numbers' keyed hashes, never the numbers.
 
 use crate::privacy;
-use crate::vault::{self, Vault};
+use crate::storage::vault::{self, Vault};
 use schema::Message;
 use schema::fields::{Entity, FieldPath};
 use schema::layout::HouseholdView;
@@ -308,11 +308,11 @@ async fn holders(
     conn: &mut AnyConnection,
     hashes: &BTreeSet<String>,
 ) -> Result<Vec<Holder>, sqlx::Error> {
-    let backend = crate::db::Backend::of(conn);
+    let backend = crate::storage::db::Backend::of(conn);
     let hashes: Vec<&String> = hashes.iter().collect();
     let mut members: Vec<(String, String, Option<String>)> = Vec::new();
     // One parameter of each statement is the status.
-    for chunk in hashes.chunks(crate::db::MAX_PARAMS - 1) {
+    for chunk in hashes.chunks(crate::storage::db::MAX_PARAMS - 1) {
         // Only numbered placeholders are formatted into the SQL; the hashes are bound.
         let sql = format!(
             "SELECT household_id, id_number_hash, relation FROM member
@@ -341,7 +341,7 @@ async fn holders(
         .collect();
     // Merged households are tombstones: they hold no one.
     let mut live_numbers: BTreeMap<String, String> = BTreeMap::new();
-    for chunk in households.chunks(crate::db::MAX_PARAMS) {
+    for chunk in households.chunks(crate::storage::db::MAX_PARAMS) {
         let sql = format!(
             "SELECT id, number FROM household WHERE id IN ({}) AND merged_into IS NULL",
             backend.placeholders(chunk.len())
@@ -467,8 +467,8 @@ async fn known_items(
     households: &[&str],
 ) -> Result<BTreeMap<String, Known>, sqlx::Error> {
     let mut out = BTreeMap::new();
-    for chunk in households.chunks(crate::db::MAX_PARAMS / 2) {
-        let backend = crate::db::Backend::of(conn);
+    for chunk in households.chunks(crate::storage::db::MAX_PARAMS / 2) {
+        let backend = crate::storage::db::Backend::of(conn);
         let ones = backend.placeholders(chunk.len());
         let others = backend.placeholders_from(chunk.len() + 1, chunk.len());
         let sql = format!(
@@ -857,11 +857,11 @@ pub async fn received_at(
     let wanted: BTreeSet<Vec<u8>> = hashes.iter().filter_map(|h| hex::decode(h).ok()).collect();
     let mut out = BTreeMap::new();
     let wanted: Vec<Vec<u8>> = wanted.into_iter().collect();
-    for chunk in wanted.chunks(crate::db::MAX_PARAMS) {
+    for chunk in wanted.chunks(crate::storage::db::MAX_PARAMS) {
         // Only numbered placeholders are formatted into the SQL; the hashes are bound.
         let sql = format!(
             "SELECT hash, received_at FROM change WHERE hash IN ({})",
-            crate::db::Backend::of(conn).placeholders(chunk.len())
+            crate::storage::db::Backend::of(conn).placeholders(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for hash in chunk {
@@ -911,7 +911,7 @@ mod tests {
     #[tokio::test]
     async fn test_known_items_finds_a_pair_from_either_household() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::test_sqlite(dir.path()).await;
+        let db = crate::storage::db::test_sqlite(dir.path()).await;
         sqlx::query(
             "INSERT INTO review_item (id, kind, status, household_id, other_household_id,
                  village, path, rule, summary_zh, summary_en, opened_at, updated_at)
