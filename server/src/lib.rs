@@ -13,6 +13,7 @@ pub mod config;
 pub mod decisions;
 pub mod enrollment;
 pub mod http;
+pub mod ingest;
 pub mod parallel;
 pub mod privacy;
 pub mod reports;
@@ -41,7 +42,7 @@ pub struct ServeOptions {
 
 /// Serves the API until SIGINT or SIGTERM, then lets in-flight requests finish.
 pub async fn serve(db: storage::db::Db, options: ServeOptions) -> std::io::Result<()> {
-    let ledger = Arc::new(Ledger::new(db, options.vault));
+    let ledger = Arc::new(Ledger::new(db, options.vault, clock::Clock::system()));
     let compaction = tokio::spawn(compact_forever(Arc::clone(&ledger)));
     let app = http::app(http::AppState {
         ledger,

@@ -363,8 +363,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 tls,
             };
             // Rows migration 0007 could not seal are projected again first.
-            let ledger =
-                doorstep_server::storage::ledger::Ledger::new(db.clone(), options.vault.clone());
+            let ledger = doorstep_server::storage::ledger::Ledger::new(
+                db.clone(),
+                options.vault.clone(),
+                doorstep_server::clock::Clock::system(),
+            );
             doorstep_server::storage::register::refill_pending(&ledger)
                 .await
                 .map_err(|err| {

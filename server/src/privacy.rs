@@ -58,7 +58,7 @@ pub fn is_sensitive(path: &str) -> bool {
 /// characters only when there are enough of them left hidden.
 pub fn mask_id_number(id_number: &str) -> String {
     let typed = id_number.trim();
-    if let Ok(number) = IdNumber::parse(typed, crate::storage::register::today()) {
+    if let Ok(number) = IdNumber::parse(typed, crate::clock::Clock::system().today()) {
         return number.masked();
     }
     let chars: Vec<char> = typed.chars().collect();
@@ -347,7 +347,7 @@ mod tests {
         let mut detail = HouseholdDetail {
             id: "h".to_owned(),
             village: "141124100201".to_owned(),
-            issues: schema::validation::validate(&view, crate::storage::register::today()),
+            issues: schema::validation::validate(&view, crate::clock::Clock::system().today()),
             conflicts: view.conflicts(),
             view,
         };

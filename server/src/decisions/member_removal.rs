@@ -122,7 +122,7 @@ pub async fn remove_member(
     comment: Option<&str>,
 ) -> Result<RemovalOutcome, ReviewError> {
     let key = MemberKey::parse(member).map_err(|_| member_not_found(household, member))?;
-    let now = jiff::Timestamp::now().as_second();
+    let now = ledger.clock().now_seconds();
     let mut write = ledger.db().begin_write().await?;
     let (village, mut doc) = ledger
         .load_for_write(&mut write.tx, household)
@@ -142,9 +142,15 @@ pub async fn remove_member(
         .on(format!("{household} {key}"))
         .from(client);
     audit::record_in(&mut write.tx, entry).await?;
-    ledger
-        .apply_server_changes(&mut write.tx, household, &village, &mut doc, vec![change])
-        .await?;
+    crate::decisions::write::store_and_refresh(
+        ledger,
+        &mut write.tx,
+        household,
+        &village,
+        &mut doc,
+        vec![change],
+    )
+    .await?;
     write.commit().await?;
     Ok(RemovalOutcome {
         household: household.to_owned(),

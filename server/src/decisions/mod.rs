@@ -16,3 +16,4 @@ pub mod quarantine;
 pub mod review;
 pub mod screen;
 pub mod settle;
+pub mod write;

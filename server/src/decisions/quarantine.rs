@@ -20,7 +20,7 @@
 use crate::accounts;
 use crate::audit::{self, Entry, Outcome};
 use crate::auth::Device;
-use crate::decisions::screen::{self, Refusal, Rule};
+use crate::decisions::screen::{self, Rule, ScreenRefusal};
 use crate::decisions::settle;
 use crate::http::error::ApiError;
 use crate::privacy;
@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// Where a quarantined change stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum HoldStatus {
     /// Waiting for staff.
     Open,
     /// Applied as sent, by a staff decision (or with the change it waited for).
@@ -53,25 +53,25 @@ pub enum Status {
     Accepted,
 }
 
-impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Open,
-        Status::Released,
-        Status::Discarded,
-        Status::Accepted,
+impl HoldStatus {
+    pub const ALL: [HoldStatus; 4] = [
+        HoldStatus::Open,
+        HoldStatus::Released,
+        HoldStatus::Discarded,
+        HoldStatus::Accepted,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Open => "open",
-            Status::Released => "released",
-            Status::Discarded => "discarded",
-            Status::Accepted => "accepted",
+            HoldStatus::Open => "open",
+            HoldStatus::Released => "released",
+            HoldStatus::Discarded => "discarded",
+            HoldStatus::Accepted => "accepted",
         }
     }
 
-    pub fn parse(text: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    pub fn parse(text: &str) -> Option<HoldStatus> {
+        HoldStatus::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -79,12 +79,12 @@ impl Status {
 
 /// A change of a household held in quarantine, as ingest needs it.
 #[derive(Debug, Clone)]
-pub struct Held {
+pub struct HeldChange {
     pub change: Change,
     pub village: String,
     /// The device that sent it.
     pub device_id: String,
-    pub status: Status,
+    pub status: HoldStatus,
     pub rule: Option<Rule>,
     pub reason: Message,
     pub waits_for: Option<ChangeHash>,
@@ -97,8 +97,8 @@ pub async fn held_for(
     conn: &mut AnyConnection,
     vault: &Vault,
     households: &[&str],
-) -> Result<HashMap<String, Vec<Held>>, LedgerError> {
-    let mut held: HashMap<String, Vec<Held>> = HashMap::new();
+) -> Result<HashMap<String, Vec<HeldChange>>, LedgerError> {
+    let mut held: HashMap<String, Vec<HeldChange>> = HashMap::new();
     for batch in households.chunks(rows_per_statement(1)) {
         let sql = format!(
             "SELECT q.household_id, q.village, q.device_id, q.bytes, q.status, q.rule,
@@ -124,11 +124,11 @@ pub async fn held_for(
             let waits_for: Option<String> = row.try_get("waits_for")?;
             held.entry(row.try_get("household_id")?)
                 .or_default()
-                .push(Held {
+                .push(HeldChange {
                     change,
                     village: row.try_get("village")?,
                     device_id: row.try_get("device_id")?,
-                    status: Status::parse(&status).unwrap_or(Status::Open),
+                    status: HoldStatus::parse(&status).unwrap_or(HoldStatus::Open),
                     rule: Rule::parse(&rule),
                     reason: Message::new(
                         row.try_get::<String, _>("reason_zh")?,
@@ -146,7 +146,7 @@ pub async fn held_for(
 pub struct Screened {
     pub accepted: Vec<Change>,
     /// Refused: new quarantine rows, or changes held already that were sent again.
-    pub refused: Vec<(Change, Refusal)>,
+    pub refused: Vec<(Change, ScreenRefusal)>,
     /// Held changes sent again that pass now (a device allowed to write them sent them):
     /// they are applied, and their items close as accepted.
     pub admitted: Vec<ChangeHash>,
@@ -154,7 +154,7 @@ pub struct Screened {
     pub village: String,
     /// What the device is told: the first rule broken, or, for changes that only wait, the
     /// rule the change they wait for broke.
-    root: Option<Refusal>,
+    root: Option<ScreenRefusal>,
     already_held: HashSet<ChangeHash>,
 }
 
@@ -166,7 +166,7 @@ impl Screened {
         stored_village: Option<&str>,
         doc: &Automerge,
         changes: Vec<Change>,
-        held: &[Held],
+        held: &[HeldChange],
     ) -> Screened {
         let exists = stored_village.is_some();
         let already_held: HashSet<ChangeHash> = held.iter().map(|h| h.change.hash()).collect();
@@ -207,16 +207,16 @@ impl Screened {
     /// For an upload with nothing new: the device's own changes still open in quarantine,
     /// if any. A device asks with an empty upload while it shows a note; until staff decide
     /// it hears they are still held, and afterwards `accepted`, which clears the note.
-    pub fn still_held(device: &Device, held: &[Held]) -> Option<Screened> {
-        let own: Vec<&Held> = held
+    pub fn still_held(device: &Device, held: &[HeldChange]) -> Option<Screened> {
+        let own: Vec<&HeldChange> = held
             .iter()
-            .filter(|h| h.status == Status::Open && h.device_id == device.id)
+            .filter(|h| h.status == HoldStatus::Open && h.device_id == device.id)
             .collect();
         let first = own.first()?;
-        let refused: Vec<(Change, Refusal)> = own
+        let refused: Vec<(Change, ScreenRefusal)> = own
             .iter()
             .map(|h| {
-                let refusal = Refusal {
+                let refusal = ScreenRefusal {
                     rule: h.rule.unwrap_or(Rule::Waits),
                     reason: h.reason.clone(),
                     waits_for: h.waits_for,
@@ -248,7 +248,7 @@ impl Screened {
 
     /// The whole upload with the held changes it may build on: what must apply, as a
     /// household's history, before anything of it is quarantined.
-    pub fn whole(&self, held: &[Held]) -> Vec<Change> {
+    pub fn whole(&self, held: &[HeldChange]) -> Vec<Change> {
         let mut all: Vec<Change> = self.accepted.clone();
         all.extend(self.refused.iter().map(|(c, _)| c.clone()));
         let sent: HashSet<ChangeHash> = all.iter().map(Change::hash).collect();
@@ -261,7 +261,7 @@ impl Screened {
     }
 
     /// Refused changes not held before this upload: the rows to add.
-    fn new_rows(&self) -> impl Iterator<Item = &(Change, Refusal)> {
+    fn new_rows(&self) -> impl Iterator<Item = &(Change, ScreenRefusal)> {
         self.refused
             .iter()
             .filter(|(change, _)| !self.already_held.contains(&change.hash()))
@@ -287,8 +287,9 @@ impl Screened {
 
 /// For a change that only waits, the refusal of the held change it waits for, followed
 /// back to a rule broken: that is what the volunteer can act on.
-fn root_cause(first: &Refusal, held: &[Held]) -> Refusal {
-    let by_hash: HashMap<ChangeHash, &Held> = held.iter().map(|h| (h.change.hash(), h)).collect();
+fn root_cause(first: &ScreenRefusal, held: &[HeldChange]) -> ScreenRefusal {
+    let by_hash: HashMap<ChangeHash, &HeldChange> =
+        held.iter().map(|h| (h.change.hash(), h)).collect();
     let mut current = first.clone();
     for _ in 0..=held.len() {
         let Some(on) = current.waits_for.filter(|_| current.rule == Rule::Waits) else {
@@ -296,7 +297,7 @@ fn root_cause(first: &Refusal, held: &[Held]) -> Refusal {
         };
         let Some(held) = by_hash.get(&on) else { break };
         let Some(rule) = held.rule else { break };
-        current = Refusal {
+        current = ScreenRefusal {
             rule,
             reason: held.reason.clone(),
             waits_for: held.waits_for,
@@ -307,14 +308,14 @@ fn root_cause(first: &Refusal, held: &[Held]) -> Refusal {
 
 /// One household's screened upload, for [`write_holds`].
 #[derive(Debug)]
-pub struct Hold {
+pub struct ScreenedUpload {
     /// The upload's position in its batch.
     pub index: usize,
     pub household: String,
     pub screened: Screened,
 }
 
-impl Hold {
+impl ScreenedUpload {
     /// The hashes of the changes this upload adds to quarantine.
     pub fn new_hashes(&self) -> Vec<ChangeHash> {
         self.screened.new_rows().map(|(c, _)| c.hash()).collect()
@@ -325,7 +326,7 @@ impl Hold {
 /// upload is refused whole, as a change stored for another household is.
 pub async fn held_elsewhere(
     conn: &mut AnyConnection,
-    holds: &[Hold],
+    holds: &[ScreenedUpload],
 ) -> Result<HashSet<usize>, LedgerError> {
     let mut owner: HashMap<String, (usize, &str)> = HashMap::new();
     for hold in holds {
@@ -364,11 +365,11 @@ pub async fn write_holds(
     vault: &Vault,
     device: &Device,
     client: &str,
-    holds: &[Hold],
+    holds: &[ScreenedUpload],
     now: i64,
 ) -> Result<(), LedgerError> {
     const COLUMNS: usize = 11;
-    let rows: Vec<(&Hold, &Change, &Refusal)> = holds
+    let rows: Vec<(&ScreenedUpload, &Change, &ScreenRefusal)> = holds
         .iter()
         .flat_map(|hold| hold.screened.new_rows().map(move |(c, r)| (hold, c, r)))
         .collect();
@@ -408,7 +409,7 @@ pub async fn write_holds(
             close(
                 conn,
                 &admitted,
-                Status::Accepted,
+                HoldStatus::Accepted,
                 &device_actor,
                 None,
                 None,
@@ -424,7 +425,7 @@ pub async fn write_holds(
                 ));
             audit::record_in(conn, entry).await?;
         }
-        let new: Vec<&Refusal> = hold.screened.new_rows().map(|(_, r)| r).collect();
+        let new: Vec<&ScreenRefusal> = hold.screened.new_rows().map(|(_, r)| r).collect();
         if new.is_empty() {
             continue;
         }
@@ -451,7 +452,7 @@ pub async fn write_holds(
 async fn close(
     conn: &mut AnyConnection,
     hashes: &[String],
-    status: Status,
+    status: HoldStatus,
     by: &str,
     comment: Option<&str>,
     undone_by: Option<&str>,
@@ -485,7 +486,7 @@ async fn close(
 
 /// One quarantined change, as the list shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Item {
+pub struct HoldItem {
     /// The change's hash: the item's id.
     pub id: String,
     pub household_id: String,
@@ -500,7 +501,7 @@ pub struct Item {
     /// The change it builds on and waits for, when that is why it is held.
     pub waits_for: Option<String>,
     pub received_at: i64,
-    pub status: Status,
+    pub status: HoldStatus,
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,
     pub comment: Option<String>,
@@ -512,9 +513,9 @@ const ITEM_COLUMNS: &str = "q.hash, q.household_id, q.village, q.device_id, d.na
     q.actor, q.rule, q.reason_zh, q.reason_en, q.waits_for, q.received_at, q.status,
     q.decided_by, q.decided_at, q.comment, q.undone_by";
 
-fn item_row(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
+fn item_row(row: &sqlx::any::AnyRow) -> Result<HoldItem, sqlx::Error> {
     let status: String = row.try_get("status")?;
-    Ok(Item {
+    Ok(HoldItem {
         id: row.try_get("hash")?,
         household_id: row.try_get("household_id")?,
         village: row.try_get("village")?,
@@ -528,7 +529,7 @@ fn item_row(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
         ),
         waits_for: row.try_get("waits_for")?,
         received_at: row.try_get("received_at")?,
-        status: Status::parse(&status).unwrap_or(Status::Open),
+        status: HoldStatus::parse(&status).unwrap_or(HoldStatus::Open),
         decided_by: row.try_get("decided_by")?,
         decided_at: row.try_get("decided_at")?,
         comment: row.try_get("comment")?,
@@ -538,10 +539,10 @@ fn item_row(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
 
 /// What staff ask the list for.
 #[derive(Debug, Clone)]
-pub struct Filter {
+pub struct HoldFilter {
     /// An area code: items of villages inside it.
     pub area: String,
-    pub status: Status,
+    pub status: HoldStatus,
     pub rule: Option<Rule>,
     pub limit: i64,
     pub offset: i64,
@@ -549,16 +550,16 @@ pub struct Filter {
 
 /// A page of items, with the counts a clerk needs to see the size of the work.
 #[derive(Debug, Clone, Serialize)]
-pub struct Page {
+pub struct HoldPage {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
     /// In the area, by status, whatever the filter.
     pub counts: BTreeMap<String, i64>,
-    pub items: Vec<Item>,
+    pub items: Vec<HoldItem>,
 }
 
-pub async fn list(pool: &AnyPool, filter: &Filter) -> Result<Page, sqlx::Error> {
+pub async fn list(pool: &AnyPool, filter: &HoldFilter) -> Result<HoldPage, sqlx::Error> {
     let prefix = format!("{}%", filter.area);
     let rule = filter.rule.map(Rule::as_str).unwrap_or("");
     let total: i64 = sqlx::query(
@@ -584,7 +585,7 @@ pub async fn list(pool: &AnyPool, filter: &Filter) -> Result<Page, sqlx::Error> 
     .fetch_all(pool)
     .await?;
     let items = rows.iter().map(item_row).collect::<Result<Vec<_>, _>>()?;
-    let mut counts: BTreeMap<String, i64> = Status::ALL
+    let mut counts: BTreeMap<String, i64> = HoldStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), 0))
         .collect();
@@ -597,7 +598,7 @@ pub async fn list(pool: &AnyPool, filter: &Filter) -> Result<Page, sqlx::Error> 
     for row in rows {
         counts.insert(row.try_get("status")?, row.try_get("n")?);
     }
-    Ok(Page {
+    Ok(HoldPage {
         total,
         limit: filter.limit,
         offset: filter.offset,
@@ -606,7 +607,7 @@ pub async fn list(pool: &AnyPool, filter: &Filter) -> Result<Page, sqlx::Error> 
     })
 }
 
-pub async fn item(conn: &mut AnyConnection, id: &str) -> Result<Option<Item>, sqlx::Error> {
+pub async fn item(conn: &mut AnyConnection, id: &str) -> Result<Option<HoldItem>, sqlx::Error> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {ITEM_COLUMNS} FROM quarantine q LEFT JOIN device d ON d.id = q.device_id
          WHERE q.hash = $1"
@@ -632,9 +633,9 @@ pub struct KeyChange {
 
 /// One item with what staff need to decide it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Detail {
+pub struct HoldDetail {
     #[serde(flatten)]
-    pub item: Item,
+    pub item: HoldItem,
     /// The change's commit message: a visit, or a forged review decision.
     pub message: Option<String>,
     /// The writer's device clock.
@@ -705,7 +706,7 @@ fn scalar_value(scalar: &automerge::ScalarValue) -> Option<FieldValue> {
 }
 
 /// An item with its change read out, or `None` when it does not exist.
-pub async fn detail(ledger: &Ledger, id: &str) -> Result<Option<Detail>, LedgerError> {
+pub async fn detail(ledger: &Ledger, id: &str) -> Result<Option<HoldDetail>, LedgerError> {
     let mut conn = ledger.db().pool.acquire().await?;
     let Some(item) = item(&mut conn, id).await? else {
         return Ok(None);
@@ -728,7 +729,7 @@ pub async fn detail(ledger: &Ledger, id: &str) -> Result<Option<Detail>, LedgerE
     drop(conn);
     let mut document = ledger.document(&item.household_id).await?;
     let keys = key_changes(&change, document.as_mut().map(|(_, doc)| doc));
-    Ok(Some(Detail {
+    Ok(Some(HoldDetail {
         message: change.message().map(str::to_owned),
         time: change.timestamp(),
         keys,
@@ -742,16 +743,16 @@ pub async fn detail(ledger: &Ledger, id: &str) -> Result<Option<Detail>, LedgerE
 
 /// What staff decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub enum HoldDecision {
     Release,
     Discard,
 }
 
-impl Decision {
+impl HoldDecision {
     fn action(self) -> &'static str {
         match self {
-            Decision::Release => "quarantine.release",
-            Decision::Discard => "quarantine.discard",
+            HoldDecision::Release => "quarantine.release",
+            HoldDecision::Discard => "quarantine.discard",
         }
     }
 }
@@ -801,7 +802,7 @@ pub fn not_found(id: &str) -> QuarantineError {
 /// What a decision did.
 #[derive(Debug, Serialize)]
 pub struct Decided {
-    pub item: Item,
+    pub item: HoldItem,
     /// Items decided with it: those that only waited for it (released), or, for a
     /// household the server never created, everything built on it (discarded).
     pub with: Vec<String>,
@@ -814,7 +815,7 @@ pub struct Decided {
 /// does not hold.
 struct Rows {
     /// The rule is `None` for a code this version does not know: never taken for `waits`.
-    changes: HashMap<String, (Change, Status, Option<Rule>)>,
+    changes: HashMap<String, (Change, HoldStatus, Option<Rule>)>,
 }
 
 async fn household_rows(
@@ -841,7 +842,7 @@ async fn household_rows(
             row.try_get("hash")?,
             (
                 change,
-                Status::parse(&status).unwrap_or(Status::Open),
+                HoldStatus::parse(&status).unwrap_or(HoldStatus::Open),
                 Rule::parse(&rule),
             ),
         );
@@ -856,17 +857,17 @@ pub async fn decide(
     account: &accounts::Staff,
     client: &str,
     id: &str,
-    decision: Decision,
+    decision: HoldDecision,
     comment: Option<&str>,
 ) -> Result<Decided, QuarantineError> {
-    let now = jiff::Timestamp::now().as_second();
+    let now = ledger.clock().now_seconds();
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     let mut write = ledger.db().begin_write().await?;
     let item = item(&mut write.tx, id)
         .await?
         .filter(|item| settle::covers(account, &item.village))
         .ok_or_else(|| not_found(id))?;
-    if item.status != Status::Open {
+    if item.status != HoldStatus::Open {
         return Err(QuarantineError::Conflict(Message::new(
             format!("该隔离项已处理（{}）", item.status.as_str()),
             format!("This item is decided already ({})", item.status.as_str()),
@@ -881,7 +882,7 @@ pub async fn decide(
         .await?;
     let exists = loaded.is_some();
     let by = account.actor();
-    let (with, undone_by) = if decision == Decision::Discard && !exists {
+    let (with, undone_by) = if decision == HoldDecision::Discard && !exists {
         // The household never entered the server: there is no document for the change to
         // enter, and nothing built on it can ever apply.
         let with = descendants(&rows, &change);
@@ -890,7 +891,7 @@ pub async fn decide(
         close(
             &mut write.tx,
             &all,
-            Status::Discarded,
+            HoldStatus::Discarded,
             &by,
             comment,
             None,
@@ -908,7 +909,7 @@ pub async fn decide(
             let short = screen::short_hash(dep);
             return Err(QuarantineError::Conflict(
                 match rows.changes.get(&dep.to_string()) {
-                    Some((_, Status::Open, _)) => Message::new(
+                    Some((_, HoldStatus::Open, _)) => Message::new(
                         format!("该修改建立在隔离项 {short} 之上，请先处理那一项"),
                         format!(
                             "This change builds on quarantined change {short}; decide that one first"
@@ -930,7 +931,7 @@ pub async fn decide(
         doc.apply_changes([change.clone()])?;
         let mut applied = vec![change.clone()];
         let mut undone_by = None;
-        if decision == Decision::Discard {
+        if decision == HoldDecision::Discard {
             let staff = ActorInfo {
                 device: Some("doorstep-server".to_owned()),
                 volunteer: None,
@@ -952,18 +953,18 @@ pub async fn decide(
             .household_text("village")
             .filter(|v| AreaCode::parse_village(v).is_ok())
             .map_or(village, str::to_owned);
-        ledger
-            .apply_server_changes(
-                &mut write.tx,
-                &item.household_id,
-                &village,
-                &mut doc,
-                applied,
-            )
-            .await?;
+        crate::decisions::write::store_and_refresh(
+            ledger,
+            &mut write.tx,
+            &item.household_id,
+            &village,
+            &mut doc,
+            applied,
+        )
+        .await?;
         let status = match decision {
-            Decision::Release => Status::Released,
-            Decision::Discard => Status::Discarded,
+            HoldDecision::Release => HoldStatus::Released,
+            HoldDecision::Discard => HoldStatus::Discarded,
         };
         close(
             &mut write.tx,
@@ -981,7 +982,7 @@ pub async fn decide(
         close(
             &mut write.tx,
             &with,
-            Status::Released,
+            HoldStatus::Released,
             &by,
             Some(&followed),
             None,
@@ -1007,15 +1008,15 @@ pub async fn decide(
         .ok_or_else(|| not_found(id))?;
     write.commit().await?;
     let message = match (decision, exists, undone_by.is_some()) {
-        (Decision::Release, _, _) => Message::new(
+        (HoldDecision::Release, _, _) => Message::new(
             format!("已放行该修改{}", with_count_zh(with.len())),
             format!("The change is released{}", with_count_en(with.len())),
         ),
-        (Decision::Discard, false, _) => Message::new(
+        (HoldDecision::Discard, false, _) => Message::new(
             "已舍弃：服务器上没有这户，修改只保留在隔离区",
             "Discarded: the server has no such household, so the change stays in quarantine only",
         ),
-        (Decision::Discard, true, true) => Message::new(
+        (HoldDecision::Discard, true, true) => Message::new(
             format!(
                 "已舍弃：修改保留在历史中，其效果已撤销{}",
                 with_count_zh(with.len())
@@ -1025,7 +1026,7 @@ pub async fn decide(
                 with_count_en(with.len())
             ),
         ),
-        (Decision::Discard, true, false) => Message::new(
+        (HoldDecision::Discard, true, false) => Message::new(
             format!(
                 "已舍弃：该修改没有需要撤销的内容{}",
                 with_count_zh(with.len())
@@ -1067,7 +1068,7 @@ fn descendants(rows: &Rows, change: &Change) -> Vec<String> {
     loop {
         let mut more = false;
         for (hash, (candidate, status, _)) in &rows.changes {
-            if *status == Status::Open
+            if *status == HoldStatus::Open
                 && !reached.contains(&candidate.hash())
                 && candidate.deps().iter().any(|d| reached.contains(d))
             {
@@ -1093,7 +1094,7 @@ fn follow(doc: &mut AutoCommit, rows: &Rows) -> Result<Vec<Change>, automerge::A
             .changes
             .values()
             .filter(|(change, status, rule)| {
-                *status == Status::Open
+                *status == HoldStatus::Open
                     && *rule == Some(Rule::Waits)
                     && doc.get_change_by_hash(&change.hash()).is_none()
             })

@@ -500,8 +500,9 @@ pub async fn refresh(
     conn: &mut AnyConnection,
     vault: &Vault,
     subject: Subject<'_>,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
-    refresh_all(conn, vault, &[subject]).await
+    refresh_all(conn, vault, &[subject], now).await
 }
 
 /// Brings households' items up to date with their merged state: opens what is new, reopens
@@ -511,11 +512,11 @@ pub async fn refresh_all(
     conn: &mut AnyConnection,
     vault: &Vault,
     subjects: &[Subject<'_>],
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     if subjects.is_empty() {
         return Ok(());
     }
-    let now = jiff::Timestamp::now().as_second();
     let live: Vec<&Subject<'_>> = subjects
         .iter()
         .filter(|s| s.view.household_text("merged_into").is_none())

@@ -111,25 +111,25 @@ impl Rule {
 
 /// A refused change: the rule it broke and what to tell the volunteer and staff.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
+pub struct ScreenRefusal {
     pub rule: Rule,
     pub reason: Message,
     /// For [`Rule::Waits`]: the refused or quarantined change it builds on.
     pub waits_for: Option<ChangeHash>,
 }
 
-impl Refusal {
-    fn new(rule: Rule, reason: Message) -> Refusal {
-        Refusal {
+impl ScreenRefusal {
+    fn new(rule: Rule, reason: Message) -> ScreenRefusal {
+        ScreenRefusal {
             rule,
             reason,
             waits_for: None,
         }
     }
 
-    fn waits(on: ChangeHash) -> Refusal {
+    fn waits(on: ChangeHash) -> ScreenRefusal {
         let short = short_hash(&on);
-        Refusal {
+        ScreenRefusal {
             rule: Rule::Waits,
             reason: Message::new(
                 format!("该修改建立在已隔离的修改 {short} 之上，须等县里处理那一条后才能生效"),
@@ -168,7 +168,7 @@ pub fn screen(
     device: &Device,
     household: Household<'_>,
     changes: &[Change],
-) -> Vec<Option<Refusal>> {
+) -> Vec<Option<ScreenRefusal>> {
     // Each change's operations, decoded once: decoding is most of screening's cost.
     let decoded: Vec<ExpandedChange> = changes.iter().map(Change::decode).collect();
     let creation = if household.exists {
@@ -180,7 +180,7 @@ pub fn screen(
         .village
         .map(str::to_owned)
         .or_else(|| creation.and_then(|i| created_village(&decoded[i])));
-    let mut verdicts: Vec<Option<Refusal>> = changes
+    let mut verdicts: Vec<Option<ScreenRefusal>> = changes
         .iter()
         .zip(&decoded)
         .enumerate()
@@ -205,7 +205,7 @@ pub fn screen(
                 continue;
             }
             if let Some(dep) = change.deps().iter().find(|dep| blocked.contains(dep)) {
-                *verdict = Some(Refusal::waits(*dep));
+                *verdict = Some(ScreenRefusal::waits(*dep));
                 blocked.insert(change.hash());
                 more = true;
             }
@@ -228,7 +228,7 @@ pub fn screen(
                 .iter()
                 .find(|dep| sent.contains(dep) || household.held.contains(dep));
             *verdict = Some(match on {
-                Some(dep) => Refusal::waits(*dep),
+                Some(dep) => ScreenRefusal::waits(*dep),
                 None => out_of_scope(village),
             });
         }
@@ -249,7 +249,7 @@ pub fn screen(
         if let Some(first) = first {
             for (change, verdict) in changes.iter().zip(verdicts.iter_mut()) {
                 if verdict.is_none() && change.hash() != first {
-                    *verdict = Some(Refusal::waits(first));
+                    *verdict = Some(ScreenRefusal::waits(first));
                 }
             }
         }
@@ -282,8 +282,8 @@ fn created_village(change: &ExpandedChange) -> Option<String> {
         })
 }
 
-fn out_of_scope(village: &str) -> Refusal {
-    Refusal::new(
+fn out_of_scope(village: &str) -> ScreenRefusal {
+    ScreenRefusal::new(
         Rule::OutOfScope,
         Message::new(
             format!("该户属于村 {village}，不在本设备负责的村内；修改已交县里工作人员审核"),
@@ -313,10 +313,10 @@ fn own_rule(
     change: &Change,
     expanded: &ExpandedChange,
     creation: bool,
-) -> Option<Refusal> {
+) -> Option<ScreenRefusal> {
     let actor = change.actor_id().to_hex_string();
     if has_key(household.doc, &format!("{ACTORS_PREFIX}{actor}.staff")) {
-        return Some(Refusal::new(
+        return Some(ScreenRefusal::new(
             Rule::StaffActor,
             Message::new(
                 "该修改以县里工作人员的身份提交，设备不能使用这个身份",
@@ -325,7 +325,7 @@ fn own_rule(
         ));
     }
     if ChangeOrigin::of_message(change.message()).review.is_some() {
-        return Some(Refusal::new(
+        return Some(ScreenRefusal::new(
             Rule::ReviewResolution,
             Message::new(
                 "只有县里的工作人员可以处理审核项",
@@ -367,8 +367,8 @@ fn plain(value: &automerge::ScalarValue) -> bool {
     matches!(value, Str(_) | Int(_) | Uint(_) | F64(_) | Boolean(_))
 }
 
-fn not_a_field() -> Refusal {
-    Refusal::new(
+fn not_a_field() -> ScreenRefusal {
+    ScreenRefusal::new(
         Rule::NotAField,
         Message::new(
             "修改不符合户档案的格式：设备只能设置或清除字段",
@@ -380,8 +380,8 @@ fn not_a_field() -> Refusal {
 /// A value of a type the layout does not store, at a root key: the reason names the key, the
 /// type the layout stores there and the type written, so that the author of a client that is
 /// not ours (a plain JavaScript string becomes a Text object) can fix it from the reason.
-fn wrong_type(key: &str, found: &Message) -> Refusal {
-    Refusal::new(Rule::NotAField, shape::wrong_type(key, found))
+fn wrong_type(key: &str, found: &Message) -> ScreenRefusal {
+    ScreenRefusal::new(Rule::NotAField, shape::wrong_type(key, found))
 }
 
 /// The rule writing (`put`) or deleting one root key breaks, if any.
@@ -391,7 +391,7 @@ fn key_rule(
     key: &str,
     put: bool,
     creation: bool,
-) -> Option<Refusal> {
+) -> Option<ScreenRefusal> {
     if key == VERSION_KEY {
         // A later layout migrates by writing its version, as an ordinary change.
         return (!put).then(deletes_household);
@@ -399,7 +399,7 @@ fn key_rule(
     if let Some(rest) = key.strip_prefix(ACTORS_PREFIX) {
         let (owner, name) = rest.split_once('.').unwrap_or((rest, ""));
         if name == "staff" {
-            return Some(Refusal::new(
+            return Some(ScreenRefusal::new(
                 Rule::StaffEntry,
                 Message::new(
                     "设备不能以县里工作人员的名义写入",
@@ -408,7 +408,7 @@ fn key_rule(
             ));
         }
         if owner != actor || !put {
-            return Some(Refusal::new(
+            return Some(ScreenRefusal::new(
                 Rule::ActorEntry,
                 Message::new(
                     "修改改动了另一个写入者的身份记录；每个写入者只能写自己的",
@@ -429,7 +429,7 @@ fn key_rule(
         return None;
     }
     match (path.entity, spec.name) {
-        (Entity::Household, "merged_into") => Some(Refusal::new(
+        (Entity::Household, "merged_into") => Some(ScreenRefusal::new(
             Rule::MergesHousehold,
             Message::new(
                 "只有县里的工作人员可以合并户",
@@ -438,7 +438,7 @@ fn key_rule(
         )),
         (Entity::Household, _) if !put => Some(deletes_household()),
         (Entity::Household, _) if creation => None,
-        (Entity::Household, "village") => Some(Refusal::new(
+        (Entity::Household, "village") => Some(ScreenRefusal::new(
             Rule::MovesHousehold,
             Message::new(
                 "不能在设备上把户迁到另一个村；请联系县里的工作人员",
@@ -448,7 +448,7 @@ fn key_rule(
         // A visit's device, volunteer and start are written once, by the phone that starts
         // it.
         (Entity::Visit, _) if put && !has_key(household.doc, key) => None,
-        _ => Some(Refusal::new(
+        _ => Some(ScreenRefusal::new(
             Rule::SystemField,
             Message::new(
                 format!("字段“{}”由系统填写，设备不能修改", quoted(key)),
@@ -461,8 +461,8 @@ fn key_rule(
     }
 }
 
-fn deletes_household() -> Refusal {
-    Refusal::new(
+fn deletes_household() -> ScreenRefusal {
+    ScreenRefusal::new(
         Rule::DeletesHousehold,
         Message::new(
             "设备不能删除户或清除其身份信息（户标识、所在村、建档时间）",
@@ -471,8 +471,8 @@ fn deletes_household() -> Refusal {
     )
 }
 
-fn unknown_key(key: &str) -> Refusal {
-    Refusal::new(
+fn unknown_key(key: &str) -> ScreenRefusal {
+    ScreenRefusal::new(
         Rule::UnknownKey,
         Message::new(
             format!("“{}”不是户档案的字段", quoted(key)),
@@ -510,7 +510,7 @@ fn erased_record(
     doc: &Automerge,
     cleared: &BTreeSet<String>,
     written: &HashSet<String>,
-) -> Option<Refusal> {
+) -> Option<ScreenRefusal> {
     let mut by_record: HashMap<String, usize> = HashMap::new();
     for key in cleared {
         if let Some(record) = record_prefix(key) {
@@ -538,7 +538,7 @@ fn erased_record(
         if record == "household." {
             return Some(deletes_household());
         }
-        return Some(Refusal::new(
+        return Some(ScreenRefusal::new(
             Rule::ErasesRecord,
             Message::new(
                 "设备不能一次清除一条记录的全部信息；成员离户请标记“已不在本户”",
@@ -551,7 +551,9 @@ fn erased_record(
 
 /// The first refusal worth showing for a set of verdicts: a rule a change broke itself,
 /// else the first it waits for.
-pub fn first_refusal<'a>(verdicts: impl IntoIterator<Item = &'a Refusal>) -> Option<&'a Refusal> {
+pub fn first_refusal<'a>(
+    verdicts: impl IntoIterator<Item = &'a ScreenRefusal>,
+) -> Option<&'a ScreenRefusal> {
     let mut waits = None;
     for refusal in verdicts {
         if refusal.rule != Rule::Waits {
@@ -564,7 +566,7 @@ pub fn first_refusal<'a>(verdicts: impl IntoIterator<Item = &'a Refusal>) -> Opt
 
 /// Counts of refusals by rule, for logs.
 pub fn by_rule<'a>(
-    verdicts: impl IntoIterator<Item = &'a Refusal>,
+    verdicts: impl IntoIterator<Item = &'a ScreenRefusal>,
 ) -> BTreeMap<&'static str, usize> {
     let mut counts = BTreeMap::new();
     for refusal in verdicts {
@@ -1056,8 +1058,8 @@ mod tests {
         for rule in Rule::ALL {
             assert_eq!(Rule::parse(rule.as_str()), Some(rule));
         }
-        let waits = Refusal::waits(ChangeHash([1; 32]));
-        let moved = Refusal::new(Rule::MovesHousehold, Message::new("a", "b"));
+        let waits = ScreenRefusal::waits(ChangeHash([1; 32]));
+        let moved = ScreenRefusal::new(Rule::MovesHousehold, Message::new("a", "b"));
         assert_eq!(
             first_refusal([&waits, &moved]).unwrap().rule,
             Rule::MovesHousehold

@@ -80,6 +80,14 @@ pub struct Signed<'a> {
     pub at: i64,
 }
 
+impl Signed<'_> {
+    /// The decision's day in China: the date the decided value is validated on.
+    fn today(&self) -> jiff::civil::Date {
+        let at = jiff::Timestamp::from_second(self.at).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        schema::china_date(at)
+    }
+}
+
 /// A decision made into a change.
 #[derive(Debug)]
 pub struct Decision {
@@ -204,7 +212,7 @@ pub fn decide(
             .with_time(signed.at),
     );
     let after = layout::read_household(fork.document())?;
-    let refused = validation::validate(&after, crate::storage::register::today())
+    let refused = validation::validate(&after, signed.today())
         .into_iter()
         .find(|issue| {
             issue.severity == Severity::Error && issue.rule == "field" && issue.path == key
@@ -682,7 +690,7 @@ pub async fn resolve(
     heads: &[String],
 ) -> Result<ResolveOutcome, ReviewError> {
     let seen = parse_heads(heads)?;
-    let now = jiff::Timestamp::now().as_second();
+    let now = ledger.clock().now_seconds();
     let mut write = ledger.db().begin_write().await?;
     let item = review::item(&mut write.tx, item_id)
         .await?
@@ -748,15 +756,15 @@ pub async fn resolve(
         .from(client)
         .saying(format!("{} stale={}", item.path, decision.stale));
     audit::record_in(&mut write.tx, entry).await?;
-    ledger
-        .apply_server_changes(
-            &mut write.tx,
-            &item.household_id,
-            &village,
-            &mut doc,
-            vec![decision.change],
-        )
-        .await?;
+    crate::decisions::write::store_and_refresh(
+        ledger,
+        &mut write.tx,
+        &item.household_id,
+        &village,
+        &mut doc,
+        vec![decision.change],
+    )
+    .await?;
     let after = review::item(&mut write.tx, item_id)
         .await?
         .ok_or_else(|| item_not_found(item_id))?;
@@ -835,7 +843,7 @@ pub async fn merge_households(
             "A household cannot be merged into itself",
         )));
     }
-    let now = jiff::Timestamp::now().as_second();
+    let now = ledger.clock().now_seconds();
     let mut write = ledger.db().begin_write().await?;
     let (keep_village, mut keep_doc) = load_live(ledger, &mut write.tx, account, keep).await?;
     let (absorb_village, mut absorb_doc) =
@@ -884,19 +892,25 @@ pub async fn merge_households(
         )
         .await?;
     }
-    ledger
-        .apply_server_changes(
+    crate::decisions::write::store_and_refresh(
+        ledger,
+        &mut write.tx,
+        absorb,
+        &absorb_village,
+        &mut absorb_doc,
+        vec![tombstone],
+    )
+    .await?;
+    if !copied.is_empty() {
+        crate::decisions::write::store_and_refresh(
+            ledger,
             &mut write.tx,
-            absorb,
-            &absorb_village,
-            &mut absorb_doc,
-            vec![tombstone],
+            keep,
+            &keep_village,
+            &mut keep_doc,
+            copied,
         )
         .await?;
-    if !copied.is_empty() {
-        ledger
-            .apply_server_changes(&mut write.tx, keep, &keep_village, &mut keep_doc, copied)
-            .await?;
     }
     write.commit().await?;
     Ok(MergeOutcome {
@@ -967,7 +981,7 @@ pub async fn move_member_between(
     to: &str,
     comment: Option<&str>,
 ) -> Result<MoveOutcome, ReviewError> {
-    let now = jiff::Timestamp::now().as_second();
+    let now = ledger.clock().now_seconds();
     let mut write = ledger.db().begin_write().await?;
     let (item, other) = open_pair(&mut write.tx, account, item_id).await?;
     let from = if to == item.household_id {
@@ -1014,19 +1028,25 @@ pub async fn move_member_between(
     audit::record_in(&mut write.tx, entry).await?;
     // The wrong household first: once it no longer holds the person, finding duplicates for
     // the right one does not find the pair again.
-    ledger
-        .apply_server_changes(
+    crate::decisions::write::store_and_refresh(
+        ledger,
+        &mut write.tx,
+        &from,
+        &from_village,
+        &mut from_doc,
+        vec![removal],
+    )
+    .await?;
+    if !carried.is_empty() {
+        crate::decisions::write::store_and_refresh(
+            ledger,
             &mut write.tx,
-            &from,
-            &from_village,
-            &mut from_doc,
-            vec![removal],
+            to,
+            &to_village,
+            &mut to_doc,
+            carried,
         )
         .await?;
-    if !carried.is_empty() {
-        ledger
-            .apply_server_changes(&mut write.tx, to, &to_village, &mut to_doc, carried)
-            .await?;
     }
     let after = review::item(&mut write.tx, item_id)
         .await?
@@ -1070,7 +1090,7 @@ pub async fn dismiss(
             "Say why these are not the same household (comment)",
         )));
     }
-    let now = jiff::Timestamp::now().as_second();
+    let now = ledger.clock().now_seconds();
     let mut write = ledger.db().begin_write().await?;
     let (item, _) = open_pair(&mut write.tx, account, item_id).await?;
     let staff = staff_of(account);
@@ -1128,9 +1148,15 @@ pub async fn forward_late_edits(
     };
     match forward(&mut survivor, absorbed, absorbed_id, late, now) {
         Ok(Some(change)) => {
-            ledger
-                .apply_server_changes(conn, survivor_id, &village, &mut survivor, vec![change])
-                .await
+            crate::decisions::write::store_and_refresh(
+                ledger,
+                conn,
+                survivor_id,
+                &village,
+                &mut survivor,
+                vec![change],
+            )
+            .await
         }
         Ok(None) => Ok(()),
         // The edit is stored in the absorbed household whatever happens here; staff can

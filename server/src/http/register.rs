@@ -93,7 +93,7 @@ pub async fn detail(
         return Err(not_found());
     }
     let reveal = principal::reveal(&state, &staff, &client, params.reveal, &id).await?;
-    let issues = validation::validate(&view, register::today());
+    let issues = validation::validate(&view, state.ledger.clock().today());
     let conflicts = view.conflicts();
     let mut detail = HouseholdDetail {
         id,

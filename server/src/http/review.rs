@@ -12,7 +12,6 @@ use crate::decisions::settle::{
     self, Choice, DismissOutcome, MergeOutcome, MoveOutcome, ResolveOutcome,
 };
 use crate::privacy;
-use crate::storage::register;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -144,7 +143,7 @@ async fn household_part(
     let Ok(view) = layout::read_household(doc.document()) else {
         return Ok(None);
     };
-    let issues = validation::validate(&view, register::today());
+    let issues = validation::validate(&view, state.ledger.clock().today());
     let members_recorded_by = view
         .members
         .keys()

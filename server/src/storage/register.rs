@@ -12,6 +12,7 @@
 //! only present members count (`member_count`) and are searched for. The others are history,
 //! shown with their status.
 
+use crate::clock::Clock;
 use crate::storage::db::{Backend, MAX_PARAMS, rows_per_statement};
 use crate::storage::ledger::LedgerError;
 use crate::storage::vault::{self, Vault};
@@ -39,11 +40,6 @@ fn integer(record: &Record, name: &str) -> Option<i64> {
         FieldValue::Integer(number) => Some(number),
         _ => None,
     })
-}
-
-/// Today in China (UTC+8), for validation.
-pub fn today() -> jiff::civil::Date {
-    schema::china_date(jiff::Timestamp::now())
 }
 
 /// One household's register rows, computed from its merged view, ready to be written.
@@ -106,8 +102,9 @@ struct VisitValues {
 }
 
 impl Projection {
-    pub fn of(household: &str, view: &HouseholdView) -> Projection {
-        let issues = validation::validate(view, today());
+    /// The rows of a household's merged view, validated as of `today`.
+    pub fn of(household: &str, view: &HouseholdView, today: jiff::civil::Date) -> Projection {
+        let issues = validation::validate(view, today);
         let errors = issues
             .iter()
             .filter(|i| i.severity == Severity::Error)
@@ -201,25 +198,27 @@ pub async fn project(
     vault: &Vault,
     household: &str,
     view: &HouseholdView,
+    clock: &Clock,
 ) -> Result<(), sqlx::Error> {
-    write(conn, vault, &[&Projection::of(household, view)]).await
+    let projection = Projection::of(household, view, clock.today());
+    write(conn, vault, &[&projection], clock.now_seconds()).await
 }
 
 /// Writes the register rows of several households (each at most once) in a few statements
 /// whatever their number: the household rows and every member and visit row are upserted,
 /// and only rows whose member or visit is gone from the document are deleted. Rewriting
 /// rows in place instead of deleting and re-inserting them all keeps the cost of a visit
-/// from growing with the household's past visits.
+/// from growing with the household's past visits. `now` is the households' `updated_at`.
 pub async fn write(
     conn: &mut AnyConnection,
     vault: &Vault,
     projections: &[&Projection],
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     if projections.is_empty() {
         return Ok(());
     }
     delete_stale_rows(conn, projections).await?;
-    let now = jiff::Timestamp::now().as_second();
     for batch in projections.chunks(rows_per_statement(14)) {
         let sql = format!(
             "INSERT INTO household (id, village, number, head_name, address, member_count,
@@ -378,7 +377,14 @@ async fn refill(
     let mut write = ledger.db().begin_write().await?;
     if let Some((_, mut doc)) = ledger.load_for_write(&mut write.tx, household).await? {
         let view = schema::layout::read_household(doc.document())?;
-        project(&mut write.tx, ledger.vault(), household, &view).await?;
+        project(
+            &mut write.tx,
+            ledger.vault(),
+            household,
+            &view,
+            ledger.clock(),
+        )
+        .await?;
     }
     sqlx::query("DELETE FROM register_refill WHERE household_id = $1")
         .bind(household)
@@ -585,7 +591,8 @@ mod tests {
         // A household as ingest stored it before 0007: its document, and a member row with
         // the birth date and employer in the clear.
         let vault = Vault::generate();
-        let ledger = crate::storage::ledger::Ledger::new(db.clone(), vault.clone());
+        let ledger =
+            crate::storage::ledger::Ledger::new(db.clone(), vault.clone(), Clock::system());
         let id = HouseholdId::from_random([7; 16]);
         let village = AreaCode::parse_village("141124100201").unwrap();
         let mut doc = AutoCommit::new();
@@ -708,7 +715,7 @@ mod tests {
         put(&moved, "moved_to", "太原");
         doc.commit();
         let view = layout::read_household(doc.document()).unwrap();
-        let projection = Projection::of(id.as_str(), &view);
+        let projection = Projection::of(id.as_str(), &view, Clock::system().today());
         assert_eq!(projection.row.member_count, 1);
         assert_eq!(projection.row.search_text, "0007\n刘伟");
         let row = |key: &MemberKey| {
@@ -759,13 +766,17 @@ mod tests {
         .await
         .unwrap();
         let mut conn = db.pool.acquire().await.unwrap();
-        write(&mut conn, &vault, &[&Projection::of(id.as_str(), &view)])
+        let clock = Clock::system();
+        let projection = Projection::of(id.as_str(), &view, clock.today());
+        write(&mut conn, &vault, &[&projection], clock.now_seconds())
             .await
             .unwrap();
 
         view.members.remove(members[0].as_str());
         view.visits.remove(visits[0].as_str());
-        write(&mut conn, &vault, &[&Projection::of(id.as_str(), &view)])
+        let clock = Clock::system();
+        let projection = Projection::of(id.as_str(), &view, clock.today());
+        write(&mut conn, &vault, &[&projection], clock.now_seconds())
             .await
             .unwrap();
         let left: Vec<String> = sqlx::query(
