@@ -6,6 +6,7 @@ mod review_cli;
 
 use clap::{Parser, Subcommand};
 use doorstep_server::accounts::{self, NewStaff, Role, SessionPolicy};
+use doorstep_server::clock::Clock;
 use doorstep_server::config;
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::storage::{areas, db::Db};
@@ -317,7 +318,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         key: std::env::var("DOORSTEP_DATA_KEY").ok(),
         key_file: cli.data_key_file.clone(),
     };
-    let vault = doorstep_server::storage::data_key::open(&db, &keys)
+    let vault = doorstep_server::storage::data_key::open(&db, &keys, &Clock::system())
         .await
         .map_err(|err| match err {
             doorstep_server::storage::data_key::KeyError::Refused(message) => message.to_string(),
@@ -366,7 +367,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let ledger = doorstep_server::storage::ledger::Ledger::new(
                 db.clone(),
                 options.vault.clone(),
-                doorstep_server::clock::Clock::system(),
+                Clock::system(),
             );
             doorstep_server::storage::register::refill_pending(&ledger)
                 .await

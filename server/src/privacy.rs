@@ -6,7 +6,7 @@
 //! does not reveal. The same masking keeps sensitive values out of what the server stores in
 //! the clear: review summaries and review history.
 
-use crate::decisions::settle::ResolveOutcome;
+use crate::decisions::resolve::ResolveOutcome;
 use crate::http::register::HouseholdDetail;
 use crate::http::review::{ItemDetail, Shown};
 use schema::Message;
@@ -253,7 +253,7 @@ pub fn mask_resolve_outcome(outcome: &mut ResolveOutcome) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::decisions::review::{Event, ItemRow, Kind, Status};
+    use crate::decisions::review::{Event, ItemRow, Kind, ReviewStatus};
     use crate::http::review::{CandidateView, HistoryView};
     use automerge::AutoCommit;
     use schema::fields::{CATALOG, Entity};
@@ -425,7 +425,7 @@ mod tests {
             item: ItemRow {
                 id: "i".to_owned(),
                 kind: Kind::Conflict,
-                status: Status::Open,
+                status: ReviewStatus::Open,
                 household_id: "h".to_owned(),
                 household_number: None,
                 head_name: None,

@@ -11,9 +11,15 @@
 //! Decisions may use storage, access and the base modules, never ingest, `http` or the CLI.
 //! Their errors are their own; `http` maps them to answers.
 
+pub mod changes;
+pub mod dismiss;
+pub mod error;
 pub mod member_removal;
+pub mod merge;
+pub mod move_member;
 pub mod quarantine;
+pub mod resolve;
 pub mod review;
 pub mod screen;
-pub mod settle;
+pub mod workflow;
 pub mod write;

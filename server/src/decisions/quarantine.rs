@@ -21,8 +21,7 @@ use crate::accounts;
 use crate::audit::{self, Entry, Outcome};
 use crate::auth::Device;
 use crate::decisions::screen::{self, Rule, ScreenRefusal};
-use crate::decisions::settle;
-use crate::http::error::ApiError;
+use crate::decisions::write::store_and_refresh;
 use crate::privacy;
 use crate::storage::db::{Backend, rows_per_statement};
 use crate::storage::ledger::{Ledger, LedgerError};
@@ -775,23 +774,6 @@ pub enum QuarantineError {
     Layout(#[from] layout::LayoutError),
 }
 
-impl From<QuarantineError> for ApiError {
-    fn from(err: QuarantineError) -> Self {
-        match err {
-            QuarantineError::NotFound(message) => ApiError::not_found(message),
-            QuarantineError::Conflict(message) => ApiError {
-                status: axum::http::StatusCode::CONFLICT,
-                code: "conflict",
-                message,
-            },
-            QuarantineError::Ledger(err) => err.into(),
-            QuarantineError::Database(err) => ApiError::database(err),
-            QuarantineError::Automerge(err) => ApiError::internal(err),
-            QuarantineError::Layout(err) => ApiError::internal(err),
-        }
-    }
-}
-
 pub fn not_found(id: &str) -> QuarantineError {
     QuarantineError::NotFound(Message::new(
         format!("没有隔离项“{id}”，或不在您的区划内"),
@@ -865,7 +847,7 @@ pub async fn decide(
     let mut write = ledger.db().begin_write().await?;
     let item = item(&mut write.tx, id)
         .await?
-        .filter(|item| settle::covers(account, &item.village))
+        .filter(|item| crate::decisions::workflow::covers(account, &item.village))
         .ok_or_else(|| not_found(id))?;
     if item.status != HoldStatus::Open {
         return Err(QuarantineError::Conflict(Message::new(
@@ -953,7 +935,7 @@ pub async fn decide(
             .household_text("village")
             .filter(|v| AreaCode::parse_village(v).is_ok())
             .map_or(village, str::to_owned);
-        crate::decisions::write::store_and_refresh(
+        store_and_refresh(
             ledger,
             &mut write.tx,
             &item.household_id,
@@ -1140,7 +1122,7 @@ pub fn undo(
     let mut view = doc.fork_at(&[change.hash()])?;
     // Layer n holds, for each key, its n-th earlier value (`None`: clear it).
     let mut layers: Vec<Vec<(String, Option<automerge::ScalarValue>)>> = Vec::new();
-    for key in settle::touched_keys(std::slice::from_ref(change)) {
+    for key in crate::decisions::changes::touched_keys(std::slice::from_ref(change)) {
         if keep.contains(&key) {
             continue;
         }

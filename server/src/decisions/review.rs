@@ -55,7 +55,7 @@ impl Kind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum ReviewStatus {
     Open,
     /// Decided by staff.
     Resolved,
@@ -66,25 +66,25 @@ pub enum Status {
     Dismissed,
 }
 
-impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Open,
-        Status::Resolved,
-        Status::Settled,
-        Status::Dismissed,
+impl ReviewStatus {
+    pub const ALL: [ReviewStatus; 4] = [
+        ReviewStatus::Open,
+        ReviewStatus::Resolved,
+        ReviewStatus::Settled,
+        ReviewStatus::Dismissed,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Open => "open",
-            Status::Resolved => "resolved",
-            Status::Settled => "settled",
-            Status::Dismissed => "dismissed",
+            ReviewStatus::Open => "open",
+            ReviewStatus::Resolved => "resolved",
+            ReviewStatus::Settled => "settled",
+            ReviewStatus::Dismissed => "dismissed",
         }
     }
 
-    pub fn parse(input: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|s| s.as_str() == input)
+    pub fn parse(input: &str) -> Option<ReviewStatus> {
+        ReviewStatus::ALL.into_iter().find(|s| s.as_str() == input)
     }
 }
 
@@ -151,7 +151,7 @@ pub fn describe(view: &HouseholdView, path: &str) -> Message {
 }
 
 /// One ID number held by members of a household.
-struct Held<'a> {
+struct HeldNumber<'a> {
     /// As shown: masked.
     masked: String,
     /// The member keys that hold it.
@@ -161,8 +161,8 @@ struct Held<'a> {
 /// The ID numbers of a household's present members, by lookup hash (two spellings of one
 /// number are one entry). Someone who moved out is expected to turn up in their new
 /// household; that is no duplicate.
-fn id_numbers<'a>(vault: &Vault, view: &'a HouseholdView) -> BTreeMap<String, Held<'a>> {
-    let mut out: BTreeMap<String, Held<'a>> = BTreeMap::new();
+fn id_numbers<'a>(vault: &Vault, view: &'a HouseholdView) -> BTreeMap<String, HeldNumber<'a>> {
+    let mut out: BTreeMap<String, HeldNumber<'a>> = BTreeMap::new();
     for (key, member) in view.present_members() {
         let Some(number) = member.get("id_number").and_then(|f| f.value.as_text()) else {
             continue;
@@ -170,7 +170,7 @@ fn id_numbers<'a>(vault: &Vault, view: &'a HouseholdView) -> BTreeMap<String, He
         let number = vault::normalise_id_number(number);
         if number.len() == 18 {
             out.entry(vault.lookup_hash(&number))
-                .or_insert_with(|| Held {
+                .or_insert_with(|| HeldNumber {
                     masked: privacy::mask_id_number(&number),
                     keys: Vec::new(),
                 })
@@ -251,7 +251,7 @@ fn household_findings(
             summary: shown.message,
         });
     }
-    for (hash, Held { masked, keys }) in id_numbers(vault, view) {
+    for (hash, HeldNumber { masked, keys }) in id_numbers(vault, view) {
         if keys.len() < 2 {
             continue;
         }
@@ -546,12 +546,13 @@ pub async fn refresh_all(
     for finding in findings.values() {
         match known.get(&finding.id) {
             Some(item)
-                if item.status == Status::Open.as_str() && item.summary == finding.summary => {}
+                if item.status == ReviewStatus::Open.as_str()
+                    && item.summary == finding.summary => {}
             // Staff said these are not the same household; only a finding that says
             // something new (another shared ID number) asks them again.
             Some(item)
-                if item.status == Status::Dismissed.as_str() && item.summary == finding.summary => {
-            }
+                if item.status == ReviewStatus::Dismissed.as_str()
+                    && item.summary == finding.summary => {}
             Some(item) => {
                 // Still open with a new summary, or back after it was closed: one statement
                 // serves both.
@@ -566,7 +567,7 @@ pub async fn refresh_all(
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
-                if item.status != Status::Open.as_str() {
+                if item.status != ReviewStatus::Open.as_str() {
                     record(conn, &finding.id, now, SYSTEM, "reopened", &finding.summary).await?;
                 }
             }
@@ -595,8 +596,8 @@ pub async fn refresh_all(
     // Every known item involves one of these households, and a pair item is found from
     // either side, so an open item nobody found is no longer true.
     for (id, item) in &known {
-        if item.status == Status::Open.as_str() && !findings.contains_key(id) {
-            close(conn, id, Status::Settled, now).await?;
+        if item.status == ReviewStatus::Open.as_str() && !findings.contains_key(id) {
+            close(conn, id, ReviewStatus::Settled, now).await?;
             record(conn, id, now, SYSTEM, "settled", &item.summary).await?;
         }
     }
@@ -607,7 +608,7 @@ pub async fn refresh_all(
 pub async fn close(
     conn: &mut AnyConnection,
     id: &str,
-    status: Status,
+    status: ReviewStatus,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -649,7 +650,7 @@ pub async fn record(
 pub struct ItemRow {
     pub id: String,
     pub kind: Kind,
-    pub status: Status,
+    pub status: ReviewStatus,
     pub household_id: String,
     /// The household's number and head, so a clerk knows which family without opening it.
     pub household_number: Option<String>,
@@ -682,7 +683,7 @@ fn item_row(row: &sqlx::any::AnyRow) -> Result<ItemRow, sqlx::Error> {
     Ok(ItemRow {
         id: row.try_get("id")?,
         kind: Kind::parse(&kind).ok_or_else(|| decode("kind", "kind"))?,
-        status: Status::parse(&status).ok_or_else(|| decode("status", "status"))?,
+        status: ReviewStatus::parse(&status).ok_or_else(|| decode("status", "status"))?,
         household_id: row.try_get("household_id")?,
         household_number: row.try_get("number")?,
         head_name: row.try_get("head_name")?,
@@ -702,11 +703,11 @@ fn item_row(row: &sqlx::any::AnyRow) -> Result<ItemRow, sqlx::Error> {
 
 /// What to list.
 #[derive(Debug, Clone)]
-pub struct Filter {
+pub struct ReviewFilter {
     /// An area code of any level: its prefix selects villages.
     pub area: String,
     pub kind: Option<Kind>,
-    pub status: Status,
+    pub status: ReviewStatus,
     pub limit: i64,
     pub offset: i64,
 }
@@ -732,7 +733,7 @@ pub struct ItemPage {
     pub items: Vec<ItemRow>,
 }
 
-pub async fn list(pool: &AnyPool, filter: &Filter) -> Result<ItemPage, sqlx::Error> {
+pub async fn list(pool: &AnyPool, filter: &ReviewFilter) -> Result<ItemPage, sqlx::Error> {
     let prefix = format!("{}%", filter.area);
     let kind = filter.kind.map(Kind::as_str).unwrap_or("");
     let total: i64 = sqlx::query(
@@ -761,7 +762,7 @@ pub async fn list(pool: &AnyPool, filter: &Filter) -> Result<ItemPage, sqlx::Err
     let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for kind in Kind::ALL {
         let by_status = counts.entry(kind.as_str().to_owned()).or_default();
-        for status in Status::ALL {
+        for status in ReviewStatus::ALL {
             by_status.insert(status.as_str().to_owned(), 0);
         }
     }

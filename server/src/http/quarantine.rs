@@ -9,7 +9,7 @@ use crate::decisions::quarantine::{
     self, Decided, HoldDecision, HoldDetail, HoldFilter, HoldPage, HoldStatus,
 };
 use crate::decisions::screen::Rule;
-use crate::decisions::settle;
+use crate::decisions::workflow::covers;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -84,7 +84,7 @@ pub async fn show(
     .await?;
     let detail = quarantine::detail(&state.ledger, &id).await?;
     match detail {
-        Some(detail) if settle::covers(&staff, &detail.item.village) => Ok(Json(detail)),
+        Some(detail) if covers(&staff, &detail.item.village) => Ok(Json(detail)),
         Some(_) => {
             principal::refused(
                 &state,

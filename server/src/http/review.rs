@@ -7,10 +7,12 @@ use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
 use crate::accounts::Permission;
-use crate::decisions::review::{self, Event, Filter, ItemPage, ItemRow, Kind, Status};
-use crate::decisions::settle::{
-    self, Choice, DismissOutcome, MergeOutcome, MoveOutcome, ResolveOutcome,
-};
+use crate::decisions::dismiss::{self, DismissOutcome};
+use crate::decisions::merge::{self, MergeOutcome};
+use crate::decisions::move_member::{self, MoveOutcome};
+use crate::decisions::resolve::{self, Choice, ResolveOutcome};
+use crate::decisions::review::{self, Event, ItemPage, ItemRow, Kind, ReviewFilter, ReviewStatus};
+use crate::decisions::workflow::{covers, item_not_found};
 use crate::privacy;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -51,11 +53,11 @@ pub async fn list(
     let status = filter_param(
         params.status.as_deref(),
         ("状态", "status"),
-        &Status::ALL,
-        Status::as_str,
+        &ReviewStatus::ALL,
+        ReviewStatus::as_str,
     )?
-    .unwrap_or(Status::Open);
-    let filter = Filter {
+    .unwrap_or(ReviewStatus::Open);
+    let filter = ReviewFilter {
         area: area.as_str().to_owned(),
         kind,
         status,
@@ -192,11 +194,11 @@ pub async fn show(
     let mut conn = state.ledger.db().pool.acquire().await?;
     let item = review::item(&mut conn, &id)
         .await?
-        .filter(|item| settle::covers(&staff, &item.village))
-        .ok_or_else(|| settle::item_not_found(&id))?;
+        .filter(|item| covers(&staff, &item.village))
+        .ok_or_else(|| item_not_found(&id))?;
     let events = review::events(&mut conn, &id).await?;
     let Some((household, mut doc)) = household_part(&state, &item.household_id).await? else {
-        return Err(settle::item_not_found(&id).into());
+        return Err(item_not_found(&id).into());
     };
     let other_household = match &item.other_household_id {
         Some(other) => household_part(&state, other).await?.map(|(part, _)| part),
@@ -308,7 +310,7 @@ pub async fn resolve(
             )));
         }
     };
-    let mut outcome = settle::resolve(
+    let mut outcome = resolve::resolve(
         &state.ledger,
         &staff,
         &client.0,
@@ -345,7 +347,7 @@ pub async fn merge(
         "review.merge",
     )
     .await?;
-    let outcome = settle::merge_households(
+    let outcome = merge::merge_households(
         &state.ledger,
         &staff,
         &client.0,
@@ -381,7 +383,7 @@ pub async fn move_member(
         "review.move",
     )
     .await?;
-    let outcome = settle::move_member_between(
+    let outcome = move_member::move_member_between(
         &state.ledger,
         &staff,
         &client.0,
@@ -416,7 +418,7 @@ pub async fn dismiss(
         "review.dismiss",
     )
     .await?;
-    let outcome = settle::dismiss(&state.ledger, &staff, &client.0, &id, &request.comment).await?;
+    let outcome = dismiss::dismiss(&state.ledger, &staff, &client.0, &id, &request.comment).await?;
     Ok(Json(outcome))
 }
 

@@ -6,7 +6,7 @@ use super::merge::{Merge, Merging};
 use super::outcome::{accepted, of_another_household};
 use crate::auth::Device;
 use crate::decisions::quarantine::{self, ScreenedUpload};
-use crate::decisions::{review, settle as merge};
+use crate::decisions::{merge, review};
 use crate::storage::ledger::{
     HouseholdWrite, Ledger, LedgerError, ToCache, stored_hashes, write_households,
 };
