@@ -258,7 +258,7 @@ async fn apply(
 ) -> Result<Done, QuarantineError> {
     let (village, mut doc) =
         loaded.unwrap_or_else(|| (open.item.village.clone(), AutoCommit::new()));
-    history_is_held(&mut doc, &open.change, &open.rows)?;
+    history_is_held(&mut doc, &open.change, &open.rows).map_err(QuarantineError::Conflict)?;
     let made = changes_to_apply(&mut doc, deciding, open)?;
     let village = village_after(&mut doc, village)?;
     let household = &open.item.household_id;
@@ -269,11 +269,7 @@ async fn apply(
 
 /// Refuses a change whose history the document does not hold: it builds on a change still
 /// open, or discarded, or one the server lacks.
-fn history_is_held(
-    doc: &mut AutoCommit,
-    change: &Change,
-    rows: &Rows,
-) -> Result<(), QuarantineError> {
+fn history_is_held(doc: &mut AutoCommit, change: &Change, rows: &Rows) -> Result<(), Message> {
     let Some(dep) = change
         .deps()
         .iter()
@@ -282,27 +278,52 @@ fn history_is_held(
         return Ok(());
     };
     let short = screen::short_hash(dep);
-    Err(QuarantineError::Conflict(
-        match rows.changes.get(&dep.to_string()) {
-            Some(HeldRow {
-                status: HoldStatus::Open,
-                ..
-            }) => Message::new(
-                format!("该修改建立在隔离项 {short} 之上，请先处理那一项"),
-                format!("This change builds on quarantined change {short}; decide that one first"),
+    Err(match rows.changes.get(&dep.to_string()) {
+        Some(HeldRow {
+            status: HoldStatus::Open,
+            ..
+        }) => Message::new(
+            format!("该修改建立在隔离项 {short} 之上，请先处理那一项"),
+            format!("This change builds on quarantined change {short}; decide that one first"),
+        ),
+        Some(_) => Message::new(
+            format!("该修改建立在已舍弃的修改 {short} 之上，无法放行，只能舍弃"),
+            format!(
+                "This change builds on discarded change {short}; it cannot be released, only discarded"
             ),
-            Some(_) => Message::new(
-                format!("该修改建立在已舍弃的修改 {short} 之上，无法放行，只能舍弃"),
-                format!(
-                    "This change builds on discarded change {short}; it cannot be released, only discarded"
-                ),
-            ),
-            None => Message::new(
-                format!("服务器缺少该修改的前序修改 {short}"),
-                format!("The server lacks change {short}, which this one builds on"),
-            ),
-        },
-    ))
+        ),
+        None => Message::new(
+            format!("服务器缺少该修改的前序修改 {short}"),
+            format!("The server lacks change {short}, which this one builds on"),
+        ),
+    })
+}
+
+/// Why the document would not take a decision's changes.
+enum Unmade {
+    Automerge(automerge::AutomergeError),
+    Layout(layout::LayoutError),
+}
+
+impl From<automerge::AutomergeError> for Unmade {
+    fn from(err: automerge::AutomergeError) -> Self {
+        Unmade::Automerge(err)
+    }
+}
+
+impl From<layout::LayoutError> for Unmade {
+    fn from(err: layout::LayoutError) -> Self {
+        Unmade::Layout(err)
+    }
+}
+
+impl From<Unmade> for QuarantineError {
+    fn from(err: Unmade) -> Self {
+        match err {
+            Unmade::Automerge(err) => QuarantineError::Automerge(err),
+            Unmade::Layout(err) => QuarantineError::Layout(err),
+        }
+    }
 }
 
 /// The changes a decision applies, already applied to the document, and what they did.
@@ -317,7 +338,7 @@ fn changes_to_apply(
     doc: &mut AutoCommit,
     deciding: &Deciding<'_>,
     open: &Open,
-) -> Result<Made, QuarantineError> {
+) -> Result<Made, Unmade> {
     let change = &open.change;
     doc.apply_changes([change.clone()])?;
     let mut applied = vec![change.clone()];
@@ -347,7 +368,7 @@ fn changes_to_apply(
 /// The village the household is stored under after the decision. A released move is the
 /// county moving the household: it is stored, listed and synced under its new village from
 /// now on.
-fn village_after(doc: &mut AutoCommit, village: String) -> Result<String, QuarantineError> {
+fn village_after(doc: &mut AutoCommit, village: String) -> Result<String, layout::LayoutError> {
     let view = layout::read_household(doc.document())?;
     Ok(view
         .household_text("village")
