@@ -3,7 +3,7 @@
 //!
 //! Only an entry whose status is 04 误录 (entered by mistake) can be removed: a member who
 //! moved out or died is history and stays, with their status. The deletion is an ordinary
-//! Automerge change by a fresh staff actor, like any review decision (`decisions/changes.rs`), so the
+//! Automerge change by a fresh staff actor, like any review decision (`changes.rs`), so the
 //! member's values stay in the document's history, the register and the review queue are
 //! refreshed in the same transaction, and phones lose the member on their next sync.
 //!

@@ -1,5 +1,5 @@
-//! Quarantine: changes a device uploaded that screening refused (`screen.rs`), held for
-//! county staff to release or discard.
+//! Quarantine: changes a device uploaded that screening refused (`decisions::screen`), held
+//! for county staff to release or discard.
 //!
 //! Nothing a device sends is dropped. A refused change is stored here, sealed like every
 //! change, with the rule it broke, and the device is told it is held, so it stops sending it.

@@ -6,7 +6,7 @@
 //! those are county staff's, and the server makes their changes itself. Automerge would
 //! apply any well-formed change, so the server reads every uploaded change's operations
 //! and holds each against these rules. A refused change is not dropped: it goes to
-//! quarantine (`quarantine.rs`) for county staff to release or discard.
+//! quarantine (`decisions::quarantine`) for county staff to release or discard.
 //!
 //! Automerge changes build on earlier ones, so a change that depends on a refused (or
 //! already quarantined) change cannot be applied either; it waits in quarantine for that
