@@ -11,6 +11,7 @@ use schema::Message;
 use schema::ids::AreaCode;
 use schema::layout;
 
+/// How a staff account signs the changes of its decisions.
 pub(crate) fn signer_of(account: &accounts::Staff) -> Signer {
     Signer {
         id: account.id.clone(),
