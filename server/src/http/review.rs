@@ -449,13 +449,13 @@ pub async fn villages(
     let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
     let pool = &state.ledger.db().pool;
     let mut summaries: BTreeMap<String, VillageSummary> = BTreeMap::new();
-    for (village, households, disputed) in review::household_counts(pool, area.as_str()).await? {
+    for counts in review::household_counts(pool, area.as_str()).await? {
         summaries.insert(
-            village.clone(),
+            counts.village.clone(),
             VillageSummary {
-                village,
-                households,
-                disputed_households: disputed,
+                village: counts.village,
+                households: counts.households,
+                disputed_households: counts.disputed,
                 open_review_items: 0,
             },
         );

@@ -164,6 +164,14 @@ pub(super) struct Holder {
     number: String,
 }
 
+/// A present member's row holding one of the ID numbers looked for, before its household
+/// is known to be live.
+struct HolderRow {
+    household: String,
+    hash: String,
+    relation: Option<String>,
+}
+
 /// Every live household's present members holding one of these ID numbers (by lookup hash).
 ///
 /// Two lookups, each of one table by an index, driven by the short list it is given (the
@@ -178,7 +186,7 @@ pub(super) async fn holders(
 ) -> Result<Vec<Holder>, sqlx::Error> {
     let backend = Backend::of(conn);
     let hashes: Vec<&String> = hashes.iter().collect();
-    let mut members: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut members: Vec<HolderRow> = Vec::new();
     // One parameter of each statement is the status.
     for chunk in hashes.chunks(MAX_PARAMS - 1) {
         // Only numbered placeholders are formatted into the SQL; the hashes are bound.
@@ -194,16 +202,16 @@ pub(super) async fn holders(
         }
         query = query.bind(schema::codes::PRESENT);
         for row in query.fetch_all(&mut *conn).await? {
-            members.push((
-                row.try_get("household_id")?,
-                row.try_get("id_number_hash")?,
-                row.try_get("relation")?,
-            ));
+            members.push(HolderRow {
+                household: row.try_get("household_id")?,
+                hash: row.try_get("id_number_hash")?,
+                relation: row.try_get("relation")?,
+            });
         }
     }
     let households: Vec<&str> = members
         .iter()
-        .map(|(household, _, _)| household.as_str())
+        .map(|member| member.household.as_str())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -224,16 +232,24 @@ pub(super) async fn holders(
     }
     Ok(members
         .into_iter()
-        .filter_map(|(household, hash, relation)| {
-            let number = live_numbers.get(&household)?.clone();
+        .filter_map(|member| {
+            let number = live_numbers.get(&member.household)?.clone();
             Some(Holder {
-                household,
-                hash,
-                relation,
+                household: member.household,
+                hash: member.hash,
+                relation: member.relation,
                 number,
             })
         })
         .collect())
+}
+
+/// What a household shares with another: the other's number, the ID numbers both hold
+/// (masked), and whether the two heads hold one of them.
+struct Shared<'a> {
+    other_number: &'a str,
+    numbers: Vec<String>,
+    heads_match: bool,
 }
 
 /// Other households that hold one of this household's ID numbers: one item per pair.
@@ -255,7 +271,7 @@ pub(super) fn duplicate_findings(
                 == Some("01")
         })
     };
-    let mut shared: BTreeMap<&str, (&str, Vec<String>, bool)> = BTreeMap::new();
+    let mut shared: BTreeMap<&str, Shared<'_>> = BTreeMap::new();
     for holder in holders.iter().filter(|h| h.household != household) {
         let Some(held) = numbers.get(&holder.hash) else {
             continue;
@@ -263,13 +279,22 @@ pub(super) fn duplicate_findings(
         let heads_match = holder.relation.as_deref() == Some("01") && is_head(&held.keys);
         let entry = shared
             .entry(holder.household.as_str())
-            .or_insert_with(|| (holder.number.as_str(), Vec::new(), false));
-        entry.1.push(held.masked.clone());
-        entry.2 |= heads_match;
+            .or_insert_with(|| Shared {
+                other_number: holder.number.as_str(),
+                numbers: Vec::new(),
+                heads_match: false,
+            });
+        entry.numbers.push(held.masked.clone());
+        entry.heads_match |= heads_match;
     }
     shared
         .into_iter()
-        .map(|(other, (other_number, mut numbers, heads_match))| {
+        .map(|(other, shared)| {
+            let Shared {
+                other_number,
+                mut numbers,
+                heads_match,
+            } = shared;
             // Rows come in no particular order; the summary must not change with it, or
             // every merge would rewrite the item.
             numbers.sort();

@@ -27,8 +27,8 @@ mod queries;
 mod refresh;
 
 pub use queries::{
-    Event, ItemPage, ItemRow, ReviewFilter, VillageCount, events, household_counts, item, list,
-    open_by_village, received_at,
+    Event, ItemPage, ItemRow, ReviewFilter, VillageCount, VillageHouseholds, events,
+    household_counts, item, list, open_by_village, received_at,
 };
 pub use refresh::{Subject, refresh, refresh_all};
 

@@ -240,12 +240,20 @@ pub async fn received_at(
     Ok(out)
 }
 
+/// The live households of one village, and how many of them hold a disputed field.
+#[derive(Debug, Clone)]
+pub struct VillageHouseholds {
+    pub village: String,
+    pub households: i64,
+    pub disputed: i64,
+}
+
 /// Households per village of an area, and how many of them hold a disputed field. Merged
 /// households (tombstones) are not counted.
 pub async fn household_counts(
     pool: &AnyPool,
     area: &str,
-) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+) -> Result<Vec<VillageHouseholds>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT village, COUNT(*) AS households,
                 SUM(CASE WHEN conflict_count > 0 THEN 1 ELSE 0 END) AS disputed
@@ -257,11 +265,11 @@ pub async fn household_counts(
     .await?;
     rows.iter()
         .map(|row| {
-            Ok((
-                row.try_get("village")?,
-                row.try_get("households")?,
-                row.try_get("disputed")?,
-            ))
+            Ok(VillageHouseholds {
+                village: row.try_get("village")?,
+                households: row.try_get("households")?,
+                disputed: row.try_get("disputed")?,
+            })
         })
         .collect()
 }
