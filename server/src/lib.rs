@@ -6,28 +6,20 @@
 //! serves a province, with several servers sharing one database.
 
 pub mod access;
-pub mod areas;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod data_key;
-pub mod db;
-pub mod documents;
-pub mod export;
+pub mod decisions;
 pub mod http;
-pub mod member_removal;
+pub mod ingest;
 pub mod parallel;
-pub mod quarantine;
-pub mod register;
-pub mod review;
-pub mod screen;
-pub mod settle;
-pub mod vault;
+pub mod reports;
+pub mod storage;
 
-use documents::Ledger;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use storage::ledger::Ledger;
 
 /// How often background compaction looks for documents to fold.
 pub const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
@@ -37,7 +29,7 @@ pub const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
 pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The keys sensitive data is stored under.
-    pub vault: vault::Vault,
+    pub vault: storage::vault::Vault,
     /// Where the server takes the time from: `Clock::system()`.
     pub clock: clock::Clock,
     pub sessions: access::sessions::SessionPolicy,
@@ -47,12 +39,11 @@ pub struct ServeOptions {
 }
 
 /// Serves the API until SIGINT or SIGTERM, then lets in-flight requests finish.
-pub async fn serve(db: db::Db, options: ServeOptions) -> std::io::Result<()> {
-    let ledger = Arc::new(Ledger::new(db, options.vault));
+pub async fn serve(db: storage::db::Db, options: ServeOptions) -> std::io::Result<()> {
+    let ledger = Arc::new(Ledger::new(db, options.vault, options.clock));
     let compaction = tokio::spawn(compact_forever(Arc::clone(&ledger)));
     let app = http::app(http::AppState {
         ledger,
-        clock: options.clock,
         sessions: options.sessions,
         rate_limits: options.rate_limits,
     });

@@ -7,7 +7,8 @@ use doorstep_server::access::sessions::{self, SessionPolicy};
 use doorstep_server::cli::{self, admin, areas, device, review, staff};
 use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
-use doorstep_server::{config, documents::Ledger, http, register};
+use doorstep_server::storage::{ledger::Ledger, register};
+use doorstep_server::{config, http};
 use schema::Message;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -174,14 +175,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => return review::review(review::Connection { server, token }, command).await,
         command => command,
     };
-    let (db, vault) = cli::open(&cli::DataOptions {
-        data: cli.data,
-        database_url: cli.database_url,
-        data_key_file: cli.data_key_file,
-    })
-    .await?;
     // The one place the server's time is chosen: the system's.
     let clock = Clock::system();
+    let (db, vault) = cli::open(
+        &cli::DataOptions {
+            data: cli.data,
+            database_url: cli.database_url,
+            data_key_file: cli.data_key_file,
+        },
+        &clock,
+    )
+    .await?;
     match command {
         Command::Serve {
             listen,
@@ -215,7 +219,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 tls,
             };
             // Rows migration 0007 could not seal are projected again first.
-            let ledger = Ledger::new(db.clone(), options.vault.clone());
+            let ledger = Ledger::new(db.clone(), options.vault.clone(), options.clock.clone());
             register::refill_pending(&ledger).await.map_err(|err| {
                 Message::new(
                     format!("无法重新填写登记表：{err}"),

@@ -6,6 +6,8 @@
 //! source (test code apart: a `#[cfg(test)]` module at the end of a file, or a `tests.rs`),
 //! so an upward import or a cycle fails here with the files named, before review.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -111,7 +113,7 @@ fn test_the_reader_finds_crate_super_grouped_and_child_paths() {
     write(
         src,
         "http/error.rs",
-        "fn f() { crate::storage::ledger::Ledger::new(); }\n#[cfg(test)]\nmod tests {\n    use crate::http;\n}\n",
+        "fn f() { crate::storage::ledger::Ledger::new(); }\n#[cfg(test)]\n#[allow(clippy::unwrap_used)]\nmod tests {\n    use crate::http;\n}\n",
     );
     let graph = ModuleGraph::read(src);
     let edges =
@@ -323,17 +325,23 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
     )
 }
 
-/// The file without its test module (`#[cfg(test)] mod … {`, at the end) and comments.
+/// The file without its test module (`#[cfg(test)]`, other attributes, then `mod … {`, at
+/// the end) and without comments.
 fn production_part(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let tests_start = lines
-        .windows(2)
-        .position(|pair| {
-            let next = pair[1].trim();
-            pair[0].trim() == "#[cfg(test)]"
-                && (next.starts_with("mod ") || next.starts_with("pub mod "))
-                && next.ends_with('{')
-        })
+    let opens_test_module = |at: usize| {
+        lines[at].trim() == "#[cfg(test)]"
+            && lines[at + 1..]
+                .iter()
+                .map(|line| line.trim())
+                .find(|line| !line.starts_with("#["))
+                .is_some_and(|item| {
+                    (item.starts_with("mod ") || item.starts_with("pub mod "))
+                        && item.ends_with('{')
+                })
+    };
+    let tests_start = (0..lines.len())
+        .find(|&at| opens_test_module(at))
         .unwrap_or(lines.len());
     lines[..tests_start]
         .iter()

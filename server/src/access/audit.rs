@@ -9,7 +9,7 @@
 //! younger than six months), so a bug or a curious administrator with a SQL prompt cannot
 //! quietly rewrite it. Only auditors read it, through the API, and that reading is audited too.
 
-use crate::db::Db;
+use crate::storage::db::Db;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 

@@ -5,7 +5,7 @@
 
 use super::secrets::{random_hex, token_hash};
 use crate::clock::Clock;
-use crate::db::Db;
+use crate::storage::db::Db;
 use schema::ids::AreaCode;
 use sqlx::Row;
 
@@ -208,8 +208,8 @@ mod tests {
     #[tokio::test]
     async fn test_a_village_taken_from_a_device_is_writable_until_its_grace_period_ends() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::test_sqlite(dir.path()).await;
-        crate::areas::ensure_default(&db).await.unwrap();
+        let db = crate::storage::db::test_sqlite(dir.path()).await;
+        crate::storage::areas::ensure_default(&db).await.unwrap();
         let (clock, hand) = Clock::manual(Timestamp::from_second(1_800_000_000).unwrap());
         let kept = AreaCode::parse_village("141124100201").unwrap();
         let taken = AreaCode::parse_village("141124100202").unwrap();

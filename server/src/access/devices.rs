@@ -4,9 +4,9 @@
 use super::accounts::Account;
 use super::audit::{self, Entry, Outcome};
 use super::device_tokens::FORMER_VILLAGE_DAYS;
-use crate::areas;
 use crate::clock::Clock;
-use crate::db::{self, Db};
+use crate::storage::areas;
+use crate::storage::db::{self, Db};
 use schema::Message;
 use schema::ids::AreaCode;
 use serde::Serialize;
@@ -385,7 +385,7 @@ pub(super) async fn insert_villages(
     }
     let sql = format!(
         "INSERT INTO device_village (device_id, village) VALUES {}",
-        crate::db::Backend::of(conn).value_rows(villages.len(), 2)
+        crate::storage::db::Backend::of(conn).value_rows(villages.len(), 2)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for village in villages {

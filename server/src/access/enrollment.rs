@@ -12,7 +12,7 @@ use super::devices::{By, DeviceError, checked_villages, insert_villages, join, s
 use super::enrollment_code::{code_hash, generate_code, normalize_code};
 use super::secrets::{random_hex, token_hash};
 use crate::clock::Clock;
-use crate::db::Db;
+use crate::storage::db::Db;
 use schema::Message;
 use schema::ids::AreaCode;
 use serde::Serialize;
@@ -359,8 +359,8 @@ mod tests {
     async fn test_a_code_expires_seventy_two_hours_after_it_was_made() {
         use jiff::{SignedDuration, Timestamp};
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::test_sqlite(dir.path()).await;
-        crate::areas::ensure_default(&db).await.unwrap();
+        let db = crate::storage::db::test_sqlite(dir.path()).await;
+        crate::storage::areas::ensure_default(&db).await.unwrap();
         let (clock, hand) = Clock::manual(Timestamp::from_second(1_800_000_000).unwrap());
         let new = || NewCode {
             volunteer: "李娜".to_owned(),

@@ -14,8 +14,8 @@ use super::passwords::{
 use super::secrets::{random_hex, token_hash};
 use super::totp;
 use crate::clock::Clock;
-use crate::db::Db;
-use crate::vault::Vault;
+use crate::storage::db::Db;
+use crate::storage::vault::Vault;
 use sqlx::Row;
 use std::time::Duration;
 
@@ -304,7 +304,7 @@ mod tests {
     /// A database with one county staff account, `li.na`, and a clock standing still.
     async fn world() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::test_sqlite(dir.path()).await;
+        let db = crate::storage::db::test_sqlite(dir.path()).await;
         let vault = Vault::generate();
         let (clock, hand) = Clock::manual(Timestamp::from_second(1_800_000_000).unwrap());
         let new = NewAccount {

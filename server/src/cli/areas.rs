@@ -2,9 +2,9 @@
 //! audited as `operator`.
 
 use super::{audit_operator, database_failed, unreadable};
-use crate::areas;
 use crate::clock::Clock;
-use crate::db::Db;
+use crate::storage::areas;
+use crate::storage::db::Db;
 use clap::Subcommand;
 use schema::Message;
 use std::path::PathBuf;

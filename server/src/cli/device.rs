@@ -6,7 +6,7 @@ use crate::access::devices::{self, By, DeviceError, DeviceInfo};
 use crate::access::enrollment::{self, NewCode};
 use crate::access::enrollment_code;
 use crate::clock::Clock;
-use crate::db::Db;
+use crate::storage::db::Db;
 use clap::Subcommand;
 use schema::Message;
 use schema::ids::AreaCode;

@@ -11,9 +11,10 @@ pub mod staff;
 
 use crate::access::audit::{self, Entry, Outcome};
 use crate::clock::Clock;
-use crate::db::Db;
-use crate::vault::Vault;
-use crate::{areas as area_list, config, data_key};
+use crate::config;
+use crate::storage::db::Db;
+use crate::storage::vault::Vault;
+use crate::storage::{areas as area_list, data_key};
 use schema::Message;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,7 @@ pub struct DataOptions {
 
 /// Opens and migrates the database, opens the data key's vault and loads the default areas:
 /// what every command that works on the database needs first.
-pub async fn open(options: &DataOptions) -> Result<(Db, Vault), String> {
+pub async fn open(options: &DataOptions, clock: &Clock) -> Result<(Db, Vault), String> {
     let url =
         config::database_url(&options.data, options.database_url.as_deref()).map_err(|err| {
             Message::new(
@@ -60,10 +61,12 @@ pub async fn open(options: &DataOptions) -> Result<(Db, Vault), String> {
         key: std::env::var("DOORSTEP_DATA_KEY").ok(),
         key_file: options.data_key_file.clone(),
     };
-    let vault = data_key::open(&db, &keys).await.map_err(|err| match err {
-        data_key::KeyError::Refused(message) => message.to_string(),
-        data_key::KeyError::Database(err) => database_failed(err),
-    })?;
+    let vault = data_key::open(&db, &keys, clock)
+        .await
+        .map_err(|err| match err {
+            data_key::KeyError::Refused(message) => message.to_string(),
+            data_key::KeyError::Database(err) => database_failed(err),
+        })?;
     area_list::ensure_default(&db).await.map_err(|err| {
         Message::new(
             format!("无法载入默认行政区划：{err}"),

@@ -6,8 +6,8 @@ use super::audit_operator;
 use crate::access::accounts;
 use crate::access::roles::Role;
 use crate::clock::Clock;
-use crate::db::Db;
-use crate::vault::Vault;
+use crate::storage::db::Db;
+use crate::storage::vault::Vault;
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]

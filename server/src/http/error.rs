@@ -1,6 +1,10 @@
 //! The one HTTP error type: a status, a stable code and a message in both languages, sent
-//! as JSON. A 500 is logged with its cause, and the cause is never sent.
+//! as JSON. A 500 is logged with its cause, and the cause is never sent. The errors of the
+//! layers below (storage, decisions) become answers here.
 
+use crate::decisions::error::ReviewError;
+use crate::decisions::quarantine::QuarantineError;
+use crate::storage::ledger::LedgerError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -109,11 +113,44 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<crate::documents::LedgerError> for ApiError {
-    fn from(err: crate::documents::LedgerError) -> Self {
+impl From<LedgerError> for ApiError {
+    fn from(err: LedgerError) -> Self {
         match err {
-            crate::documents::LedgerError::Database(err) => ApiError::database(err),
+            LedgerError::Database(err) => ApiError::database(err),
             err => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<ReviewError> for ApiError {
+    fn from(err: ReviewError) -> Self {
+        match err {
+            ReviewError::NotFound(message) => ApiError::not_found(message),
+            ReviewError::Refused(message) => ApiError::bad_request(message),
+            ReviewError::Stale(message) => ApiError {
+                status: StatusCode::CONFLICT,
+                code: ErrorCode::Stale,
+                message,
+            },
+            ReviewError::Ledger(err) => err.into(),
+            ReviewError::Database(err) => ApiError::database(err),
+        }
+    }
+}
+
+impl From<QuarantineError> for ApiError {
+    fn from(err: QuarantineError) -> Self {
+        match err {
+            QuarantineError::NotFound(message) => ApiError::not_found(message),
+            QuarantineError::Conflict(message) => ApiError {
+                status: StatusCode::CONFLICT,
+                code: ErrorCode::Conflict,
+                message,
+            },
+            QuarantineError::Ledger(err) => err.into(),
+            QuarantineError::Database(err) => ApiError::database(err),
+            QuarantineError::Automerge(err) => ApiError::internal(err),
+            QuarantineError::Layout(err) => ApiError::internal(err),
         }
     }
 }

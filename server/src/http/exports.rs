@@ -6,7 +6,7 @@ use super::AppState;
 use super::error::ApiResult;
 use super::principal::{self, Client, area_in_scope};
 use crate::access::roles::Permission;
-use crate::export;
+use crate::reports::export;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};

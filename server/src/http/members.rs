@@ -5,7 +5,7 @@ use super::AppState;
 use super::error::ApiResult;
 use super::principal::{self, Client};
 use crate::access::roles::Permission;
-use crate::member_removal::{self, RemovalOutcome};
+use crate::decisions::member_removal::{self, RemovalOutcome};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;

@@ -22,7 +22,7 @@ mod sync;
 pub mod tls;
 
 use crate::clock::Clock;
-use crate::documents::Ledger;
+use crate::storage::ledger::Ledger;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -43,21 +43,20 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The ledger, and the clock every handler takes the time from (`ledger.clock()`).
     pub ledger: Arc<Ledger>,
-    /// Where every handler takes the time from.
-    pub clock: Clock,
     pub sessions: crate::access::sessions::SessionPolicy,
     pub rate_limits: hardening::RateLimits,
 }
 
 impl AppState {
     pub fn clock(&self) -> &Clock {
-        &self.clock
+        self.ledger.clock()
     }
 
     /// Seconds since the Unix epoch, by the server's clock.
     pub fn now(&self) -> i64 {
-        self.clock.now_seconds()
+        self.clock().now_seconds()
     }
 }
 
@@ -199,7 +198,7 @@ async fn ready(State(state): State<AppState>) -> error::ApiResult<&'static str> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::review::Kind;
+    use crate::decisions::review::Kind;
 
     #[test]
     fn test_a_filter_param_is_absent_one_of_its_choices_or_refused_with_them() {

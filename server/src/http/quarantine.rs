@@ -5,8 +5,10 @@ use super::error::ApiResult;
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
 use crate::access::roles::Permission;
-use crate::quarantine::{self, Decided, Decision, Detail, Filter, Page, Status};
-use crate::settle;
+use crate::decisions::quarantine::{
+    self, Decided, HoldDecision, HoldDetail, HoldFilter, HoldPage, HoldStatus,
+};
+use crate::decisions::workflow::covers;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -29,7 +31,7 @@ pub async fn list(
     client: Client,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
-) -> ApiResult<Json<Page>> {
+) -> ApiResult<Json<HoldPage>> {
     let action = "quarantine.list";
     let staff = principal::staff(
         &state,
@@ -43,17 +45,17 @@ pub async fn list(
     let status = filter_param(
         params.status.as_deref(),
         ("状态", "status"),
-        &Status::ALL,
-        Status::as_str,
+        &HoldStatus::ALL,
+        HoldStatus::as_str,
     )?
-    .unwrap_or(Status::Open);
+    .unwrap_or(HoldStatus::Open);
     let rule = filter_param(
         params.rule.as_deref(),
         ("规则", "rule"),
         &Rule::ALL,
         Rule::as_str,
     )?;
-    let filter = Filter {
+    let filter = HoldFilter {
         area: area.as_str().to_owned(),
         status,
         rule,
@@ -70,7 +72,7 @@ pub async fn show(
     client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Detail>> {
+) -> ApiResult<Json<HoldDetail>> {
     let action = "quarantine.read";
     let staff = principal::staff(
         &state,
@@ -82,7 +84,7 @@ pub async fn show(
     .await?;
     let detail = quarantine::detail(&state.ledger, &id).await?;
     match detail {
-        Some(detail) if settle::covers(&staff, &detail.item.village) => Ok(Json(detail)),
+        Some(detail) if covers(&staff, &detail.item.village) => Ok(Json(detail)),
         Some(_) => {
             principal::refused(
                 &state,
@@ -115,7 +117,7 @@ pub async fn release(
     id: Path<String>,
     request: Json<DecideRequest>,
 ) -> ApiResult<Json<Decided>> {
-    decide(state, client, headers, id, request, Decision::Release).await
+    decide(state, client, headers, id, request, HoldDecision::Release).await
 }
 
 pub async fn discard(
@@ -125,7 +127,7 @@ pub async fn discard(
     id: Path<String>,
     request: Json<DecideRequest>,
 ) -> ApiResult<Json<Decided>> {
-    decide(state, client, headers, id, request, Decision::Discard).await
+    decide(state, client, headers, id, request, HoldDecision::Discard).await
 }
 
 async fn decide(
@@ -134,11 +136,11 @@ async fn decide(
     headers: HeaderMap,
     Path(id): Path<String>,
     request: Json<DecideRequest>,
-    decision: Decision,
+    decision: HoldDecision,
 ) -> ApiResult<Json<Decided>> {
     let action = match decision {
-        Decision::Release => "quarantine.release",
-        Decision::Discard => "quarantine.discard",
+        HoldDecision::Release => "quarantine.release",
+        HoldDecision::Discard => "quarantine.discard",
     };
     let staff = principal::staff(
         &state,

@@ -6,7 +6,7 @@ use super::principal::{self, Client, area_in_scope};
 use super::{AppState, page_limit, page_offset};
 use crate::access::privacy::{Seen, Sight};
 use crate::access::roles::Permission;
-use crate::register::{self, Page};
+use crate::storage::register::{self, HouseholdPage};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -32,7 +32,7 @@ pub async fn list(
     client: Client,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
-) -> ApiResult<Json<Page>> {
+) -> ApiResult<Json<HouseholdPage>> {
     let action = "register.list";
     let staff =
         principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;

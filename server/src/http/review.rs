@@ -8,8 +8,12 @@ use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
 use crate::access::privacy::{DecidedValue, DecisionDetail, HistoryStep, Seen, Shown, Sight};
 use crate::access::roles::Permission;
-use crate::review::{self, Filter, ItemPage, ItemRow, Kind, Status};
-use crate::settle::{self, Choice, DismissOutcome, MergeOutcome, MoveOutcome};
+use crate::decisions::dismiss::{self, DismissOutcome};
+use crate::decisions::merge::{self, MergeOutcome};
+use crate::decisions::move_member::{self, MoveOutcome};
+use crate::decisions::resolve::{self, Choice};
+use crate::decisions::review::{self, ItemPage, ItemRow, Kind, ReviewFilter, ReviewStatus};
+use crate::decisions::workflow::{covers, item_not_found};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -49,11 +53,11 @@ pub async fn list(
     let status = filter_param(
         params.status.as_deref(),
         ("状态", "status"),
-        &Status::ALL,
-        Status::as_str,
+        &ReviewStatus::ALL,
+        ReviewStatus::as_str,
     )?
-    .unwrap_or(Status::Open);
-    let filter = Filter {
+    .unwrap_or(ReviewStatus::Open);
+    let filter = ReviewFilter {
         area: area.as_str().to_owned(),
         kind,
         status,
@@ -212,11 +216,11 @@ pub async fn show(
     let mut conn = state.ledger.db().pool.acquire().await?;
     let item = review::item(&mut conn, &id)
         .await?
-        .filter(|item| settle::covers(&staff, &item.village))
-        .ok_or_else(|| settle::item_not_found(&id))?;
+        .filter(|item| covers(&staff, &item.village))
+        .ok_or_else(|| item_not_found(&id))?;
     let events = review::events(&mut conn, &id).await?;
     let Some((household, mut doc)) = household_part(&state, &item.household_id).await? else {
-        return Err(settle::item_not_found(&id).into());
+        return Err(item_not_found(&id).into());
     };
     let other_household = match &item.other_household_id {
         Some(other) => household_part(&state, other).await?.map(|(part, _)| part),
@@ -355,7 +359,7 @@ pub async fn resolve(
             )));
         }
     };
-    let outcome = settle::resolve(
+    let outcome = resolve::resolve(
         &state.ledger,
         &staff,
         &client.0,
@@ -400,7 +404,7 @@ pub async fn merge(
         "review.merge",
     )
     .await?;
-    let outcome = settle::merge_households(
+    let outcome = merge::merge_households(
         &state.ledger,
         &staff,
         &client.0,
@@ -436,7 +440,7 @@ pub async fn move_member(
         "review.move",
     )
     .await?;
-    let outcome = settle::move_member_between(
+    let outcome = move_member::move_member_between(
         &state.ledger,
         &staff,
         &client.0,
@@ -471,7 +475,7 @@ pub async fn dismiss(
         "review.dismiss",
     )
     .await?;
-    let outcome = settle::dismiss(&state.ledger, &staff, &client.0, &id, &request.comment).await?;
+    let outcome = dismiss::dismiss(&state.ledger, &staff, &client.0, &id, &request.comment).await?;
     Ok(Json(outcome))
 }
 
@@ -502,13 +506,13 @@ pub async fn villages(
     let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
     let pool = &state.ledger.db().pool;
     let mut summaries: BTreeMap<String, VillageSummary> = BTreeMap::new();
-    for (village, households, disputed) in review::household_counts(pool, area.as_str()).await? {
+    for counts in review::household_counts(pool, area.as_str()).await? {
         summaries.insert(
-            village.clone(),
+            counts.village.clone(),
             VillageSummary {
-                village,
-                households,
-                disputed_households: disputed,
+                village: counts.village,
+                households: counts.households,
+                disputed_households: counts.disputed,
                 open_review_items: 0,
             },
         );
@@ -551,7 +555,7 @@ mod tests {
             item: ItemRow {
                 id: "i".to_owned(),
                 kind: Kind::Conflict,
-                status: Status::Open,
+                status: ReviewStatus::Open,
                 household_id: "h".to_owned(),
                 household_number: None,
                 head_name: None,

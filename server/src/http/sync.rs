@@ -190,10 +190,8 @@ pub async fn sync(
     // A device without a cursor is starting its first download: it gets the member-key
     // secret with it.
     let first_download = request.cursor.is_none();
-    let outcomes = state
-        .ledger
-        .apply_uploads(&device, &client.0, &request.uploads)
-        .await?;
+    let outcomes =
+        crate::ingest::apply_uploads(&state.ledger, &device, &client.0, &request.uploads).await?;
     let results: Vec<UploadResult> = request
         .uploads
         .iter()
@@ -206,7 +204,7 @@ pub async fn sync(
     let (updates, cursor, more) = state
         .ledger
         .feed_page(
-            &device,
+            &device.id,
             &request.actor,
             request.cursor,
             request.page_bytes.min(wire::MAX_PAGE_BYTES),

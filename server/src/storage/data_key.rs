@@ -16,8 +16,9 @@
 //! existed (before migration 0007) gets its check at the first start whose ring opens one of
 //! its sealed values.
 
-use crate::db::Db;
-use crate::vault::{KeySource, Vault, VaultError};
+use crate::clock::Clock;
+use crate::storage::db::Db;
+use crate::storage::vault::{KeySource, Vault, VaultError};
 use schema::Message;
 use sqlx::Row;
 use std::path::PathBuf;
@@ -64,8 +65,8 @@ enum Expected {
 }
 
 /// The database's key ring: loaded from configuration, checked against the database, and
-/// recorded as the database's at its first start.
-pub async fn open(db: &Db, config: &KeyConfig) -> Result<Vault, KeyError> {
+/// recorded as the database's at its first start, at the clock's time.
+pub async fn open(db: &Db, config: &KeyConfig, clock: &Clock) -> Result<Vault, KeyError> {
     let expected = match read_check(db).await? {
         Some(check) => Expected::Check(check),
         None => match sealed_sample(db).await? {
@@ -87,7 +88,9 @@ pub async fn open(db: &Db, config: &KeyConfig) -> Result<Vault, KeyError> {
         Expected::Nothing => Ok(()),
     };
     let recorded = match checked {
-        Ok(()) if !matches!(expected, Expected::Check(_)) => record(db, &vault, &source).await,
+        Ok(()) if !matches!(expected, Expected::Check(_)) => {
+            record(db, &vault, &source, clock.now_seconds()).await
+        }
         other => other,
     };
     if recorded.is_err()
@@ -102,7 +105,7 @@ pub async fn open(db: &Db, config: &KeyConfig) -> Result<Vault, KeyError> {
 
 /// Stores this ring's check if the database has none; then checks the stored one, which is
 /// another server's if it started at the same moment with another key.
-async fn record(db: &Db, vault: &Vault, source: &KeySource) -> Result<(), KeyError> {
+async fn record(db: &Db, vault: &Vault, source: &KeySource, now: i64) -> Result<(), KeyError> {
     let (kind, path) = source.stored();
     sqlx::query(
         "INSERT INTO data_key_check
@@ -115,7 +118,7 @@ async fn record(db: &Db, vault: &Vault, source: &KeySource) -> Result<(), KeyErr
     .bind(vault.lookup_check())
     .bind(kind)
     .bind(path)
-    .bind(jiff::Timestamp::now().as_second())
+    .bind(now)
     .execute(&db.pool)
     .await?;
     match read_check(db).await? {

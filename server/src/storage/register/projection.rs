@@ -1,0 +1,172 @@
+//! A household's register rows, computed from its merged view.
+
+use schema::layout::{self, FieldValue, HouseholdView, Record};
+use schema::validation::{self, Issue, Severity};
+
+fn text(record: &Record, name: &str) -> Option<String> {
+    record.get(name).map(|field| field.value.display())
+}
+
+fn flag(record: &Record, name: &str) -> Option<i64> {
+    record
+        .get(name)
+        .and_then(|field| field.value.as_bool())
+        .map(i64::from)
+}
+
+fn integer(record: &Record, name: &str) -> Option<i64> {
+    record.get(name).and_then(|field| match field.value {
+        FieldValue::Integer(number) => Some(number),
+        _ => None,
+    })
+}
+
+/// One household's register rows, computed from its merged view, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    pub household: String,
+    /// The view's validation issues, which the household row counts.
+    pub issues: Vec<Issue>,
+    pub(super) row: HouseholdValues,
+    pub(super) members: Vec<MemberValues>,
+    pub(super) visits: Vec<VisitValues>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct HouseholdValues {
+    pub(super) village: String,
+    pub(super) number: String,
+    pub(super) head_name: Option<String>,
+    pub(super) address: Option<String>,
+    pub(super) member_count: i64,
+    pub(super) visit_count: i64,
+    pub(super) last_visit_at: Option<i64>,
+    pub(super) error_count: i64,
+    pub(super) warning_count: i64,
+    pub(super) conflict_count: i64,
+    pub(super) search_text: String,
+    /// Set on a household merged into another: it leaves the lists, not the database.
+    pub(super) merged_into: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct MemberValues {
+    pub(super) key: String,
+    pub(super) name: Option<String>,
+    pub(super) id_number: Option<String>,
+    pub(super) sex: Option<String>,
+    pub(super) birth_date: Option<String>,
+    /// The year of a birth date that is a date; plain, unlike the date.
+    pub(super) birth_year: Option<i64>,
+    pub(super) relation: Option<String>,
+    pub(super) labour_capacity: Option<String>,
+    pub(super) employment_status: Option<String>,
+    pub(super) employer: Option<String>,
+    pub(super) wants_work: Option<i64>,
+    pub(super) wants_training: Option<i64>,
+    /// The member status code, present when the document has none.
+    pub(super) status: String,
+    pub(super) left_on: Option<String>,
+    pub(super) moved_to: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct VisitValues {
+    pub(super) key: String,
+    pub(super) volunteer: Option<String>,
+    pub(super) device: Option<String>,
+    pub(super) started_at: Option<i64>,
+    pub(super) finished_at: Option<i64>,
+    pub(super) outcome: Option<String>,
+}
+
+impl Projection {
+    /// The rows of a household's merged view, validated as of `today`.
+    pub fn of(household: &str, view: &HouseholdView, today: jiff::civil::Date) -> Projection {
+        let issues = validation::validate(view, today);
+        let errors = issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .count() as i64;
+        let row = HouseholdValues {
+            village: view
+                .household_text("village")
+                .unwrap_or_default()
+                .to_owned(),
+            number: view.household_text("number").unwrap_or_default().to_owned(),
+            head_name: view.head_name().map(str::to_owned),
+            address: view.household_text("address").map(str::to_owned),
+            member_count: view.present_members().count() as i64,
+            visit_count: view.visits.len() as i64,
+            last_visit_at: view
+                .visits
+                .values()
+                .filter_map(|visit| {
+                    integer(visit, "finished_at").or_else(|| integer(visit, "started_at"))
+                })
+                .max(),
+            error_count: errors,
+            warning_count: issues.len() as i64 - errors,
+            conflict_count: view.conflicts().len() as i64,
+            search_text: search_text(view),
+            merged_into: view.household_text("merged_into").map(str::to_owned),
+        };
+        let members = view
+            .members
+            .iter()
+            .map(|(key, member)| MemberValues {
+                key: key.clone(),
+                name: text(member, "name"),
+                id_number: text(member, "id_number"),
+                sex: text(member, "sex"),
+                birth_date: text(member, "birth_date"),
+                birth_year: text(member, "birth_date")
+                    .and_then(|date| date.trim().parse::<jiff::civil::Date>().ok())
+                    .map(|date| i64::from(date.year())),
+                relation: text(member, "relation"),
+                labour_capacity: text(member, "labour_capacity"),
+                employment_status: text(member, "employment.status"),
+                employer: text(member, "employment.employer"),
+                wants_work: flag(member, "intent.wants_work"),
+                wants_training: flag(member, "intent.wants_training"),
+                status: layout::member_status(member).to_owned(),
+                left_on: text(member, "left_on"),
+                moved_to: text(member, "moved_to"),
+            })
+            .collect();
+        let visits = view
+            .visits
+            .iter()
+            .map(|(key, visit)| VisitValues {
+                key: key.clone(),
+                volunteer: text(visit, "volunteer"),
+                device: text(visit, "device"),
+                started_at: integer(visit, "started_at"),
+                finished_at: integer(visit, "finished_at"),
+                outcome: text(visit, "outcome"),
+            })
+            .collect();
+        Projection {
+            household: household.to_owned(),
+            issues,
+            row,
+            members,
+            visits,
+        }
+    }
+}
+
+/// The text a household is found by on the server: its number and its present members'
+/// names, one per line, lowercase. Unlike the phone's index it leaves ID numbers out, which
+/// would otherwise lie in the clear in this column; a whole ID number is found by its hash.
+fn search_text(view: &HouseholdView) -> String {
+    let names = view
+        .present_members()
+        .filter_map(|(_, m)| m.get("name").and_then(|f| f.value.as_text()));
+    view.household_text("number")
+        .into_iter()
+        .chain(names)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_lowercase()
+}

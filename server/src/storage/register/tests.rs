@@ -1,0 +1,239 @@
+#![allow(clippy::unwrap_used)]
+use super::*;
+use crate::clock::Clock;
+use crate::storage::ledger::Ledger;
+use crate::storage::vault::Vault;
+use automerge::AutoCommit;
+use schema::fields::{Entity, FieldPath};
+use schema::ids::{AreaCode, HouseholdId, MemberKey, RecordId};
+use schema::layout::{self, FieldValue};
+use sqlx::Row;
+
+/// Migration 0007 keeps a plain birth date's year, drops the plain date and employer,
+/// and lists the household for refilling; the refill seals them from the document.
+#[tokio::test]
+async fn test_rows_migration_0007_could_not_seal_are_refilled_sealed_from_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("before");
+    std::fs::create_dir(&before).unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.as_str() < "0007" {
+            std::fs::copy(entry.path(), before.join(&name)).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let db = crate::storage::db::Db::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.as_path())
+        .await
+        .unwrap()
+        .run(&db.pool)
+        .await
+        .unwrap();
+
+    // A household as ingest stored it before 0007: its document, and a member row with
+    // the birth date and employer in the clear.
+    let vault = Vault::generate();
+    let ledger = Ledger::new(db.clone(), vault.clone(), Clock::system());
+    let id = HouseholdId::from_random([7; 16]);
+    let village = AreaCode::parse_village("141124100201").unwrap();
+    let mut doc = AutoCommit::new();
+    layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+    let key = MemberKey::from_random([8; 16]);
+    for (name, value) in [
+        ("name", "王芳"),
+        ("birth_date", "1957-03-14"),
+        ("employment.employer", "宏达煤业"),
+    ] {
+        let path = FieldPath::member(&key, name).unwrap();
+        let value = FieldValue::Text(value.to_owned());
+        layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+    }
+    doc.commit();
+    let changes = doc.get_changes(&[]);
+    sqlx::query(
+        "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
+         VALUES ($1, $2, $3, 0, 0)",
+    )
+    .bind(id.as_str())
+    .bind(village.as_str())
+    .bind(Vec::<u8>::new())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    for change in &changes {
+        sqlx::query(
+            "INSERT INTO change (household_id, hash, actor, bytes, received_at)
+             VALUES ($1, $2, $3, $4, 0)",
+        )
+        .bind(id.as_str())
+        .bind(change.hash().as_ref().to_vec())
+        .bind(change.actor_id().to_hex_string())
+        .bind(vault.seal(change.raw_bytes()))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO household (id, village, number, member_count, visit_count,
+             error_count, warning_count, conflict_count, search_text, updated_at)
+         VALUES ($1, $2, '0007', 1, 0, 0, 0, 0, '', 0)",
+    )
+    .bind(id.as_str())
+    .bind(village.as_str())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO member (household_id, member_key, name, birth_date, employer)
+         VALUES ($1, $2, '王芳', '1957-03-14', '宏达煤业')",
+    )
+    .bind(id.as_str())
+    .bind(key.as_str())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    sqlx::query("UPDATE document SET last_feed = (SELECT MAX(feed) FROM change)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    db.migrate().await.unwrap();
+    let plain_gone = sqlx::query("SELECT birth_date FROM member")
+        .fetch_all(&db.pool)
+        .await;
+    assert!(plain_gone.is_err(), "the plain column is dropped");
+    let row = sqlx::query("SELECT birth_year, birth_date_sealed FROM member")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        row.try_get::<Option<i64>, _>("birth_year").unwrap(),
+        Some(1957)
+    );
+    assert!(
+        row.try_get::<Option<Vec<u8>>, _>("birth_date_sealed")
+            .unwrap()
+            .is_none()
+    );
+
+    assert_eq!(refill_pending(&ledger).await.unwrap(), 1);
+    let row = sqlx::query("SELECT birth_year, birth_date_sealed, employer_sealed FROM member")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let opened = |column: &str| {
+        let sealed: Vec<u8> = row.try_get(column).unwrap();
+        vault.open_text(&sealed).unwrap()
+    };
+    assert_eq!(opened("birth_date_sealed"), "1957-03-14");
+    assert_eq!(opened("employer_sealed"), "宏达煤业");
+    assert_eq!(
+        row.try_get::<Option<i64>, _>("birth_year").unwrap(),
+        Some(1957)
+    );
+    assert_eq!(refill_pending(&ledger).await.unwrap(), 0, "refilled once");
+}
+
+/// A member who moved out keeps a row, with status, date and destination, but leaves
+/// the household's member count and search text.
+#[test]
+fn test_a_member_who_moved_out_is_projected_as_history() {
+    let id = HouseholdId::from_random([1; 16]);
+    let village = AreaCode::parse_village("141124100201").unwrap();
+    let mut doc = AutoCommit::new();
+    layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+    let [stays, moved] = [[2; 16], [3; 16]].map(MemberKey::from_random);
+    let mut put = |key: &MemberKey, name: &str, value: &str| {
+        let path = FieldPath::member(key, name).unwrap();
+        let value = FieldValue::Text(value.to_owned());
+        layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+    };
+    put(&stays, "name", "刘伟");
+    put(&moved, "name", "王芳");
+    put(&moved, "status", "02");
+    put(&moved, "left_on", "2026-03-01");
+    put(&moved, "moved_to", "太原");
+    doc.commit();
+    let view = layout::read_household(doc.document()).unwrap();
+    let projection = Projection::of(id.as_str(), &view, Clock::system().today());
+    assert_eq!(projection.row.member_count, 1);
+    assert_eq!(projection.row.search_text, "0007\n刘伟");
+    let row = |key: &MemberKey| {
+        projection
+            .members
+            .iter()
+            .find(|m| m.key == key.as_str())
+            .unwrap()
+    };
+    assert_eq!(row(&stays).status, "01");
+    let moved = row(&moved);
+    assert_eq!(moved.status, "02");
+    assert_eq!(moved.left_on.as_deref(), Some("2026-03-01"));
+    assert_eq!(moved.moved_to.as_deref(), Some("太原"));
+}
+
+/// The rows of members and visits that have left the document go; the others stay.
+#[tokio::test]
+async fn test_rows_of_records_gone_from_the_document_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::storage::db::test_sqlite(dir.path()).await;
+    let vault = Vault::generate();
+    let id = HouseholdId::from_random([1; 16]);
+    let village = AreaCode::parse_village("141124100201").unwrap();
+    let mut doc = AutoCommit::new();
+    layout::init_household(&mut doc, &id, &village, "0007", 1_700_000_000).unwrap();
+    let members = [[2; 16], [3; 16]].map(MemberKey::from_random);
+    for key in &members {
+        let name = FieldValue::Text("王芳".to_owned());
+        let path = FieldPath::member(key, "name").unwrap();
+        layout::write_field(&mut doc, &path, Some(&name)).unwrap();
+    }
+    let visits = [[4; 8], [5; 8]].map(RecordId::from_random);
+    for visit in &visits {
+        let path = FieldPath::record(Entity::Visit, visit, "started_at").unwrap();
+        layout::write_field(&mut doc, &path, Some(&FieldValue::Integer(1))).unwrap();
+    }
+    doc.commit();
+    let mut view = layout::read_household(doc.document()).unwrap();
+    sqlx::query(
+        "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
+         VALUES ($1, $2, $3, 1, 1)",
+    )
+    .bind(id.as_str())
+    .bind(village.as_str())
+    .bind(Vec::<u8>::new())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let mut conn = db.pool.acquire().await.unwrap();
+    let clock = Clock::system();
+    let projection = Projection::of(id.as_str(), &view, clock.today());
+    write(&mut conn, &vault, &[&projection], clock.now_seconds())
+        .await
+        .unwrap();
+
+    view.members.remove(members[0].as_str());
+    view.visits.remove(visits[0].as_str());
+    let clock = Clock::system();
+    let projection = Projection::of(id.as_str(), &view, clock.today());
+    write(&mut conn, &vault, &[&projection], clock.now_seconds())
+        .await
+        .unwrap();
+    let left: Vec<String> =
+        sqlx::query("SELECT member_key AS record FROM member UNION ALL SELECT visit_id FROM visit")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get("record").unwrap())
+            .collect();
+    assert_eq!(
+        left,
+        [members[1].to_string(), visits[1].to_string()],
+        "the rows left"
+    );
+}
