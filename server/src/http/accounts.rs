@@ -302,7 +302,7 @@ pub fn account_error(err: accounts::AccountError) -> ApiError {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct AreaParams {
+pub struct StaffListParams {
     pub area: Option<String>,
 }
 
@@ -310,7 +310,7 @@ pub async fn list_staff(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Query(params): Query<AreaParams>,
+    Query(params): Query<StaffListParams>,
 ) -> ApiResult<Json<Vec<Account>>> {
     let admin = principal::staff(
         &state,

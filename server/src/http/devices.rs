@@ -444,7 +444,7 @@ pub async fn set_villages(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ListParams {
+pub struct DeviceListParams {
     pub area: Option<String>,
 }
 
@@ -454,7 +454,7 @@ pub async fn list(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Query(params): Query<DeviceListParams>,
 ) -> ApiResult<Json<Vec<DeviceInfo>>> {
     let action = "device.list";
     let staff =

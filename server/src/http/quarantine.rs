@@ -16,7 +16,7 @@ use schema::quarantine::Rule;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-pub struct ListParams {
+pub struct HoldListParams {
     pub area: Option<String>,
     /// `open` (the default), `released`, `discarded` or `accepted`.
     pub status: Option<String>,
@@ -30,7 +30,7 @@ pub async fn list(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Query(params): Query<HoldListParams>,
 ) -> ApiResult<Json<HoldPage>> {
     let action = "quarantine.list";
     let staff = principal::staff(

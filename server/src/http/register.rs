@@ -17,7 +17,7 @@ use schema::validation::{self, Issue};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
-pub struct ListParams {
+pub struct HouseholdListParams {
     /// A province, city, county, township or village code; the staff member's whole scope when
     /// absent.
     pub area: Option<String>,
@@ -31,7 +31,7 @@ pub async fn list(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Query(params): Query<HouseholdListParams>,
 ) -> ApiResult<Json<HouseholdPage>> {
     let action = "register.list";
     let staff =

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
-pub struct ListParams {
+pub struct ReviewListParams {
     pub area: Option<String>,
     pub kind: Option<String>,
     /// `open` (the default), `resolved` or `settled`.
@@ -38,7 +38,7 @@ pub async fn list(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Query(params): Query<ReviewListParams>,
 ) -> ApiResult<Json<ItemPage>> {
     let action = "review.list";
     let staff =
@@ -480,7 +480,7 @@ pub async fn dismiss(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct AreaParams {
+pub struct VillageListParams {
     pub area: Option<String>,
 }
 
@@ -498,7 +498,7 @@ pub async fn villages(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Query(params): Query<AreaParams>,
+    Query(params): Query<VillageListParams>,
 ) -> ApiResult<Json<Vec<VillageSummary>>> {
     let action = "register.villages";
     let staff =
