@@ -2,159 +2,27 @@
 //! server in memory, and once every phone has synced after the last edit, every replica
 //! (each phone and the server) holds the same households, document for document.
 //!
-//! The server is a store of its own, as in `tests/sync.rs`, with a feed of what phones
-//! uploaded: a first download sends each household whole, later syncs the feed's changes
-//! of other devices since the cursor. Phones enroll through it too, so enrollment and sync
-//! both go through the `Transport` seam without a network.
+//! The server is the one in `support`, its feed relaying what phones upload: a first
+//! download sends each household whole, later syncs the feed's changes of other devices
+//! since the cursor. Phones enroll through it too, so enrollment and sync both go through
+//! the `Transport` seam without a network.
 
 #![allow(clippy::unwrap_used)]
 
-use automerge::ChangeHash;
-use doorstep_client_core::Store;
-use doorstep_client_core::sync::{self, Transport, TransportError};
-use proptest::prelude::*;
-use schema::enrollment::{EnrollRequest, EnrollResponse};
-use schema::ids::{AreaCode, HouseholdId};
-use schema::wire::{
-    self, Cursor, DocumentUpdate, Payload, SyncRequest, SyncResponse, UploadOutcome, UploadResult,
-};
-use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
-use tempfile::TempDir;
+mod support;
 
-const VILLAGE: &str = "141124100201";
-const SERVER: &str = "http://server.test";
+use doorstep_client_core::Store;
+use doorstep_client_core::sync;
+use proptest::prelude::*;
+use schema::ids::{AreaCode, HouseholdId};
+use support::{Phone, SERVER, Server, VILLAGE, sync_with};
+
 /// People two phones may both record: the same ID number gives the same member.
 const PEOPLE: [(&str, &str); 3] = [
     ("刘伟", "11010519491231002X"),
     ("王芳", "110105198001010015"),
     ("张磊", "110105199912310014"),
 ];
-
-/// One change a phone uploaded, for the other devices' feed.
-struct FeedEntry {
-    household: HouseholdId,
-    changes: Vec<Vec<u8>>,
-    /// The uploading device's actor: the feed leaves out a device's own changes.
-    actor: String,
-}
-
-struct Server {
-    ledger: Store,
-    _dir: TempDir,
-    feed: Mutex<Vec<FeedEntry>>,
-    enrolled: Mutex<u32>,
-}
-
-impl Server {
-    fn new() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        Server {
-            ledger: Store::open(dir.path()).unwrap(),
-            _dir: dir,
-            feed: Mutex::new(Vec::new()),
-            enrolled: Mutex::new(0),
-        }
-    }
-}
-
-impl Transport for Server {
-    fn post(&self, _url: &str, _token: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let request: SyncRequest = wire::decode(&body).unwrap();
-        let mut feed = self.feed.lock().unwrap();
-        let results = request
-            .uploads
-            .iter()
-            .map(|upload| {
-                let household = HouseholdId::parse(&upload.household).unwrap();
-                let changes: Vec<Vec<u8>> = upload.changes.iter().map(|c| c.to_vec()).collect();
-                if self.ledger.apply_changes(&household, &changes).unwrap() {
-                    feed.push(FeedEntry {
-                        household: household.clone(),
-                        changes,
-                        actor: request.actor.clone(),
-                    });
-                }
-                let heads = self.ledger.heads(&household).unwrap();
-                UploadResult {
-                    household: upload.household.clone(),
-                    outcome: UploadOutcome::Accepted {
-                        heads: bytes(&heads),
-                    },
-                }
-            })
-            .collect();
-        let updates: Vec<DocumentUpdate> = match &request.cursor {
-            None => self
-                .ledger
-                .household_ids()
-                .unwrap()
-                .into_iter()
-                .map(|household| DocumentUpdate {
-                    household: household.to_string(),
-                    payload: Payload::Document(wire::Bytes::from(
-                        self.ledger.document_bytes(&household).unwrap(),
-                    )),
-                })
-                .collect(),
-            Some(cursor) => feed[cursor.feed as usize..]
-                .iter()
-                .filter(|entry| entry.actor != request.actor)
-                .map(|entry| DocumentUpdate {
-                    household: entry.household.to_string(),
-                    payload: Payload::Changes(
-                        entry
-                            .changes
-                            .iter()
-                            .cloned()
-                            .map(wire::Bytes::from)
-                            .collect(),
-                    ),
-                })
-                .collect(),
-        };
-        let response = SyncResponse {
-            protocol: wire::PROTOCOL_VERSION,
-            results,
-            updates,
-            cursor: Cursor {
-                feed: feed.len() as u64,
-                download_after: None,
-            },
-            more: false,
-            villages: None,
-            member_key_secret: None,
-        };
-        Ok(wire::encode(&response).unwrap())
-    }
-
-    fn enroll(&self, url: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        assert_eq!(url, format!("{SERVER}/api/v1/enroll"));
-        let request: EnrollRequest = serde_json::from_slice(&body).unwrap();
-        let mut enrolled = self.enrolled.lock().unwrap();
-        *enrolled += 1;
-        let response = EnrollResponse {
-            device_id: format!("device-{enrolled}"),
-            device_token: format!("token-for-{}", request.actor),
-            volunteer: format!("志愿者{enrolled}"),
-            villages: vec![VILLAGE.to_owned()],
-            member_key_secret: None,
-        };
-        Ok(serde_json::to_vec(&response).unwrap())
-    }
-}
-
-fn bytes(heads: &[ChangeHash]) -> Vec<wire::Bytes> {
-    heads
-        .iter()
-        .map(|h| wire::Bytes::from(h.0.to_vec()))
-        .collect()
-}
-
-struct Phone {
-    store: Store,
-    _dir: TempDir,
-}
 
 fn enrolled_phone(server: &Server, name: &str) -> Phone {
     let dir = tempfile::tempdir().unwrap();
@@ -172,17 +40,6 @@ fn qr_text() -> String {
         code: "ABCD-EFGH-JKMN-PQRS".to_owned(),
     }
     .encode()
-}
-
-fn sync_with(phone: &Phone, server: &Server) {
-    sync::sync(
-        &phone.store,
-        server,
-        wire::DEFAULT_PAGE_BYTES,
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
 }
 
 /// One step of a day in the field.
@@ -279,7 +136,9 @@ fn run(phone: &Phone, server: &Server, step: &Step) {
                     .unwrap();
             }
         }
-        Step::Sync { .. } => sync_with(phone, server),
+        Step::Sync { .. } => {
+            sync_with(phone, server);
+        }
     }
 }
 
@@ -329,7 +188,7 @@ proptest! {
         phones in 2..4usize,
         steps in proptest::collection::vec(step(3), 1..30),
     ) {
-        let server = Server::new();
+        let server = Server::relaying();
         let phones: Vec<Phone> = (0..phones)
             .map(|n| enrolled_phone(&server, &format!("phone-{n}")))
             .collect();

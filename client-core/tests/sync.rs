@@ -3,203 +3,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use automerge::ChangeHash;
+mod support;
+
 use doorstep_client_core::Store;
 use doorstep_client_core::sync::{self, Transport, TransportError};
-use schema::Message;
 use schema::ids::{AreaCode, HouseholdId, MemberKey};
-use schema::quarantine::Rule;
-use schema::wire::{
-    self, Cursor, DocumentUpdate, Payload, RejectCode, SyncRequest, SyncResponse, UploadOutcome,
-    UploadResult,
-};
+use schema::wire::{self, DocumentUpdate, Payload};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tempfile::TempDir;
+use support::{Phone, Server, VILLAGE, phone, sync_with};
 
-const VILLAGE: &str = "141124100201";
 const OTHER_VILLAGE: &str = "141124100202";
-
-/// A server in memory: its ledger is a store of its own, first downloads send each of its
-/// households whole, and the feed is whatever the test puts in it. Every request it gets
-/// is kept, as the device sent it.
-struct Server {
-    ledger: Store,
-    _dir: TempDir,
-    feed: Mutex<Vec<(HouseholdId, Vec<Vec<u8>>)>>,
-    requests: Mutex<Vec<SyncRequest>>,
-    /// What responses say the device's villages are.
-    villages: Mutex<Option<Vec<String>>>,
-    /// Households whose uploads are refused as out of scope.
-    refused: Mutex<Vec<HouseholdId>>,
-    /// Households whose uploads are held in quarantine, whole.
-    held: Mutex<Vec<HouseholdId>>,
-    /// Answer every request as to a revoked device.
-    revoked: AtomicBool,
-    /// Updates added to every answer as they are, whatever they hold.
-    extra_updates: Mutex<Vec<DocumentUpdate>>,
-}
-
-impl Server {
-    fn new() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        Server {
-            ledger: Store::open(dir.path()).unwrap(),
-            _dir: dir,
-            feed: Mutex::new(Vec::new()),
-            requests: Mutex::new(Vec::new()),
-            villages: Mutex::new(None),
-            refused: Mutex::new(Vec::new()),
-            held: Mutex::new(Vec::new()),
-            revoked: AtomicBool::new(false),
-            extra_updates: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// The changes of the last request's upload for `household`.
-    fn last_upload(&self, household: &HouseholdId) -> Vec<Vec<u8>> {
-        let requests = self.requests.lock().unwrap();
-        let upload = requests
-            .last()
-            .unwrap()
-            .uploads
-            .iter()
-            .find(|u| u.household == household.as_str())
-            .unwrap();
-        upload.changes.iter().map(|c| c.to_vec()).collect()
-    }
-
-    /// Hands the feed `household`'s changes that a holder of `since` lacks.
-    fn publish(&self, household: &HouseholdId, since: &[ChangeHash]) {
-        let changes = self.ledger.changes_since(household, since).unwrap();
-        self.feed.lock().unwrap().push((household.clone(), changes));
-    }
-}
-
-impl Transport for Server {
-    fn post(&self, _url: &str, _token: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        if self.revoked.load(Ordering::Relaxed) {
-            let body = serde_json::json!({
-                "error": "device_revoked",
-                "message": { "zh": "本设备已被撤销", "en": "This device has been revoked" },
-            });
-            return Err(TransportError::Status {
-                status: 401,
-                body: body.to_string().into_bytes(),
-            });
-        }
-        let request: SyncRequest = wire::decode(&body).unwrap();
-        let results = request
-            .uploads
-            .iter()
-            .map(|upload| {
-                let household = HouseholdId::parse(&upload.household).unwrap();
-                if self.held.lock().unwrap().contains(&household) {
-                    let held = upload
-                        .changes
-                        .iter()
-                        .map(|c| {
-                            let change = automerge::Change::from_bytes(c.to_vec()).unwrap();
-                            wire::Bytes::from(change.hash().0.to_vec())
-                        })
-                        .collect();
-                    return UploadResult {
-                        household: upload.household.clone(),
-                        outcome: UploadOutcome::Quarantined {
-                            heads: vec![],
-                            held,
-                            rule: Rule::OutOfScope,
-                            reason: Message::new("不在本设备的村", "Not in this device's villages"),
-                        },
-                    };
-                }
-                if self.refused.lock().unwrap().contains(&household) {
-                    return UploadResult {
-                        household: upload.household.clone(),
-                        outcome: UploadOutcome::Rejected {
-                            code: RejectCode::OutOfScope,
-                            reason: Message::new("不在本设备的村", "Not in this device's villages"),
-                        },
-                    };
-                }
-                let changes: Vec<Vec<u8>> = upload.changes.iter().map(|c| c.to_vec()).collect();
-                self.ledger.apply_changes(&household, &changes).unwrap();
-                let heads = self.ledger.heads(&household).unwrap();
-                UploadResult {
-                    household: upload.household.clone(),
-                    outcome: UploadOutcome::Accepted {
-                        heads: heads
-                            .iter()
-                            .map(|h| wire::Bytes::from(h.0.to_vec()))
-                            .collect(),
-                    },
-                }
-            })
-            .collect();
-        let mut updates: Vec<DocumentUpdate> = match &request.cursor {
-            None => self
-                .ledger
-                .household_ids()
-                .unwrap()
-                .into_iter()
-                .map(|household| DocumentUpdate {
-                    household: household.to_string(),
-                    payload: Payload::Document(wire::Bytes::from(
-                        self.ledger.document_bytes(&household).unwrap(),
-                    )),
-                })
-                .collect(),
-            Some(_) => self
-                .feed
-                .lock()
-                .unwrap()
-                .drain(..)
-                .map(|(household, changes)| DocumentUpdate {
-                    household: household.to_string(),
-                    payload: Payload::Changes(changes.into_iter().map(wire::Bytes::from).collect()),
-                })
-                .collect(),
-        };
-        updates.extend(self.extra_updates.lock().unwrap().iter().cloned());
-        let response = SyncResponse {
-            protocol: wire::PROTOCOL_VERSION,
-            results,
-            updates,
-            cursor: Cursor {
-                feed: 1,
-                download_after: None,
-            },
-            more: false,
-            villages: self.villages.lock().unwrap().clone(),
-            member_key_secret: None,
-        };
-        self.requests.lock().unwrap().push(request);
-        Ok(wire::encode(&response).unwrap())
-    }
-}
-
-struct Phone {
-    store: Store,
-    _dir: TempDir,
-}
-
-fn phone() -> Phone {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    sync::connect(&store, "http://server.test", "token").unwrap();
-    Phone { store, _dir: dir }
-}
-
-fn sync_with(phone: &Phone, server: &Server) -> sync::SyncReport {
-    sync::sync(
-        &phone.store,
-        server,
-        wire::DEFAULT_PAGE_BYTES,
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap()
-}
 
 /// A household on the server with a history of several changes, recorded by another device.
 fn household_on_server(server: &Server) -> (HouseholdId, MemberKey) {
@@ -313,7 +127,10 @@ fn test_an_edit_whose_answer_was_lost_is_confirmed_by_a_feed_change_built_on_it(
     server.publish(&household, &with_edit);
     phone
         .store
-        .apply_server_changes(&household, &server.feed.lock().unwrap().pop().unwrap().1)
+        .apply_server_changes(
+            &household,
+            &server.feed.lock().unwrap().pop().unwrap().changes,
+        )
         .unwrap();
 
     assert_eq!(phone.store.unsynced_changes().unwrap(), 0);

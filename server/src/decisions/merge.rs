@@ -268,25 +268,8 @@ pub async fn forward_late_edits(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::decisions::test_support::{household, staff};
     use automerge::ActorId;
-    use schema::ids::AreaCode;
-    use schema::ids::HouseholdId;
-
-    fn household() -> AutoCommit {
-        let mut doc = AutoCommit::new();
-        let id = HouseholdId::from_random([7; 16]);
-        let village = AreaCode::parse_village("141124100201").unwrap();
-        layout::init_household(&mut doc, &id, &village, "0001", 1_700_000_000).unwrap();
-        doc.commit();
-        doc
-    }
-
-    fn staff(name: &str) -> Signer {
-        Signer {
-            id: name.to_owned(),
-            name: name.to_owned(),
-        }
-    }
 
     /// Writes `value` at `path` as a phone would: a fresh actor that names its device.
     fn record_as(doc: &mut AutoCommit, device: &str, path: &FieldPath, value: &str, at: i64) {

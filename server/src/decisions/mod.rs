@@ -21,5 +21,7 @@ pub mod quarantine;
 pub mod resolve;
 pub mod review;
 pub mod screen;
+#[cfg(test)]
+mod test_support;
 pub mod workflow;
 pub mod write;

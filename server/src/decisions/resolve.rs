@@ -307,25 +307,7 @@ pub async fn resolve(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::decisions::changes::Signer;
-    use schema::ids::AreaCode;
-    use schema::ids::HouseholdId;
-
-    fn household() -> AutoCommit {
-        let mut doc = AutoCommit::new();
-        let id = HouseholdId::from_random([7; 16]);
-        let village = AreaCode::parse_village("141124100201").unwrap();
-        layout::init_household(&mut doc, &id, &village, "0001", 1_700_000_000).unwrap();
-        doc.commit();
-        doc
-    }
-
-    fn staff(name: &str) -> Signer {
-        Signer {
-            id: name.to_owned(),
-            name: name.to_owned(),
-        }
-    }
+    use crate::decisions::test_support::{household, staff};
 
     #[test]
     fn a_decision_carries_its_staff_member_and_comment_into_the_field_history() {

@@ -15,4 +15,6 @@ pub mod data_key;
 pub mod db;
 pub mod ledger;
 pub mod register;
+#[cfg(test)]
+mod test_support;
 pub mod vault;

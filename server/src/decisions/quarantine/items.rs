@@ -272,39 +272,12 @@ pub async fn detail(ledger: &Ledger, id: &str) -> Result<Option<HoldDetail>, Led
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use automerge::ActorId;
-    use automerge::transaction::{CommitOptions, Transactable};
-    use schema::ids::{AreaCode, HouseholdId};
-    use schema::layout::{self, ActorInfo};
-
-    fn household() -> AutoCommit {
-        let mut doc = AutoCommit::new();
-        let id = HouseholdId::from_random([7; 16]);
-        let village = AreaCode::parse_village("141124100201").unwrap();
-        layout::init_household(&mut doc, &id, &village, "0001", 1_700_000_000).unwrap();
-        doc.put(ROOT, "household.address", "东街 1 号").unwrap();
-        doc.commit();
-        doc
-    }
-
-    fn phone_edit(doc: &mut AutoCommit, write: impl FnOnce(&mut AutoCommit)) -> Change {
-        let mut phone = doc.fork();
-        phone.set_actor(ActorId::random());
-        let actor = phone.get_actor().to_hex_string();
-        write(&mut phone);
-        let info = ActorInfo {
-            device: Some("phone".to_owned()),
-            volunteer: Some("王芳".to_owned()),
-            staff: Some("冒充".to_owned()),
-        };
-        layout::write_actor(&mut phone, &actor, &info).unwrap();
-        phone.commit_with(CommitOptions::default().with_message(layout::review_message("x", None)));
-        phone.get_last_local_change().unwrap()
-    }
+    use crate::decisions::test_support::{household_with_address, phone_edit};
+    use automerge::transaction::Transactable;
 
     #[test]
     fn key_changes_show_the_value_before_and_mask_sensitive_ones() {
-        let mut doc = household();
+        let mut doc = household_with_address();
         let key = schema::ids::MemberKey::from_random([1; 16]);
         let id_key = format!("members.{key}.id_number");
         doc.put(ROOT, id_key.as_str(), "11010519491231002X")

@@ -89,19 +89,9 @@ pub fn undo(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::decisions::test_support::{household_with_address, phone_edit};
     use schema::fields::FieldPath;
-    use schema::ids::{AreaCode, HouseholdId};
     use schema::layout::FieldValue;
-
-    fn household() -> AutoCommit {
-        let mut doc = AutoCommit::new();
-        let id = HouseholdId::from_random([7; 16]);
-        let village = AreaCode::parse_village("141124100201").unwrap();
-        layout::init_household(&mut doc, &id, &village, "0001", 1_700_000_000).unwrap();
-        doc.put(ROOT, "household.address", "东街 1 号").unwrap();
-        doc.commit();
-        doc
-    }
 
     fn staff() -> ActorInfo {
         ActorInfo {
@@ -111,21 +101,6 @@ mod tests {
         }
     }
 
-    fn phone_edit(doc: &mut AutoCommit, write: impl FnOnce(&mut AutoCommit)) -> Change {
-        let mut phone = doc.fork();
-        phone.set_actor(ActorId::random());
-        let actor = phone.get_actor().to_hex_string();
-        write(&mut phone);
-        let info = ActorInfo {
-            device: Some("phone".to_owned()),
-            volunteer: Some("王芳".to_owned()),
-            staff: Some("冒充".to_owned()),
-        };
-        layout::write_actor(&mut phone, &actor, &info).unwrap();
-        phone.commit_with(CommitOptions::default().with_message(layout::review_message("x", None)));
-        phone.get_last_local_change().unwrap()
-    }
-
     fn text(doc: &AutoCommit, key: &str) -> Option<String> {
         match doc.get(ROOT, key).unwrap() {
             Some((Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
@@ -133,9 +108,25 @@ mod tests {
         }
     }
 
+    /// Every value the address holds, disputed ones included, sorted.
+    fn addresses(doc: &AutoCommit) -> Vec<String> {
+        let mut values: Vec<String> = doc
+            .get_all(ROOT, "household.address")
+            .unwrap()
+            .into_iter()
+            .filter_map(|(v, _)| {
+                v.into_scalar()
+                    .ok()
+                    .and_then(|s| s.as_str().map(str::to_owned))
+            })
+            .collect();
+        values.sort();
+        values
+    }
+
     #[test]
     fn undoing_a_change_restores_what_it_overwrote_and_clears_what_it_added() {
-        let mut doc = household();
+        let mut doc = household_with_address();
         let forged = phone_edit(&mut doc, |phone| {
             phone.put(ROOT, "household.address", "伪造").unwrap();
             phone
@@ -184,7 +175,7 @@ mod tests {
 
     #[test]
     fn an_edit_made_meanwhile_by_another_phone_stands_beside_the_undoing() {
-        let mut doc = household();
+        let mut doc = household_with_address();
         let forged = phone_edit(&mut doc, |phone| {
             phone.put(ROOT, "household.address", "伪造").unwrap();
         });
@@ -196,16 +187,7 @@ mod tests {
             .unwrap();
         let undoing = undo(&mut doc, &forged, &staff(), "m".into(), 1).unwrap();
         doc.apply_changes(undoing).unwrap();
-        let values: Vec<String> = doc
-            .get_all(ROOT, "household.address")
-            .unwrap()
-            .into_iter()
-            .filter_map(|(v, _)| {
-                v.into_scalar()
-                    .ok()
-                    .and_then(|s| s.as_str().map(str::to_owned))
-            })
-            .collect();
+        let values = addresses(&doc);
         assert_eq!(values.len(), 2, "{values:?}");
         assert!(
             values.contains(&"东街 1 号".to_owned()) && values.contains(&"西街 2 号".to_owned())
@@ -214,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_change_with_nothing_to_undo_makes_no_change() {
-        let mut doc = household();
+        let mut doc = household_with_address();
         let mut phone = doc.fork();
         phone.set_actor(ActorId::random());
         let actor = phone.get_actor().to_hex_string();
@@ -234,24 +216,9 @@ mod tests {
         );
     }
 
-    fn addresses(doc: &AutoCommit) -> Vec<String> {
-        let mut values: Vec<String> = doc
-            .get_all(ROOT, "household.address")
-            .unwrap()
-            .into_iter()
-            .filter_map(|(v, _)| {
-                v.into_scalar()
-                    .ok()
-                    .and_then(|s| s.as_str().map(str::to_owned))
-            })
-            .collect();
-        values.sort();
-        values
-    }
-
     #[test]
     fn undoing_a_change_that_settled_a_dispute_brings_every_disputed_value_back() {
-        let mut doc = household();
+        let mut doc = household_with_address();
         let (mut a, mut b) = (doc.fork(), doc.fork());
         a.set_actor(ActorId::random());
         b.set_actor(ActorId::random());

@@ -2,6 +2,7 @@
 use super::*;
 use crate::clock::Clock;
 use crate::storage::ledger::Ledger;
+use crate::storage::test_support::{insert_document_row, sqlite_before};
 use crate::storage::vault::Vault;
 use automerge::AutoCommit;
 use schema::fields::{Entity, FieldPath};
@@ -14,24 +15,7 @@ use sqlx::Row;
 #[tokio::test]
 async fn test_rows_migration_0007_could_not_seal_are_refilled_sealed_from_the_document() {
     let dir = tempfile::tempdir().unwrap();
-    let before = dir.path().join("before");
-    std::fs::create_dir(&before).unwrap();
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-    for entry in std::fs::read_dir(&source).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().into_string().unwrap();
-        if name.as_str() < "0007" {
-            std::fs::copy(entry.path(), before.join(&name)).unwrap();
-        }
-    }
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
-    let db = crate::storage::db::Db::connect(&url).await.unwrap();
-    sqlx::migrate::Migrator::new(before.as_path())
-        .await
-        .unwrap()
-        .run(&db.pool)
-        .await
-        .unwrap();
+    let db = sqlite_before(dir.path(), "0007").await;
 
     // A household as ingest stored it before 0007: its document, and a member row with
     // the birth date and employer in the clear.
@@ -53,16 +37,7 @@ async fn test_rows_migration_0007_could_not_seal_are_refilled_sealed_from_the_do
     }
     doc.commit();
     let changes = doc.get_changes(&[]);
-    sqlx::query(
-        "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
-         VALUES ($1, $2, $3, 0, 0)",
-    )
-    .bind(id.as_str())
-    .bind(village.as_str())
-    .bind(Vec::<u8>::new())
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    insert_document_row(&db, id.as_str(), village.as_str(), 0, 0).await;
     for change in &changes {
         sqlx::query(
             "INSERT INTO change (household_id, hash, actor, bytes, received_at)
@@ -199,16 +174,7 @@ async fn test_rows_of_records_gone_from_the_document_are_deleted() {
     }
     doc.commit();
     let mut view = layout::read_household(doc.document()).unwrap();
-    sqlx::query(
-        "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
-         VALUES ($1, $2, $3, 1, 1)",
-    )
-    .bind(id.as_str())
-    .bind(village.as_str())
-    .bind(Vec::<u8>::new())
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    insert_document_row(&db, id.as_str(), village.as_str(), 1, 1).await;
     let mut conn = db.pool.acquire().await.unwrap();
     let clock = Clock::system();
     let projection = Projection::of(id.as_str(), &view, clock.today());
