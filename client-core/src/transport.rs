@@ -111,43 +111,39 @@ impl Default for HttpTransport {
 
 impl Transport for HttpTransport {
     fn post(&self, url: &str, token: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let mut response = self
+        let response = self
             .agent
             .post(url)
             .header("Authorization", &format!("Bearer {token}"))
             .header("Content-Type", wire::CONTENT_TYPE)
             .send(&body[..])
             .map_err(failure)?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(wire::MAX_DECODED_BYTES as u64)
-            .read_to_vec()
-            .map_err(failure)?;
-        answer(status, bytes)
+        answer(response, wire::MAX_DECODED_BYTES as u64)
     }
 
     fn enroll(&self, url: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let mut response = self
+        let response = self
             .agent
             .post(url)
             .header("Content-Type", "application/json")
             .send(&body[..])
             .map_err(failure)?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ENROLLMENT_ANSWER_BYTES)
-            .read_to_vec()
-            .map_err(failure)?;
-        answer(status, bytes)
+        answer(response, MAX_ENROLLMENT_ANSWER_BYTES)
     }
 }
 
-/// A 200's body, or the refusal with its status.
-fn answer(status: u16, bytes: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+/// A 200's body, read up to `limit` bytes, or the refusal with its status.
+fn answer(
+    mut response: ureq::http::Response<ureq::Body>,
+    limit: u64,
+) -> Result<Vec<u8>, TransportError> {
+    let status = response.status().as_u16();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_vec()
+        .map_err(failure)?;
     if status == 200 {
         Ok(bytes)
     } else {
