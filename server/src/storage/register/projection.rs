@@ -1,7 +1,7 @@
 //! A household's register rows, computed from its merged view.
 
-use schema::layout::{self, FieldValue, HouseholdView, Record};
 use jiff::civil::Date;
+use schema::layout::{self, FieldValue, HouseholdView, Record};
 use schema::validation::{self, Issue, Severity};
 
 fn text(record: &Record, name: &str) -> Option<String> {

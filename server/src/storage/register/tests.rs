@@ -240,7 +240,10 @@ fn test_trainings_subsidies_and_birth_month_day_are_projected() {
         layout::write_field(&mut doc, &path, Some(&value)).unwrap();
     };
     let text = |value: &str| FieldValue::Text(value.to_owned());
-    put(FieldPath::member(&member, "birth_date").unwrap(), text("1990-02-28"));
+    put(
+        FieldPath::member(&member, "birth_date").unwrap(),
+        text("1990-02-28"),
+    );
     let t = |name: &str| FieldPath::record(Entity::Training, &training, name).unwrap();
     put(t("member"), text(member.as_str()));
     put(t("institution"), text("临县职业学校"));
@@ -286,7 +289,11 @@ fn test_months_to_employment_follow_the_calendar() {
     assert_eq!(months("2025-03-15", "2025-03-16"), 1);
     assert_eq!(months("2025-03-15", "2025-09-15"), 6, "exactly six months");
     assert_eq!(months("2025-03-15", "2025-09-16"), 7);
-    assert_eq!(months("2024-11-30", "2025-02-28"), 3, "day clamped to February");
+    assert_eq!(
+        months("2024-11-30", "2025-02-28"),
+        3,
+        "day clamped to February"
+    );
     assert_eq!(months("2024-11-30", "2025-03-01"), 4);
 }
 

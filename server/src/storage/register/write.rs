@@ -289,8 +289,16 @@ fn projected_keys<'a>(projection: &'a Projection, table: &str) -> Vec<&'a str> {
     match table {
         "member" => projection.members.iter().map(|m| m.key.as_str()).collect(),
         "visit" => projection.visits.iter().map(|v| v.key.as_str()).collect(),
-        "training" => projection.trainings.iter().map(|t| t.key.as_str()).collect(),
-        _ => projection.subsidies.iter().map(|s| s.key.as_str()).collect(),
+        "training" => projection
+            .trainings
+            .iter()
+            .map(|t| t.key.as_str())
+            .collect(),
+        _ => projection
+            .subsidies
+            .iter()
+            .map(|s| s.key.as_str())
+            .collect(),
     }
 }
 
