@@ -30,6 +30,8 @@ pub enum Permission {
     DecideQuarantine,
     ManageStaff,
     ReadAudit,
+    /// Close a month of the indicators: its figures are stored and never change.
+    CloseMonth,
 }
 
 impl Role {
@@ -71,7 +73,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::CountyAdmin => permission != ReadAudit,
-            Role::CountyStaff => !matches!(permission, ReadAudit | ManageStaff),
+            Role::CountyStaff => !matches!(permission, ReadAudit | ManageStaff | CloseMonth),
             Role::TownshipStaff => {
                 matches!(permission, ReadRegister | EnrollDevices | ManageDevices)
             }
