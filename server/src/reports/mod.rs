@@ -1,7 +1,9 @@
-//! Layer 3, reports: outputs built from the register's rows, such as the members CSV
-//! (`export`).
+//! Layer 3, reports: outputs built from the register's rows: the members CSV (`export`),
+//! and the indicators of issue 16, every one built from the definitions written once in
+//! `definitions`.
 //!
 //! Reports read storage and use access (what a reader may see), never decisions, ingest,
 //! `http` or the CLI.
 
+pub mod definitions;
 pub mod export;
