@@ -5,6 +5,7 @@
 //! check one value against its kind; cross-field rules check values against each other.
 
 mod cross_field;
+pub mod subsidy;
 #[cfg(test)]
 mod tests;
 
