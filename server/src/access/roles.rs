@@ -29,6 +29,8 @@ pub enum Permission {
     ManageDevices,
     DecideQuarantine,
     ManageStaff,
+    /// Edit the yearly subsidy parameters (caps, shares, the provincial average wage).
+    ManageSettings,
     ReadAudit,
 }
 
@@ -71,7 +73,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::CountyAdmin => permission != ReadAudit,
-            Role::CountyStaff => !matches!(permission, ReadAudit | ManageStaff),
+            Role::CountyStaff => !matches!(permission, ReadAudit | ManageStaff | ManageSettings),
             Role::TownshipStaff => {
                 matches!(permission, ReadRegister | EnrollDevices | ManageDevices)
             }
@@ -119,6 +121,9 @@ mod tests {
         assert!(!Role::TownshipStaff.may(Permission::ResolveReview));
         assert!(!Role::CountyStaff.may(Permission::ManageStaff));
         assert!(Role::CountyAdmin.may(Permission::ManageStaff));
+        assert!(Role::CountyAdmin.may(Permission::ManageSettings));
+        assert!(!Role::CountyStaff.may(Permission::ManageSettings));
+        assert!(!Role::TownshipStaff.may(Permission::ManageSettings));
     }
 
     #[test]

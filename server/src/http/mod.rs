@@ -18,6 +18,7 @@ mod quarantine;
 pub mod refusals;
 mod register;
 mod review;
+mod settings;
 mod sync;
 pub mod tls;
 
@@ -98,6 +99,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/review/items/{id}/move", post(review::move_member))
         .route("/api/v1/review/items/{id}/dismiss", post(review::dismiss))
         .route("/api/v1/review/merge", post(review::merge))
+        .route("/api/v1/settings/subsidies", get(settings::list))
+        .route(
+            "/api/v1/settings/subsidies/{year}",
+            get(settings::show).put(settings::edit),
+        )
         .route("/api/v1/quarantine", get(quarantine::list))
         .route("/api/v1/quarantine/{id}", get(quarantine::show))
         .route("/api/v1/quarantine/{id}/release", post(quarantine::release))
