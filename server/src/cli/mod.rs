@@ -7,6 +7,7 @@ pub mod admin;
 pub mod areas;
 pub mod device;
 pub mod review;
+pub mod settings;
 pub mod staff;
 
 use crate::access::audit::{self, Entry, Outcome};
