@@ -427,7 +427,11 @@ mod tests {
         rejected.status = Some(SUBSIDY_REJECTED.to_owned());
         let unset = claim("c", "m1", TRANSPORT_SUBSIDY, 2031, 5000);
         assert_eq!(
-            rules(&[claim("a", "m1", TRANSPORT_SUBSIDY, 2020, 800), rejected, unset]),
+            rules(&[
+                claim("a", "m1", TRANSPORT_SUBSIDY, 2020, 800),
+                rejected,
+                unset
+            ]),
             []
         );
     }

@@ -100,7 +100,9 @@ pub async fn run(
     let SettingsCommand::Subsidies { command } = command;
     match command {
         SubsidiesCommand::Show { year: Some(year) } => {
-            let parameters = subsidy_settings::read(&ledger, year).await.map_err(failed)?;
+            let parameters = subsidy_settings::read(&ledger, year)
+                .await
+                .map_err(failed)?;
             println!("{}", json(&parameters));
         }
         SubsidiesCommand::Show { year: None } => {
@@ -143,8 +145,7 @@ pub async fn run(
                 insurance_max_years: insurance_max_years.unwrap_or(start.insurance_max_years),
                 base_floor_percent: base_floor_percent.unwrap_or(start.base_floor_percent),
                 // The wage is the year's own: another year's is never carried over.
-                average_wage: average_wage
-                    .or(start.average_wage.filter(|_| start.year == year)),
+                average_wage: average_wage.or(start.average_wage.filter(|_| start.year == year)),
             };
             let now = subsidy_settings::edit(&ledger, &By::operator(), parameters)
                 .await

@@ -44,8 +44,20 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), ReviewError> {
     let p = parameters;
     check_year(p.year)?;
     let bounds: [(&str, &str, i64, i64, i64); 6] = [
-        ("交通补助上限", "The transport cap", 0, LARGEST_AMOUNT, p.transport_cap),
-        ("就业服务补贴上限", "The service cap", 0, LARGEST_AMOUNT, p.service_cap),
+        (
+            "交通补助上限",
+            "The transport cap",
+            0,
+            LARGEST_AMOUNT,
+            p.transport_cap,
+        ),
+        (
+            "就业服务补贴上限",
+            "The service cap",
+            0,
+            LARGEST_AMOUNT,
+            p.service_cap,
+        ),
         (
             "补贴比例的分母",
             "The share's denominator",
@@ -60,7 +72,13 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), ReviewError> {
             p.insurance_share_denominator.clamp(1, 100),
             p.insurance_share_numerator,
         ),
-        ("社会保险补贴最多年数", "The most years", 1, 50, p.insurance_max_years),
+        (
+            "社会保险补贴最多年数",
+            "The most years",
+            1,
+            50,
+            p.insurance_max_years,
+        ),
         (
             "缴费基数下限（%）",
             "The base floor (percent)",
@@ -134,7 +152,8 @@ pub async fn edit(
     let households =
         subsidy_settings::households_claiming_in(&mut write.tx, parameters.year).await?;
     for household in households {
-        let Some((village, mut doc)) = ledger.load_for_write(&mut write.tx, &household).await? else {
+        let Some((village, mut doc)) = ledger.load_for_write(&mut write.tx, &household).await?
+        else {
             continue;
         };
         let Ok(view) = layout::read_household(doc.document()) else {

@@ -107,7 +107,11 @@ mod tests {
         let mut conn = db.pool.acquire().await.unwrap();
         let seeded = of_year(&mut conn, 2020).await.unwrap().unwrap();
         assert_eq!(
-            (seeded.transport_cap, seeded.service_cap, seeded.average_wage),
+            (
+                seeded.transport_cap,
+                seeded.service_cap,
+                seeded.average_wage
+            ),
             (800, 300, None)
         );
         assert_eq!(
@@ -131,7 +135,12 @@ mod tests {
             ..of_year(&mut conn, 2021).await.unwrap().unwrap()
         };
         put(&mut conn, &later, "operator", 6).await.unwrap();
-        let years: Vec<i64> = all(&mut conn).await.unwrap().iter().map(|p| p.year).collect();
+        let years: Vec<i64> = all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.year)
+            .collect();
         assert_eq!(years.first(), Some(&2017));
         assert_eq!(years.last(), Some(&2040));
         assert_eq!(of_year(&mut conn, 2031).await.unwrap(), None);

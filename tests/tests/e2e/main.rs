@@ -16,6 +16,7 @@ mod hostile_input;
 mod id_numbers;
 mod links;
 mod member_status;
+mod old_layout;
 mod operator_cli;
 mod review;
 mod scope;
