@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use doorstep_server::access::sessions::{self, SessionPolicy};
-use doorstep_server::cli::{self, admin, areas, device, review, settings, staff};
+use doorstep_server::cli::{self, admin, areas, device, report, review, settings, staff};
 use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::storage::{ledger::Ledger, register};
@@ -104,6 +104,11 @@ enum Command {
     Device {
         #[command(subcommand)]
         command: device::DeviceCommand,
+    },
+    /// The policy's reports from the database: `report indicators --area CODE`.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
     },
     /// Work through the review queue of a running server.
     Review {
@@ -245,6 +250,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Areas { command } => areas::run(&db, &clock, command).await,
         Command::Device { command } => device::run(&db, &clock, command).await,
         Command::Settings { command } => settings::run(&db, &vault, &clock, command).await,
+        Command::Report { command } => report::run(&db, &clock, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),
     }

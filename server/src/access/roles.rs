@@ -32,6 +32,8 @@ pub enum Permission {
     /// Edit the yearly subsidy parameters (caps, shares, the provincial average wage).
     ManageSettings,
     ReadAudit,
+    /// Close a month of the indicators: its figures are stored and never change.
+    CloseMonth,
 }
 
 impl Role {
@@ -73,7 +75,10 @@ impl Role {
         use Permission::*;
         match self {
             Role::CountyAdmin => permission != ReadAudit,
-            Role::CountyStaff => !matches!(permission, ReadAudit | ManageStaff | ManageSettings),
+            Role::CountyStaff => !matches!(
+                permission,
+                ReadAudit | ManageStaff | ManageSettings | CloseMonth
+            ),
             Role::TownshipStaff => {
                 matches!(permission, ReadRegister | EnrollDevices | ManageDevices)
             }

@@ -17,6 +17,7 @@ pub mod principal;
 mod quarantine;
 pub mod refusals;
 mod register;
+mod reports;
 mod review;
 mod settings;
 mod sync;
@@ -86,6 +87,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/audit", get(accounts::audit_log))
         .route("/api/v1/exports/members.csv", get(exports::members))
+        .route("/api/v1/reports/indicators", get(reports::indicators))
+        .route(
+            "/api/v1/reports/months/{month}/close",
+            post(reports::close_month),
+        )
         .route("/api/v1/households", get(register::list))
         .route("/api/v1/households/{id}", get(register::detail))
         .route(

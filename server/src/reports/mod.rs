@@ -7,3 +7,5 @@
 
 pub mod definitions;
 pub mod export;
+pub mod indicators;
+pub mod months;

@@ -14,6 +14,7 @@ mod foreign_client;
 mod hardening;
 mod hostile_input;
 mod id_numbers;
+mod indicators;
 mod links;
 mod member_status;
 mod old_layout;
