@@ -88,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/audit", get(accounts::audit_log))
         .route("/api/v1/exports/members.csv", get(exports::members))
         .route("/api/v1/reports/indicators", get(reports::indicators))
+        .route("/api/v1/reports/subsidies", get(reports::subsidies))
         .route(
             "/api/v1/reports/months/{month}/close",
             post(reports::close_month),
