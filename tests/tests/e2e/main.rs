@@ -24,5 +24,6 @@ mod scope;
 mod screening;
 mod security;
 mod statistics;
+mod subsidies;
 mod support;
 mod two_servers;
