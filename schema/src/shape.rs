@@ -13,6 +13,15 @@ use automerge::{ObjType, ScalarValue, Value};
 
 /// The root key of the layout version.
 pub(crate) const VERSION_KEY: &str = "schema_version";
+/// What a document's `schema_version` holds: the oldest layout that reads it without losing
+/// or misreading anything, which is what a reader checks it knows (ADR 0009).
+///
+/// Layout 2 only added fields. A layout-1 reader keeps a key it does not know as it is and
+/// never writes it, so documents written now are still readable by layout 1, and still say
+/// 1: a phone on layout 1 refuses a document that says 2 (`LayoutError::TooNew`), and would
+/// stop syncing at the first household a newer phone touched. Only a change an older reader
+/// would misread (a field whose meaning changes, a key that moves) raises this number.
+pub const READABLE_FROM: u64 = 1;
 /// The root keys naming who wrote with an actor: `actors.<actor hex>.<device|volunteer|staff>`.
 pub(crate) const ACTORS_PREFIX: &str = "actors.";
 
@@ -23,9 +32,10 @@ const QUOTED_KEY_CHARS: usize = 80;
 /// layout's.
 pub fn expected_at(key: &str) -> Option<Message> {
     if key == VERSION_KEY {
+        let version = READABLE_FROM;
         return Some(Message::new(
-            "无符号整数 1（uint）",
-            "the unsigned integer 1 (uint)",
+            format!("无符号整数 {version}（uint）"),
+            format!("the unsigned integer {version} (uint)"),
         ));
     }
     if let Some(rest) = key.strip_prefix(ACTORS_PREFIX) {
@@ -48,9 +58,11 @@ pub fn expected_at(key: &str) -> Option<Message> {
         }
     };
     Some(match kind {
-        FieldKind::Text | FieldKind::Code(_) | FieldKind::Date | FieldKind::IdNumber => {
-            scalar_string()
-        }
+        FieldKind::Text
+        | FieldKind::Code(_)
+        | FieldKind::Date
+        | FieldKind::IdNumber
+        | FieldKind::AreaCode => scalar_string(),
         FieldKind::Integer { .. } => Message::new("整数（int）", "an integer (int)"),
         FieldKind::Timestamp => Message::new(
             "整数（int），自 1970 年起的秒数",
@@ -192,9 +204,11 @@ mod tests {
                 .unwrap_or_else(|| panic!("docs/LAYOUT.md has no row for {key}"));
             let stored = row.rsplit('|').nth(1).unwrap_or_default();
             let wanted = match spec.kind {
-                FieldKind::Text | FieldKind::Code(_) | FieldKind::Date | FieldKind::IdNumber => {
-                    "`str`"
-                }
+                FieldKind::Text
+                | FieldKind::Code(_)
+                | FieldKind::Date
+                | FieldKind::IdNumber
+                | FieldKind::AreaCode => "`str`",
                 FieldKind::Integer { .. } => "`int`",
                 FieldKind::Timestamp => "`int` seconds",
                 FieldKind::Decimal { .. } => "`f64`",
@@ -202,6 +216,8 @@ mod tests {
                 FieldKind::Codes(_) => "= `true`",
             };
             assert!(stored.contains(wanted), "{key}: {row} (wanted {wanted})");
+            let since = row.split('|').nth(3).unwrap_or_default().trim();
+            assert_eq!(since, spec.since.to_string(), "{key}: {row} (since)");
         }
     }
 

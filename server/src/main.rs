@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use doorstep_server::access::sessions::{self, SessionPolicy};
-use doorstep_server::cli::{self, admin, areas, device, report, review, staff};
+use doorstep_server::cli::{self, admin, areas, device, report, review, settings, staff};
 use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::storage::{ledger::Ledger, register};
@@ -84,6 +84,11 @@ enum Command {
     Areas {
         #[command(subcommand)]
         command: areas::AreasCommand,
+    },
+    /// The yearly subsidy parameters (policy §五): show or set them, audited.
+    Settings {
+        #[command(subcommand)]
+        command: settings::SettingsCommand,
     },
     /// Log in to a running server and print the session token, for `doorstep review`.
     Login {
@@ -244,6 +249,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Staff { command } => staff::run(&db, &vault, &clock, command).await,
         Command::Areas { command } => areas::run(&db, &clock, command).await,
         Command::Device { command } => device::run(&db, &clock, command).await,
+        Command::Settings { command } => settings::run(&db, &vault, &clock, command).await,
         Command::Report { command } => report::run(&db, &clock, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),

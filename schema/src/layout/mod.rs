@@ -33,10 +33,12 @@ pub use view::{
 pub use write::{has_actor, init_household, write_actor, write_field};
 
 use crate::message::Message;
-use crate::shape::{self, VERSION_KEY};
+use crate::shape::{self, READABLE_FROM, VERSION_KEY};
 
-/// The layout version this code writes. Older documents are migrated on read by [`migrate`].
-pub const SCHEMA_VERSION: u64 = 1;
+/// The layout this code reads and writes: the fields of the catalog, each with the version
+/// that added it (`FieldSpec::since`). `docs/LAYOUT.md` describes every version. What a
+/// document says in `schema_version` is another number, `shape::READABLE_FROM` (ADR 0009).
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Why a document could not be read or written as a household.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +50,7 @@ pub enum LayoutError {
     )]
     TooNew { found: u64 },
     /// `schema_version` holds something other than a whole number: `found` names it.
-    #[error("schema_version must be the unsigned integer {SCHEMA_VERSION}, but it holds {}", found.en)]
+    #[error("schema_version must be the unsigned integer {READABLE_FROM}, but it holds {}", found.en)]
     BadVersion { found: Message },
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),

@@ -29,6 +29,8 @@ pub enum Permission {
     ManageDevices,
     DecideQuarantine,
     ManageStaff,
+    /// Edit the yearly subsidy parameters (caps, shares, the provincial average wage).
+    ManageSettings,
     ReadAudit,
     /// Close a month of the indicators: its figures are stored and never change.
     CloseMonth,
@@ -73,7 +75,10 @@ impl Role {
         use Permission::*;
         match self {
             Role::CountyAdmin => permission != ReadAudit,
-            Role::CountyStaff => !matches!(permission, ReadAudit | ManageStaff | CloseMonth),
+            Role::CountyStaff => !matches!(
+                permission,
+                ReadAudit | ManageStaff | ManageSettings | CloseMonth
+            ),
             Role::TownshipStaff => {
                 matches!(permission, ReadRegister | EnrollDevices | ManageDevices)
             }
@@ -121,6 +126,9 @@ mod tests {
         assert!(!Role::TownshipStaff.may(Permission::ResolveReview));
         assert!(!Role::CountyStaff.may(Permission::ManageStaff));
         assert!(Role::CountyAdmin.may(Permission::ManageStaff));
+        assert!(Role::CountyAdmin.may(Permission::ManageSettings));
+        assert!(!Role::CountyStaff.may(Permission::ManageSettings));
+        assert!(!Role::TownshipStaff.may(Permission::ManageSettings));
     }
 
     #[test]

@@ -7,14 +7,18 @@
 //!   within N months after training" (6 by default).
 //! - `POST /api/v1/reports/months/{YYYY-MM}/close?area=CODE` with the body `{}`: a county
 //!   admin closes the month (409 when already closed, 400 before it is over). Audited.
+//! - `GET /api/v1/reports/subsidies?area=CODE&year=YYYY`: subsidy eligibility per year
+//!   (`reports/subsidies.rs`), audited.
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use crate::access::audit::{self, Entry, Outcome};
 use crate::access::roles::Permission;
+use crate::decisions::subsidy_settings;
 use crate::reports::definitions::{DEFAULT_EMPLOYED_WITHIN_MONTHS, MAX_EMPLOYED_WITHIN_MONTHS};
 use crate::reports::months::{self, CloseError, ClosedMonth, Month, Report};
+use crate::reports::subsidies::{self, SubsidyReport};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -137,4 +141,39 @@ impl From<CloseError> for ApiError {
             CloseError::Encoding(err) => ApiError::internal(err),
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SubsidyParams {
+    pub area: Option<String>,
+    pub year: Option<String>,
+}
+
+/// `GET /api/v1/reports/subsidies?area=CODE&year=YYYY`: subsidy eligibility, claims,
+/// payments and rule breaches of an area in the reader's scope in a year (this year by
+/// default). The breaches name people: who read them is recorded.
+pub async fn subsidies(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Query(params): Query<SubsidyParams>,
+) -> ApiResult<Json<SubsidyReport>> {
+    let action = "report.subsidies";
+    let staff =
+        principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
+    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
+    let year = match params.year.as_deref() {
+        Some(text) => text.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(Message::new(
+                format!("年度“{text}”无效：应为四位数字，如 2024"),
+                format!("Invalid year \"{text}\": expected four digits, e.g. 2024"),
+            ))
+        })?,
+        None => i64::from(state.clock().today().year()),
+    };
+    subsidy_settings::check_year(year).map_err(ApiError::bad_request)?;
+    let report = subsidies::report(&state.ledger.db().pool, &area, year).await?;
+    let detail = format!("{year}, {} breaches", report.breaches.len());
+    principal::done(&state, &staff, &client, action, area.as_str(), detail).await?;
+    Ok(Json(report))
 }

@@ -2,6 +2,7 @@
 //! and the operator, each audited as `operator`. One file per report; this enum names them.
 
 mod indicators;
+mod subsidies;
 
 use crate::clock::Clock;
 use crate::storage::db::Db;
@@ -11,10 +12,14 @@ use clap::Subcommand;
 pub enum ReportCommand {
     /// The indicators of an area (village, township or county) as of a date or a month.
     Indicators(indicators::IndicatorsArgs),
+    /// Subsidy eligibility of an area in a year: who is eligible, what was claimed and
+    /// paid, which claims break a rule.
+    Subsidies(subsidies::SubsidiesArgs),
 }
 
 pub async fn run(db: &Db, clock: &Clock, command: ReportCommand) -> Result<(), String> {
     match command {
         ReportCommand::Indicators(args) => indicators::run(db, clock, args).await,
+        ReportCommand::Subsidies(args) => subsidies::run(db, clock, args).await,
     }
 }
