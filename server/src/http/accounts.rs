@@ -41,22 +41,58 @@ pub async fn login(
     client: Client,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Response> {
+    let outcome = open_session(
+        &state,
+        &client,
+        &request.username,
+        &request.password,
+        request.totp.as_deref(),
+    )
+    .await?;
+    let session = match outcome {
+        Ok(session) => session,
+        Err(refused) => return Ok(login_refused(refused, state.now())),
+    };
+    let cookie = session_cookie(&state, &session.token, session.expires_at);
+    let mut response = Json(LoginResponse {
+        token: session.token,
+        expires_at: session.expires_at,
+        staff: session.staff,
+    })
+    .into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Checks a login and opens a session, auditing either outcome: the one way in for the API,
+/// the CLI and the console.
+pub async fn open_session(
+    state: &AppState,
+    client: &Client,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> ApiResult<Result<sessions::Session, LoginRefused>> {
     let db = state.ledger.db();
     let outcome = sessions::login(
         db,
         state.ledger.vault(),
         state.clock(),
         state.sessions,
-        &request.username,
-        &request.password,
-        request.totp.as_deref(),
+        username,
+        password,
+        totp,
     )
     .await?;
     let entry = Entry::new("login", Outcome::Ok)
-        .on(request.username.trim())
+        .on(username.trim())
         .from(&client.0);
-    let session = match outcome {
-        Ok(session) => session,
+    match outcome {
+        Ok(session) => {
+            let entry = entry.by(session.staff.actor(), session.staff.role.as_str());
+            audit::record(db, entry, state.now()).await?;
+            Ok(Ok(session))
+        }
         Err(refused) => {
             let detail = match refused {
                 LoginRefused::BadCredentials => "wrong username or password".to_owned(),
@@ -69,26 +105,30 @@ pub async fn login(
                 ..entry
             };
             audit::record(db, entry.saying(detail), state.now()).await?;
-            return Ok(login_refused(refused, state.now()));
+            Ok(Err(refused))
         }
-    };
-    let entry = entry.by(session.staff.actor(), session.staff.role.as_str());
-    audit::record(db, entry, state.now()).await?;
-    let max_age = (session.expires_at - state.now()).max(0);
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}",
-        session.token
-    );
-    let mut response = Json(LoginResponse {
-        token: session.token,
-        expires_at: session.expires_at,
-        staff: session.staff,
-    })
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
     }
-    Ok(response)
+}
+
+/// The session cookie for `token`: HttpOnly and SameSite=Strict always, Secure when the
+/// server speaks TLS itself (over plain HTTP a browser would drop a Secure cookie, and an
+/// office behind a proxy that terminates TLS still gets Secure from `--secure-cookies`).
+pub fn session_cookie(state: &AppState, token: &str, expires_at: i64) -> HeaderValue {
+    let max_age = (expires_at - state.now()).max(0);
+    cookie(state, &format!("{token}; Max-Age={max_age}"))
+}
+
+/// The header that removes the session cookie.
+pub fn cleared_session_cookie(state: &AppState) -> HeaderValue {
+    cookie(state, "; Max-Age=0")
+}
+
+fn cookie(state: &AppState, value_and_age: &str) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie =
+        format!("{SESSION_COOKIE}={value_and_age}; Path=/; HttpOnly; SameSite=Strict{secure}");
+    // A session token is hex and the rest is ASCII, so the value is always a valid header.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The answer to a refused login at `now`; a lockout says, in `Retry-After`, when it ends.
@@ -106,7 +146,7 @@ fn login_refused(refused: LoginRefused, now: i64) -> Response {
     response
 }
 
-fn login_error(refused: LoginRefused, now: i64) -> ApiError {
+pub fn login_error(refused: LoginRefused, now: i64) -> ApiError {
     match refused {
         LoginRefused::BadCredentials | LoginRefused::Disabled => ApiError {
             status: StatusCode::UNAUTHORIZED,
@@ -164,12 +204,9 @@ pub async fn logout(
         None => refusals::count(Reason::UnknownToken, &client.0, "logout", state.now()),
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static(
-            "doorstep_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cleared_session_cookie(&state));
     Ok(response)
 }
 

@@ -139,6 +139,47 @@ pub fn unknown_message(codes: &[AreaCode]) -> Message {
     )
 }
 
+/// The names of `codes` the area list knows, by code: what people read beside a code.
+pub async fn names(
+    db: &Db,
+    codes: &[&str],
+) -> Result<std::collections::HashMap<String, String>, sqlx::Error> {
+    let mut names = std::collections::HashMap::new();
+    for chunk in codes.chunks(crate::storage::db::MAX_PARAMS) {
+        let sql = format!(
+            "SELECT code, name FROM area WHERE code IN ({})",
+            db.backend.placeholders(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for code in chunk {
+            query = query.bind(*code);
+        }
+        for row in query.fetch_all(&db.pool).await? {
+            names.insert(row.try_get("code")?, row.try_get("name")?);
+        }
+    }
+    Ok(names)
+}
+
+/// The areas directly inside `parent`, in code order.
+pub async fn children(db: &Db, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
+    let rows = sqlx::query("SELECT code, name FROM area WHERE parent = $1 ORDER BY code")
+        .bind(parent.as_str())
+        .fetch_all(&db.pool)
+        .await?;
+    let mut areas = Vec::with_capacity(rows.len());
+    for row in rows {
+        let code: String = row.try_get("code")?;
+        if let Ok(code) = AreaCode::parse(&code) {
+            areas.push(Area {
+                code,
+                name: row.try_get("name")?,
+            });
+        }
+    }
+    Ok(areas)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
