@@ -294,12 +294,23 @@ pub async fn create_staff(
         "staff.create",
     )
     .await?;
+    let created = create_account(&state, &admin, &client, request).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates an account inside `admin`'s area, audited: for the API and the console alike.
+pub async fn create_account(
+    state: &AppState,
+    admin: &Account,
+    client: &Client,
+    request: NewStaffRequest,
+) -> ApiResult<CreatedStaff> {
     let role = Role::parse(&request.role).map_err(ApiError::bad_request)?;
     let scope = principal::area_in_scope(
-        &state,
-        &admin,
-        &client,
-        Some(&request.scope),
+        state,
+        admin,
+        client,
+        Some(request.scope.trim()),
         "staff.create",
     )
     .await?;
@@ -314,21 +325,18 @@ pub async fn create_staff(
         .await
         .map_err(account_error)?;
     principal::done(
-        &state,
-        &admin,
-        &client,
+        state,
+        admin,
+        client,
         "staff.create",
         &created.staff.username,
         format!("role {} scope {}", role.as_str(), created.staff.scope),
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedStaff {
-            totp_uri: created.totp_uri(),
-            staff: created.staff,
-        }),
-    ))
+    Ok(CreatedStaff {
+        totp_uri: created.totp_uri(),
+        staff: created.staff,
+    })
 }
 
 pub fn account_error(err: accounts::AccountError) -> ApiError {
@@ -383,19 +391,63 @@ pub async fn disable_staff(
         "staff.disable",
     )
     .await?;
+    disable_account(&state, &admin, &client, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An account of `admin`'s area, by username.
+async fn account_in_area(state: &AppState, admin: &Account, username: &str) -> ApiResult<Account> {
     let target = accounts::list(state.ledger.db(), &admin.scope)
         .await?
         .into_iter()
         .find(|staff| staff.username == username);
-    let Some(target) = target else {
-        return Err(ApiError::not_found(Message::new(
+    target.ok_or_else(|| {
+        ApiError::not_found(Message::new(
             format!("您的区划内没有账号“{username}”"),
             format!("No account \"{username}\" in your area"),
-        )));
-    };
+        ))
+    })
+}
+
+/// Disables an account of `admin`'s area and ends its sessions, audited.
+pub async fn disable_account(
+    state: &AppState,
+    admin: &Account,
+    client: &Client,
+    username: &str,
+) -> ApiResult<()> {
+    let target = account_in_area(state, admin, username).await?;
     accounts::disable(state.ledger.db(), state.clock(), &target.username).await?;
-    principal::done(&state, &admin, &client, "staff.disable", &username, "").await?;
-    Ok(StatusCode::NO_CONTENT)
+    principal::done(state, admin, client, "staff.disable", username, "").await?;
+    Ok(())
+}
+
+/// Gives an admin account of `admin`'s area a new second factor, for someone who lost their
+/// authenticator; the old one and the account's sessions stop working at once. The answer
+/// holds the new `otpauth://` address, shown once.
+pub async fn reset_second_factor(
+    state: &AppState,
+    admin: &Account,
+    client: &Client,
+    username: &str,
+) -> ApiResult<CreatedStaff> {
+    let target = account_in_area(state, admin, username).await?;
+    let entry = Entry::new("staff.reset_totp", Outcome::Ok)
+        .by(admin.actor(), admin.role.as_str())
+        .from(&client.0);
+    let created = accounts::reset_totp(
+        state.ledger.db(),
+        state.ledger.vault(),
+        state.clock(),
+        &target.username,
+        entry,
+    )
+    .await
+    .map_err(account_error)?;
+    Ok(CreatedStaff {
+        totp_uri: created.totp_uri(),
+        staff: created.staff,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,6 +455,8 @@ pub struct AuditParams {
     pub action: Option<String>,
     pub actor: Option<String>,
     pub since: Option<i64>,
+    /// Only records before this time (seconds since the epoch).
+    pub until: Option<i64>,
     pub before: Option<i64>,
     pub limit: Option<i64>,
 }
@@ -429,29 +483,39 @@ pub async fn audit_log(
         "audit.read",
     )
     .await?;
-    let limit = super::page_limit(params.limit);
     let query = audit::Query {
         action: params.action.filter(|a| !a.is_empty()),
         actor: params.actor.filter(|a| !a.is_empty()),
         since: params.since,
+        until: params.until,
         before: params.before,
-        limit,
+        limit: super::page_limit(params.limit),
     };
-    let records = audit::read(state.ledger.db(), &query).await?;
-    let next_before = (records.len() as i64 == limit)
+    Ok(Json(read_audit(&state, &auditor, &client, &query).await?))
+}
+
+/// A page of the audit log for `auditor`, newest first; the reading is itself recorded.
+pub async fn read_audit(
+    state: &AppState,
+    auditor: &Account,
+    client: &Client,
+    query: &audit::Query,
+) -> ApiResult<AuditPage> {
+    let records = audit::read(state.ledger.db(), query).await?;
+    let next_before = (records.len() as i64 == query.limit)
         .then(|| records.last().map(|r| r.id))
         .flatten();
     principal::done(
-        &state,
-        &auditor,
-        &client,
+        state,
+        auditor,
+        client,
         "audit.read",
         AreaCode::as_str(&auditor.scope),
         format!("{} records", records.len()),
     )
     .await?;
-    Ok(Json(AuditPage {
+    Ok(AuditPage {
         records,
         next_before,
-    }))
+    })
 }
