@@ -95,6 +95,36 @@ pub const PAGES: &[Page] = &[
         needs: Some(Permission::ReadRegister),
     },
     Page {
+        path: "/review",
+        zh: "审核队列",
+        en: "Review",
+        needs: Some(Permission::ResolveReview),
+    },
+    Page {
+        path: "/quarantine",
+        zh: "隔离区",
+        en: "Quarantine",
+        needs: Some(Permission::DecideQuarantine),
+    },
+    Page {
+        path: "/devices",
+        zh: "设备",
+        en: "Devices",
+        needs: Some(Permission::ManageDevices),
+    },
+    Page {
+        path: "/accounts",
+        zh: "账号",
+        en: "Accounts",
+        needs: Some(Permission::ManageStaff),
+    },
+    Page {
+        path: "/audit",
+        zh: "审计日志",
+        en: "Audit log",
+        needs: Some(Permission::ReadAudit),
+    },
+    Page {
         path: "/password",
         zh: "修改密码",
         en: "Change password",

@@ -14,10 +14,12 @@ mod assets;
 pub mod frame;
 pub mod guard;
 pub mod page;
+mod review;
+mod shown;
 
 use super::AppState;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 /// The console's routes, merged into the API's router (`http::app`).
 pub fn routes() -> Router<AppState> {
@@ -27,11 +29,18 @@ pub fn routes() -> Router<AppState> {
             "/sign-in",
             get(account::sign_in_page).post(account::sign_in),
         )
-        .route("/sign-out", axum::routing::post(account::sign_out))
+        .route("/sign-out", post(account::sign_out))
         .route(
             "/password",
             get(account::password_page).post(account::change_password),
         )
         .route("/language", get(account::language))
+        .route("/review", get(review::queue))
+        .route("/review/next", get(review::next))
+        .route("/review/{id}", get(review::item))
+        .route("/review/{id}/resolve", post(review::resolve))
+        .route("/review/{id}/merge", post(review::merge))
+        .route("/review/{id}/move", post(review::move_member))
+        .route("/review/{id}/dismiss", post(review::dismiss))
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }
