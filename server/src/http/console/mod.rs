@@ -14,6 +14,7 @@ mod assets;
 pub mod frame;
 pub mod guard;
 pub mod page;
+mod quarantine;
 mod review;
 mod shown;
 
@@ -35,6 +36,10 @@ pub fn routes() -> Router<AppState> {
             get(account::password_page).post(account::change_password),
         )
         .route("/language", get(account::language))
+        .route("/quarantine", get(quarantine::list))
+        .route("/quarantine/{id}", get(quarantine::item))
+        .route("/quarantine/{id}/release", post(quarantine::release))
+        .route("/quarantine/{id}/discard", post(quarantine::discard))
         .route("/review", get(review::queue))
         .route("/review/next", get(review::next))
         .route("/review/{id}", get(review::item))
