@@ -180,6 +180,28 @@ pub async fn children(db: &Db, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Err
     Ok(areas)
 }
 
+/// The villages inside `area` (the area itself when it is one), in code order: what a
+/// staff member may give a device or an enrollment code.
+pub async fn villages_within(db: &Db, area: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
+    let rows = sqlx::query("SELECT code, name FROM area WHERE code LIKE $1 ORDER BY code")
+        .bind(format!("{area}%"))
+        .fetch_all(&db.pool)
+        .await?;
+    let mut villages = Vec::new();
+    for row in rows {
+        let code: String = row.try_get("code")?;
+        if let Ok(code) = AreaCode::parse(&code)
+            && code.level() == schema::ids::AreaLevel::Village
+        {
+            villages.push(Area {
+                code,
+                name: row.try_get("name")?,
+            });
+        }
+    }
+    Ok(villages)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

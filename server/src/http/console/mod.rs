@@ -11,6 +11,7 @@
 
 mod account;
 mod assets;
+mod devices;
 pub mod frame;
 pub mod guard;
 pub mod page;
@@ -36,6 +37,12 @@ pub fn routes() -> Router<AppState> {
             get(account::password_page).post(account::change_password),
         )
         .route("/language", get(account::language))
+        .route("/devices", get(devices::list))
+        .route("/devices/codes", post(devices::create_code))
+        .route("/devices/codes/{code}", get(devices::sheet))
+        .route("/devices/{id}", get(devices::device))
+        .route("/devices/{id}/revoke", post(devices::revoke))
+        .route("/devices/{id}/villages", post(devices::reassign))
         .route("/quarantine", get(quarantine::list))
         .route("/quarantine/{id}", get(quarantine::item))
         .route("/quarantine/{id}/release", post(quarantine::release))
