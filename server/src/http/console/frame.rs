@@ -229,6 +229,14 @@ pub fn local_time(seconds: i64) -> String {
     }
 }
 
+/// The first second of a day (`YYYY-MM-DD`) as read in the county, in seconds since the
+/// epoch; `None` for text that is not a date.
+pub fn local_day_start(date: &str) -> Option<i64> {
+    let date: jiff::civil::Date = date.trim().parse().ok()?;
+    let start = date.to_zoned(shanghai().clone()).ok()?;
+    Some(start.timestamp().as_second())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +245,17 @@ mod tests {
     fn test_times_read_in_shanghai() {
         // 2026-03-01 00:00 UTC is 08:00 in the county.
         assert_eq!(local_time(1_772_323_200), "2026-03-01 08:00");
+    }
+
+    #[test]
+    fn test_a_day_starts_at_midnight_in_shanghai() {
+        // 2026-03-01 00:00 in the county is 2026-02-28 16:00 UTC.
+        assert_eq!(
+            local_day_start("2026-03-01"),
+            Some(1_772_323_200 - 8 * 3600)
+        );
+        assert_eq!(local_day_start("2026-02-30"), None);
+        assert_eq!(local_day_start("yesterday"), None);
     }
 
     #[test]

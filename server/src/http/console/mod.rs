@@ -7,10 +7,15 @@
 //! (the staff session behind the console's cookie) and guards every form that changes
 //! anything (`Posted`); `frame.rs` is what every page shares (language, who is signed in,
 //! navigation by role, local time); `page.rs` renders a page or an error page. One file per
-//! group of pages: `account.rs` (sign in and out, password, language).
+//! group of pages: `account.rs` (sign in and out, password, language); the work pages
+//! `review.rs` (the review queue and its decisions), `quarantine.rs`, `devices.rs`
+//! (enrollment codes and their printable sheets, devices), `accounts.rs` (admins) and
+//! `audit.rs` (auditors), which put things into words through `shown.rs`.
 
 mod account;
+mod accounts;
 mod assets;
+mod audit;
 mod devices;
 pub mod frame;
 pub mod guard;
@@ -37,6 +42,13 @@ pub fn routes() -> Router<AppState> {
             get(account::password_page).post(account::change_password),
         )
         .route("/language", get(account::language))
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route("/accounts/{username}/disable", post(accounts::disable))
+        .route(
+            "/accounts/{username}/reset-totp",
+            post(accounts::reset_totp),
+        )
+        .route("/audit", get(audit::log))
         .route("/devices", get(devices::list))
         .route("/devices/codes", post(devices::create_code))
         .route("/devices/codes/{code}", get(devices::sheet))
