@@ -7,13 +7,16 @@
 //! (the staff session behind the console's cookie) and guards every form that changes
 //! anything (`Posted`); `frame.rs` is what every page shares (language, who is signed in,
 //! navigation by role, local time); `page.rs` renders a page or an error page. One file per
-//! group of pages: `account.rs` (sign in and out, password, language).
+//! group of pages: `account.rs` (sign in and out, password, language), `progress.rs`
+//! (counts per area, devices, with `chart.rs`'s SVG bars).
 
 mod account;
 mod assets;
+mod chart;
 pub mod frame;
 pub mod guard;
 pub mod page;
+mod progress;
 
 use super::AppState;
 use axum::Router;
@@ -33,5 +36,7 @@ pub fn routes() -> Router<AppState> {
             get(account::password_page).post(account::change_password),
         )
         .route("/language", get(account::language))
+        .route("/progress", get(progress::of_scope))
+        .route("/progress/{area}", get(progress::of_area))
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }
