@@ -53,7 +53,7 @@ pub async fn login(
         Ok(session) => session,
         Err(refused) => return Ok(login_refused(refused, state.now())),
     };
-    let cookie = session_cookie(&state, &session.token, session.expires_at);
+    let cookie = session_cookie(&state, &session.token);
     let mut response = Json(LoginResponse {
         token: session.token,
         expires_at: session.expires_at,
@@ -111,11 +111,12 @@ pub async fn open_session(
 }
 
 /// The session cookie for `token`: HttpOnly and SameSite=Strict always, Secure when the
-/// server speaks TLS itself (over plain HTTP a browser would drop a Secure cookie, and an
-/// office behind a proxy that terminates TLS still gets Secure from `--secure-cookies`).
-pub fn session_cookie(state: &AppState, token: &str, expires_at: i64) -> HeaderValue {
-    let max_age = (expires_at - state.now()).max(0);
-    cookie(state, &format!("{token}; Max-Age={max_age}"))
+/// server speaks TLS itself or `--secure-cookies` says a proxy does (over plain HTTP a
+/// browser would drop a Secure cookie). It has no Max-Age: the browser keeps it until it
+/// closes, and the server, which ends sessions (lifetime, idle time, sign-out), can then tell
+/// the reader theirs has expired rather than greet them as a stranger.
+pub fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
+    cookie(state, token)
 }
 
 /// The header that removes the session cookie.

@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod cli;
+mod console;
 mod convergence;
 mod data_key;
 mod devices;

@@ -11,8 +11,9 @@ use schema::wire::{
 };
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub fn area(code: &str) -> AreaCode {
@@ -243,4 +244,27 @@ pub fn audit(server: &Server, auditor: &str, action: &str) -> Vec<serde_json::Va
     let (status, page) = server.get_json(&format!("/api/v1/audit?action={action}"), auditor);
     assert_eq!(status, 200, "{page}");
     page["records"].as_array().unwrap().clone()
+}
+
+/// A Node package of the repository (`tests/node`, `tests/browser`), with its packages
+/// installed by the project's own script (`installer`) when `node_modules/<marker>` is
+/// missing: once per run, one install at a time. Fails, never skips, when it cannot.
+pub fn node_package(dir: &str, installer: &str, marker: &str) -> PathBuf {
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let package = repository.join(dir);
+    let _one_at_a_time = INSTALLING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !package.join("node_modules").join(marker).is_dir() {
+        let status = Command::new(repository.join(installer))
+            .status()
+            .unwrap_or_else(|err| panic!("{installer} could not start: {err}"));
+        assert!(
+            status.success(),
+            "{installer} failed: {dir} needs Node.js 20 or later and npm, and the npm registry \
+             to install {dir}/package-lock.json"
+        );
+    }
+    package
 }

@@ -42,12 +42,11 @@ struct SignInPage {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct SignInParams {
+    /// `1` when the session had expired (flags are `1`, as the redirects write them).
     #[serde(default)]
-    expired: bool,
+    expired: u8,
     #[serde(default)]
-    signed_out: bool,
-    #[serde(default)]
-    password_changed: bool,
+    signed_out: u8,
     next: Option<String>,
 }
 
@@ -62,18 +61,13 @@ fn local_path(path: Option<&str>) -> String {
 }
 
 pub async fn sign_in_page(headers: HeaderMap, Query(params): Query<SignInParams>) -> PageResult {
-    let notice = if params.expired {
+    let notice = if params.expired == 1 {
         Some(Message::new(
             "登录已过期或已退出，请重新登录",
             "Your session has expired or ended; please sign in again",
         ))
-    } else if params.signed_out {
+    } else if params.signed_out == 1 {
         Some(Message::new("您已退出", "You have signed out"))
-    } else if params.password_changed {
-        Some(Message::new(
-            "密码已修改，请用新密码登录",
-            "Your password was changed; sign in with the new one",
-        ))
     } else {
         None
     };
@@ -130,10 +124,9 @@ pub async fn sign_in(
     match outcome {
         Ok(session) => {
             let mut response = Redirect::to(&next).into_response();
-            response.headers_mut().insert(
-                SET_COOKIE,
-                session_cookie(&state, &session.token, session.expires_at),
-            );
+            response
+                .headers_mut()
+                .insert(SET_COOKIE, session_cookie(&state, &session.token));
             Ok(response)
         }
         Err(refused) => {
@@ -187,7 +180,7 @@ struct PasswordPage {
 #[derive(Debug, Deserialize)]
 pub struct PasswordParams {
     #[serde(default)]
-    changed: bool,
+    changed: u8,
 }
 
 pub async fn password_page(
@@ -198,7 +191,7 @@ pub async fn password_page(
     render(&PasswordPage {
         frame: reader.frame(&state, "/password").await?,
         form_token: reader.form_token(),
-        changed: params.changed,
+        changed: params.changed == 1,
         current_error: None,
         new_error: None,
         repeat_error: None,

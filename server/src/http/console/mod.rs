@@ -7,19 +7,22 @@
 //! (the staff session behind the console's cookie) and guards every form that changes
 //! anything (`Posted`); `frame.rs` is what every page shares (language, who is signed in,
 //! navigation by role, local time); `page.rs` renders a page or an error page. One file per
-//! group of pages: `account.rs` (sign in and out, password, language); the work pages
-//! `review.rs` (the review queue and its decisions), `quarantine.rs`, `devices.rs`
-//! (enrollment codes and their printable sheets, devices), `accounts.rs` (admins) and
-//! `audit.rs` (auditors), which put things into words through `shown.rs`.
+//! group of pages: `account.rs` (sign in and out, password, language), `progress.rs`
+//! (counts per area, devices, with `chart.rs`'s SVG bars); the work pages `review.rs` (the
+//! review queue and its decisions), `quarantine.rs`, `devices.rs` (enrollment codes and their
+//! printable sheets, devices), `accounts.rs` (admins) and `audit.rs` (auditors), which put
+//! things into words through `shown.rs`.
 
 mod account;
 mod accounts;
 mod assets;
 mod audit;
+mod chart;
 mod devices;
 pub mod frame;
 pub mod guard;
 pub mod page;
+mod progress;
 mod quarantine;
 mod review;
 mod shown;
@@ -66,5 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/review/{id}/merge", post(review::merge))
         .route("/review/{id}/move", post(review::move_member))
         .route("/review/{id}/dismiss", post(review::dismiss))
+        .route("/progress", get(progress::of_scope))
+        .route("/progress/{area}", get(progress::of_area))
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }
