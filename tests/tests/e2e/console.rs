@@ -8,9 +8,7 @@
 //! `node` or Chromium the test fails, saying so: it does not skip.
 
 use doorstep_e2e::{Backend, COUNTY, Phone, Server, TestDatabase, VILLAGE, with_check_character};
-use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::Command;
+use serde_json::json;
 
 use crate::support::*;
 
@@ -33,53 +31,6 @@ fn recorded_household(db: &TestDatabase, server: &Server) -> (String, String, St
         .unwrap();
     phone.sync();
     (household.to_string(), "张建国".to_owned(), id_number)
-}
-
-fn account_json(account: &doorstep_e2e::Account, name: &str) -> Value {
-    json!({
-        "username": account.username,
-        "password": account.password,
-        "totp_secret": account.totp_secret,
-        "name": name,
-    })
-}
-
-fn screenshots_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("target/console-screenshots")
-}
-
-/// Runs the browser script with `config`; returns the scenarios that passed.
-fn run_browser(config: &Value) -> Vec<String> {
-    let dir = node_package("tests/browser", "scripts/browser-deps", "playwright-core");
-    let output = Command::new("node")
-        .arg("console.mjs")
-        .arg(config.to_string())
-        .current_dir(&dir)
-        .output()
-        .unwrap_or_else(|err| {
-            panic!("`node` could not be run ({err}): the console's browser tests need Node.js 20 or later")
-        });
-    assert!(
-        output.status.success(),
-        "the browser test failed:\n{}{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let printed: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "the browser script printed no JSON ({err}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    });
-    printed["passed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|name| name.as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
@@ -112,7 +63,7 @@ fn test_staff_sign_in_read_and_are_refused_what_is_not_theirs_in_a_real_browser(
             "other_county": "141123",
             "screenshots": screenshots,
         });
-        let passed = run_browser(&config);
+        let passed = run_browser("console.mjs", &config).passed;
         assert_eq!(passed.len(), 5, "{backend:?}: {passed:?}");
 
         // What the browser did is what the audit log holds.

@@ -268,3 +268,62 @@ pub fn node_package(dir: &str, installer: &str, marker: &str) -> PathBuf {
     }
     package
 }
+
+/// An account as the browser scripts sign in with it.
+pub fn account_json(account: &doorstep_e2e::Account, name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "username": account.username,
+        "password": account.password,
+        "totp_secret": account.totp_secret,
+        "name": name,
+    })
+}
+
+/// Where the browser scripts write their screenshots: `target/console-screenshots/`.
+pub fn screenshots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target/console-screenshots")
+}
+
+/// What a browser script printed: the scenarios that passed, and what they reported.
+pub struct BrowserRun {
+    pub passed: Vec<String>,
+    pub reported: serde_json::Value,
+}
+
+/// Runs the browser script `tests/browser/SCRIPT` with `config` (its scenarios run in one
+/// headless Chromium; `tests/browser/harness.mjs`); it must succeed.
+pub fn run_browser(script: &str, config: &serde_json::Value) -> BrowserRun {
+    let dir = node_package("tests/browser", "scripts/browser-deps", "playwright-core");
+    let output = Command::new("node")
+        .arg(script)
+        .arg(config.to_string())
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|err| {
+            panic!("`node` could not be run ({err}): the console's browser tests need Node.js 20 or later")
+        });
+    assert!(
+        output.status.success(),
+        "the browser test {script} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "the browser script printed no JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    BrowserRun {
+        passed: printed["passed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|name| name.as_str().unwrap().to_owned())
+            .collect(),
+        reported: printed["reported"].clone(),
+    }
+}
