@@ -92,10 +92,12 @@ const scenarios = {
     // The held move: what it writes, from which device, under which rule; discarded.
     await page.goto('/quarantine');
     await shot(page, 'quarantine');
-    await Promise.all([page.waitForURL(/\/quarantine\/[^/]+$/), page.locator('table a', { hasText: /村|village/ }).first().click()]);
+    await page.selectOption('#rule', 'moves_household');
+    await submit(page, 'form.search');
+    await Promise.all([page.waitForURL(/\/quarantine\/[^/?]+$/), page.locator('table a').first().click()]);
     body = await text(page);
     assert.match(body, /moves_household/);
-    assert.match(body, /phone-a/);
+    assert.match(body, /设备\s+device for /, 'the device that sent it');
     assert.match(await page.locator('table.keys').innerText(), new RegExp(config.village));
     await shot(page, 'quarantine-item');
     await page.fill('#discard-comment', '不应迁村');
