@@ -106,6 +106,12 @@ const scenarios = {
 
     await page.goto(`/review?village=${config.village}&status=resolved`);
     await shot(page, 'review-resolved');
+    // English one click away, on the work pages too.
+    await page.click('a.lang');
+    assert.match(await page.locator('h1').innerText(), /Review queue/);
+    assert.match(await page.locator('table.review-items').innerText(), /Conflict/);
+    await shot(page, 'review-resolved-en');
+    await page.click('a.lang');
     await context.close();
   },
 

@@ -277,6 +277,20 @@ fn household_line(number: Option<&str>, head: Option<&str>) -> String {
     }
 }
 
+/// A step of an item's history as people say it.
+fn event_label(action: &str) -> Message {
+    match action {
+        "opened" => Message::new("发现", "found"),
+        "reopened" => Message::new("重新打开", "reopened"),
+        "resolved" => Message::new("已裁定", "decided"),
+        "settled" => Message::new("已自行消除", "settled by a later edit"),
+        "merged" => Message::new("合并", "merged"),
+        "moved" => Message::new("移动成员", "person moved"),
+        "dismissed" => Message::new("确定不是同一户", "not the same household"),
+        other => Message::new(other, other),
+    }
+}
+
 /// What the clerk is told after a decision; `queue_empty` when no item of the filter is left.
 fn done_notice(done: &str, queue_empty: bool) -> Option<Message> {
     let did = match done {
@@ -588,13 +602,14 @@ async fn item_page(
                 let detail = serde_json::to_value(&event.detail).unwrap_or_default();
                 let text = |key: &str| detail[key].as_str().unwrap_or_default().to_owned();
                 let who = match text("staff") {
+                    _ if event.who == review::SYSTEM => lang.t("系统", "system").to_owned(),
                     staff if staff.is_empty() => event.who.clone(),
                     staff => staff,
                 };
                 EventRow {
                     at: local_time(event.at),
                     who,
-                    action: event.action.clone(),
+                    action: lang.msg(&event_label(&event.action)).to_owned(),
                     comment: text("comment"),
                 }
             })
