@@ -43,6 +43,12 @@ const scenarios = {
     const { context, page } = await signedIn(config.clerk);
     await page.goto('/review');
     await shot(page, 'review-queue');
+    // Another county's village is refused, in both languages, and audited.
+    const refused = await page.goto(`/review?village=${config.other_county_village}`);
+    assert.equal(refused.status(), 403);
+    assert.match(await text(page), /无权查看区划/);
+    assert.match(await text(page), /outside your scope/);
+    await page.goto('/review');
     // The village with open items, by its name and code: its items only.
     const village = page.locator('table.village-counts a', { hasText: config.village });
     await Promise.all([page.waitForURL(/village=/), village.click()]);

@@ -77,7 +77,7 @@ async fn villages_in_scope(
 
 /// A device the staff member may manage: every village of it lies in their area. Others
 /// answer as unknown (and the attempt is audited), so ids of other areas reveal nothing.
-async fn device_in_scope(
+pub async fn device_in_scope(
     state: &AppState,
     staff: &Account,
     client: &Client,

@@ -99,6 +99,7 @@ fn test_a_county_clerks_morning_in_a_real_browser_reaches_the_phones() {
             "url": server.url,
             "clerk": account_json(&clerk, "李华"),
             "village": VILLAGE,
+            "other_county_village": "141123100201",
             "conflict": { "item": conflict["id"], "values": ["东街 1 号", "东街 11 号"], "chosen": "东街 11 号" },
             "move": { "item": moved_item["id"], "member": zhang_keys[1], "to": li.as_str(), "id_number": daughter },
             "merge": { "item": merged_item["id"], "keep": first.as_str() },

@@ -5,7 +5,7 @@
 
 use super::frame::{Frame, role_label};
 use super::guard::{Posted, Reader};
-use super::page::{ConsoleError, PageResult, render};
+use super::page::{ConsoleError, PageResult, refused_for_input, render};
 use super::shown::{SelectOption, VillageNames};
 use crate::access::accounts;
 use crate::access::enrollment_code;
@@ -199,7 +199,8 @@ pub async fn create(State(state): State<AppState>, posted: Posted<NewAccountForm
             let frame = reader.frame(&state, "/accounts").await?;
             render(&second_factor_page(frame, created, title))
         }
-        Err(err) if err.status.is_client_error() => {
+        Err(err) if refused_for_input(&err) => {
+            // The layer below says which field it refuses only in words: its message names it.
             let en = err.message.en.to_lowercase();
             let place = if en.contains("password") {
                 &mut entry.password_error

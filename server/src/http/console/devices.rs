@@ -5,16 +5,15 @@
 
 use super::frame::{Frame, local_time};
 use super::guard::{Posted, Reader};
-use super::page::{ConsoleError, PageResult, render};
+use super::page::{ConsoleError, PageResult, refused_for_input, render};
 use super::shown::VillageNames;
 use crate::access::devices::{self, DeviceInfo};
 use crate::access::enrollment_code;
 use crate::access::roles::Permission;
 use crate::http::AppState;
 use crate::http::devices::{
-    EnrollmentRequest, make_code, reassign_device, revoke_device, usable_code,
+    EnrollmentRequest, device_in_scope, make_code, reassign_device, revoke_device, usable_code,
 };
-use crate::http::error::ApiError;
 use crate::storage::areas::{self, Area};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -258,9 +257,10 @@ pub async fn create_code(
         expires_in_hours: hours,
         server: None,
     };
+    // The layer below says which field it refuses only in words: its message names it.
     match make_code(&state, &reader.staff, &reader.client, &headers, request).await {
         Ok(made) => Ok(Redirect::to(&format!("/devices/codes/{}", made.code)).into_response()),
-        Err(err) if err.status.is_client_error() && err.status.as_u16() != 403 => {
+        Err(err) if refused_for_input(&err) => {
             if err.message.en.contains("hours") {
                 page.hours_error = Some(err.message);
             } else if err.message.en.contains("volunteer") {
@@ -343,19 +343,7 @@ async fn device_page(
     villages_error: Option<Message>,
     notice: Option<String>,
 ) -> Result<DevicePage, ConsoleError> {
-    let not_found = || {
-        ApiError::not_found(Message::new(
-            format!("您的区划内没有设备“{id}”"),
-            format!("No device \"{id}\" in your area"),
-        ))
-    };
-    let device = devices::device(state.ledger.db(), state.clock(), id)
-        .await?
-        .filter(|d| {
-            let villages = d.villages();
-            !villages.is_empty() && villages.iter().all(|v| reader.staff.scope.contains(v))
-        })
-        .ok_or_else(not_found)?;
+    let device = device_in_scope(state, &reader.staff, &reader.client, id, "device.read").await?;
     let codes: Vec<&str> = device.villages.iter().map(String::as_str).collect();
     let names = VillageNames::of(state, &codes).await?;
     Ok(DevicePage {
@@ -413,7 +401,7 @@ pub async fn revoke(
                 .to_owned();
             render(&device_page(&state, &reader, &id, None, None, Some(notice)).await?)
         }
-        Err(err) if err.status.is_client_error() && err.status.as_u16() != 403 => {
+        Err(err) if refused_for_input(&err) => {
             render(&device_page(&state, &reader, &id, Some(err.message), None, None).await?)
         }
         Err(err) => Err(err.into()),
@@ -445,7 +433,7 @@ pub async fn reassign(
                 .to_owned();
             render(&device_page(&state, &reader, &id, None, None, Some(notice)).await?)
         }
-        Err(err) if err.status.is_client_error() && err.status.as_u16() != 403 => {
+        Err(err) if refused_for_input(&err) => {
             render(&device_page(&state, &reader, &id, None, Some(err.message), None).await?)
         }
         Err(err) => Err(err.into()),

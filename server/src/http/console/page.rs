@@ -44,6 +44,13 @@ fn html_response(status: StatusCode, html: String) -> Response {
     response
 }
 
+/// Whether a form's action was refused for what the reader chose or typed (a client error
+/// other than a refusal of their role or area): the form comes back with the reason beside
+/// it, rather than an error page.
+pub fn refused_for_input(err: &ApiError) -> bool {
+    err.status.is_client_error() && err.status != StatusCode::FORBIDDEN
+}
+
 /// Why a page could not be shown.
 #[derive(Debug)]
 pub enum ConsoleError {

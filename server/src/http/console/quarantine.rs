@@ -5,7 +5,7 @@
 
 use super::frame::{Frame, local_time};
 use super::guard::{Posted, Reader};
-use super::page::{PageResult, render};
+use super::page::{PageResult, refused_for_input, render};
 use super::shown::{SelectOption, VillageNames, value_text};
 use crate::access::privacy::Sight;
 use crate::access::roles::Permission;
@@ -344,7 +344,7 @@ async fn decide(
             };
             Ok(Redirect::to(&format!("/quarantine?done={done}")).into_response())
         }
-        Err(err) if err.status.is_client_error() && err.status.as_u16() != 403 => {
+        Err(err) if refused_for_input(&err) => {
             render(&hold_page(&state, &reader, &id, Some(err.message)).await?)
         }
         Err(err) => Err(err.into()),

@@ -8,7 +8,7 @@
 
 use super::frame::{Frame, local_time};
 use super::guard::{Posted, Reader};
-use super::page::{ConsoleError, PageResult, render};
+use super::page::{ConsoleError, PageResult, refused_for_input, render};
 use super::shown::{HouseholdColumn, SelectOption, VillageNames, actor_label};
 use crate::access::privacy::Sight;
 use crate::access::roles::Permission;
@@ -22,7 +22,6 @@ use crate::http::review::{ItemDetail, item_detail};
 use crate::http::{AppState, filter_param, page_offset, principal};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use schema::Message;
 use serde::Deserialize;
@@ -654,7 +653,7 @@ async fn decided<T>(
             let to = format!("/review/next?{}&{done_query}", posting.filter.query());
             Ok(Redirect::to(&to).into_response())
         }
-        Err(err) if err.status.is_client_error() && err.status != StatusCode::FORBIDDEN => {
+        Err(err) if refused_for_input(&err) => {
             let refusal = Refusal {
                 form: posting.form,
                 message: err.message,
