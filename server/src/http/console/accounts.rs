@@ -5,7 +5,7 @@
 
 use super::frame::{Frame, role_label};
 use super::guard::{Posted, Reader};
-use super::page::{ConsoleError, PageResult, refused_for_input, render};
+use super::page::{ConsoleError, PageResult, refused_for_input, render, render_secret};
 use super::shown::{SelectOption, VillageNames};
 use crate::access::accounts;
 use crate::access::enrollment_code;
@@ -197,7 +197,7 @@ pub async fn create(State(state): State<AppState>, posted: Posted<NewAccountForm
         Ok(created) => {
             let title = reader.lang.t("账号已创建", "Account created").to_owned();
             let frame = reader.frame(&state, "/accounts").await?;
-            render(&second_factor_page(frame, created, title))
+            render_secret(&second_factor_page(frame, created, title))
         }
         Err(err) if refused_for_input(&err) => {
             // The layer below says which field it refuses only in words: its message names it.
@@ -247,5 +247,5 @@ pub async fn reset_totp(
         .t("已重设动态码", "A new second factor")
         .to_owned();
     let frame = reader.frame(&state, "/accounts").await?;
-    render(&second_factor_page(frame, created, title))
+    render_secret(&second_factor_page(frame, created, title))
 }

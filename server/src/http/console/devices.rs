@@ -5,7 +5,7 @@
 
 use super::frame::{Frame, local_time};
 use super::guard::{Posted, Reader};
-use super::page::{ConsoleError, PageResult, refused_for_input, render};
+use super::page::{ConsoleError, PageResult, refused_for_input, render, render_secret};
 use super::shown::VillageNames;
 use crate::access::devices::{self, DeviceInfo};
 use crate::access::enrollment_code;
@@ -301,7 +301,7 @@ pub async fn sheet(
     let codes: Vec<&str> = stored.villages.iter().map(AreaCode::as_str).collect();
     let names = VillageNames::of(&state, &codes).await?;
     let canonical = enrollment_code::normalize_code(&code).unwrap_or_default();
-    let mut response = render(&SheetPage {
+    render_secret(&SheetPage {
         frame: reader.frame(&state, "/devices").await?,
         code: enrollment_code::display_code(&canonical),
         qr_svg: enrollment_code::qr_svg(&payload),
@@ -313,13 +313,7 @@ pub async fn sheet(
             .map(|v| names.label(v.as_str()))
             .collect(),
         expires: local_time(stored.expires_at),
-    })?;
-    // A code in the clear: not for caches.
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    })
 }
 
 #[derive(Template)]

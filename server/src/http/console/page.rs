@@ -44,6 +44,16 @@ fn html_response(status: StatusCode, html: String) -> Response {
     response
 }
 
+/// A page that shows a secret once (an enrollment code, a second factor): kept by no cache.
+pub fn render_secret(template: &impl Template) -> PageResult {
+    let mut response = render(template)?;
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
 /// Whether a form's action was refused for what the reader chose or typed (a client error
 /// other than a refusal of their role or area): the form comes back with the reason beside
 /// it, rather than an error page.
