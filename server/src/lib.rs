@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub rate_limits: http::hardening::RateLimits,
     /// Speak HTTPS with this certificate and key (`http::tls::load`); plain HTTP without.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether the session cookie is marked Secure: served over TLS, here or by a proxy.
+    pub secure_cookies: bool,
 }
 
 /// Serves the API until SIGINT or SIGTERM, then lets in-flight requests finish.
@@ -46,6 +48,7 @@ pub async fn serve(db: storage::db::Db, options: ServeOptions) -> std::io::Resul
         ledger,
         sessions: options.sessions,
         rate_limits: options.rate_limits,
+        secure_cookies: options.secure_cookies,
     });
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let address = listener.local_addr()?;

@@ -69,6 +69,10 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Mark the console's session cookie Secure though this server speaks plain HTTP:
+        /// behind a reverse proxy that terminates HTTPS. With --tls-cert it always is.
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// First-time setup: create the first county admin.
     Admin {
@@ -206,6 +210,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             login_attempts_per_minute,
             tls_cert,
             tls_key,
+            secure_cookies,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(certificate), Some(key)) => Some(
@@ -226,6 +231,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     per_credential_per_second: rate_per_credential,
                     login_attempts_per_minute,
                 },
+                secure_cookies: secure_cookies || tls.is_some(),
                 tls,
             };
             // Rows migration 0007 could not seal are projected again first.

@@ -147,6 +147,8 @@ pub struct Query {
     pub action: Option<String>,
     pub actor: Option<String>,
     pub since: Option<i64>,
+    /// Only records before this time.
+    pub until: Option<i64>,
     /// Only records with a smaller id: the next page.
     pub before: Option<i64>,
     pub limit: i64,
@@ -155,12 +157,14 @@ pub struct Query {
 pub async fn read(db: &Db, query: &Query) -> Result<Vec<Record>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, at, actor, role, action, target, outcome, client, detail FROM audit_log
-         WHERE ($1 = '' OR action = $1) AND ($2 = '' OR actor = $2) AND at >= $3 AND id < $4
-         ORDER BY id DESC LIMIT $5",
+         WHERE ($1 = '' OR action = $1) AND ($2 = '' OR actor = $2) AND at >= $3 AND at < $4
+           AND id < $5
+         ORDER BY id DESC LIMIT $6",
     )
     .bind(query.action.clone().unwrap_or_default())
     .bind(query.actor.clone().unwrap_or_default())
     .bind(query.since.unwrap_or(0))
+    .bind(query.until.unwrap_or(i64::MAX))
     .bind(query.before.unwrap_or(i64::MAX))
     .bind(query.limit)
     .fetch_all(&db.pool)

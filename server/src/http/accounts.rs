@@ -41,22 +41,58 @@ pub async fn login(
     client: Client,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Response> {
+    let outcome = open_session(
+        &state,
+        &client,
+        &request.username,
+        &request.password,
+        request.totp.as_deref(),
+    )
+    .await?;
+    let session = match outcome {
+        Ok(session) => session,
+        Err(refused) => return Ok(login_refused(refused, state.now())),
+    };
+    let cookie = session_cookie(&state, &session.token);
+    let mut response = Json(LoginResponse {
+        token: session.token,
+        expires_at: session.expires_at,
+        staff: session.staff,
+    })
+    .into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Checks a login and opens a session, auditing either outcome: the one way in for the API,
+/// the CLI and the console.
+pub async fn open_session(
+    state: &AppState,
+    client: &Client,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> ApiResult<Result<sessions::Session, LoginRefused>> {
     let db = state.ledger.db();
     let outcome = sessions::login(
         db,
         state.ledger.vault(),
         state.clock(),
         state.sessions,
-        &request.username,
-        &request.password,
-        request.totp.as_deref(),
+        username,
+        password,
+        totp,
     )
     .await?;
     let entry = Entry::new("login", Outcome::Ok)
-        .on(request.username.trim())
+        .on(username.trim())
         .from(&client.0);
-    let session = match outcome {
-        Ok(session) => session,
+    match outcome {
+        Ok(session) => {
+            let entry = entry.by(session.staff.actor(), session.staff.role.as_str());
+            audit::record(db, entry, state.now()).await?;
+            Ok(Ok(session))
+        }
         Err(refused) => {
             let detail = match refused {
                 LoginRefused::BadCredentials => "wrong username or password".to_owned(),
@@ -69,26 +105,31 @@ pub async fn login(
                 ..entry
             };
             audit::record(db, entry.saying(detail), state.now()).await?;
-            return Ok(login_refused(refused, state.now()));
+            Ok(Err(refused))
         }
-    };
-    let entry = entry.by(session.staff.actor(), session.staff.role.as_str());
-    audit::record(db, entry, state.now()).await?;
-    let max_age = (session.expires_at - state.now()).max(0);
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}",
-        session.token
-    );
-    let mut response = Json(LoginResponse {
-        token: session.token,
-        expires_at: session.expires_at,
-        staff: session.staff,
-    })
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
     }
-    Ok(response)
+}
+
+/// The session cookie for `token`: HttpOnly and SameSite=Strict always, Secure when the
+/// server speaks TLS itself or `--secure-cookies` says a proxy does (over plain HTTP a
+/// browser would drop a Secure cookie). It has no Max-Age: the browser keeps it until it
+/// closes, and the server, which ends sessions (lifetime, idle time, sign-out), can then tell
+/// the reader theirs has expired rather than greet them as a stranger.
+pub fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
+    cookie(state, token)
+}
+
+/// The header that removes the session cookie.
+pub fn cleared_session_cookie(state: &AppState) -> HeaderValue {
+    cookie(state, "; Max-Age=0")
+}
+
+fn cookie(state: &AppState, value_and_age: &str) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie =
+        format!("{SESSION_COOKIE}={value_and_age}; Path=/; HttpOnly; SameSite=Strict{secure}");
+    // A session token is hex and the rest is ASCII, so the value is always a valid header.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The answer to a refused login at `now`; a lockout says, in `Retry-After`, when it ends.
@@ -106,7 +147,7 @@ fn login_refused(refused: LoginRefused, now: i64) -> Response {
     response
 }
 
-fn login_error(refused: LoginRefused, now: i64) -> ApiError {
+pub fn login_error(refused: LoginRefused, now: i64) -> ApiError {
     match refused {
         LoginRefused::BadCredentials | LoginRefused::Disabled => ApiError {
             status: StatusCode::UNAUTHORIZED,
@@ -164,12 +205,9 @@ pub async fn logout(
         None => refusals::count(Reason::UnknownToken, &client.0, "logout", state.now()),
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static(
-            "doorstep_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, cleared_session_cookie(&state));
     Ok(response)
 }
 
@@ -257,12 +295,23 @@ pub async fn create_staff(
         "staff.create",
     )
     .await?;
+    let created = create_account(&state, &admin, &client, request).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates an account inside `admin`'s area, audited: for the API and the console alike.
+pub async fn create_account(
+    state: &AppState,
+    admin: &Account,
+    client: &Client,
+    request: NewStaffRequest,
+) -> ApiResult<CreatedStaff> {
     let role = Role::parse(&request.role).map_err(ApiError::bad_request)?;
     let scope = principal::area_in_scope(
-        &state,
-        &admin,
-        &client,
-        Some(&request.scope),
+        state,
+        admin,
+        client,
+        Some(request.scope.trim()),
         "staff.create",
     )
     .await?;
@@ -277,21 +326,18 @@ pub async fn create_staff(
         .await
         .map_err(account_error)?;
     principal::done(
-        &state,
-        &admin,
-        &client,
+        state,
+        admin,
+        client,
         "staff.create",
         &created.staff.username,
         format!("role {} scope {}", role.as_str(), created.staff.scope),
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedStaff {
-            totp_uri: created.totp_uri(),
-            staff: created.staff,
-        }),
-    ))
+    Ok(CreatedStaff {
+        totp_uri: created.totp_uri(),
+        staff: created.staff,
+    })
 }
 
 pub fn account_error(err: accounts::AccountError) -> ApiError {
@@ -346,19 +392,63 @@ pub async fn disable_staff(
         "staff.disable",
     )
     .await?;
+    disable_account(&state, &admin, &client, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An account of `admin`'s area, by username.
+async fn account_in_area(state: &AppState, admin: &Account, username: &str) -> ApiResult<Account> {
     let target = accounts::list(state.ledger.db(), &admin.scope)
         .await?
         .into_iter()
         .find(|staff| staff.username == username);
-    let Some(target) = target else {
-        return Err(ApiError::not_found(Message::new(
+    target.ok_or_else(|| {
+        ApiError::not_found(Message::new(
             format!("您的区划内没有账号“{username}”"),
             format!("No account \"{username}\" in your area"),
-        )));
-    };
+        ))
+    })
+}
+
+/// Disables an account of `admin`'s area and ends its sessions, audited.
+pub async fn disable_account(
+    state: &AppState,
+    admin: &Account,
+    client: &Client,
+    username: &str,
+) -> ApiResult<()> {
+    let target = account_in_area(state, admin, username).await?;
     accounts::disable(state.ledger.db(), state.clock(), &target.username).await?;
-    principal::done(&state, &admin, &client, "staff.disable", &username, "").await?;
-    Ok(StatusCode::NO_CONTENT)
+    principal::done(state, admin, client, "staff.disable", username, "").await?;
+    Ok(())
+}
+
+/// Gives an admin account of `admin`'s area a new second factor, for someone who lost their
+/// authenticator; the old one and the account's sessions stop working at once. The answer
+/// holds the new `otpauth://` address, shown once.
+pub async fn reset_second_factor(
+    state: &AppState,
+    admin: &Account,
+    client: &Client,
+    username: &str,
+) -> ApiResult<CreatedStaff> {
+    let target = account_in_area(state, admin, username).await?;
+    let entry = Entry::new("staff.reset_totp", Outcome::Ok)
+        .by(admin.actor(), admin.role.as_str())
+        .from(&client.0);
+    let created = accounts::reset_totp(
+        state.ledger.db(),
+        state.ledger.vault(),
+        state.clock(),
+        &target.username,
+        entry,
+    )
+    .await
+    .map_err(account_error)?;
+    Ok(CreatedStaff {
+        totp_uri: created.totp_uri(),
+        staff: created.staff,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -366,6 +456,8 @@ pub struct AuditParams {
     pub action: Option<String>,
     pub actor: Option<String>,
     pub since: Option<i64>,
+    /// Only records before this time (seconds since the epoch).
+    pub until: Option<i64>,
     pub before: Option<i64>,
     pub limit: Option<i64>,
 }
@@ -392,29 +484,39 @@ pub async fn audit_log(
         "audit.read",
     )
     .await?;
-    let limit = super::page_limit(params.limit);
     let query = audit::Query {
         action: params.action.filter(|a| !a.is_empty()),
         actor: params.actor.filter(|a| !a.is_empty()),
         since: params.since,
+        until: params.until,
         before: params.before,
-        limit,
+        limit: super::page_limit(params.limit),
     };
-    let records = audit::read(state.ledger.db(), &query).await?;
-    let next_before = (records.len() as i64 == limit)
+    Ok(Json(read_audit(&state, &auditor, &client, &query).await?))
+}
+
+/// A page of the audit log for `auditor`, newest first; the reading is itself recorded.
+pub async fn read_audit(
+    state: &AppState,
+    auditor: &Account,
+    client: &Client,
+    query: &audit::Query,
+) -> ApiResult<AuditPage> {
+    let records = audit::read(state.ledger.db(), query).await?;
+    let next_before = (records.len() as i64 == query.limit)
         .then(|| records.last().map(|r| r.id))
         .flatten();
     principal::done(
-        &state,
-        &auditor,
-        &client,
+        state,
+        auditor,
+        client,
         "audit.read",
         AreaCode::as_str(&auditor.scope),
         format!("{} records", records.len()),
     )
     .await?;
-    Ok(Json(AuditPage {
+    Ok(AuditPage {
         records,
         next_before,
-    }))
+    })
 }

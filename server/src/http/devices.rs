@@ -7,7 +7,7 @@ use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client};
 use crate::access::accounts::Account;
 use crate::access::devices::{self, By, DeviceError, DeviceInfo};
-use crate::access::enrollment::{self, NewCode, Redeem, RedeemRefused};
+use crate::access::enrollment::{self, NewCode, Redeem, RedeemRefused, StoredCode};
 use crate::access::enrollment_code;
 use crate::access::roles::Permission;
 use axum::Json;
@@ -77,7 +77,7 @@ async fn villages_in_scope(
 
 /// A device the staff member may manage: every village of it lies in their area. Others
 /// answer as unknown (and the attempt is audited), so ids of other areas reveal nothing.
-async fn device_in_scope(
+pub async fn device_in_scope(
     state: &AppState,
     staff: &Account,
     client: &Client,
@@ -174,8 +174,21 @@ pub async fn create(
     let action = "device.enroll.create";
     let staff =
         principal::staff(&state, &headers, &client, Permission::EnrollDevices, action).await?;
+    let made = make_code(&state, &staff, &client, &headers, request).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// Makes a one-time code for a volunteer and villages of `staff`'s area: for the API and the
+/// console's devices page alike.
+pub async fn make_code(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    headers: &HeaderMap,
+    request: EnrollmentRequest,
+) -> ApiResult<EnrollmentResponse> {
     let villages = villages(&request.villages)?;
-    villages_in_scope(&state, &staff, &client, &villages, action).await?;
+    villages_in_scope(state, staff, client, &villages, "device.enroll.create").await?;
     let new = NewCode {
         volunteer: request.volunteer,
         villages,
@@ -185,25 +198,22 @@ pub async fn create(
         state.ledger.db(),
         state.clock(),
         new,
-        &By::staff(&staff, &client.0),
+        &By::staff(staff, &client.0),
     )
     .await
     .map_err(device_error)?;
-    let server = server_address(&headers, request.server.as_deref());
+    let server = server_address(headers, request.server.as_deref());
     let qr_base = format!("/api/v1/enrollments/{}", issued.code);
-    Ok((
-        StatusCode::CREATED,
-        Json(EnrollmentResponse {
-            payload: enrollment_code::payload(server.as_deref(), &issued.code),
-            qr_svg_url: format!("{qr_base}/qr.svg"),
-            qr_png_url: format!("{qr_base}/qr.png"),
-            id: issued.id,
-            code: issued.code,
-            volunteer: issued.volunteer,
-            villages: issued.villages,
-            expires_at: issued.expires_at,
-        }),
-    ))
+    Ok(EnrollmentResponse {
+        payload: enrollment_code::payload(server.as_deref(), &issued.code),
+        qr_svg_url: format!("{qr_base}/qr.svg"),
+        qr_png_url: format!("{qr_base}/qr.png"),
+        id: issued.id,
+        code: issued.code,
+        volunteer: issued.volunteer,
+        villages: issued.villages,
+        expires_at: issued.expires_at,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,8 +229,25 @@ async fn qr(
     code: &str,
     server: Option<&str>,
 ) -> ApiResult<String> {
-    let action = "device.enroll.qr";
-    let staff = principal::staff(state, headers, client, Permission::EnrollDevices, action).await?;
+    let staff =
+        principal::staff(state, headers, client, Permission::EnrollDevices, QR_ACTION).await?;
+    let (_, payload) = usable_code(state, &staff, client, headers, code, server).await?;
+    Ok(payload)
+}
+
+const QR_ACTION: &str = "device.enroll.qr";
+
+/// A code of `staff`'s villages that still works, and what its QR code carries (the server
+/// as `server` names it, else as the request reached it): what the API's QR images and the
+/// console's printable sheet show. A code of another area answers as unknown (audited).
+pub async fn usable_code(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    headers: &HeaderMap,
+    code: &str,
+    server: Option<&str>,
+) -> ApiResult<(StoredCode, String)> {
     let not_found = || {
         ApiError::not_found(Message::new(
             "您的区划内没有这个注册码",
@@ -233,9 +260,9 @@ async fn qr(
     if !stored.villages.iter().all(|v| staff.scope.contains(v)) {
         principal::refused(
             state,
-            &staff,
+            staff,
             client,
-            action,
+            QR_ACTION,
             &stored.id,
             "code outside the account's area",
         )
@@ -254,10 +281,8 @@ async fn qr(
     }
     let canonical = enrollment_code::normalize_code(code).unwrap_or_default();
     let code = enrollment_code::display_code(&canonical);
-    Ok(enrollment_code::payload(
-        server_address(headers, server).as_deref(),
-        &code,
-    ))
+    let payload = enrollment_code::payload(server_address(headers, server).as_deref(), &code);
+    Ok((stored, payload))
 }
 
 fn image(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
@@ -398,18 +423,31 @@ pub async fn revoke(
     let action = "device.revoke";
     let staff =
         principal::staff(&state, &headers, &client, Permission::ManageDevices, action).await?;
-    device_in_scope(&state, &staff, &client, &id, action).await?;
-    let device = devices::revoke(
+    let wipe = request.wipe.unwrap_or(true);
+    let device = revoke_device(&state, &staff, &client, &id, wipe, &request.reason).await?;
+    Ok(Json(device))
+}
+
+/// Revokes a device of `staff`'s area: its token stops working at once.
+pub async fn revoke_device(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    id: &str,
+    wipe: bool,
+    reason: &str,
+) -> ApiResult<DeviceInfo> {
+    device_in_scope(state, staff, client, id, "device.revoke").await?;
+    devices::revoke(
         state.ledger.db(),
         state.clock(),
-        &id,
-        request.wipe.unwrap_or(true),
-        &request.reason,
-        &By::staff(&staff, &client.0),
+        id,
+        wipe,
+        reason,
+        &By::staff(staff, &client.0),
     )
     .await
-    .map_err(device_error)?;
-    Ok(Json(device))
+    .map_err(device_error)
 }
 
 #[derive(Debug, Deserialize)]
@@ -428,19 +466,31 @@ pub async fn set_villages(
     let action = "device.villages";
     let staff =
         principal::staff(&state, &headers, &client, Permission::ManageDevices, action).await?;
-    let villages = villages(&request.villages)?;
-    device_in_scope(&state, &staff, &client, &id, action).await?;
-    villages_in_scope(&state, &staff, &client, &villages, action).await?;
-    let device = devices::set_villages(
+    let device = reassign_device(&state, &staff, &client, &id, &request.villages).await?;
+    Ok(Json(device))
+}
+
+/// Gives a device of `staff`'s area other villages of that area, from its next sync on.
+pub async fn reassign_device(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    id: &str,
+    codes: &[String],
+) -> ApiResult<DeviceInfo> {
+    let action = "device.villages";
+    let villages = villages(codes)?;
+    device_in_scope(state, staff, client, id, action).await?;
+    villages_in_scope(state, staff, client, &villages, action).await?;
+    devices::set_villages(
         state.ledger.db(),
         state.clock(),
-        &id,
+        id,
         &villages,
-        &By::staff(&staff, &client.0),
+        &By::staff(staff, &client.0),
     )
     .await
-    .map_err(device_error)?;
-    Ok(Json(device))
+    .map_err(device_error)
 }
 
 #[derive(Debug, Deserialize)]

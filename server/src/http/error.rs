@@ -163,11 +163,15 @@ pub async fn json_errors(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_json = response
+    // The console's error pages are HTML and stay so.
+    let has_body = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    if is_json {
+        .is_some_and(|value| {
+            value.as_bytes().starts_with(b"application/json")
+                || value.as_bytes().starts_with(b"text/html")
+        });
+    if has_body {
         return response;
     }
     let (code, message) = match status {

@@ -70,8 +70,9 @@ impl Default for RateLimits {
     }
 }
 
-/// The paths where a request is a guess at a secret: a password or an enrollment code.
-const GUESSING_PATHS: [&str; 2] = ["/api/v1/login", "/api/v1/enroll"];
+/// The paths where a request is a guess at a secret: a password (the API's login and the
+/// console's sign-in page) or an enrollment code.
+const GUESSING_PATHS: [&str; 3] = ["/api/v1/login", "/sign-in", "/api/v1/enroll"];
 
 /// Every so many checks, keys whose buckets are full again are forgotten, so memory follows
 /// the clients of the last few seconds rather than every client ever seen.

@@ -8,9 +8,12 @@
 //! - no path segment or query value longer than [`MAX_PARAM_CHARS`]: every free-text
 //!   parameter is bounded (a search string becomes a `LIKE` pattern, which SQLite refuses past
 //!   50,000 bytes); a JSON body is bounded whole by `MAX_JSON_BODY_BYTES`;
-//! - every state-changing request (POST, PUT, PATCH, DELETE) but a sync carries a JSON body,
-//!   which a cross-site form cannot send without a CORS preflight the server never grants.
-//!   A sync carries its own media type and a bearer token no browser adds by itself.
+//! - every state-changing request (POST, PUT, PATCH, DELETE) of the API but a sync carries a
+//!   JSON body, which a cross-site form cannot send without a CORS preflight the server never
+//!   grants. A sync carries its own media type and a bearer token no browser adds by itself.
+//!   The console's pages (every path outside `/api/`) post HTML forms instead, whose fields
+//!   are checked here like a query string's (line breaks allowed in values: a comment), and
+//!   which the console guards against cross-site posts itself (`console::guard`).
 //!
 //! The sync body is CBOR: `http/sync.rs` checks its strings with [`clean`] where it reads them.
 
@@ -88,6 +91,33 @@ fn check_uri(uri: &axum::http::Uri) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether a request's body is an HTML form, as axum's `Form` extractor reads it.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Checks a form's decoded field names and values.
+fn check_form(body: &[u8]) -> Result<(), ApiError> {
+    for (name, value) in form_urlencoded::parse(body) {
+        check_param(&name, ("表单字段名", "form field name"))?;
+        if !clean(&value, true) {
+            return Err(control_character((
+                &format!("表单字段“{name}”"),
+                &format!("form field \"{name}\""),
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether a request says its body is JSON, as axum's `Json` extractor reads it.
 fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
@@ -144,6 +174,19 @@ pub async fn check(request: Request, next: Next) -> Response {
         return err.into_response();
     }
     let is_sync = request.uri().path() == "/api/v1/sync";
+    let is_api = request.uri().path().starts_with("/api/");
+    if !is_api && is_form(request.headers()) {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_JSON_BODY_BYTES).await else {
+            return body_too_large().into_response();
+        };
+        if let Err(err) = check_form(&bytes) {
+            return err.into_response();
+        }
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    }
     if !is_json(request.headers()) {
         if changes_state(request.method()) && !is_sync {
             return json_body_required().into_response();
@@ -206,6 +249,15 @@ mod tests {
         assert!(!json(r#"{"username":"\u0000","password":"x"}"#));
         assert!(!json(r#"{"a":[{"b":["\u001b"]}]}"#));
         assert!(!json(r#"{"\u0000":1}"#));
+    }
+
+    #[test]
+    fn form_fields_are_checked_after_decoding_with_line_breaks_in_values() {
+        assert!(
+            check_form("comment=%E4%B8%A4%E8%A1%8C%0A%E8%AF%84%E8%AE%BA&a=b".as_bytes()).is_ok()
+        );
+        assert!(check_form(b"comment=a%00b").is_err());
+        assert!(check_form(b"a%0Ab=1").is_err());
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The HTTP API (layer 5): sync for devices; login, the register, the review queue and
-//! account management for staff; the audit log for auditors; health for operators.
+//! account management for staff; the audit log for auditors; health for operators; and the
+//! staff console's HTML pages (`console/`).
 //!
 //! It owns its answer types and maps every lower layer's error to `ApiError`. It may use
 //! every layer below it (ingest, decisions, reports, access, storage, the base), never `cli/`;
 //! nothing below it uses it. Answers that carry household data hold `access::privacy::Seen`
 //! views, made for the reader's `Sight` (`principal::sight`).
 
-mod accounts;
+pub mod accounts;
+pub mod console;
 mod devices;
 pub mod error;
 mod exports;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub ledger: Arc<Ledger>,
     pub sessions: crate::access::sessions::SessionPolicy,
     pub rate_limits: hardening::RateLimits,
+    /// Whether the session cookie is marked Secure (`accounts::session_cookie`).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -118,9 +122,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(refusals::metrics))
-        .fallback(|| async {
-            error::ApiError::not_found(schema::Message::new("没有这个地址", "No such endpoint"))
-        })
+        .merge(console::routes())
+        .fallback(not_found)
         // Sync reads its own body, up to MAX_BODY_BYTES; this bounds every extractor.
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(axum::middleware::from_fn(input::check))
@@ -137,6 +140,21 @@ pub fn app(state: AppState) -> Router {
         // Outermost, so that errors made by the layers above also answer in JSON.
         .layer(axum::middleware::map_response(error::json_errors));
     hardening::protect(router, state.rate_limits).with_state(state)
+}
+
+/// An address that is not there: JSON under `/api/`, the console's error page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        error::ApiError::not_found(schema::Message::new("没有这个地址", "No such endpoint"))
+            .into_response()
+    } else {
+        console::page::ConsoleError::Page {
+            status: StatusCode::NOT_FOUND,
+            message: schema::Message::new("没有这个页面", "No such page"),
+        }
+        .into_response()
+    }
 }
 
 /// Items in a page of a list when the query string does not say.

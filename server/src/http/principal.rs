@@ -56,7 +56,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The session token of a request: its bearer token, else its session cookie.
-pub(super) fn session_token(headers: &HeaderMap) -> Option<&str> {
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
     bearer(headers).or_else(|| {
         headers
             .get_all(COOKIE)
@@ -91,18 +91,30 @@ pub async fn staff(
     action: &'static str,
 ) -> ApiResult<Account> {
     let staff = logged_in(state, headers, client, action).await?;
-    if !staff.may(permission) {
-        let entry = Entry::new(action, Outcome::Denied)
-            .by(staff.actor(), staff.role.as_str())
-            .from(&client.0)
-            .saying(format!("role {} lacks {permission:?}", staff.role.as_str()));
-        audit::record(state.ledger.db(), entry, state.now()).await?;
-        return Err(ApiError::forbidden(Message::new(
-            "您的角色无权进行此操作",
-            "Your role does not allow this",
-        )));
-    }
+    permitted(state, &staff, client, permission, action).await?;
     Ok(staff)
+}
+
+/// Whether `staff`'s role allows `permission`; a refusal is audited.
+pub async fn permitted(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    permission: Permission,
+    action: &'static str,
+) -> ApiResult<()> {
+    if staff.may(permission) {
+        return Ok(());
+    }
+    let entry = Entry::new(action, Outcome::Denied)
+        .by(staff.actor(), staff.role.as_str())
+        .from(&client.0)
+        .saying(format!("role {} lacks {permission:?}", staff.role.as_str()));
+    audit::record(state.ledger.db(), entry, state.now()).await?;
+    Err(ApiError::forbidden(Message::new(
+        "您的角色无权进行此操作",
+        "Your role does not allow this",
+    )))
 }
 
 /// The staff member whose session the request carries, whatever their role.

@@ -4,6 +4,7 @@
 use super::error::ApiResult;
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
+use crate::access::accounts::Account;
 use crate::access::roles::Permission;
 use crate::decisions::quarantine::{
     self, Decided, HoldDecision, HoldDetail, HoldFilter, HoldPage, HoldStatus,
@@ -82,22 +83,33 @@ pub async fn show(
         action,
     )
     .await?;
-    let detail = quarantine::detail(&state.ledger, &id).await?;
+    Ok(Json(held_change(&state, &staff, &client, &id).await?))
+}
+
+/// One held change of `staff`'s area, with what it writes; a change of another area answers
+/// as unknown, and the attempt is audited.
+pub async fn held_change(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    id: &str,
+) -> ApiResult<HoldDetail> {
+    let detail = quarantine::detail(&state.ledger, id).await?;
     match detail {
-        Some(detail) if covers(&staff, &detail.item.village) => Ok(Json(detail)),
+        Some(detail) if covers(staff, &detail.item.village) => Ok(detail),
         Some(_) => {
             principal::refused(
-                &state,
-                &staff,
-                &client,
-                action,
-                &id,
+                state,
+                staff,
+                client,
+                "quarantine.read",
+                id,
                 "outside the account's area",
             )
             .await?;
-            Err(quarantine::not_found(&id).into())
+            Err(quarantine::not_found(id).into())
         }
-        None => Err(quarantine::not_found(&id).into()),
+        None => Err(quarantine::not_found(id).into()),
     }
 }
 
@@ -138,10 +150,7 @@ async fn decide(
     request: Json<DecideRequest>,
     decision: HoldDecision,
 ) -> ApiResult<Json<Decided>> {
-    let action = match decision {
-        HoldDecision::Release => "quarantine.release",
-        HoldDecision::Discard => "quarantine.discard",
-    };
+    let action = decision_action(decision);
     let staff = principal::staff(
         &state,
         &headers,
@@ -151,20 +160,36 @@ async fn decide(
     )
     .await?;
     let Json(DecideRequest { comment }) = request;
-    let decided = quarantine::decide(
-        &state.ledger,
-        &staff,
-        &client.0,
-        &id,
-        decision,
-        comment.as_deref(),
-    )
-    .await;
+    Ok(Json(
+        decide_held(&state, &staff, &client, &id, decision, comment.as_deref()).await?,
+    ))
+}
+
+/// The audit action of a decision on a held change.
+pub fn decision_action(decision: HoldDecision) -> &'static str {
+    match decision {
+        HoldDecision::Release => "quarantine.release",
+        HoldDecision::Discard => "quarantine.discard",
+    }
+}
+
+/// Releases or discards a held change for `staff`; a decision refused because the change
+/// was decided already is audited.
+pub async fn decide_held(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    id: &str,
+    decision: HoldDecision,
+    comment: Option<&str>,
+) -> ApiResult<Decided> {
+    let decided = quarantine::decide(&state.ledger, staff, &client.0, id, decision, comment).await;
     match decided {
-        Ok(decided) => Ok(Json(decided)),
+        Ok(decided) => Ok(decided),
         Err(err) => {
             if let quarantine::QuarantineError::Conflict(message) = &err {
-                principal::refused(&state, &staff, &client, action, &id, &message.en).await?;
+                let action = decision_action(decision);
+                principal::refused(state, staff, client, action, id, &message.en).await?;
             }
             Err(err.into())
         }

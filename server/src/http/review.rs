@@ -6,6 +6,7 @@
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use super::{AppState, filter_param, page_limit, page_offset};
+use crate::access::accounts::Account;
 use crate::access::privacy::{DecidedValue, DecisionDetail, HistoryStep, Seen, Shown, Sight};
 use crate::access::roles::Permission;
 use crate::decisions::dismiss::{self, DismissOutcome};
@@ -213,17 +214,32 @@ pub async fn show(
         "review.read",
     )
     .await?;
+    Ok(Json(
+        item_detail(&state, &staff, &client, &id, params.reveal).await?,
+    ))
+}
+
+/// One item of `staff`'s area with everything needed to decide it, seen as they may see it
+/// (in full only when `reveal` is asked and their role allows it; audited): what the API's
+/// item and the console's item page both show.
+pub async fn item_detail(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    id: &str,
+    reveal: bool,
+) -> ApiResult<ItemDetail> {
     let mut conn = state.ledger.db().pool.acquire().await?;
-    let item = review::item(&mut conn, &id)
+    let item = review::item(&mut conn, id)
         .await?
-        .filter(|item| covers(&staff, &item.village))
-        .ok_or_else(|| item_not_found(&id))?;
-    let events = review::events(&mut conn, &id).await?;
-    let Some((household, mut doc)) = household_part(&state, &item.household_id).await? else {
-        return Err(item_not_found(&id).into());
+        .filter(|item| covers(staff, &item.village))
+        .ok_or_else(|| item_not_found(id))?;
+    let events = review::events(&mut conn, id).await?;
+    let Some((household, mut doc)) = household_part(state, &item.household_id).await? else {
+        return Err(item_not_found(id).into());
     };
     let other_household = match &item.other_household_id {
-        Some(other) => household_part(&state, other).await?.map(|(part, _)| part),
+        Some(other) => household_part(state, other).await?.map(|(part, _)| part),
         None => None,
     };
     let path = FieldPath::parse(&item.path).ok();
@@ -267,8 +283,8 @@ pub async fn show(
             .collect();
     }
     let heads = doc.get_heads().iter().map(|h| h.to_string()).collect();
-    let sight = principal::sight(&state, &staff, &client, params.reveal, &id).await?;
-    Ok(Json(ItemDetail {
+    let sight = principal::sight(state, staff, client, reveal, id).await?;
+    Ok(ItemDetail {
         label: path.as_ref().map(|p| p.spec().label()),
         place,
         current: current.map(|shown| Seen::new(shown, sight)),
@@ -308,7 +324,7 @@ pub async fn show(
             })
             .collect(),
         item,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,7 @@
 //! Layer 3, reports: outputs built from the register's rows: the members CSV (`export`),
 //! and the indicators of issue 16, every one built from the definitions written once in
 //! `definitions`; subsidy eligibility per year (`subsidies`), with the subsidy rules the
-//! review queue judges too.
+//! review queue judges too; the console's progress counts of an area (`progress`).
 //!
 //! Reports read storage and use access (what a reader may see), never decisions, ingest,
 //! `http` or the CLI.
@@ -10,4 +10,5 @@ pub mod definitions;
 pub mod export;
 pub mod indicators;
 pub mod months;
+pub mod progress;
 pub mod subsidies;

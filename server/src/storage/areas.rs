@@ -139,6 +139,69 @@ pub fn unknown_message(codes: &[AreaCode]) -> Message {
     )
 }
 
+/// The names of `codes` the area list knows, by code: what people read beside a code.
+pub async fn names(
+    db: &Db,
+    codes: &[&str],
+) -> Result<std::collections::HashMap<String, String>, sqlx::Error> {
+    let mut names = std::collections::HashMap::new();
+    for chunk in codes.chunks(crate::storage::db::MAX_PARAMS) {
+        let sql = format!(
+            "SELECT code, name FROM area WHERE code IN ({})",
+            db.backend.placeholders(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for code in chunk {
+            query = query.bind(*code);
+        }
+        for row in query.fetch_all(&db.pool).await? {
+            names.insert(row.try_get("code")?, row.try_get("name")?);
+        }
+    }
+    Ok(names)
+}
+
+/// The areas directly inside `parent`, in code order.
+pub async fn children(db: &Db, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
+    let rows = sqlx::query("SELECT code, name FROM area WHERE parent = $1 ORDER BY code")
+        .bind(parent.as_str())
+        .fetch_all(&db.pool)
+        .await?;
+    let mut areas = Vec::with_capacity(rows.len());
+    for row in rows {
+        let code: String = row.try_get("code")?;
+        if let Ok(code) = AreaCode::parse(&code) {
+            areas.push(Area {
+                code,
+                name: row.try_get("name")?,
+            });
+        }
+    }
+    Ok(areas)
+}
+
+/// The villages inside `area` (the area itself when it is one), in code order: what a
+/// staff member may give a device or an enrollment code.
+pub async fn villages_within(db: &Db, area: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
+    let rows = sqlx::query("SELECT code, name FROM area WHERE code LIKE $1 ORDER BY code")
+        .bind(format!("{area}%"))
+        .fetch_all(&db.pool)
+        .await?;
+    let mut villages = Vec::new();
+    for row in rows {
+        let code: String = row.try_get("code")?;
+        if let Ok(code) = AreaCode::parse(&code)
+            && code.level() == schema::ids::AreaLevel::Village
+        {
+            villages.push(Area {
+                code,
+                name: row.try_get("name")?,
+            });
+        }
+    }
+    Ok(villages)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

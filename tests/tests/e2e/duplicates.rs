@@ -27,7 +27,11 @@ fn review_cli(db: &TestDatabase, server: &Server, token: &str, args: &[&str]) ->
 
 /// A household on `phone` whose members are (name, ID number) pairs, the first the head of
 /// household; with the address given and one finished visit. Returns it and the member keys.
-fn family(phone: &Phone, members: &[(&str, &str)], address: &str) -> (HouseholdId, Vec<String>) {
+pub(crate) fn family(
+    phone: &Phone,
+    members: &[(&str, &str)],
+    address: &str,
+) -> (HouseholdId, Vec<String>) {
     let household = phone.store.create_household(&area(VILLAGE), None).unwrap();
     let keys: Vec<String> = members
         .iter()
@@ -58,7 +62,12 @@ fn family(phone: &Phone, members: &[(&str, &str)], address: &str) -> (HouseholdI
 }
 
 /// The open duplicate item between two households.
-fn duplicate_between(server: &Server, token: &str, first: &HouseholdId, second: &str) -> Value {
+pub(crate) fn duplicate_between(
+    server: &Server,
+    token: &str,
+    first: &HouseholdId,
+    second: &str,
+) -> Value {
     let items = open_items(server, token, first);
     items
         .iter()

@@ -11,43 +11,13 @@ use automerge::{AutoCommit, ObjType, ROOT};
 use doorstep_e2e::{Backend, COUNTY, Phone, Server, TestDatabase, VILLAGE};
 use schema::wire::RejectCode;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use crate::support::*;
 
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// `tests/node`, with its packages installed (once per run) by the project's own script.
-fn node_client_dir() -> PathBuf {
-    static READY: OnceLock<PathBuf> = OnceLock::new();
-    READY
-        .get_or_init(|| {
-            let dir = repository().join("tests/node");
-            if !dir.join("node_modules/@automerge/automerge").is_dir() {
-                let status = Command::new(repository().join("scripts/node-deps"))
-                    .status()
-                    .expect("scripts/node-deps could not start");
-                assert!(
-                    status.success(),
-                    "scripts/node-deps failed: the foreign-client test needs Node.js 20 or later \
-                     and npm, and the npm registry to install tests/node/package-lock.json"
-                );
-            }
-            dir
-        })
-        .clone()
-}
-
 /// Runs the Node client against a server with an enrollment code; returns what it printed.
 fn run_node_client(server: &Server, code: &str) -> Value {
-    let dir = node_client_dir();
+    let dir = node_package("tests/node", "scripts/node-deps", "@automerge/automerge");
     let output = Command::new("node")
         .arg("foreign_client.mjs")
         .arg(&server.url)

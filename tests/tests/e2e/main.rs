@@ -4,6 +4,8 @@
 
 mod at_rest;
 mod cli;
+mod console;
+mod console_work;
 mod convergence;
 mod data_key;
 mod devices;

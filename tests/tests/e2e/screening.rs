@@ -18,7 +18,7 @@ use crate::support::*;
 
 /// A change made on a copy of the phone's document, as the phone's own actor: what a
 /// tampered app would send. The phone holds it too, as its software would.
-fn tampered(
+pub(crate) fn tampered(
     phone: &Phone,
     household: &HouseholdId,
     message: Option<&str>,

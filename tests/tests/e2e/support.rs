@@ -11,8 +11,9 @@ use schema::wire::{
 };
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub fn area(code: &str) -> AreaCode {
@@ -243,4 +244,86 @@ pub fn audit(server: &Server, auditor: &str, action: &str) -> Vec<serde_json::Va
     let (status, page) = server.get_json(&format!("/api/v1/audit?action={action}"), auditor);
     assert_eq!(status, 200, "{page}");
     page["records"].as_array().unwrap().clone()
+}
+
+/// A Node package of the repository (`tests/node`, `tests/browser`), with its packages
+/// installed by the project's own script (`installer`) when `node_modules/<marker>` is
+/// missing: once per run, one install at a time. Fails, never skips, when it cannot.
+pub fn node_package(dir: &str, installer: &str, marker: &str) -> PathBuf {
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let package = repository.join(dir);
+    let _one_at_a_time = INSTALLING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !package.join("node_modules").join(marker).is_dir() {
+        let status = Command::new(repository.join(installer))
+            .status()
+            .unwrap_or_else(|err| panic!("{installer} could not start: {err}"));
+        assert!(
+            status.success(),
+            "{installer} failed: {dir} needs Node.js 20 or later and npm, and the npm registry \
+             to install {dir}/package-lock.json"
+        );
+    }
+    package
+}
+
+/// An account as the browser scripts sign in with it.
+pub fn account_json(account: &doorstep_e2e::Account, name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "username": account.username,
+        "password": account.password,
+        "totp_secret": account.totp_secret,
+        "name": name,
+    })
+}
+
+/// Where the browser scripts write their screenshots: `target/console-screenshots/`.
+pub fn screenshots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target/console-screenshots")
+}
+
+/// What a browser script printed: the scenarios that passed, and what they reported.
+pub struct BrowserRun {
+    pub passed: Vec<String>,
+    pub reported: serde_json::Value,
+}
+
+/// Runs the browser script `tests/browser/SCRIPT` with `config` (its scenarios run in one
+/// headless Chromium; `tests/browser/harness.mjs`); it must succeed.
+pub fn run_browser(script: &str, config: &serde_json::Value) -> BrowserRun {
+    let dir = node_package("tests/browser", "scripts/browser-deps", "playwright-core");
+    let output = Command::new("node")
+        .arg(script)
+        .arg(config.to_string())
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|err| {
+            panic!("`node` could not be run ({err}): the console's browser tests need Node.js 20 or later")
+        });
+    assert!(
+        output.status.success(),
+        "the browser test {script} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "the browser script printed no JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    BrowserRun {
+        passed: printed["passed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|name| name.as_str().unwrap().to_owned())
+            .collect(),
+        reported: printed["reported"].clone(),
+    }
 }
