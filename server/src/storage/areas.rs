@@ -180,6 +180,27 @@ pub async fn children(db: &Db, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Err
     Ok(areas)
 }
 
+/// Every area inside `area` (not `area` itself), in code order: a township comes just before
+/// its villages.
+pub async fn within(db: &Db, area: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
+    let rows = sqlx::query("SELECT code, name FROM area WHERE code LIKE $1 AND code <> $2 ORDER BY code")
+        .bind(format!("{}%", area.as_str()))
+        .bind(area.as_str())
+        .fetch_all(&db.pool)
+        .await?;
+    let mut areas = Vec::with_capacity(rows.len());
+    for row in rows {
+        let code: String = row.try_get("code")?;
+        if let Ok(code) = AreaCode::parse(&code) {
+            areas.push(Area {
+                code,
+                name: row.try_get("name")?,
+            });
+        }
+    }
+    Ok(areas)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

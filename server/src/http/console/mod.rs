@@ -8,15 +8,18 @@
 //! anything (`Posted`); `frame.rs` is what every page shares (language, who is signed in,
 //! navigation by role, local time); `page.rs` renders a page or an error page. One file per
 //! group of pages: `account.rs` (sign in and out, password, language), `progress.rs`
-//! (counts per area, devices, with `chart.rs`'s SVG bars).
+//! (counts per area, devices, with `chart.rs`'s SVG bars), `register.rs` (the household
+//! list) and `household.rs` (one household, its history, the audited reveal).
 
 mod account;
 mod assets;
 mod chart;
 pub mod frame;
 pub mod guard;
+mod household;
 pub mod page;
 mod progress;
+mod register;
 
 use super::AppState;
 use axum::Router;
@@ -38,5 +41,11 @@ pub fn routes() -> Router<AppState> {
         .route("/language", get(account::language))
         .route("/progress", get(progress::of_scope))
         .route("/progress/{area}", get(progress::of_area))
+        .route("/register", get(register::search))
+        .route("/register/{id}", get(household::show))
+        .route(
+            "/register/{id}/reveal",
+            axum::routing::post(household::reveal),
+        )
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }
