@@ -46,7 +46,9 @@ pub async fn households(
     limit: i64,
     action: &'static str,
 ) -> ApiResult<HouseholdPage> {
-    let area = area_in_scope(state, staff, client, params.area.as_deref(), action).await?;
+    // A form's empty choice is no choice.
+    let area = params.area.as_deref().filter(|a| !a.trim().is_empty());
+    let area = area_in_scope(state, staff, client, area, action).await?;
     let statuses: Vec<&'static str> = codes::MEMBER_STATUS.codes.iter().map(|c| c.code).collect();
     let member_status = filter_param(
         params.status.as_deref(),

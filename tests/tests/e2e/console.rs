@@ -45,7 +45,12 @@ fn register_households(db: &TestDatabase, server: &Server) -> Value {
     let phone = Phone::new("phone-2", server, &db.add_device(&[OTHER_VILLAGE]));
     record(&phone, OTHER_VILLAGE, PAGING_HOUSEHOLDS, "甲");
     phone.sync();
-    json!({ "paging_village": OTHER_VILLAGE, "paging_households": PAGING_HOUSEHOLDS })
+    json!({
+        "paging_village": OTHER_VILLAGE,
+        "paging_households": PAGING_HOUSEHOLDS,
+        // Who recorded the first household, as its phone names itself in the document.
+        "recorded_by": { "device": "phone-1", "volunteer": "volunteer of phone-1" },
+    })
 }
 
 fn account_json(account: &doorstep_e2e::Account, name: &str) -> Value {
