@@ -35,6 +35,8 @@ struct Step {
 
 #[derive(Debug)]
 struct FieldRow {
+    /// The field's name in the catalog.
+    name: &'static str,
     label: String,
     value: String,
     disputed: bool,
@@ -56,6 +58,8 @@ struct RecordBlock {
 #[derive(Debug)]
 struct Section {
     heading: String,
+    /// Whether the heading counts the blocks (not for the household's own fields).
+    counted: bool,
     blocks: Vec<RecordBlock>,
 }
 
@@ -149,11 +153,18 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
     let mut rows = |entity: Entity, key: &str, record: &Record| -> Vec<FieldRow> {
         field_rows(entity, key, record, &mut history, lang)
     };
+    let village_named = names
+        .get(&village)
+        .map_or_else(|| village.clone(), |name| format!("{name} {village}"));
+    let mut household_fields = rows(Entity::Household, "", &view.household);
+    for row in household_fields.iter_mut().filter(|row| row.name == "village") {
+        row.value = village_named.clone();
+    }
     let household = RecordBlock {
         title: String::new(),
         status: None,
         left: false,
-        fields: rows(Entity::Household, "", &view.household),
+        fields: household_fields,
     };
     let (mut present, mut left) = (Vec::new(), Vec::new());
     for (key, member) in &view.members {
@@ -202,9 +213,7 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
     render(&HouseholdPage {
         frame: reader.frame(&state, "/register").await?,
         title: format!("{number} {head}"),
-        village: names
-            .get(&village)
-            .map_or_else(|| village.clone(), |name| format!("{name} {village}")),
+        village: village_named,
         sections: [
             (lang.t("户信息", "Household"), vec![household]),
             (lang.t("在户成员", "Members present"), present),
@@ -214,8 +223,10 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
             (lang.t("补贴", "Subsidies"), subsidies),
         ]
         .into_iter()
-        .map(|(heading, blocks)| Section {
+        .enumerate()
+        .map(|(index, (heading, blocks))| Section {
             heading: heading.to_owned(),
+            counted: index > 0,
             blocks,
         })
         .collect(),
@@ -255,8 +266,15 @@ fn field_rows(
     history: &mut BTreeMap<String, Vec<Seen<HistoryStep>>>,
     lang: Lang,
 ) -> Vec<FieldRow> {
-    record
-        .iter()
+    // In the catalog's order, which is the survey's.
+    let mut in_order: Vec<_> = record.iter().collect();
+    in_order.sort_by_key(|(name, _)| {
+        fields::CATALOG
+            .iter()
+            .position(|spec| spec.entity == entity && spec.name == **name)
+    });
+    in_order
+        .into_iter()
         .filter_map(|(name, field)| {
             let spec = fields::spec(entity, name)?;
             let path = FieldPath {
@@ -271,6 +289,7 @@ fn field_rows(
             };
             let steps = history.remove(&path).unwrap_or_default();
             Some(FieldRow {
+                name: spec.name,
                 label: lang.msg(&spec.label()).to_owned(),
                 value,
                 disputed: field.is_disputed(),
