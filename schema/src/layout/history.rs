@@ -91,5 +91,6 @@ fn field_of_key(key: &str) -> Option<(String, Option<String>)> {
     }
     let (field, code) = key.rsplit_once('.')?;
     let path = FieldPath::parse(field).ok()?;
-    matches!(path.spec().kind, FieldKind::Codes(_)).then(|| (path.to_string(), Some(code.to_owned())))
+    matches!(path.spec().kind, FieldKind::Codes(_))
+        .then(|| (path.to_string(), Some(code.to_owned())))
 }

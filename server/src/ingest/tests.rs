@@ -145,7 +145,11 @@ async fn test_ingest_and_compaction_store_only_sealed_bytes_that_read_back_whole
 
     // A fresh server reads it all back through the key, and only through the key.
     let fresh = Ledger::new(db.clone(), vault.clone(), Clock::system());
-    let (_, view) = fresh.read(id.as_str(), |_, view| view).await.unwrap().unwrap();
+    let (_, view) = fresh
+        .read(id.as_str(), |_, view| view)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         view.members.values().next().unwrap()["id_number"]
             .value
@@ -272,7 +276,11 @@ async fn test_a_household_written_while_an_upload_was_merging_keeps_both_edits()
     // Through this server's cache, through a fresh one, and in the register.
     let fresh = Ledger::new(db.clone(), ledger.vault().clone(), Clock::system());
     for ledger in [&ledger, &fresh] {
-        let (_, view) = ledger.read(id.as_str(), |_, view| view).await.unwrap().unwrap();
+        let (_, view) = ledger
+            .read(id.as_str(), |_, view| view)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(view.household_text("poverty_attribute"), Some("2"));
         let named = view.field(&name).map(|f| f.value.clone());
         assert_eq!(named, Some(FieldValue::Text("王芳芳".into())));

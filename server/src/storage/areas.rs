@@ -183,11 +183,12 @@ pub async fn children(db: &Db, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Err
 /// Every area inside `area` (not `area` itself), in code order: a township comes just before
 /// its villages.
 pub async fn within(db: &Db, area: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
-    let rows = sqlx::query("SELECT code, name FROM area WHERE code LIKE $1 AND code <> $2 ORDER BY code")
-        .bind(format!("{}%", area.as_str()))
-        .bind(area.as_str())
-        .fetch_all(&db.pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT code, name FROM area WHERE code LIKE $1 AND code <> $2 ORDER BY code")
+            .bind(format!("{}%", area.as_str()))
+            .bind(area.as_str())
+            .fetch_all(&db.pool)
+            .await?;
     let mut areas = Vec::with_capacity(rows.len());
     for row in rows {
         let code: String = row.try_get("code")?;

@@ -157,7 +157,10 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
         .get(&village)
         .map_or_else(|| village.clone(), |name| format!("{name} {village}"));
     let mut household_fields = rows(Entity::Household, "", &view.household);
-    for row in household_fields.iter_mut().filter(|row| row.name == "village") {
+    for row in household_fields
+        .iter_mut()
+        .filter(|row| row.name == "village")
+    {
         row.value = village_named.clone();
     }
     let household = RecordBlock {
@@ -170,7 +173,8 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
     for (key, member) in &view.members {
         let status = layout::member_status(member);
         let block = RecordBlock {
-            title: text_of(member, "name").unwrap_or_else(|| lang.t("（未填姓名）", "(no name)").to_owned()),
+            title: text_of(member, "name")
+                .unwrap_or_else(|| lang.t("（未填姓名）", "(no name)").to_owned()),
             status: Some(
                 codes::MEMBER_STATUS
                     .label(status)
@@ -197,7 +201,11 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
             .collect::<Vec<_>>()
     };
     let visits = blocks(Entity::Visit, &view.visits, lang.t("走访", "Visit"));
-    let trainings = blocks(Entity::Training, &view.trainings, lang.t("培训", "Training"));
+    let trainings = blocks(
+        Entity::Training,
+        &view.trainings,
+        lang.t("培训", "Training"),
+    );
     let subsidies = blocks(Entity::Subsidy, &view.subsidies, lang.t("补贴", "Subsidy"));
     let number = view.household_text("number").unwrap_or_default().to_owned();
     let head = view.head_name().unwrap_or_default().to_owned();
@@ -330,15 +338,15 @@ fn text_of(record: &Record, name: &str) -> Option<String> {
 
 /// A visit's, training's or subsidy's heading: what it is and when.
 fn record_title(record: &Record, what: &str) -> String {
-    let when = ["started_at", "date", "year"]
-        .into_iter()
-        .find_map(|name| match record.get(name).map(|f| &f.value) {
+    let when = ["started_at", "date", "year"].into_iter().find_map(|name| {
+        match record.get(name).map(|f| &f.value) {
             Some(FieldValue::Integer(seconds)) if name == "started_at" => {
                 Some(local_time(*seconds))
             }
             Some(value) => Some(value.display()),
             None => None,
-        });
+        }
+    });
     match when {
         Some(when) => format!("{what} · {when}"),
         None => what.to_owned(),

@@ -151,7 +151,13 @@ pub async fn search(
         codes::MEMBER_STATUS.codes,
         params.status.as_deref(),
         |code| code.code.to_owned(),
-        |code| format!("{} {}", lang.t(code.zh, code.en), lang.t("的成员", "members")),
+        |code| {
+            format!(
+                "{} {}",
+                lang.t(code.zh, code.en),
+                lang.t("的成员", "members")
+            )
+        },
         lang,
     );
     let issues = choices(

@@ -175,9 +175,9 @@ pub async fn list(
             }
             None => String::new(),
         };
-        filter
-            .sql
-            .push(format!("(search_text LIKE {pattern} ESCAPE '\\'{by_number})"));
+        filter.sql.push(format!(
+            "(search_text LIKE {pattern} ESCAPE '\\'{by_number})"
+        ));
     }
     if let Some(status) = query.member_status {
         let status = filter.param(status.to_owned());
@@ -200,9 +200,9 @@ pub async fn list(
         let village = filter.param(after.village.clone());
         let number = filter.param(after.number.clone());
         let id = filter.param(after.id.clone());
-        filter
-            .sql
-            .push(format!("(village, number, id) > ({village}, {number}, {id})"));
+        filter.sql.push(format!(
+            "(village, number, id) > ({village}, {number}, {id})"
+        ));
     }
     let limit = db.backend.parameter(filter.binds.len() + 1);
     let rows_sql = format!(
