@@ -38,11 +38,19 @@ pub fn field_history(
     path: &FieldPath,
     actors: &BTreeMap<String, ActorInfo>,
 ) -> Vec<HistoryEntry> {
+    histories(doc, actors)
+        .remove(&path.to_string())
+        .unwrap_or_default()
+}
+
+/// Every field's history at once, by field path, each oldest first as in [`field_history`]:
+/// one pass over the document's changes, for a page that shows every field.
+pub fn histories(
+    doc: &Automerge,
+    actors: &BTreeMap<String, ActorInfo>,
+) -> BTreeMap<String, Vec<HistoryEntry>> {
     use automerge::legacy::{Key, ObjectId, OpType};
-    let key = path.to_string();
-    let set_prefix = format!("{key}.");
-    let is_set = matches!(path.spec().kind, FieldKind::Codes(_));
-    let mut out = Vec::new();
+    let mut out: BTreeMap<String, Vec<HistoryEntry>> = BTreeMap::new();
     for change in doc.get_changes(&[]) {
         let expanded = change.decode();
         let actor = expanded.actor_id.to_hex_string();
@@ -50,13 +58,7 @@ pub fn field_history(
             let (ObjectId::Root, Key::Map(op_key)) = (&op.obj, &op.key) else {
                 continue;
             };
-            let code = if op_key.as_str() == key {
-                None
-            } else if let Some(code) = op_key.strip_prefix(set_prefix.as_str())
-                && is_set
-            {
-                Some(code.to_owned())
-            } else {
+            let Some((field, code)) = field_of_key(op_key) else {
                 continue;
             };
             let value = match &op.action {
@@ -65,7 +67,7 @@ pub fn field_history(
                 _ => continue,
             };
             let info = actors.get(&actor).cloned().unwrap_or_default();
-            out.push(HistoryEntry {
+            out.entry(field).or_default().push(HistoryEntry {
                 value,
                 code,
                 actor: actor.clone(),
@@ -79,4 +81,16 @@ pub fn field_history(
         }
     }
     out
+}
+
+/// The field a root key of the document writes, and for a multi-select's code key
+/// (`members.<key>.health.02`) the code; `None` for keys that are not fields.
+fn field_of_key(key: &str) -> Option<(String, Option<String>)> {
+    if let Ok(path) = FieldPath::parse(key) {
+        return Some((path.to_string(), None));
+    }
+    let (field, code) = key.rsplit_once('.')?;
+    let path = FieldPath::parse(field).ok()?;
+    matches!(path.spec().kind, FieldKind::Codes(_))
+        .then(|| (path.to_string(), Some(code.to_owned())))
 }

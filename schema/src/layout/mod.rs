@@ -21,7 +21,7 @@ mod value;
 mod view;
 mod write;
 
-pub use history::{HistoryEntry, field_history};
+pub use history::{HistoryEntry, field_history, histories};
 pub use identity::identity_problem;
 pub use migrate::migrate;
 pub use origin::{ChangeOrigin, review_message, visit_message};

@@ -145,7 +145,11 @@ async fn test_ingest_and_compaction_store_only_sealed_bytes_that_read_back_whole
 
     // A fresh server reads it all back through the key, and only through the key.
     let fresh = Ledger::new(db.clone(), vault.clone(), Clock::system());
-    let (_, view) = fresh.read(id.as_str()).await.unwrap().unwrap();
+    let (_, view) = fresh
+        .read(id.as_str(), |_, view| view)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         view.members.values().next().unwrap()["id_number"]
             .value
@@ -155,7 +159,7 @@ async fn test_ingest_and_compaction_store_only_sealed_bytes_that_read_back_whole
     assert_eq!(view.household_text("poverty_attribute"), Some("2"));
     let stranger = Ledger::new(db.clone(), Vault::generate(), Clock::system());
     assert!(matches!(
-        stranger.read(id.as_str()).await,
+        stranger.read(id.as_str(), |_, view| view).await,
         Err(LedgerError::Vault(VaultError::UnknownKey(_)))
     ));
 
@@ -189,15 +193,23 @@ async fn test_ingest_and_compaction_store_only_sealed_bytes_that_read_back_whole
 
     // Search by a whole ID number goes through the hash; part of one finds nothing.
     let area = AreaCode::parse(VILLAGE).unwrap();
-    let found = register::list(&db.pool, &vault, &area, Some("11010519491231002x"), 10, 0)
+    let search = |area, text| register::HouseholdQuery {
+        area,
+        search: Some(text),
+        member_status: None,
+        attention: None,
+        after: None,
+        limit: 10,
+    };
+    let found = register::list(&db, &vault, &search(&area, "11010519491231002x"))
         .await
         .unwrap();
     assert_eq!(found.total, 1);
-    let part = register::list(&db.pool, &vault, &area, Some("19491231"), 10, 0)
+    let part = register::list(&db, &vault, &search(&area, "19491231"))
         .await
         .unwrap();
     assert_eq!(part.total, 0);
-    let name = register::list(&db.pool, &vault, &area, Some("王"), 10, 0)
+    let name = register::list(&db, &vault, &search(&area, "王"))
         .await
         .unwrap();
     assert_eq!(name.total, 1);
@@ -264,7 +276,11 @@ async fn test_a_household_written_while_an_upload_was_merging_keeps_both_edits()
     // Through this server's cache, through a fresh one, and in the register.
     let fresh = Ledger::new(db.clone(), ledger.vault().clone(), Clock::system());
     for ledger in [&ledger, &fresh] {
-        let (_, view) = ledger.read(id.as_str()).await.unwrap().unwrap();
+        let (_, view) = ledger
+            .read(id.as_str(), |_, view| view)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(view.household_text("poverty_attribute"), Some("2"));
         let named = view.field(&name).map(|f| f.value.clone());
         assert_eq!(named, Some(FieldValue::Text("王芳芳".into())));

@@ -180,25 +180,44 @@ pub async fn children(db: &Db, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Err
     Ok(areas)
 }
 
-/// The villages inside `area` (the area itself when it is one), in code order: what a
-/// staff member may give a device or an enrollment code.
-pub async fn villages_within(db: &Db, area: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
-    let rows = sqlx::query("SELECT code, name FROM area WHERE code LIKE $1 ORDER BY code")
-        .bind(format!("{area}%"))
-        .fetch_all(&db.pool)
-        .await?;
-    let mut villages = Vec::new();
+/// Every area inside `area` (not `area` itself), in code order: a township comes just before
+/// its villages.
+pub async fn within(db: &Db, area: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT code, name FROM area WHERE code LIKE $1 AND code <> $2 ORDER BY code")
+            .bind(format!("{}%", area.as_str()))
+            .bind(area.as_str())
+            .fetch_all(&db.pool)
+            .await?;
+    let mut areas = Vec::with_capacity(rows.len());
     for row in rows {
         let code: String = row.try_get("code")?;
-        if let Ok(code) = AreaCode::parse(&code)
-            && code.level() == schema::ids::AreaLevel::Village
-        {
-            villages.push(Area {
+        if let Ok(code) = AreaCode::parse(&code) {
+            areas.push(Area {
                 code,
                 name: row.try_get("name")?,
             });
         }
     }
+    Ok(areas)
+}
+
+/// The villages inside `area` (the area itself when it is one), in code order: what a
+/// staff member may give a device or an enrollment code.
+pub async fn villages_within(db: &Db, area: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
+    if area.level() == schema::ids::AreaLevel::Village {
+        let mut names = names(db, &[area.as_str()]).await?;
+        return Ok(names
+            .remove(area.as_str())
+            .map(|name| Area {
+                code: area.clone(),
+                name,
+            })
+            .into_iter()
+            .collect());
+    }
+    let mut villages = within(db, area).await?;
+    villages.retain(|village| village.code.level() == schema::ids::AreaLevel::Village);
     Ok(villages)
 }
 

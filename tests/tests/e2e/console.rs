@@ -7,8 +7,10 @@
 //! `scripts/browser-deps` installs Chromium and playwright-core when they are missing. Without
 //! `node` or Chromium the test fails, saying so: it does not skip.
 
-use doorstep_e2e::{Backend, COUNTY, Phone, Server, TestDatabase, VILLAGE, with_check_character};
-use serde_json::json;
+use doorstep_e2e::{
+    Backend, COUNTY, OTHER_VILLAGE, Phone, Server, TestDatabase, VILLAGE, with_check_character,
+};
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -33,12 +35,29 @@ fn recorded_household(db: &TestDatabase, server: &Server) -> (String, String, St
     (household.to_string(), "张建国".to_owned(), id_number)
 }
 
+/// Households enough for the register to page, in the village beside the recorded one (whose
+/// progress the first scenario counts), each with a head and a visit.
+const PAGING_HOUSEHOLDS: usize = 30;
+
+fn register_households(db: &TestDatabase, server: &Server) -> Value {
+    let phone = Phone::new("phone-2", server, &db.add_device(&[OTHER_VILLAGE]));
+    record(&phone, OTHER_VILLAGE, PAGING_HOUSEHOLDS, "甲");
+    phone.sync();
+    json!({
+        "paging_village": OTHER_VILLAGE,
+        "paging_households": PAGING_HOUSEHOLDS,
+        // Who recorded the first household, as its phone names itself in the document.
+        "recorded_by": { "device": "phone-1", "volunteer": "volunteer of phone-1" },
+    })
+}
+
 #[test]
 fn test_staff_sign_in_read_and_are_refused_what_is_not_theirs_in_a_real_browser() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
         let server = Server::start(&db);
         let (household, head, id_number) = recorded_household(&db, &server);
+        let register = register_households(&db, &server);
         let clerk = db.add_account("county_staff", COUNTY, "李华");
         let admin = db.add_account("county_admin", COUNTY, "王芳");
 
@@ -60,11 +79,12 @@ fn test_staff_sign_in_read_and_are_refused_what_is_not_theirs_in_a_real_browser(
             "admin": account_json(&admin, "王芳"),
             "expiring": expiring,
             "household": { "id": household, "head": head, "id_number": id_number, "village": VILLAGE },
+            "register": register,
             "other_county": "141123",
             "screenshots": screenshots,
         });
         let passed = run_browser("console.mjs", &config).passed;
-        assert_eq!(passed.len(), 5, "{backend:?}: {passed:?}");
+        assert_eq!(passed.len(), 6, "{backend:?}: {passed:?}");
 
         // What the browser did is what the audit log holds.
         let auditor = auditor(&server, &db);
@@ -74,6 +94,13 @@ fn test_staff_sign_in_read_and_are_refused_what_is_not_theirs_in_a_real_browser(
                 .iter()
                 .any(|r| r["outcome"] == "denied" && r["target"] == clerk.username.as_str()),
             "{backend:?}: the wrong password is audited: {logins:?}"
+        );
+        let reveals = audit(&server, &auditor, "reveal");
+        assert!(
+            reveals.iter().any(|r| r["outcome"] == "ok"
+                && r["target"] == household.as_str()
+                && r["actor"] == format!("staff:{}", clerk.username)),
+            "{backend:?}: the clerk's reveal in the console is audited: {reveals:?}"
         );
         let logouts = audit(&server, &auditor, "logout");
         assert!(

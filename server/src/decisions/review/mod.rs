@@ -28,7 +28,7 @@ mod refresh;
 
 pub use queries::{
     Event, ItemPage, ItemRow, ReviewFilter, VillageCount, VillageHouseholds, events,
-    household_counts, item, list, open_by_village, received_at,
+    household_counts, item, list, open_by_village, open_of_household, received_at,
 };
 pub use refresh::{Subject, refresh, refresh_all};
 

@@ -155,6 +155,23 @@ pub async fn list(pool: &AnyPool, filter: &ReviewFilter) -> Result<ItemPage, sql
     })
 }
 
+/// The open items about a household, as either of a duplicate's two, oldest first.
+pub async fn open_of_household(
+    pool: &AnyPool,
+    household: &str,
+) -> Result<Vec<ItemRow>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM review_item r LEFT JOIN household h ON h.id = r.household_id
+         WHERE r.status = 'open' AND (r.household_id = $1 OR r.other_household_id = $2)
+         ORDER BY r.opened_at, r.id"
+    )))
+    .bind(household)
+    .bind(household)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(item_row).collect()
+}
+
 /// The number of open items in each village of an area that has any.
 pub async fn open_by_village(pool: &AnyPool, area: &str) -> Result<Vec<VillageCount>, sqlx::Error> {
     let rows = sqlx::query(

@@ -12,8 +12,9 @@ pub struct Bar {
     pub done: i64,
 }
 
-const WIDTH: u32 = 820;
-const ROW_HEIGHT: u32 = 24;
+// Narrow enough that on a phone, scaled to its width (or scrolled), the labels stay legible.
+const WIDTH: u32 = 600;
+const ROW_HEIGHT: u32 = 26;
 const WHOLE_COLOUR: RGBColor = RGBColor(0xb8, 0xcc, 0xe0);
 const DONE_COLOUR: RGBColor = RGBColor(0x0b, 0x5c, 0xad);
 
@@ -24,7 +25,7 @@ pub fn bars(bars: &[Bar]) -> Option<String> {
     if bars.is_empty() {
         return None;
     }
-    let height = 48 + ROW_HEIGHT * bars.len() as u32;
+    let height = 44 + ROW_HEIGHT * bars.len() as u32;
     let max = bars
         .iter()
         .map(|bar| bar.whole.max(bar.done))
@@ -38,10 +39,13 @@ pub fn bars(bars: &[Bar]) -> Option<String> {
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
             .x_label_area_size(28)
-            .y_label_area_size(170)
+            .y_label_area_size(150)
             .build_cartesian_2d(
                 0u64..max + max / 10 + 1,
-                (0usize..bars.len()).into_segmented(),
+                // An integer range includes its end, and each value is a row: `0..last`
+                // makes one row per bar (`0..len` drew an empty one on top). A single bar
+                // keeps two rows, since plotters cannot map a range of one value.
+                (0usize..(bars.len() - 1).max(1)).into_segmented(),
             )
             .ok()?;
         let labels = |value: &SegmentValue<usize>| match value {
@@ -56,7 +60,7 @@ pub fn bars(bars: &[Bar]) -> Option<String> {
             .disable_y_mesh()
             .y_labels(bars.len())
             .y_label_formatter(&labels)
-            .label_style(("sans-serif", 13))
+            .label_style(("sans-serif", 15))
             .draw()
             .ok()?;
         for (colour, value) in [

@@ -11,7 +11,8 @@
 //! (counts per area, devices, with `chart.rs`'s SVG bars); the work pages `review.rs` (the
 //! review queue and its decisions), `quarantine.rs`, `devices.rs` (enrollment codes and their
 //! printable sheets, devices), `accounts.rs` (admins) and `audit.rs` (auditors), which put
-//! things into words through `shown.rs`.
+//! things into words through `shown.rs`; `register.rs` (the household list) and
+//! `household.rs` (one household, its history, the audited reveal).
 
 mod account;
 mod accounts;
@@ -21,9 +22,11 @@ mod chart;
 mod devices;
 pub mod frame;
 pub mod guard;
+mod household;
 pub mod page;
 mod progress;
 mod quarantine;
+mod register;
 mod review;
 mod shown;
 
@@ -71,5 +74,8 @@ pub fn routes() -> Router<AppState> {
         .route("/review/{id}/dismiss", post(review::dismiss))
         .route("/progress", get(progress::of_scope))
         .route("/progress/{area}", get(progress::of_area))
+        .route("/register", get(register::search))
+        .route("/register/{id}", get(household::show))
+        .route("/register/{id}/reveal", post(household::reveal))
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }

@@ -137,21 +137,21 @@ impl Ledger {
         Ok(Some((row.village, doc)))
     }
 
-    /// Reads a household as it stands, for the register's detail view.
-    pub async fn read(
+    /// Reads a household as it stands, for the register's detail views: its village and what
+    /// `then` makes of its document and view (the view alone, or with the fields' history),
+    /// the document staying in the cache for the next read.
+    pub async fn read<T>(
         &self,
         household: &str,
-    ) -> Result<Option<(String, HouseholdView)>, LedgerError> {
+        then: impl FnOnce(&automerge::Automerge, HouseholdView) -> T,
+    ) -> Result<Option<(String, T)>, LedgerError> {
         let mut conn = self.db.pool.acquire().await?;
         let Some(row) = document_row(&mut conn, household).await? else {
             return Ok(None);
         };
         let mut doc = self.load(&mut conn, household, &row).await?;
-        let view = layout::read_household(doc.document());
+        let read = layout::read_household(doc.document()).map(|view| then(doc.document(), view));
         self.put_cached(household, doc, row.last_feed);
-        match view {
-            Ok(view) => Ok(Some((row.village, view))),
-            Err(_) => Ok(None),
-        }
+        Ok(read.ok().map(|read| (row.village, read)))
     }
 }

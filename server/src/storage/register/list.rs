@@ -1,11 +1,13 @@
 //! The household list staff read: by area, optionally by a name, household number or whole
-//! ID number.
+//! ID number, by a member's status and by what needs a clerk's attention; paged by key, so
+//! that the thousandth page costs what the first does.
 
+use crate::storage::db::Db;
 use crate::storage::vault::{self, Vault};
 use schema::codes;
 use schema::ids::AreaCode;
 use serde::Serialize;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 /// One line of the household list.
 #[derive(Debug, Clone, Serialize)]
@@ -27,65 +29,196 @@ pub struct HouseholdRow {
 /// A page of households.
 #[derive(Debug, Clone, Serialize)]
 pub struct HouseholdPage {
+    /// Households matching the query, on every page.
     pub total: i64,
     pub limit: i64,
-    pub offset: i64,
+    /// Where the next page starts (`after`), or `None` on the last page.
+    pub next: Option<String>,
     pub households: Vec<HouseholdRow>,
 }
 
-/// Households in an area (any level), optionally matching part of a present member's name or
-/// the household number, or a present member's whole ID number, in village and
-/// household-number order.
+/// What a household must need a clerk for to be listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attention {
+    /// An open review item about it.
+    OpenReview,
+    /// A rule it breaks, at the error level.
+    Errors,
+    /// A field phones recorded differently at once.
+    Conflicts,
+}
+
+impl Attention {
+    pub const ALL: [Attention; 3] = [
+        Attention::OpenReview,
+        Attention::Errors,
+        Attention::Conflicts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attention::OpenReview => "review",
+            Attention::Errors => "errors",
+            Attention::Conflicts => "conflicts",
+        }
+    }
+
+    fn condition(self) -> &'static str {
+        match self {
+            Attention::OpenReview => {
+                "id IN (SELECT household_id FROM review_item WHERE status = 'open')"
+            }
+            Attention::Errors => "error_count > 0",
+            Attention::Conflicts => "conflict_count > 0",
+        }
+    }
+}
+
+/// Where a page starts: just after the row with this sort key (village, household number,
+/// id), written as `village:id:number` (neither a village code nor an id holds a colon).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    village: String,
+    number: String,
+    id: String,
+}
+
+impl After {
+    fn of(row: &HouseholdRow) -> After {
+        After {
+            village: row.village.clone(),
+            number: row.number.clone(),
+            id: row.id.clone(),
+        }
+    }
+
+    /// The position a page's `next` named; `None` for text no page gave.
+    pub fn parse(text: &str) -> Option<After> {
+        let mut parts = text.splitn(3, ':');
+        let (village, id, number) = (parts.next()?, parts.next()?, parts.next()?);
+        (!village.is_empty() && !id.is_empty()).then(|| After {
+            village: village.to_owned(),
+            number: number.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for After {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.village, self.id, self.number)
+    }
+}
+
+/// Which households to list, and from where.
+#[derive(Debug, Clone)]
+pub struct HouseholdQuery<'a> {
+    /// An area of any level.
+    pub area: &'a AreaCode,
+    /// Part of a present member's name or the household number, or a present member's
+    /// whole ID number.
+    pub search: Option<&'a str>,
+    /// Households with a member of this status (`codes::MEMBER_STATUS`).
+    pub member_status: Option<&'a str>,
+    pub attention: Option<Attention>,
+    pub after: Option<&'a After>,
+    pub limit: i64,
+}
+
+/// A statement's WHERE clause and its parameters, in order, as built.
+struct Conditions<'a> {
+    db: &'a Db,
+    sql: Vec<String>,
+    binds: Vec<String>,
+}
+
+impl Conditions<'_> {
+    fn param(&mut self, value: String) -> String {
+        self.binds.push(value);
+        self.db.backend.parameter(self.binds.len())
+    }
+
+    fn clause(&self) -> String {
+        self.sql.join(" AND ")
+    }
+}
+
+/// Households matching `query`, in village and household-number order, `query.limit` at most.
 pub async fn list(
-    pool: &AnyPool,
+    db: &Db,
     vault: &Vault,
-    area: &AreaCode,
-    search: Option<&str>,
-    limit: i64,
-    offset: i64,
+    query: &HouseholdQuery<'_>,
 ) -> Result<HouseholdPage, sqlx::Error> {
-    let prefix = format!("{}%", area.as_str());
-    let pattern = search
-        .and_then(schema::search::like_pattern)
-        .unwrap_or_else(|| "%".to_owned());
-    // A whole ID number is looked for by its hash; anything else only in the search text,
-    // and the hash is then NULL, which equals nothing.
-    let hash = search
-        .filter(|s| vault::looks_like_id_number(s))
-        .map(|number| vault.lookup_hash(number));
-    let total: i64 = sqlx::query(
-        "SELECT COUNT(*) AS total FROM household
-         WHERE village LIKE $1 AND merged_into IS NULL
-           AND (search_text LIKE $2 ESCAPE '\\'
-                OR id IN (SELECT household_id FROM member
-                          WHERE id_number_hash = $3 AND status = $4))",
-    )
-    .bind(&prefix)
-    .bind(&pattern)
-    .bind(hash.clone())
-    .bind(codes::PRESENT)
-    .fetch_one(pool)
-    .await?
-    .try_get("total")?;
-    let rows = sqlx::query(
+    let mut filter = Conditions {
+        db,
+        sql: vec!["merged_into IS NULL".to_owned()],
+        binds: Vec::new(),
+    };
+    let prefix = filter.param(format!("{}%", query.area.as_str()));
+    filter.sql.push(format!("village LIKE {prefix}"));
+    if let Some(pattern) = query.search.and_then(schema::search::like_pattern) {
+        let pattern = filter.param(pattern);
+        // A whole ID number is looked for by its hash, never in the search text, which
+        // holds no ID numbers.
+        let hash = query
+            .search
+            .filter(|s| vault::looks_like_id_number(s))
+            .map(|number| vault.lookup_hash(number));
+        let by_number = match hash {
+            Some(hash) => {
+                let hash = filter.param(hash);
+                let present = filter.param(codes::PRESENT.to_owned());
+                format!(
+                    " OR id IN (SELECT household_id FROM member
+                                WHERE id_number_hash = {hash} AND status = {present})"
+                )
+            }
+            None => String::new(),
+        };
+        filter.sql.push(format!(
+            "(search_text LIKE {pattern} ESCAPE '\\'{by_number})"
+        ));
+    }
+    if let Some(status) = query.member_status {
+        let status = filter.param(status.to_owned());
+        filter.sql.push(format!(
+            "id IN (SELECT household_id FROM member WHERE status = {status})"
+        ));
+    }
+    if let Some(attention) = query.attention {
+        filter.sql.push(attention.condition().to_owned());
+    }
+    let matching = filter.clause();
+    let total_sql = format!("SELECT COUNT(*) AS total FROM household WHERE {matching}");
+    let mut total = sqlx::query(sqlx::AssertSqlSafe(total_sql));
+    for value in &filter.binds {
+        total = total.bind(value.clone());
+    }
+    let total: i64 = total.fetch_one(&db.pool).await?.try_get("total")?;
+
+    if let Some(after) = query.after {
+        let village = filter.param(after.village.clone());
+        let number = filter.param(after.number.clone());
+        let id = filter.param(after.id.clone());
+        filter.sql.push(format!(
+            "(village, number, id) > ({village}, {number}, {id})"
+        ));
+    }
+    let limit = db.backend.parameter(filter.binds.len() + 1);
+    let rows_sql = format!(
         "SELECT id, village, number, head_name, address, member_count, visit_count, last_visit_at,
                 error_count, warning_count, conflict_count, updated_at
-         FROM household
-         WHERE village LIKE $1 AND merged_into IS NULL
-           AND (search_text LIKE $2 ESCAPE '\\'
-                OR id IN (SELECT household_id FROM member
-                          WHERE id_number_hash = $3 AND status = $4))
-         ORDER BY village, number, id LIMIT $5 OFFSET $6",
-    )
-    .bind(&prefix)
-    .bind(&pattern)
-    .bind(hash)
-    .bind(codes::PRESENT)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    let households = rows
+         FROM household WHERE {}
+         ORDER BY village, number, id LIMIT {limit}",
+        filter.clause()
+    );
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(rows_sql));
+    for value in &filter.binds {
+        rows = rows.bind(value.clone());
+    }
+    // One row more than the page tells whether there is a next one.
+    let rows = rows.bind(query.limit + 1).fetch_all(&db.pool).await?;
+    let mut households = rows
         .iter()
         .map(|row| {
             Ok(HouseholdRow {
@@ -104,10 +237,32 @@ pub async fn list(
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let more = households.len() as i64 > query.limit;
+    households.truncate(query.limit.max(0) as usize);
+    let next = more
+        .then(|| households.last().map(|row| After::of(row).to_string()))
+        .flatten();
     Ok(HouseholdPage {
         total,
-        limit,
-        offset,
+        limit: query.limit,
+        next,
         households,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_a_page_position_reads_back_as_written() {
+        let after = After {
+            village: "141124100201".to_owned(),
+            number: "0007:b".to_owned(),
+            id: "h1".to_owned(),
+        };
+        assert_eq!(After::parse(&after.to_string()), Some(after));
+        assert_eq!(After::parse("141124100201"), None);
+        assert_eq!(After::parse(":h:1"), None);
+    }
 }

@@ -24,7 +24,7 @@ mod list;
 mod projection;
 mod write;
 
-pub use list::{HouseholdPage, HouseholdRow, list};
+pub use list::{After, Attention, HouseholdPage, HouseholdQuery, HouseholdRow, list};
 pub use projection::Projection;
 pub use write::{project, refill_pending, write};
 

@@ -321,3 +321,115 @@ async fn test_migration_0009_lists_every_household_for_refill() {
         .unwrap();
     assert_eq!(listed, [id.to_string()]);
 }
+
+/// Paging by key visits every matching household once, in order, whatever the page size;
+/// the filters by member status and by what needs a clerk select what they say.
+#[tokio::test]
+async fn test_the_list_pages_by_key_and_filters_by_status_and_attention() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::storage::db::test_sqlite(dir.path()).await;
+    let vault = Vault::generate();
+    // Seven households in two villages: the third has errors, the fourth a conflict, the
+    // fifth a member who moved out, the sixth an open review item.
+    let villages = ["141124100201", "141124100202"];
+    for n in 0..7 {
+        let id = format!("h{n}");
+        let village = villages[n % 2];
+        insert_document_row(&db, &id, village, 0, 0).await;
+        sqlx::query(
+            "INSERT INTO household (id, village, number, member_count, visit_count,
+                 error_count, warning_count, conflict_count, search_text, updated_at)
+             VALUES ($1, $2, $3, 1, 0, $4, 0, $5, $6, 0)",
+        )
+        .bind(&id)
+        .bind(village)
+        .bind(format!("{:04}", 7 - n))
+        .bind(i64::from(n == 2))
+        .bind(i64::from(n == 3))
+        .bind(format!("{:04}\n户主{n}", 7 - n))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let status = if n == 4 { "02" } else { "01" };
+        sqlx::query(
+            "INSERT INTO member (household_id, member_key, name, status) VALUES ($1, 'm', $2, $3)",
+        )
+        .bind(&id)
+        .bind(format!("户主{n}"))
+        .bind(status)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO review_item (id, kind, status, household_id, village, path, rule,
+             summary_zh, summary_en, opened_at, updated_at)
+         VALUES ('r1', 'rule', 'open', 'h5', '141124100202', '', 'x', '', '', 0, 0)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let county = AreaCode::parse("141124").unwrap();
+    fn query<'a>(area: &'a AreaCode, after: Option<&'a After>, limit: i64) -> HouseholdQuery<'a> {
+        HouseholdQuery {
+            area,
+            search: None,
+            member_status: None,
+            attention: None,
+            after,
+            limit,
+        }
+    }
+    let everyone = list(&db, &vault, &query(&county, None, 100)).await.unwrap();
+    assert_eq!(everyone.total, 7);
+    assert_eq!(everyone.next, None);
+    let in_order: Vec<String> = everyone.households.iter().map(|h| h.id.clone()).collect();
+    for limit in [1, 2, 3] {
+        let (mut seen, mut after) = (Vec::new(), None::<After>);
+        loop {
+            let page = list(&db, &vault, &query(&county, after.as_ref(), limit))
+                .await
+                .unwrap();
+            assert_eq!(page.total, 7, "the total is on every page");
+            seen.extend(page.households.iter().map(|h| h.id.clone()));
+            match page.next {
+                Some(next) => after = Some(After::parse(&next).unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, in_order, "pages of {limit}");
+    }
+
+    let ids = |page: HouseholdPage| -> Vec<String> {
+        page.households.into_iter().map(|h| h.id).collect()
+    };
+    let filtered = |member_status, attention| HouseholdQuery {
+        member_status,
+        attention,
+        ..query(&county, None, 100)
+    };
+    assert_eq!(
+        ids(list(&db, &vault, &filtered(Some("02"), None))
+            .await
+            .unwrap()),
+        ["h4"]
+    );
+    for (attention, expected) in [
+        (Attention::Errors, "h2"),
+        (Attention::Conflicts, "h3"),
+        (Attention::OpenReview, "h5"),
+    ] {
+        let page = list(&db, &vault, &filtered(None, Some(attention)))
+            .await
+            .unwrap();
+        assert_eq!(ids(page), [expected], "{attention:?}");
+    }
+    let village = AreaCode::parse("141124100202").unwrap();
+    let named = HouseholdQuery {
+        area: &village,
+        search: Some("户主5"),
+        ..query(&county, None, 100)
+    };
+    assert_eq!(ids(list(&db, &vault, &named).await.unwrap()), ["h5"]);
+}
