@@ -184,8 +184,18 @@ fn test_every_answer_carries_the_security_headers() {
         "unauthorized",
         "me",
     );
-    let missing = get(&agent, &format!("{}/no/such/page", server.url), None);
+    let missing = get(&agent, &format!("{}/api/v1/no/such/thing", server.url), None);
     assert_error(missing.status, &missing.body, 404, "not_found", "404");
+    // Outside the API an unknown address is the console's page, in both languages.
+    let missing_page = get(&agent, &format!("{}/no/such/page", server.url), None);
+    assert_eq!(missing_page.status, 404);
+    assert!(
+        missing_page
+            .header("content-type")
+            .is_some_and(|kind| kind.starts_with("text/html")),
+        "{:?}",
+        missing_page.header("content-type")
+    );
     // Made by the router, not a handler, and rewritten to JSON by a layer.
     let wrong_method = post(&agent, &format!("{}/healthz", server.url), None, &json!({}));
     assert_eq!(wrong_method.status, 405);
@@ -193,6 +203,7 @@ fn test_every_answer_carries_the_security_headers() {
         ("200", &ok),
         ("401", &unauthorized),
         ("404", &missing),
+        ("404 page", &missing_page),
         ("405", &wrong_method),
     ] {
         answer.assert_security_headers(what);
@@ -408,7 +419,7 @@ fn test_https_with_the_operators_certificate() {
     let me = get(&agent, &format!("{}/api/v1/me", server.url), Some(&token));
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["username"], account.username.as_str());
-    let missing = get(&agent, &format!("{}/no/such/page", server.url), None);
+    let missing = get(&agent, &format!("{}/api/v1/no/such/thing", server.url), None);
     assert_error(
         missing.status,
         &missing.body,
