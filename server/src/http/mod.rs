@@ -18,6 +18,7 @@ mod quarantine;
 pub mod refusals;
 mod register;
 mod review;
+mod rosters;
 mod sync;
 pub mod tls;
 
@@ -85,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/audit", get(accounts::audit_log))
         .route("/api/v1/exports/members.csv", get(exports::members))
+        .route("/api/v1/reports/rosters/{roster}", get(rosters::roster))
         .route("/api/v1/households", get(register::list))
         .route("/api/v1/households/{id}", get(register::detail))
         .route(

@@ -13,9 +13,11 @@
 //! spreadsheet would take for one is prefixed with `'`.
 
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
+use serde::Serialize;
 
 /// What a column holds, and so how its cells are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ColumnKind {
     Text,
     /// Text made of digits (ID numbers, household numbers, phone numbers) that must never
@@ -25,7 +27,7 @@ pub enum ColumnKind {
     Number,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Column {
     /// The header a clerk reads.
     pub zh: String,
@@ -33,6 +35,7 @@ pub struct Column {
     pub en: String,
     pub kind: ColumnKind,
     /// In characters of the default font; a Chinese character is about two.
+    #[serde(skip)]
     pub width: f64,
 }
 
@@ -52,11 +55,22 @@ impl Column {
     }
 }
 
+/// One cell; in JSON a string, a number or `null`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cell {
     Text(String),
     Number(i64),
     Empty,
+}
+
+impl Serialize for Cell {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Text(text) => serializer.serialize_str(text),
+            Cell::Number(number) => serializer.serialize_i64(*number),
+            Cell::Empty => serializer.serialize_none(),
+        }
+    }
 }
 
 impl Cell {
@@ -71,8 +85,8 @@ impl Cell {
     }
 }
 
-/// A table with its title, ready to be written as XLSX or CSV.
-#[derive(Debug, Clone)]
+/// A table with its title, ready to be written as XLSX or CSV (or sent as JSON).
+#[derive(Debug, Clone, Serialize)]
 pub struct Sheet {
     /// What the table is (`贫困劳动力花名册`): the XLSX's worksheet name.
     pub name: String,
