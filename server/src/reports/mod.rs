@@ -1,9 +1,12 @@
 //! Layer 3, reports: outputs built from the register's rows: the members CSV (`export`), the
-//! village rosters (`rosters`), and the spreadsheet files both are written as (`sheet`).
+//! indicators of issue 16, every one built from the definitions written once in
+//! `definitions`, the village rosters and indicator lists (`rosters`), and the spreadsheet
+//! files they are written as (`sheet`).
 //!
 //! Reports read storage and use access (what a reader may see), never decisions, ingest,
 //! `http` or the CLI.
 
+pub mod definitions;
 pub mod export;
 pub mod rosters;
 pub mod sheet;

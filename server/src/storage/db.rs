@@ -59,12 +59,14 @@ pub const MAX_PARAMS: usize = 30_000;
 
 /// The tables that grow with the register and that ingest, the feed and the review queue
 /// query by key. On PostgreSQL their statistics are kept fresh by the server.
-pub const GROWING_TABLES: [&str; 9] = [
+pub const GROWING_TABLES: [&str; 11] = [
     "document",
     "change",
     "household",
     "member",
     "visit",
+    "training",
+    "subsidy",
     "review_item",
     "review_event",
     "quarantine",

@@ -1,5 +1,6 @@
 //! A household's register rows, computed from its merged view.
 
+use jiff::civil::Date;
 use schema::layout::{self, FieldValue, HouseholdView, Record};
 use schema::validation::{self, Issue, Severity};
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ pub struct Projection {
     pub(super) row: HouseholdValues,
     pub(super) members: Vec<MemberValues>,
     pub(super) visits: Vec<VisitValues>,
+    pub(super) trainings: Vec<TrainingValues>,
+    pub(super) subsidies: Vec<SubsidyValues>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,8 +60,11 @@ pub(super) struct MemberValues {
     pub(super) id_number: Option<String>,
     pub(super) sex: Option<String>,
     pub(super) birth_date: Option<String>,
-    /// The year of a birth date that is a date; plain, unlike the date.
+    /// The year of a birth date that is a date; plain, unlike the whole date.
     pub(super) birth_year: Option<i64>,
+    /// Its month and day, `MM-DD`, plain too: with the year they give an exact age at any
+    /// date in SQL (docs/SECURITY.md).
+    pub(super) birth_month_day: Option<String>,
     pub(super) relation: Option<String>,
     pub(super) labour_capacity: Option<String>,
     pub(super) employment_status: Option<String>,
@@ -110,6 +116,52 @@ pub(super) struct VisitValues {
     pub(super) outcome: Option<String>,
 }
 
+#[derive(Debug, Clone)]
+pub(super) struct TrainingValues {
+    pub(super) key: String,
+    pub(super) member: Option<String>,
+    pub(super) institution: Option<String>,
+    pub(super) trade: Option<String>,
+    pub(super) model: Option<String>,
+    pub(super) start_date: Option<String>,
+    pub(super) end_date: Option<String>,
+    pub(super) completed: Option<i64>,
+    pub(super) certificate: Option<String>,
+    pub(super) employed_on: Option<String>,
+    pub(super) months_to_employment: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct SubsidyValues {
+    pub(super) key: String,
+    pub(super) member: Option<String>,
+    pub(super) kind: Option<String>,
+    pub(super) year: Option<i64>,
+    pub(super) amount: Option<i64>,
+    pub(super) status: Option<String>,
+}
+
+/// A field that holds a date, as a date; a text that is no date is none.
+fn date(record: &Record, name: &str) -> Option<Date> {
+    text(record, name).and_then(|value| value.trim().parse::<Date>().ok())
+}
+
+/// The fewest whole months after `ended` by which `employed` had come: 0 when employed on
+/// or before the end (the models that employ first, then train), else the smallest `n` with
+/// `employed <= ended + n months`, months added as the calendar does (31 January plus one
+/// month is the last day of February).
+pub(super) fn months_to_employment(ended: Date, employed: Date) -> i64 {
+    if employed <= ended {
+        return 0;
+    }
+    let months = i64::from(employed.year() - ended.year()) * 12
+        + i64::from(employed.month() - ended.month());
+    let reached = ended
+        .checked_add(jiff::Span::new().months(months))
+        .is_ok_and(|date| date >= employed);
+    if reached { months } else { months + 1 }
+}
+
 impl Projection {
     /// The rows of a household's merged view, validated as of `today`.
     pub fn of(household: &str, view: &HouseholdView, today: jiff::civil::Date) -> Projection {
@@ -150,9 +202,9 @@ impl Projection {
                 id_number: text(member, "id_number"),
                 sex: text(member, "sex"),
                 birth_date: text(member, "birth_date"),
-                birth_year: text(member, "birth_date")
-                    .and_then(|date| date.trim().parse::<jiff::civil::Date>().ok())
-                    .map(|date| i64::from(date.year())),
+                birth_year: date(member, "birth_date").map(|date| i64::from(date.year())),
+                birth_month_day: date(member, "birth_date")
+                    .map(|date| format!("{:02}-{:02}", date.month(), date.day())),
                 relation: text(member, "relation"),
                 labour_capacity: text(member, "labour_capacity"),
                 employment_status: text(member, "employment.status"),
@@ -184,12 +236,45 @@ impl Projection {
                 outcome: text(visit, "outcome"),
             })
             .collect();
+        let trainings = view
+            .trainings
+            .iter()
+            .map(|(key, training)| TrainingValues {
+                key: key.clone(),
+                member: text(training, "member"),
+                institution: text(training, "institution"),
+                trade: text(training, "trade"),
+                model: text(training, "model"),
+                start_date: text(training, "start_date"),
+                end_date: text(training, "end_date"),
+                completed: flag(training, "completed"),
+                certificate: text(training, "certificate"),
+                employed_on: text(training, "employed_on"),
+                months_to_employment: date(training, "end_date")
+                    .zip(date(training, "employed_on"))
+                    .map(|(ended, employed)| months_to_employment(ended, employed)),
+            })
+            .collect();
+        let subsidies = view
+            .subsidies
+            .iter()
+            .map(|(key, subsidy)| SubsidyValues {
+                key: key.clone(),
+                member: text(subsidy, "member"),
+                kind: text(subsidy, "kind"),
+                year: integer(subsidy, "year"),
+                amount: integer(subsidy, "amount"),
+                status: text(subsidy, "status"),
+            })
+            .collect();
         Projection {
             household: household.to_owned(),
             issues,
             row,
             members,
             visits,
+            trainings,
+            subsidies,
         }
     }
 }

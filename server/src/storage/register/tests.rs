@@ -151,7 +151,8 @@ fn test_a_member_who_moved_out_is_projected_as_history() {
     assert_eq!(moved.moved_to.as_deref(), Some("太原"));
 }
 
-/// The rows of members and visits that have left the document go; the others stay.
+/// The rows of members, visits, trainings and subsidies that have left the document go;
+/// the others stay.
 #[tokio::test]
 async fn test_rows_of_records_gone_from_the_document_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
@@ -172,6 +173,17 @@ async fn test_rows_of_records_gone_from_the_document_are_deleted() {
         let path = FieldPath::record(Entity::Visit, visit, "started_at").unwrap();
         layout::write_field(&mut doc, &path, Some(&FieldValue::Integer(1))).unwrap();
     }
+    let trainings = [[6; 8], [7; 8]].map(RecordId::from_random);
+    let subsidies = [[8; 8], [9; 8]].map(RecordId::from_random);
+    for (entity, record) in trainings
+        .iter()
+        .map(|t| (Entity::Training, t))
+        .chain(subsidies.iter().map(|s| (Entity::Subsidy, s)))
+    {
+        let path = FieldPath::record(entity, record, "member").unwrap();
+        let member = FieldValue::Text(members[1].to_string());
+        layout::write_field(&mut doc, &path, Some(&member)).unwrap();
+    }
     doc.commit();
     let mut view = layout::read_household(doc.document()).unwrap();
     insert_document_row(&db, id.as_str(), village.as_str(), 1, 1).await;
@@ -184,22 +196,128 @@ async fn test_rows_of_records_gone_from_the_document_are_deleted() {
 
     view.members.remove(members[0].as_str());
     view.visits.remove(visits[0].as_str());
+    view.trainings.remove(trainings[0].as_str());
+    view.subsidies.remove(subsidies[0].as_str());
     let clock = Clock::system();
     let projection = Projection::of(id.as_str(), &view, clock.today());
     write(&mut conn, &vault, &[&projection], clock.now_seconds())
         .await
         .unwrap();
-    let left: Vec<String> =
-        sqlx::query("SELECT member_key AS record FROM member UNION ALL SELECT visit_id FROM visit")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get("record").unwrap())
-            .collect();
+    let left: Vec<String> = sqlx::query(
+        "SELECT member_key AS record FROM member UNION ALL SELECT visit_id FROM visit
+         UNION ALL SELECT training_id FROM training UNION ALL SELECT subsidy_id FROM subsidy",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.try_get("record").unwrap())
+    .collect();
     assert_eq!(
         left,
-        [members[1].to_string(), visits[1].to_string()],
+        [
+            members[1].to_string(),
+            visits[1].to_string(),
+            trainings[1].to_string(),
+            subsidies[1].to_string()
+        ],
         "the rows left"
     );
+}
+
+/// A training and a subsidy become rows naming their member; a birth date gives its plain
+/// year and month-day; employment after training is counted in calendar months.
+#[test]
+fn test_trainings_subsidies_and_birth_month_day_are_projected() {
+    let id = HouseholdId::from_random([1; 16]);
+    let village = AreaCode::parse_village("141124100201").unwrap();
+    let mut doc = AutoCommit::new();
+    layout::init_household(&mut doc, &id, &village, "0009", 1_700_000_000).unwrap();
+    let member = MemberKey::from_random([2; 16]);
+    let training = RecordId::from_random([3; 8]);
+    let subsidy = RecordId::from_random([4; 8]);
+    let mut put = |path: FieldPath, value: FieldValue| {
+        layout::write_field(&mut doc, &path, Some(&value)).unwrap();
+    };
+    let text = |value: &str| FieldValue::Text(value.to_owned());
+    put(
+        FieldPath::member(&member, "birth_date").unwrap(),
+        text("1990-02-28"),
+    );
+    let t = |name: &str| FieldPath::record(Entity::Training, &training, name).unwrap();
+    put(t("member"), text(member.as_str()));
+    put(t("institution"), text("临县职业学校"));
+    put(t("model"), text("01"));
+    put(t("end_date"), text("2025-01-31"));
+    put(t("employed_on"), text("2025-03-01"));
+    put(t("completed"), FieldValue::Boolean(true));
+    put(t("certificate"), text("07"));
+    let s = |name: &str| FieldPath::record(Entity::Subsidy, &subsidy, name).unwrap();
+    put(s("member"), text(member.as_str()));
+    put(s("kind"), text("01"));
+    put(s("year"), FieldValue::Integer(2025));
+    put(s("amount"), FieldValue::Integer(800));
+    doc.commit();
+    let view = layout::read_household(doc.document()).unwrap();
+    let projection = Projection::of(id.as_str(), &view, Clock::system().today());
+    let row = &projection.members[0];
+    assert_eq!(row.birth_year, Some(1990));
+    assert_eq!(row.birth_month_day.as_deref(), Some("02-28"));
+    let training = &projection.trainings[0];
+    assert_eq!(training.member.as_deref(), Some(member.as_str()));
+    assert_eq!(training.institution.as_deref(), Some("临县职业学校"));
+    assert_eq!(training.completed, Some(1));
+    assert_eq!(training.certificate.as_deref(), Some("07"));
+    // 31 January plus one month is 28 February, before 1 March: two months.
+    assert_eq!(training.months_to_employment, Some(2));
+    let subsidy = &projection.subsidies[0];
+    assert_eq!(subsidy.member.as_deref(), Some(member.as_str()));
+    assert_eq!(
+        (subsidy.kind.as_deref(), subsidy.year, subsidy.amount),
+        (Some("01"), Some(2025), Some(800))
+    );
+}
+
+#[test]
+fn test_months_to_employment_follow_the_calendar() {
+    let date = |text: &str| text.parse::<jiff::civil::Date>().unwrap();
+    let months = |ended: &str, employed: &str| {
+        super::projection::months_to_employment(date(ended), date(employed))
+    };
+    assert_eq!(months("2025-03-15", "2025-01-01"), 0, "employed first");
+    assert_eq!(months("2025-03-15", "2025-03-15"), 0);
+    assert_eq!(months("2025-03-15", "2025-03-16"), 1);
+    assert_eq!(months("2025-03-15", "2025-09-15"), 6, "exactly six months");
+    assert_eq!(months("2025-03-15", "2025-09-16"), 7);
+    assert_eq!(
+        months("2024-11-30", "2025-02-28"),
+        3,
+        "day clamped to February"
+    );
+    assert_eq!(months("2024-11-30", "2025-03-01"), 4);
+}
+
+/// Migration 0009 lists every household for refilling, so households recorded before it
+/// gain their training and subsidy rows and birth month-day from their documents.
+#[tokio::test]
+async fn test_migration_0009_lists_every_household_for_refill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_before(dir.path(), "0009").await;
+    let id = HouseholdId::from_random([7; 16]);
+    insert_document_row(&db, id.as_str(), "141124100201", 0, 0).await;
+    sqlx::query(
+        "INSERT INTO household (id, village, number, member_count, visit_count,
+             error_count, warning_count, conflict_count, search_text, updated_at)
+         VALUES ($1, '141124100201', '0008', 0, 0, 0, 0, 0, '', 0)",
+    )
+    .bind(id.as_str())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    let listed: Vec<String> = sqlx::query_scalar("SELECT household_id FROM register_refill")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(listed, [id.to_string()]);
 }

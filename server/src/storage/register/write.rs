@@ -1,7 +1,9 @@
 //! Writing register rows: upserted for many households in a few statements, the rows of
 //! records gone from the document deleted; and the refill of rows an old migration dropped.
 
-use super::projection::{MemberDetails, MemberValues, Projection, VisitValues};
+use super::projection::{
+    MemberDetails, MemberValues, Projection, SubsidyValues, TrainingValues, VisitValues,
+};
 use crate::clock::Clock;
 use crate::storage::db::{Backend, MAX_PARAMS, rows_per_statement};
 use crate::storage::ledger::{Ledger, LedgerError};
@@ -78,18 +80,19 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
         .collect();
-    for batch in members.chunks(rows_per_statement(18)) {
+    for batch in members.chunks(rows_per_statement(19)) {
         let sql = format!(
             "INSERT INTO member (household_id, member_key, name, id_number_sealed,
-                 id_number_hash, sex, birth_date_sealed, birth_year, relation, labour_capacity,
-                 employment_status, employer_sealed, wants_work, wants_training, status,
-                 left_on, moved_to_sealed, details_sealed)
+                 id_number_hash, sex, birth_date_sealed, birth_year, birth_month_day, relation,
+                 labour_capacity, employment_status, employer_sealed, wants_work,
+                 wants_training, status, left_on, moved_to_sealed, details_sealed)
              VALUES {}
              ON CONFLICT (household_id, member_key) DO UPDATE SET
                  name = excluded.name, id_number_sealed = excluded.id_number_sealed,
                  id_number_hash = excluded.id_number_hash, sex = excluded.sex,
                  birth_date_sealed = excluded.birth_date_sealed,
-                 birth_year = excluded.birth_year, relation = excluded.relation,
+                 birth_year = excluded.birth_year,
+                 birth_month_day = excluded.birth_month_day, relation = excluded.relation,
                  labour_capacity = excluded.labour_capacity,
                  employment_status = excluded.employment_status,
                  employer_sealed = excluded.employer_sealed,
@@ -97,7 +100,7 @@ pub async fn write(
                  status = excluded.status, left_on = excluded.left_on,
                  moved_to_sealed = excluded.moved_to_sealed,
                  details_sealed = excluded.details_sealed",
-            Backend::of(conn).value_rows(batch.len(), 18)
+            Backend::of(conn).value_rows(batch.len(), 19)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
@@ -111,6 +114,7 @@ pub async fn write(
                 .bind(member.sex.clone())
                 .bind(seal_text(vault, member.birth_date.as_deref()))
                 .bind(member.birth_year)
+                .bind(member.birth_month_day.clone())
                 .bind(member.relation.clone())
                 .bind(member.labour_capacity.clone())
                 .bind(member.employment_status.clone())
@@ -149,6 +153,70 @@ pub async fn write(
                 .bind(visit.started_at)
                 .bind(visit.finished_at)
                 .bind(visit.outcome.clone());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let trainings: Vec<(&str, &TrainingValues)> = projections
+        .iter()
+        .flat_map(|p| p.trainings.iter().map(|t| (p.household.as_str(), t)))
+        .collect();
+    for batch in trainings.chunks(rows_per_statement(12)) {
+        let sql = format!(
+            "INSERT INTO training (household_id, training_id, member_key, institution, trade,
+                 model, start_date, end_date, completed, certificate, employed_on,
+                 months_to_employment)
+             VALUES {}
+             ON CONFLICT (household_id, training_id) DO UPDATE SET
+                 member_key = excluded.member_key, institution = excluded.institution,
+                 trade = excluded.trade, model = excluded.model,
+                 start_date = excluded.start_date, end_date = excluded.end_date,
+                 completed = excluded.completed, certificate = excluded.certificate,
+                 employed_on = excluded.employed_on,
+                 months_to_employment = excluded.months_to_employment",
+            Backend::of(conn).value_rows(batch.len(), 12)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (household, training) in batch {
+            query = query
+                .bind(household.to_string())
+                .bind(training.key.clone())
+                .bind(training.member.clone())
+                .bind(training.institution.clone())
+                .bind(training.trade.clone())
+                .bind(training.model.clone())
+                .bind(training.start_date.clone())
+                .bind(training.end_date.clone())
+                .bind(training.completed)
+                .bind(training.certificate.clone())
+                .bind(training.employed_on.clone())
+                .bind(training.months_to_employment);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let subsidies: Vec<(&str, &SubsidyValues)> = projections
+        .iter()
+        .flat_map(|p| p.subsidies.iter().map(|s| (p.household.as_str(), s)))
+        .collect();
+    for batch in subsidies.chunks(rows_per_statement(7)) {
+        let sql = format!(
+            "INSERT INTO subsidy (household_id, subsidy_id, member_key, kind, year, amount,
+                 status)
+             VALUES {}
+             ON CONFLICT (household_id, subsidy_id) DO UPDATE SET
+                 member_key = excluded.member_key, kind = excluded.kind,
+                 year = excluded.year, amount = excluded.amount, status = excluded.status",
+            Backend::of(conn).value_rows(batch.len(), 7)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (household, subsidy) in batch {
+            query = query
+                .bind(household.to_string())
+                .bind(subsidy.key.clone())
+                .bind(subsidy.member.clone())
+                .bind(subsidy.kind.clone())
+                .bind(subsidy.year)
+                .bind(subsidy.amount)
+                .bind(subsidy.status.clone());
         }
         query.execute(&mut *conn).await?;
     }
@@ -230,27 +298,61 @@ async fn refill(ledger: &Ledger, household: &str) -> Result<(), LedgerError> {
     Ok(())
 }
 
-/// Deletes the member and visit rows of these households that their documents no longer
-/// hold. One read of the rows' keys; a delete only when something is gone, which is rare.
+/// The tables of a household's records, with the column naming the record: each row of
+/// these whose record has left the document is deleted.
+const RECORD_TABLES: [(&str, &str); 4] = [
+    ("member", "member_key"),
+    ("visit", "visit_id"),
+    ("training", "training_id"),
+    ("subsidy", "subsidy_id"),
+];
+
+/// The keys of a projection's records stored in `table` (one of [`RECORD_TABLES`]).
+fn projected_keys<'a>(projection: &'a Projection, table: &str) -> Vec<&'a str> {
+    match table {
+        "member" => projection.members.iter().map(|m| m.key.as_str()).collect(),
+        "visit" => projection.visits.iter().map(|v| v.key.as_str()).collect(),
+        "training" => projection
+            .trainings
+            .iter()
+            .map(|t| t.key.as_str())
+            .collect(),
+        _ => projection
+            .subsidies
+            .iter()
+            .map(|s| s.key.as_str())
+            .collect(),
+    }
+}
+
+/// Deletes the member, visit, training and subsidy rows of these households that their
+/// documents no longer hold. One read of the rows' keys; a delete only when something is
+/// gone, which is rare.
 async fn delete_stale_rows(
     conn: &mut AnyConnection,
     projections: &[&Projection],
 ) -> Result<(), sqlx::Error> {
-    let mut stale: Vec<(&'static str, String, String)> = Vec::new();
-    for batch in projections.chunks(MAX_PARAMS / 2) {
+    let mut stale: Vec<(&'static str, &'static str, String, String)> = Vec::new();
+    for batch in projections.chunks(MAX_PARAMS / RECORD_TABLES.len()) {
         let backend = Backend::of(conn);
-        let members = backend.placeholders(batch.len());
-        let visits = backend.placeholders_from(batch.len() + 1, batch.len());
-        let sql = format!(
-            "SELECT 'member' AS kind, household_id, member_key AS record FROM member
-                 WHERE household_id IN ({members})
-             UNION ALL
-             SELECT 'visit' AS kind, household_id, visit_id AS record FROM visit
-                 WHERE household_id IN ({visits})"
-        );
+        // Only the constant table and column names are formatted into the SQL.
+        let sql = RECORD_TABLES
+            .iter()
+            .enumerate()
+            .map(|(n, (table, column))| {
+                let households = backend.placeholders_from(n * batch.len() + 1, batch.len());
+                format!(
+                    "SELECT '{table}' AS kind, household_id, {column} AS record FROM {table}
+                         WHERE household_id IN ({households})"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for projection in batch.iter().chain(batch) {
-            query = query.bind(projection.household.clone());
+        for _ in RECORD_TABLES {
+            for projection in batch {
+                query = query.bind(projection.household.clone());
+            }
         }
         let by_household: HashMap<&str, &Projection> =
             batch.iter().map(|p| (p.household.as_str(), *p)).collect();
@@ -261,23 +363,18 @@ async fn delete_stale_rows(
             let Some(projection) = by_household.get(household.as_str()) else {
                 continue;
             };
-            let (table, present) = if kind == "member" {
-                ("member", projection.members.iter().any(|m| m.key == record))
-            } else {
-                ("visit", projection.visits.iter().any(|v| v.key == record))
+            let Some(&(table, column)) = RECORD_TABLES.iter().find(|(table, _)| *table == kind)
+            else {
+                continue;
             };
-            if !present {
-                stale.push((table, household, record));
+            if !projected_keys(projection, table).contains(&record.as_str()) {
+                stale.push((table, column, household, record));
             }
         }
     }
-    for (table, household, record) in stale {
-        let sql = if table == "member" {
-            "DELETE FROM member WHERE household_id = $1 AND member_key = $2"
-        } else {
-            "DELETE FROM visit WHERE household_id = $1 AND visit_id = $2"
-        };
-        sqlx::query(sql)
+    for (table, column, household, record) in stale {
+        let sql = format!("DELETE FROM {table} WHERE household_id = $1 AND {column} = $2");
+        sqlx::query(AssertSqlSafe(sql))
             .bind(household)
             .bind(record)
             .execute(&mut *conn)
