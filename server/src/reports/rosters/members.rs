@@ -3,30 +3,27 @@
 //! (`storage::register::DETAIL_FIELDS`), each as the field's value.
 
 use crate::access::privacy::{self, Maskable};
+use crate::reports::definitions::Definitions;
 use crate::storage::db::Db;
 use crate::storage::register;
 use crate::storage::vault::Vault;
-use schema::codes;
 use schema::fields::{self, Entity};
-use schema::ids::AreaCode;
 use schema::layout::FieldValue;
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::BTreeMap;
 
-/// Which present members a roster lists.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Choice {
-    Everyone,
-    EmploymentStatus(&'static [&'static str]),
-}
-
 /// A present member with the household they live in and their fields by name.
 #[derive(Debug, Clone)]
 pub(super) struct RosterMember {
+    pub(super) household: String,
+    pub(super) key: String,
     pub(super) village: String,
     pub(super) number: String,
-    pub(super) fields: BTreeMap<&'static str, FieldValue>,
+    pub(super) fields: Fields,
 }
+
+/// A record's fields by name, as stored.
+pub(super) type Fields = BTreeMap<&'static str, FieldValue>;
 
 /// ID numbers masked, health withheld: every field the catalog marks sensitive.
 impl Maskable for RosterMember {
@@ -37,44 +34,27 @@ impl Maskable for RosterMember {
     }
 }
 
-/// The present members of the live households of an area that `choice` picks, in village,
-/// household and member order (the head first, then by relation).
+/// The members of the live households of the definitions' area who are present on their
+/// date and meet `condition` (SQL over `h` and `m`, built from `reports::definitions`), in
+/// village, household and member order (the head first, then by relation).
 pub(super) async fn present(
     db: &Db,
     vault: &Vault,
-    area: &AreaCode,
-    choice: Choice,
+    definitions: &Definitions,
+    condition: &str,
 ) -> Result<Vec<RosterMember>, sqlx::Error> {
-    let backend = db.backend;
-    let statuses: &[&str] = match choice {
-        Choice::Everyone => &[],
-        Choice::EmploymentStatus(statuses) => statuses,
-    };
-    let status_filter = if statuses.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "AND m.employment_status IN ({})",
-            backend.placeholders_from(3, statuses.len())
-        )
-    };
     let sql = format!(
-        "SELECT h.village, h.number, m.name, m.id_number_sealed, m.sex, m.birth_date_sealed,
-                m.relation, m.labour_capacity, m.employment_status, m.employer_sealed,
-                m.wants_work, m.wants_training, m.details_sealed
+        "SELECT h.id AS household_id, h.village, h.number, m.member_key, m.name,
+                m.id_number_sealed, m.sex, m.birth_date_sealed, m.relation, m.labour_capacity,
+                m.employment_status, m.employer_sealed, m.wants_work, m.wants_training,
+                m.details_sealed
          FROM household h JOIN member m ON m.household_id = h.id
-         WHERE h.village LIKE {} AND h.merged_into IS NULL AND m.status = {} {status_filter}
+         WHERE {household} AND {present} AND {condition}
          ORDER BY h.village, h.number, h.id, m.relation IS NULL, m.relation, m.member_key",
-        backend.parameter(1),
-        backend.parameter(2),
+        household = definitions.household_in_area(),
+        present = definitions.present(),
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql))
-        .bind(format!("{area}%"))
-        .bind(codes::PRESENT);
-    for status in statuses {
-        query = query.bind(*status);
-    }
-    let rows = query.fetch_all(&db.pool).await?;
+    let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&db.pool).await?;
     let mut members = Vec::with_capacity(rows.len());
     for row in &rows {
         let text = |column: &str| -> Option<String> {
@@ -103,7 +83,6 @@ pub(super) async fn present(
             ("intent.wants_training", flag("wants_training")),
         ];
         let details = register::open_details(vault, sealed("details_sealed").as_deref());
-        let mut fields = BTreeMap::new();
         let values = stored
             .into_iter()
             .filter_map(|(name, value)| value.map(|value| (name, value)))
@@ -112,19 +91,28 @@ pub(super) async fn present(
                     .iter()
                     .filter_map(|name| details.get(*name).map(|value| (*name, value.clone()))),
             );
-        for (name, value) in values {
-            let Some(spec) = fields::spec(Entity::Member, name) else {
-                continue;
-            };
-            if let Some(value) = FieldValue::from_input(spec.kind, &value) {
-                fields.insert(spec.name, value);
-            }
-        }
         members.push(RosterMember {
+            household: text("household_id").unwrap_or_default(),
+            key: text("member_key").unwrap_or_default(),
+            fields: read_fields(Entity::Member, values),
             village: text("village").unwrap_or_default(),
             number: text("number").unwrap_or_default(),
-            fields,
         });
     }
     Ok(members)
+}
+
+/// Values as stored (text, as a person would type them) read as the catalog's fields of
+/// `entity`; a name the catalog lacks is left out.
+pub(super) fn read_fields(
+    entity: Entity,
+    values: impl IntoIterator<Item = (&'static str, String)>,
+) -> Fields {
+    values
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let spec = fields::spec(entity, name)?;
+            FieldValue::from_input(spec.kind, &value).map(|value| (spec.name, value))
+        })
+        .collect()
 }

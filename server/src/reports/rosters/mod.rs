@@ -8,26 +8,37 @@
 //! entry unless the [`Sight`] reveals them (`access::privacy`): an ID number as
 //! `1411**********123X`, health withheld.
 //!
-//! `members.rs` reads the members of an area with the fields a roster shows; each roster is a
-//! choice of those members and a list of columns (`Roster::columns`).
+//! The two indicator lists export the same way: the households failing the one-employed
+//! target, and the people who want training and have not had it. Who is on a roster or a list
+//! is a condition from `reports::definitions` (present, labour age, able, willing, employed,
+//! failing, untrained), never a second copy of one.
+//!
+//! `members.rs` reads the members of an area with the fields a roster shows, `trainings.rs`
+//! their trainings, `households.rs` the failing households; each roster is a condition on
+//! members and a list of columns (`Roster::columns`).
 
+mod households;
 mod members;
+mod trainings;
 
 use crate::access::privacy::{Seen, Sight};
+use crate::reports::definitions::{self, Definitions};
 use crate::reports::sheet::{Cell, Column, ColumnKind, Sheet};
 use crate::storage::areas;
 use crate::storage::db::Db;
 use crate::storage::vault::Vault;
-use members::{Choice, RosterMember};
+use members::{Fields, RosterMember};
 use schema::Message;
 use schema::fields::{self, Entity, FieldKind};
 use schema::ids::AreaCode;
+use schema::layout::FieldValue;
 use std::collections::HashMap;
 
 /// The rosters, by the name the API and the command line use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Roster {
-    /// 贫困劳动力花名册: every present member, the labour resource of the ledger.
+    /// 贫困劳动力花名册: the present members of labour age, whatever their capacity: the
+    /// labour resource of the ledger.
     PoorLabour,
     /// 转移就业花名册: members working for wages away from their own farming.
     TransferEmployment,
@@ -35,14 +46,23 @@ pub enum Roster {
     SelfEmployment,
     /// 公益性岗位花名册: members on a public-welfare post.
     PublicWelfare,
+    /// 培训花名册: every training of a present member, one row each.
+    Training,
+    /// The households failing the one-employed target (`definitions::failing_household`).
+    FailingHouseholds,
+    /// The people who want training and have not had it (`definitions::untrained`).
+    Untrained,
 }
 
 impl Roster {
-    pub const ALL: [Roster; 4] = [
+    pub const ALL: [Roster; 7] = [
         Roster::PoorLabour,
+        Roster::Training,
         Roster::TransferEmployment,
         Roster::SelfEmployment,
         Roster::PublicWelfare,
+        Roster::FailingHouseholds,
+        Roster::Untrained,
     ];
 
     /// The name in a URL or on the command line.
@@ -52,6 +72,9 @@ impl Roster {
             Roster::TransferEmployment => "transfer_employment",
             Roster::SelfEmployment => "self_employment",
             Roster::PublicWelfare => "public_welfare",
+            Roster::Training => "training",
+            Roster::FailingHouseholds => "failing_households",
+            Roster::Untrained => "untrained",
         }
     }
 
@@ -68,16 +91,34 @@ impl Roster {
             }
             Roster::SelfEmployment => Message::new("自主创业花名册", "Self-employment roster"),
             Roster::PublicWelfare => Message::new("公益性岗位花名册", "Public-welfare post roster"),
+            Roster::Training => Message::new("培训花名册", "Training roster"),
+            Roster::FailingHouseholds => Message::new(
+                "未实现一户一人就业家庭名单",
+                "Households failing the one-employed target",
+            ),
+            Roster::Untrained => Message::new(
+                "有培训意愿未参加培训人员名单",
+                "People who want training and have not had it",
+            ),
         }
     }
 
-    /// Which present members the roster lists.
-    fn choice(self) -> Choice {
+    /// Which present members a roster of members lists: a SQL condition over `h` and `m`.
+    fn condition(self, definitions: &Definitions) -> String {
         match self {
-            Roster::PoorLabour => Choice::Everyone,
-            Roster::TransferEmployment => Choice::EmploymentStatus(TRANSFER_STATUSES),
-            Roster::SelfEmployment => Choice::EmploymentStatus(&[SELF_EMPLOYED]),
-            Roster::PublicWelfare => Choice::EmploymentStatus(&[PUBLIC_WELFARE_POST]),
+            Roster::PoorLabour => definitions.labour_age(),
+            Roster::TransferEmployment => employment_status_in(TRANSFER_STATUSES),
+            Roster::SelfEmployment => employment_status_in(&[SELF_EMPLOYED]),
+            Roster::PublicWelfare => employment_status_in(&[PUBLIC_WELFARE_POST]),
+            Roster::Training => trainings::had_training(definitions),
+            Roster::FailingHouseholds => format!(
+                "{} AND {} AND {} AND {}",
+                definitions.labour_age(),
+                Definitions::able(),
+                Definitions::willing(),
+                definitions.failing_household()
+            ),
+            Roster::Untrained => definitions.untrained(),
         }
     }
 
@@ -130,6 +171,16 @@ impl Roster {
                 ("employment.contract_signed", None),
                 ("phone", None),
             ],
+            Roster::Training => &[("education", None), ("phone", None)],
+            Roster::Untrained => &[
+                ("education", None),
+                ("labour_capacity", None),
+                ("employment.status", None),
+                ("intent.training_trades", None),
+                ("intent.training_model", None),
+                ("phone", None),
+            ],
+            Roster::FailingHouseholds => &[],
         }
     }
 
@@ -159,15 +210,26 @@ impl Roster {
             ("birth_date", None),
             ("relation", None),
         ];
+        let training = match self {
+            Roster::Training => trainings::columns(),
+            _ => Vec::new(),
+        };
         who.into_iter()
             .chain(
                 person
                     .iter()
                     .chain(self.fields())
-                    .filter_map(|(name, header)| field_column(name, *header)),
+                    .filter_map(|(name, header)| field_column(Entity::Member, name, *header)),
             )
+            .chain(training)
             .collect()
     }
+}
+
+/// Members whose employment status is one of `statuses` (constant codes).
+fn employment_status_in(statuses: &[&str]) -> String {
+    let list: Vec<String> = statuses.iter().map(|code| format!("'{code}'")).collect();
+    format!("m.employment_status IN ({})", list.join(", "))
 }
 
 /// The employment statuses of transfer employment: work for wages outside farming, by
@@ -185,11 +247,17 @@ enum Source {
     Village,
     HouseholdNumber,
     Field(&'static str, FieldKind),
+    /// A field of the row's training (the training roster's rows are trainings).
+    TrainingField(&'static str, FieldKind),
 }
 
-/// A member field's column: its catalog label (or `header`) and a width for its kind.
-fn field_column(name: &'static str, header: Option<&'static str>) -> Option<(Column, Source)> {
-    let spec = fields::spec(Entity::Member, name)?;
+/// A field's column: its catalog label (or `header`) and a width for its kind.
+fn field_column(
+    entity: Entity,
+    name: &'static str,
+    header: Option<&'static str>,
+) -> Option<(Column, Source)> {
+    let spec = fields::spec(entity, name)?;
     let (kind, width) = match spec.kind {
         FieldKind::IdNumber => (ColumnKind::Digits, 22.0),
         _ if name == "phone" => (ColumnKind::Digits, 14.0),
@@ -201,10 +269,14 @@ fn field_column(name: &'static str, header: Option<&'static str>) -> Option<(Col
         _ => (ColumnKind::Text, 16.0),
     };
     let column = Column::new(header.unwrap_or(spec.zh), spec.en, kind, width);
-    Some((column, Source::Field(name, spec.kind)))
+    let source = match entity {
+        Entity::Training => Source::TrainingField(spec.name, spec.kind),
+        _ => Source::Field(spec.name, spec.kind),
+    };
+    Some((column, source))
 }
 
-/// A roster of an area as of `today`, masked unless `sight` reveals.
+/// A roster or list of an area as of `today`, masked unless `sight` reveals.
 pub async fn roster(
     db: &Db,
     vault: &Vault,
@@ -213,52 +285,99 @@ pub async fn roster(
     sight: Sight,
     today: jiff::civil::Date,
 ) -> Result<Sheet, sqlx::Error> {
+    let definitions = Definitions::new(
+        area.clone(),
+        today,
+        definitions::DEFAULT_EMPLOYED_WITHIN_MONTHS,
+    );
     let names = areas::names_around(db, area).await?;
-    let members = members::present(db, vault, area, roster.choice()).await?;
+    let condition = roster.condition(&definitions);
+    let members = members::present(db, vault, &definitions, &condition).await?;
     let members = Seen::new(members, sight);
-    let columns = roster.columns();
-    let rows = members
-        .get()
-        .iter()
-        .enumerate()
-        .map(|(index, member)| {
-            columns
+    let (columns, rows, unit) = match roster {
+        Roster::FailingHouseholds => {
+            let (columns, rows) =
+                households::failing(db, &definitions, members.get(), &names).await?;
+            (columns, rows, "户")
+        }
+        Roster::Training => {
+            let trainings = trainings::of_area(db, &definitions).await?;
+            let columns = roster.columns();
+            let rows = members
+                .get()
                 .iter()
-                .map(|(_, source)| cell(*source, index, member, &names))
-                .collect()
-        })
-        .collect::<Vec<Vec<Cell>>>();
+                .flat_map(|member| {
+                    let key = (member.household.clone(), member.key.clone());
+                    trainings
+                        .get(&key)
+                        .into_iter()
+                        .flatten()
+                        .map(move |training| (member, Some(training)))
+                })
+                .enumerate()
+                .map(|(index, (member, training))| row(&columns, index, member, training, &names))
+                .collect();
+            (without_sources(columns), rows, "条")
+        }
+        _ => {
+            let columns = roster.columns();
+            let rows = members
+                .get()
+                .iter()
+                .enumerate()
+                .map(|(index, member)| row(&columns, index, member, None, &names))
+                .collect();
+            (without_sources(columns), rows, "人")
+        }
+    };
     let name = roster.name();
     Ok(Sheet {
         title: format!("{}{}", area_title(area, &names), name.zh),
-        subtitle: subtitle(area, today, rows.len(), "人", sight),
+        subtitle: subtitle(area, today, rows.len(), unit, sight),
         name: name.zh,
-        columns: columns.into_iter().map(|(column, _)| column).collect(),
+        columns,
         rows,
     })
 }
 
-fn cell(
-    source: Source,
+fn without_sources(columns: Vec<(Column, Source)>) -> Vec<Column> {
+    columns.into_iter().map(|(column, _)| column).collect()
+}
+
+fn row(
+    columns: &[(Column, Source)],
     index: usize,
     member: &RosterMember,
+    training: Option<&Fields>,
     names: &HashMap<String, String>,
-) -> Cell {
-    match source {
-        Source::Sequence => Cell::Number(index as i64 + 1),
-        Source::Township => Cell::text(
-            township_of(&member.village)
-                .map(|code| area_name(&code, names))
-                .unwrap_or_default(),
-        ),
-        Source::Village => Cell::text(area_name(&member.village, names)),
-        Source::HouseholdNumber => Cell::text(member.number.clone()),
-        Source::Field(name, kind) => match member.fields.get(name) {
-            None => Cell::Empty,
-            Some(value) => match (kind, value.as_integer()) {
-                (FieldKind::Integer { .. }, Some(number)) => Cell::Number(number),
-                _ => Cell::text(value.readable(kind).zh),
-            },
+) -> Vec<Cell> {
+    columns
+        .iter()
+        .map(|(_, source)| match source {
+            Source::Sequence => Cell::Number(index as i64 + 1),
+            Source::Township => Cell::text(
+                township_of(&member.village)
+                    .map(|code| area_name(&code, names))
+                    .unwrap_or_default(),
+            ),
+            Source::Village => Cell::text(area_name(&member.village, names)),
+            Source::HouseholdNumber => Cell::text(member.number.clone()),
+            Source::Field(name, kind) => field_cell(member.fields.get(name), *kind),
+            Source::TrainingField(name, kind) => {
+                field_cell(training.and_then(|fields| fields.get(name)), *kind)
+            }
+        })
+        .collect()
+}
+
+/// A field's cell: a whole number as a number, anything else as a clerk reads it (codes by
+/// their Chinese labels, yes/no as 是/否).
+fn field_cell(value: Option<&FieldValue>, kind: FieldKind) -> Cell {
+    match value {
+        None => Cell::Empty,
+        Some(value) => match (kind, value.as_integer()) {
+            (FieldKind::Integer { .. }, Some(number)) => Cell::Number(number),
+            _ => Cell::text(value.readable(kind).zh),
         },
     }
 }
@@ -325,9 +444,14 @@ mod tests {
     #[test]
     fn test_every_roster_column_is_a_catalog_field_or_who_the_member_is() {
         for roster in Roster::ALL {
+            let training = if roster == Roster::Training {
+                trainings::FIELDS.len()
+            } else {
+                0
+            };
             assert_eq!(
                 roster.columns().len(),
-                4 + 5 + roster.fields().len(),
+                4 + 5 + roster.fields().len() + training,
                 "{roster:?} names a field the catalog lacks"
             );
         }
