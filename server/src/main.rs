@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use doorstep_server::access::sessions::{self, SessionPolicy};
-use doorstep_server::cli::{self, admin, areas, device, review, staff};
+use doorstep_server::cli::{self, admin, areas, device, report, review, staff};
 use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::storage::{ledger::Ledger, register};
@@ -94,6 +94,11 @@ enum Command {
         /// The 6-digit code of an admin's authenticator app.
         #[arg(long)]
         totp: Option<String>,
+    },
+    /// Reports of the register: the rosters of 一库五册 and the indicator lists.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
     },
     /// Manage devices.
     Device {
@@ -239,6 +244,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Staff { command } => staff::run(&db, &vault, &clock, command).await,
         Command::Areas { command } => areas::run(&db, &clock, command).await,
         Command::Device { command } => device::run(&db, &clock, command).await,
+        Command::Report { command } => report::run(&db, &vault, &clock, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),
     }

@@ -18,6 +18,7 @@ mod links;
 mod member_status;
 mod operator_cli;
 mod review;
+mod rosters;
 mod scope;
 mod screening;
 mod security;

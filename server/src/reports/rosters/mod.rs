@@ -136,7 +136,7 @@ impl Roster {
                 ("intent.region", None),
                 ("intent.trade", None),
                 ("intent.wants_training", None),
-                ("intent.training_trades", None),
+                ("intent.training_trades", Some("意向培训工种")),
                 ("phone", None),
             ],
             Roster::TransferEmployment => &[
@@ -176,7 +176,7 @@ impl Roster {
                 ("education", None),
                 ("labour_capacity", None),
                 ("employment.status", None),
-                ("intent.training_trades", None),
+                ("intent.training_trades", Some("意向培训工种")),
                 ("intent.training_model", None),
                 ("phone", None),
             ],
