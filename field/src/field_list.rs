@@ -67,6 +67,7 @@ fn kind(kind: FieldKind) -> String {
                                  resident ID number, 18 characters (a legacy 15-digit one is \
                                  upgraded; spaces and hyphens are left out)"
             .to_owned(),
+        FieldKind::AreaCode => "区划代码 area code, 2/4/6/9/12 digits (e.g. 110105)".to_owned(),
     }
 }
 

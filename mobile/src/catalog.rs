@@ -41,6 +41,8 @@ pub enum InputKind {
     /// Seconds since 1970.
     Timestamp,
     IdNumber,
+    /// An administrative area code: 2, 4, 6, 9 or 12 digits.
+    AreaCode,
 }
 
 /// Which kind of record a field belongs to.
@@ -94,6 +96,7 @@ pub fn field_catalog() -> Vec<FieldSpec> {
                 FieldKind::Date => InputKind::Date,
                 FieldKind::Timestamp => InputKind::Timestamp,
                 FieldKind::IdNumber => InputKind::IdNumber,
+                FieldKind::AreaCode => InputKind::AreaCode,
             },
             system: spec.system,
         })

@@ -406,6 +406,21 @@ pub fn is_employed_status(code: &str) -> bool {
     EMPLOYED_STATUSES.contains(&code)
 }
 
+/// 就业渠道, how a person found the job: the channels the policy (§三(四)(五), §五(十一)) pays
+/// for differently. **Proposed**: no national list was found. Layout 2.
+pub static JOB_CHANNEL: CodeList = CodeList {
+    name: "job_channel",
+    zh: "就业渠道",
+    en: "Job channel",
+    codes: codes![
+        "01" => "有组织输出", "Organised labour export";
+        "02" => "劳务公司", "Labour company";
+        "03" => "职业介绍", "Job introduction";
+        "04" => "自主就业", "Found the job themselves";
+    ],
+    proposed: true,
+};
+
 /// 未就业原因, why a person is not employed. **Proposed**.
 pub static NOT_EMPLOYED_REASON: CodeList = CodeList {
     name: "not_employed_reason",
@@ -520,6 +535,33 @@ pub static SUBSIDY_KIND: CodeList = CodeList {
     proposed: true,
 };
 
+/// The subsidy kinds of policy §五(十二)(十三), whose rules the server checks against the
+/// year's settings: the one-off transport subsidy, the service subsidy and the social
+/// insurance subsidy.
+pub const TRANSPORT_SUBSIDY: &str = "01";
+pub const SERVICE_SUBSIDY: &str = "02";
+pub const SOCIAL_INSURANCE_SUBSIDY: &str = "03";
+/// The subsidy status of a claim found not eligible: it claims nothing, so no rule counts it.
+pub const SUBSIDY_REJECTED: &str = "04";
+/// The subsidy status of a claim paid out.
+pub const SUBSIDY_PAID: &str = "03";
+
+/// 险种, the insurance a social insurance subsidy helps pay: the two a worker sent out may
+/// join as a flexible worker (policy §五(十三)), and the others of an employer's scheme.
+/// **Proposed**. Layout 2.
+pub static INSURANCE_TYPE: CodeList = CodeList {
+    name: "insurance_type",
+    zh: "险种",
+    en: "Insurance type",
+    codes: codes![
+        "01" => "基本养老保险", "Basic pension insurance";
+        "02" => "基本医疗保险", "Basic medical insurance";
+        "03" => "失业保险", "Unemployment insurance";
+        "04" => "工伤保险", "Work injury insurance";
+    ],
+    proposed: true,
+};
+
 /// 补贴状态, where a subsidy claim stands. **Proposed**.
 pub static SUBSIDY_STATUS: CodeList = CodeList {
     name: "subsidy_status",
@@ -551,12 +593,14 @@ static ALL: &[&CodeList] = &[
     &MEMBER_STATUS,
     &EMPLOYMENT_STATUS,
     &NOT_EMPLOYED_REASON,
+    &JOB_CHANNEL,
     &PREFERRED_REGION,
     &TRAINING_MODEL,
     &LABOUR_BRAND,
     &SKILL_LEVEL,
     &VISIT_OUTCOME,
     &SUBSIDY_KIND,
+    &INSURANCE_TYPE,
     &SUBSIDY_STATUS,
 ];
 
@@ -606,7 +650,7 @@ mod tests {
             assert!(seen.insert(list.name), "{} twice", list.name);
             assert!(std::ptr::eq(by_name(list.name).unwrap(), *list));
         }
-        assert_eq!(all().len(), 23);
+        assert_eq!(all().len(), 25);
         assert!(by_name("no_such_list").is_none());
     }
 
@@ -624,10 +668,12 @@ mod tests {
             "member_status",
             "employment_status",
             "not_employed_reason",
+            "job_channel",
             "preferred_region",
             "labour_brand",
             "skill_level",
             "subsidy_kind",
+            "insurance_type",
             "subsidy_status",
         ]
         .into_iter()

@@ -45,6 +45,9 @@ pub enum FieldKind {
     Timestamp,
     /// A resident ID number.
     IdNumber,
+    /// An administrative area code (GB/T 2260 and the statistical division codes: 2, 4, 6,
+    /// 9 or 12 digits), for places the reports count by area.
+    AreaCode,
 }
 
 /// The kinds of record a household document holds.
@@ -105,6 +108,9 @@ pub struct FieldSpec {
     /// Sensitive personal information (DOMAIN.md, Privacy; PIPL art. 28): shown masked unless
     /// the reader's role reveals it, and kept out of what the server stores in the clear.
     pub sensitive: bool,
+    /// The layout version that added the field (`docs/LAYOUT.md`, Layout versions): a
+    /// device on an older layout keeps it as a key it does not know.
+    pub since: u64,
 }
 
 impl FieldSpec {
@@ -128,6 +134,7 @@ const fn field(
         en,
         system: false,
         sensitive: false,
+        since: 1,
     }
 }
 
@@ -146,7 +153,13 @@ const fn system(
         en,
         system: true,
         sensitive: false,
+        since: 1,
     }
+}
+
+/// A field added by layout 2: what the subsidy rules and the reports by area need.
+const fn layout_2(spec: FieldSpec) -> FieldSpec {
+    FieldSpec { since: 2, ..spec }
 }
 
 /// A field marked as sensitive personal information.
@@ -158,7 +171,9 @@ const fn sensitive(spec: FieldSpec) -> FieldSpec {
 }
 
 use Entity::{Household as H, Member as M, Subsidy as S, Training as T, Visit as V};
-use FieldKind::{Boolean, Code, Codes, Date, Decimal, IdNumber, Integer, Text, Timestamp};
+use FieldKind::{
+    AreaCode, Boolean, Code, Codes, Date, Decimal, IdNumber, Integer, Text, Timestamp,
+};
 
 const LATITUDE: FieldKind = Decimal {
     min: -90.0,
@@ -288,8 +303,16 @@ pub static CATALOG: &[FieldSpec] = &[
         "Member status",
     ),
     field(M, "left_on", Date, "迁出或死亡日期", "Moved out or died on"),
-    // Free text for now: a later version makes destinations area codes.
+    // As typed, since layout 1; layout 2 adds the place's area code beside it, which the
+    // reports count by. Neither replaces the other: an older phone still writes the text.
     field(M, "moved_to", Text, "迁往何处", "Moved to"),
+    layout_2(field(
+        M,
+        "moved_to_area",
+        AreaCode,
+        "迁往地区划代码",
+        "Moved to (area code)",
+    )),
     field(
         M,
         "employment.status",
@@ -299,6 +322,20 @@ pub static CATALOG: &[FieldSpec] = &[
     ),
     field(M, "employment.employer", Text, "就业单位", "Employer"),
     field(M, "employment.place", Text, "就业地点", "Place of work"),
+    layout_2(field(
+        M,
+        "employment.place_area",
+        AreaCode,
+        "就业地区划代码",
+        "Place of work (area code)",
+    )),
+    layout_2(field(
+        M,
+        "employment.channel",
+        Code(&[&codes::JOB_CHANNEL]),
+        "就业渠道",
+        "Job channel",
+    )),
     field(M, "employment.trade", Text, "从事工种", "Trade"),
     field(
         M,
@@ -446,6 +483,30 @@ pub static CATALOG: &[FieldSpec] = &[
         "Year",
     ),
     field(S, "amount", YUAN, "金额（元）", "Amount (yuan)"),
+    // What the social insurance subsidy's rules need (policy §五(十三)): the insurance, the
+    // monthly contribution base chosen (at least 40% of the provincial average wage) and
+    // what the person paid that year (the subsidy is at most two thirds of it).
+    layout_2(field(
+        S,
+        "insurance_type",
+        Code(&[&codes::INSURANCE_TYPE]),
+        "险种",
+        "Insurance type",
+    )),
+    layout_2(field(
+        S,
+        "contribution_base",
+        YUAN,
+        "缴费基数（元/月）",
+        "Contribution base (yuan a month)",
+    )),
+    layout_2(field(
+        S,
+        "contribution",
+        YUAN,
+        "本人年度实际缴费（元）",
+        "Own contribution paid that year (yuan)",
+    )),
     field(
         S,
         "status",

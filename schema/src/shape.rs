@@ -23,9 +23,10 @@ const QUOTED_KEY_CHARS: usize = 80;
 /// layout's.
 pub fn expected_at(key: &str) -> Option<Message> {
     if key == VERSION_KEY {
+        let version = crate::layout::READABLE_FROM;
         return Some(Message::new(
-            "无符号整数 1（uint）",
-            "the unsigned integer 1 (uint)",
+            format!("无符号整数 {version}（uint）"),
+            format!("the unsigned integer {version} (uint)"),
         ));
     }
     if let Some(rest) = key.strip_prefix(ACTORS_PREFIX) {
@@ -48,9 +49,11 @@ pub fn expected_at(key: &str) -> Option<Message> {
         }
     };
     Some(match kind {
-        FieldKind::Text | FieldKind::Code(_) | FieldKind::Date | FieldKind::IdNumber => {
-            scalar_string()
-        }
+        FieldKind::Text
+        | FieldKind::Code(_)
+        | FieldKind::Date
+        | FieldKind::IdNumber
+        | FieldKind::AreaCode => scalar_string(),
         FieldKind::Integer { .. } => Message::new("整数（int）", "an integer (int)"),
         FieldKind::Timestamp => Message::new(
             "整数（int），自 1970 年起的秒数",
@@ -192,9 +195,11 @@ mod tests {
                 .unwrap_or_else(|| panic!("docs/LAYOUT.md has no row for {key}"));
             let stored = row.rsplit('|').nth(1).unwrap_or_default();
             let wanted = match spec.kind {
-                FieldKind::Text | FieldKind::Code(_) | FieldKind::Date | FieldKind::IdNumber => {
-                    "`str`"
-                }
+                FieldKind::Text
+                | FieldKind::Code(_)
+                | FieldKind::Date
+                | FieldKind::IdNumber
+                | FieldKind::AreaCode => "`str`",
                 FieldKind::Integer { .. } => "`int`",
                 FieldKind::Timestamp => "`int` seconds",
                 FieldKind::Decimal { .. } => "`f64`",
@@ -202,6 +207,8 @@ mod tests {
                 FieldKind::Codes(_) => "= `true`",
             };
             assert!(stored.contains(wanted), "{key}: {row} (wanted {wanted})");
+            let since = row.split('|').nth(3).unwrap_or_default().trim();
+            assert_eq!(since, spec.since.to_string(), "{key}: {row} (since)");
         }
     }
 

@@ -93,7 +93,7 @@ fn test_new_household_holds_its_version_and_starting_fields() {
         .into()
     );
     let view = read(&mut doc);
-    assert_eq!(view.schema_version, layout::SCHEMA_VERSION);
+    assert_eq!(view.schema_version, layout::READABLE_FROM);
     assert_eq!(view.household_text("id"), Some("h1"));
     assert_eq!(view.household_text("village"), Some("141124100201"));
     assert_eq!(view.household_text("number"), Some("1411241002010001"));
@@ -373,7 +373,61 @@ fn test_a_later_write_on_the_merged_document_settles_the_conflict() {
 fn test_migrate_accepts_a_current_household() {
     let mut doc = new_household();
     assert_eq!(layout::migrate(&mut doc).unwrap(), 1);
-    assert_eq!(layout::SCHEMA_VERSION, 1);
+    assert_eq!(layout::SCHEMA_VERSION, 2);
+}
+
+/// Layout 2 only adds fields, so a household holding them still says it reads on layout 1:
+/// a phone on layout 1 refuses a higher number, and would stop syncing on it (ADR 0009).
+#[test]
+fn test_a_household_with_layout_2_fields_still_says_layout_1_reads_it() {
+    let mut doc = new_household();
+    for (path, input) in [
+        ("members.m1.name", "张三"),
+        ("members.m1.employment.status", "01"),
+        ("members.m1.employment.place", "北京市朝阳区"),
+        ("members.m1.employment.place_area", "110105"),
+        ("members.m1.employment.channel", "02"),
+        ("subsidies.s1.member", "m1"),
+        ("subsidies.s1.kind", "03"),
+        ("subsidies.s1.insurance_type", "01"),
+        ("subsidies.s1.contribution_base", "2500"),
+        ("subsidies.s1.contribution", "4800"),
+    ] {
+        type_into(&mut doc, path, input);
+    }
+    doc.commit();
+    let view = read(&mut doc);
+    assert_eq!(view.schema_version, 1);
+    assert_eq!(
+        value(&view, "members.m1.employment.place_area"),
+        Some(text("110105"))
+    );
+    assert_eq!(
+        value(&view, "subsidies.s1.contribution"),
+        Some(FieldValue::Integer(4800))
+    );
+    assert_eq!(
+        value(&view, "members.m1.employment.place"),
+        Some(text("北京市朝阳区")),
+        "the text of layout 1 stays beside the code"
+    );
+    assert!(view.unknown.is_empty(), "{:?}", view.unknown);
+}
+
+#[test]
+fn test_migrate_reads_every_layout_up_to_its_own() {
+    for version in 1..=layout::SCHEMA_VERSION {
+        let mut doc = new_household();
+        doc.put(ROOT, "schema_version", version).unwrap();
+        assert_eq!(layout::migrate(&mut doc).unwrap(), version);
+    }
+    let mut doc = new_household();
+    doc.put(ROOT, "schema_version", layout::SCHEMA_VERSION + 1)
+        .unwrap();
+    assert!(matches!(
+        layout::migrate(&mut doc),
+        Err(LayoutError::TooNew { .. })
+    ));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use doorstep_server::access::sessions::{self, SessionPolicy};
-use doorstep_server::cli::{self, admin, areas, device, report, review, staff};
+use doorstep_server::cli::{self, admin, areas, device, report, review, settings, staff};
 use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::storage::{ledger::Ledger, register};
@@ -85,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         command: areas::AreasCommand,
     },
+    /// The yearly subsidy parameters (policy §五): show or set them, audited.
+    Settings {
+        #[command(subcommand)]
+        command: settings::SettingsCommand,
+    },
     /// Log in to a running server and print the session token, for `doorstep review`.
     Login {
         #[arg(long, env = "DOORSTEP_SERVER", default_value = "http://127.0.0.1:8080")]
@@ -95,15 +100,15 @@ enum Command {
         #[arg(long)]
         totp: Option<String>,
     },
-    /// Reports of the register: the rosters of 一库五册 and the indicator lists.
-    Report {
-        #[command(subcommand)]
-        command: report::ReportCommand,
-    },
     /// Manage devices.
     Device {
         #[command(subcommand)]
         command: device::DeviceCommand,
+    },
+    /// The policy's reports from the database: `report indicators|roster|subsidies --area CODE`.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
     },
     /// Work through the review queue of a running server.
     Review {
@@ -244,6 +249,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Staff { command } => staff::run(&db, &vault, &clock, command).await,
         Command::Areas { command } => areas::run(&db, &clock, command).await,
         Command::Device { command } => device::run(&db, &clock, command).await,
+        Command::Settings { command } => settings::run(&db, &vault, &clock, command).await,
         Command::Report { command } => report::run(&db, &vault, &clock, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),

@@ -1,16 +1,22 @@
 //! The layout version a document was written with, and the migration hook for older ones.
 
+#[cfg(doc)]
+use super::READABLE_FROM;
 use super::{LayoutError, SCHEMA_VERSION};
 use crate::message::Message;
 use crate::shape::{self, VERSION_KEY};
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ScalarValue, Value};
 
-/// Checks the document's layout version, migrating older layouts in place.
+/// Checks that this code reads the document's layout, migrating older layouts in place, and
+/// returns the version the document says.
 ///
-/// Version 1 is the first layout, so there is nothing to migrate yet. When version 2 comes,
-/// its step goes here: `if version == 1 { upgrade_from_1(doc)?; }`, each step an ordinary
-/// Automerge change so that it merges with edits made on devices still on the old layout.
+/// The version a document holds is the oldest layout that reads it ([`READABLE_FROM`]), so
+/// this code reads every version up to its own [`SCHEMA_VERSION`] and refuses a higher one.
+/// Layout 2 only added fields, and a layout-1 document is a layout-2 document without them:
+/// there is no step to take. A layout that changes what a key means will need one here,
+/// `if version < N { upgrade(doc)?; }`, an ordinary Automerge change that merges with edits
+/// made on devices still on the old layout (ADR 0009 says what else it needs first).
 pub fn migrate<T: Transactable>(doc: &mut T) -> Result<u64, LayoutError> {
     let version = match doc.get(ROOT, VERSION_KEY)? {
         Some((Value::Scalar(s), _)) => match s.as_ref() {

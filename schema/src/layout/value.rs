@@ -29,7 +29,7 @@ impl FieldValue {
             return None;
         }
         let value = match kind {
-            FieldKind::Text | FieldKind::Code(_) | FieldKind::Date => {
+            FieldKind::Text | FieldKind::Code(_) | FieldKind::Date | FieldKind::AreaCode => {
                 FieldValue::Text(text.to_owned())
             }
             FieldKind::IdNumber => FieldValue::Text(text.to_uppercase()),

@@ -2,7 +2,7 @@
 
 use super::value::FieldValue;
 use super::view::ActorInfo;
-use super::{LayoutError, SCHEMA_VERSION};
+use super::{LayoutError, READABLE_FROM};
 use crate::fields::{FieldKind, FieldPath};
 use crate::ids::{AreaCode, HouseholdId};
 use crate::shape::{ACTORS_PREFIX, VERSION_KEY};
@@ -18,7 +18,7 @@ pub fn init_household<T: Transactable>(
     number: &str,
     created_at: i64,
 ) -> Result<(), LayoutError> {
-    tx.put(ROOT, VERSION_KEY, SCHEMA_VERSION)?;
+    tx.put(ROOT, VERSION_KEY, READABLE_FROM)?;
     for (name, value) in [
         ("id", FieldValue::Text(id.to_string())),
         ("village", FieldValue::Text(village.to_string())),

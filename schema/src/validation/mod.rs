@@ -5,12 +5,14 @@
 //! check one value against its kind; cross-field rules check values against each other.
 
 mod cross_field;
+pub mod subsidy;
 #[cfg(test)]
 mod tests;
 
 use crate::codes::CodeList;
 use crate::fields::{Entity, FieldKind, FieldPath, FieldSpec, spec};
 use crate::id_number::IdNumber;
+use crate::ids::AreaCode;
 use crate::layout::{Field, FieldValue, HouseholdView};
 use crate::message::Message;
 use jiff::civil::Date;
@@ -133,6 +135,12 @@ pub fn check_field(spec: &FieldSpec, value: &FieldValue, today: Date) -> Option<
         (FieldKind::IdNumber, FieldValue::Text(text)) => {
             IdNumber::parse(text, today).err().map(|err| err.message())
         }
+        (FieldKind::AreaCode, FieldValue::Text(text)) => AreaCode::parse(text).err().map(|err| {
+            Message::new(
+                format!("“{}”：{}", label.zh, err.message.zh),
+                format!("{}: {}", label.en, err.message.en),
+            )
+        }),
         (kind, value) => Some(wrong_kind(&label, kind, value)),
     }
 }
@@ -169,6 +177,7 @@ fn wrong_kind(label: &Message, kind: FieldKind, value: &FieldValue) -> Message {
         FieldKind::Boolean => ("“是”或“否”", "yes or no"),
         FieldKind::Date => ("日期（年-月-日）", "a date (YYYY-MM-DD)"),
         FieldKind::Codes(_) => ("代码列表", "a list of codes"),
+        FieldKind::AreaCode => ("区划代码", "an area code"),
         FieldKind::Text | FieldKind::Code(_) | FieldKind::IdNumber => ("文字", "text"),
     };
     let typed = value.display();

@@ -350,6 +350,7 @@ fn test_every_catalog_field_accepts_a_well_formed_value() {
             FieldKind::Date => FieldValue::Text("2020-02-29".to_owned()),
             FieldKind::Timestamp => FieldValue::Integer(0),
             FieldKind::IdNumber => FieldValue::Text("11010519491231002X".to_owned()),
+            FieldKind::AreaCode => FieldValue::Text("141124".to_owned()),
         };
         assert_eq!(check_field(spec, &value, today()), None, "{}", spec.name);
     }

@@ -29,7 +29,11 @@ pub enum Permission {
     ManageDevices,
     DecideQuarantine,
     ManageStaff,
+    /// Edit the yearly subsidy parameters (caps, shares, the provincial average wage).
+    ManageSettings,
     ReadAudit,
+    /// Close a month of the indicators: its figures are stored and never change.
+    CloseMonth,
 }
 
 impl Role {
@@ -71,7 +75,10 @@ impl Role {
         use Permission::*;
         match self {
             Role::CountyAdmin => permission != ReadAudit,
-            Role::CountyStaff => !matches!(permission, ReadAudit | ManageStaff),
+            Role::CountyStaff => !matches!(
+                permission,
+                ReadAudit | ManageStaff | ManageSettings | CloseMonth
+            ),
             Role::TownshipStaff => {
                 matches!(permission, ReadRegister | EnrollDevices | ManageDevices)
             }
@@ -119,6 +126,9 @@ mod tests {
         assert!(!Role::TownshipStaff.may(Permission::ResolveReview));
         assert!(!Role::CountyStaff.may(Permission::ManageStaff));
         assert!(Role::CountyAdmin.may(Permission::ManageStaff));
+        assert!(Role::CountyAdmin.may(Permission::ManageSettings));
+        assert!(!Role::CountyStaff.may(Permission::ManageSettings));
+        assert!(!Role::TownshipStaff.may(Permission::ManageSettings));
     }
 
     #[test]

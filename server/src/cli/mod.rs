@@ -8,6 +8,7 @@ pub mod areas;
 pub mod device;
 pub mod report;
 pub mod review;
+pub mod settings;
 pub mod staff;
 
 use crate::access::audit::{self, Entry, Outcome};

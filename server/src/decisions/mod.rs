@@ -5,7 +5,8 @@
 //! turn a decision into Automerge changes, and the workflows that run one in a write
 //! transaction as read → decide → write → refresh the review queue → audit (resolving an
 //! item, merging households, moving a member, dismissing a duplicate, removing a member
-//! entered by mistake, releasing or discarding a quarantined change). Screening (`screen`,
+//! entered by mistake, releasing or discarding a quarantined change), and editing a year's
+//! subsidy parameters, which judges that year's claims again. Screening (`screen`,
 //! pure) and the quarantine's holds.
 //!
 //! Decisions may use storage, access and the base modules, never ingest, `http` or the CLI.
@@ -21,6 +22,7 @@ pub mod quarantine;
 pub mod resolve;
 pub mod review;
 pub mod screen;
+pub mod subsidy_settings;
 #[cfg(test)]
 mod test_support;
 pub mod workflow;

@@ -17,8 +17,10 @@ pub mod principal;
 mod quarantine;
 pub mod refusals;
 mod register;
+mod reports;
 mod review;
 mod rosters;
+mod settings;
 mod sync;
 pub mod tls;
 
@@ -86,6 +88,12 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/audit", get(accounts::audit_log))
         .route("/api/v1/exports/members.csv", get(exports::members))
+        .route("/api/v1/reports/indicators", get(reports::indicators))
+        .route("/api/v1/reports/subsidies", get(reports::subsidies))
+        .route(
+            "/api/v1/reports/months/{month}/close",
+            post(reports::close_month),
+        )
         .route("/api/v1/reports/rosters/{roster}", get(rosters::roster))
         .route("/api/v1/households", get(register::list))
         .route("/api/v1/households/{id}", get(register::detail))
@@ -100,6 +108,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/review/items/{id}/move", post(review::move_member))
         .route("/api/v1/review/items/{id}/dismiss", post(review::dismiss))
         .route("/api/v1/review/merge", post(review::merge))
+        .route("/api/v1/settings/subsidies", get(settings::list))
+        .route(
+            "/api/v1/settings/subsidies/{year}",
+            get(settings::show).put(settings::edit),
+        )
         .route("/api/v1/quarantine", get(quarantine::list))
         .route("/api/v1/quarantine/{id}", get(quarantine::show))
         .route("/api/v1/quarantine/{id}/release", post(quarantine::release))

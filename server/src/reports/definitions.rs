@@ -85,6 +85,17 @@ impl Definitions {
             .unwrap_or(i64::MAX)
     }
 
+    /// A visit begun by the end of the date: its household counts as visited.
+    pub fn visit_by_date(&self) -> String {
+        format!("v.started_at < {}", self.end_of_date_seconds())
+    }
+
+    /// A visit that met the person or family (outcome `met`): its household counts as
+    /// verified, its record checked at the door.
+    pub fn verifying_visit() -> &'static str {
+        "v.outcome = 'met'"
+    }
+
     /// A live household of the area: in one of its villages, and not merged into another.
     pub fn household_in_area(&self) -> String {
         format!(

@@ -1,12 +1,16 @@
-//! Layer 3, reports: outputs built from the register's rows: the members CSV (`export`), the
-//! indicators of issue 16, every one built from the definitions written once in
-//! `definitions`, the village rosters and indicator lists (`rosters`), and the spreadsheet
-//! files they are written as (`sheet`).
+//! Layer 3, reports: outputs built from the register's rows: the members CSV (`export`),
+//! the indicators of issue 16, every one built from the definitions written once in
+//! `definitions`; subsidy eligibility per year (`subsidies`), with the subsidy rules the
+//! review queue judges too; the village rosters and indicator lists (`rosters`), and the
+//! spreadsheet files they are written as (`sheet`).
 //!
 //! Reports read storage and use access (what a reader may see), never decisions, ingest,
 //! `http` or the CLI.
 
 pub mod definitions;
 pub mod export;
+pub mod indicators;
+pub mod months;
 pub mod rosters;
 pub mod sheet;
+pub mod subsidies;

@@ -159,6 +159,27 @@ pub async fn names_around(
         .collect()
 }
 
+/// The names of these areas, by code; an area the list lacks is absent.
+pub async fn names_of(db: &Db, codes: &[AreaCode]) -> Result<HashMap<String, String>, sqlx::Error> {
+    if codes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT code, name FROM area WHERE code IN ({})",
+        db.backend.placeholders(codes.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for code in codes {
+        query = query.bind(code.as_str());
+    }
+    query
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("code")?, row.try_get("name")?)))
+        .collect()
+}
+
 /// The message for areas that are not in the area list.
 pub fn unknown_message(codes: &[AreaCode]) -> Message {
     let list = codes

@@ -76,6 +76,8 @@ fn record(phone: &Phone) -> Register {
             ("employment.status", "01"),
             ("employment.employer", "富士康太原园区"),
             ("employment.place", "广东省深圳市"),
+            ("employment.place_area", "4403"),
+            ("employment.channel", "01"),
             ("employment.trade", "装配工"),
             ("employment.start_date", "2025-03-01"),
             ("employment.months_worked", "8"),
@@ -278,6 +280,10 @@ fn get(server: &Server, token: &str, path: &str) -> Vec<u8> {
 fn test_the_rosters_read_back_with_chinese_labels_village_names_and_id_numbers_as_text() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
+        let areas = tempfile::tempdir().unwrap();
+        let shenzhen = areas.path().join("shenzhen.csv");
+        std::fs::write(&shenzhen, "code,name\n44,广东省\n4403,深圳市\n").unwrap();
+        db.run(&["areas", "import", shenzhen.to_str().unwrap()]);
         let server = Server::start(&db);
         let phone = Phone::new(
             "phone-a",
@@ -417,6 +423,12 @@ fn test_the_rosters_read_back_with_chinese_labels_village_names_and_id_numbers_a
         assert_eq!(values(&rows, "务工地域"), ["省外务工（01）"]);
         assert_eq!(values(&rows, "就业单位"), ["富士康太原园区"]);
         assert_eq!(values(&rows, "就业地点"), ["广东省深圳市"]);
+        assert_eq!(
+            values(&rows, "就业地"),
+            ["深圳市（4403）"],
+            "named from the area list"
+        );
+        assert_eq!(values(&rows, "就业渠道"), ["有组织输出（01）"]);
         assert_eq!(values(&rows, "月收入（元）"), ["4500"]);
         assert_eq!(values(&rows, "劳务品牌"), ["吕梁山护工（01）"]);
         assert_eq!(values(&rows, "签订劳动合同"), ["是"]);

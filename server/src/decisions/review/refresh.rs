@@ -3,10 +3,12 @@
 use super::findings::{Finding, duplicate_findings, holders, household_findings, id_numbers};
 use super::{ReviewStatus, SYSTEM, close, record};
 use crate::storage::db::{Backend, MAX_PARAMS};
+use crate::storage::subsidy_settings;
 use crate::storage::vault::Vault;
 use schema::Message;
 use schema::layout::HouseholdView;
 use schema::validation::Issue;
+use schema::validation::subsidy::subsidy_issues;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -72,7 +74,11 @@ pub async fn refresh(
 
 /// Brings households' items up to date with their merged state: opens what is new, reopens
 /// what came back, settles what is no longer true. Runs inside the merge's transaction; reads
-/// in two statements whatever the number of households, and writes only what changed.
+/// in three statements whatever the number of households, and writes only what changed.
+///
+/// Besides the issues the subject brings, the subsidy rules are judged here, against the
+/// years' parameters as the server's settings hold them now: they are the server's rules, and
+/// every path that refreshes a household (an upload, a decision, a settings edit) passes here.
 pub async fn refresh_all(
     conn: &mut AnyConnection,
     vault: &Vault,
@@ -91,14 +97,19 @@ pub async fn refresh_all(
         .flat_map(|s| id_numbers(vault, s.view).into_keys())
         .collect();
     let holders = holders(conn, &hashes).await?;
+    let years = subsidy_settings::all(conn).await?;
     let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
     for subject in &live {
+        let mut issues = subject.issues.to_vec();
+        issues.extend(subsidy_issues(subject.view, |year| {
+            years.iter().find(|p| p.year == year)
+        }));
         let found = household_findings(
             vault,
             subject.household,
             subject.village,
             subject.view,
-            subject.issues,
+            &issues,
         )
         .into_iter()
         .chain(duplicate_findings(vault, subject, &holders));

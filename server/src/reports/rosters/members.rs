@@ -47,7 +47,7 @@ pub(super) async fn present(
         "SELECT h.id AS household_id, h.village, h.number, m.member_key, m.name,
                 m.id_number_sealed, m.sex, m.birth_date_sealed, m.relation, m.labour_capacity,
                 m.employment_status, m.employer_sealed, m.wants_work, m.wants_training,
-                m.details_sealed
+                m.employment_channel, m.employment_place_area, m.details_sealed
          FROM household h JOIN member m ON m.household_id = h.id
          WHERE {household} AND {present} AND {condition}
          ORDER BY h.village, h.number, h.id, m.relation IS NULL, m.relation, m.member_key",
@@ -79,6 +79,8 @@ pub(super) async fn present(
             ("labour_capacity", text("labour_capacity")),
             ("employment.status", text("employment_status")),
             ("employment.employer", opened("employer_sealed")),
+            ("employment.channel", text("employment_channel")),
+            ("employment.place_area", text("employment_place_area")),
             ("intent.wants_work", flag("wants_work")),
             ("intent.wants_training", flag("wants_training")),
         ];

@@ -141,8 +141,10 @@ impl Roster {
             ],
             Roster::TransferEmployment => &[
                 ("employment.status", Some("务工地域")),
+                ("employment.channel", None),
                 ("employment.employer", None),
                 ("employment.place", None),
+                ("employment.place_area", Some("就业地")),
                 ("employment.trade", None),
                 ("employment.start_date", Some("务工开始日期")),
                 ("employment.months_worked", None),
@@ -260,6 +262,7 @@ fn field_column(
     let spec = fields::spec(entity, name)?;
     let (kind, width) = match spec.kind {
         FieldKind::IdNumber => (ColumnKind::Digits, 22.0),
+        FieldKind::AreaCode => (ColumnKind::Text, 20.0),
         _ if name == "phone" => (ColumnKind::Digits, 14.0),
         FieldKind::Integer { .. } => (ColumnKind::Number, 10.0),
         FieldKind::Date => (ColumnKind::Text, 12.0),
@@ -290,9 +293,16 @@ pub async fn roster(
         today,
         definitions::DEFAULT_EMPLOYED_WITHIN_MONTHS,
     );
-    let names = areas::names_around(db, area).await?;
     let condition = roster.condition(&definitions);
     let members = members::present(db, vault, &definitions, &condition).await?;
+    let mut names = areas::names_around(db, area).await?;
+    let destinations: Vec<AreaCode> = members
+        .iter()
+        .filter_map(|member| member.fields.get("employment.place_area"))
+        .filter_map(|code| code.as_text().and_then(|code| AreaCode::parse(code).ok()))
+        .filter(|code| !names.contains_key(code.as_str()))
+        .collect();
+    names.extend(areas::names_of(db, &destinations).await?);
     let members = Seen::new(members, sight);
     let (columns, rows, unit) = match roster {
         Roster::FailingHouseholds => {
@@ -362,6 +372,16 @@ fn row(
             ),
             Source::Village => Cell::text(area_name(&member.village, names)),
             Source::HouseholdNumber => Cell::text(member.number.clone()),
+            Source::Field(name, FieldKind::AreaCode) => match member.fields.get(name) {
+                Some(code) => {
+                    let code = code.display();
+                    match names.get(&code) {
+                        Some(area) => Cell::text(format!("{area}（{code}）")),
+                        None => Cell::text(code),
+                    }
+                }
+                None => Cell::Empty,
+            },
             Source::Field(name, kind) => field_cell(member.fields.get(name), *kind),
             Source::TrainingField(name, kind) => {
                 field_cell(training.and_then(|fields| fields.get(name)), *kind)

@@ -69,12 +69,15 @@ pub(super) struct MemberValues {
     pub(super) labour_capacity: Option<String>,
     pub(super) employment_status: Option<String>,
     pub(super) employer: Option<String>,
+    pub(super) employment_channel: Option<String>,
+    pub(super) employment_place_area: Option<String>,
     pub(super) wants_work: Option<i64>,
     pub(super) wants_training: Option<i64>,
     /// The member status code, present when the document has none.
     pub(super) status: String,
     pub(super) left_on: Option<String>,
     pub(super) moved_to: Option<String>,
+    pub(super) moved_to_area: Option<String>,
     /// The member's [`DETAIL_FIELDS`] that hold a value, as stored; sealed together.
     pub(super) details: MemberDetails,
 }
@@ -139,6 +142,9 @@ pub(super) struct SubsidyValues {
     pub(super) year: Option<i64>,
     pub(super) amount: Option<i64>,
     pub(super) status: Option<String>,
+    pub(super) insurance_type: Option<String>,
+    pub(super) contribution_base: Option<i64>,
+    pub(super) contribution: Option<i64>,
 }
 
 /// A field that holds a date, as a date; a text that is no date is none.
@@ -209,11 +215,14 @@ impl Projection {
                 labour_capacity: text(member, "labour_capacity"),
                 employment_status: text(member, "employment.status"),
                 employer: text(member, "employment.employer"),
+                employment_channel: text(member, "employment.channel"),
+                employment_place_area: text(member, "employment.place_area"),
                 wants_work: flag(member, "intent.wants_work"),
                 wants_training: flag(member, "intent.wants_training"),
                 status: layout::member_status(member).to_owned(),
                 left_on: text(member, "left_on"),
                 moved_to: text(member, "moved_to"),
+                moved_to_area: text(member, "moved_to_area"),
                 details: DETAIL_FIELDS
                     .iter()
                     .filter_map(|name| {
@@ -265,6 +274,9 @@ impl Projection {
                 year: integer(subsidy, "year"),
                 amount: integer(subsidy, "amount"),
                 status: text(subsidy, "status"),
+                insurance_type: text(subsidy, "insurance_type"),
+                contribution_base: integer(subsidy, "contribution_base"),
+                contribution: integer(subsidy, "contribution"),
             })
             .collect();
         Projection {

@@ -80,12 +80,13 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
         .collect();
-    for batch in members.chunks(rows_per_statement(19)) {
+    for batch in members.chunks(rows_per_statement(22)) {
         let sql = format!(
             "INSERT INTO member (household_id, member_key, name, id_number_sealed,
                  id_number_hash, sex, birth_date_sealed, birth_year, birth_month_day, relation,
                  labour_capacity, employment_status, employer_sealed, wants_work,
-                 wants_training, status, left_on, moved_to_sealed, details_sealed)
+                 wants_training, status, left_on, moved_to_sealed, employment_channel,
+                 employment_place_area, moved_to_area, details_sealed)
              VALUES {}
              ON CONFLICT (household_id, member_key) DO UPDATE SET
                  name = excluded.name, id_number_sealed = excluded.id_number_sealed,
@@ -99,8 +100,11 @@ pub async fn write(
                  wants_work = excluded.wants_work, wants_training = excluded.wants_training,
                  status = excluded.status, left_on = excluded.left_on,
                  moved_to_sealed = excluded.moved_to_sealed,
+                 employment_channel = excluded.employment_channel,
+                 employment_place_area = excluded.employment_place_area,
+                 moved_to_area = excluded.moved_to_area,
                  details_sealed = excluded.details_sealed",
-            Backend::of(conn).value_rows(batch.len(), 19)
+            Backend::of(conn).value_rows(batch.len(), 22)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
@@ -124,6 +128,9 @@ pub async fn write(
                 .bind(member.status.clone())
                 .bind(member.left_on.clone())
                 .bind(seal_text(vault, member.moved_to.as_deref()))
+                .bind(member.employment_channel.clone())
+                .bind(member.employment_place_area.clone())
+                .bind(member.moved_to_area.clone())
                 .bind(seal_details(vault, &member.details));
         }
         query.execute(&mut *conn).await?;
@@ -197,15 +204,18 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.subsidies.iter().map(|s| (p.household.as_str(), s)))
         .collect();
-    for batch in subsidies.chunks(rows_per_statement(7)) {
+    for batch in subsidies.chunks(rows_per_statement(10)) {
         let sql = format!(
             "INSERT INTO subsidy (household_id, subsidy_id, member_key, kind, year, amount,
-                 status)
+                 status, insurance_type, contribution_base, contribution)
              VALUES {}
              ON CONFLICT (household_id, subsidy_id) DO UPDATE SET
                  member_key = excluded.member_key, kind = excluded.kind,
-                 year = excluded.year, amount = excluded.amount, status = excluded.status",
-            Backend::of(conn).value_rows(batch.len(), 7)
+                 year = excluded.year, amount = excluded.amount, status = excluded.status,
+                 insurance_type = excluded.insurance_type,
+                 contribution_base = excluded.contribution_base,
+                 contribution = excluded.contribution",
+            Backend::of(conn).value_rows(batch.len(), 10)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, subsidy) in batch {
@@ -216,7 +226,10 @@ pub async fn write(
                 .bind(subsidy.kind.clone())
                 .bind(subsidy.year)
                 .bind(subsidy.amount)
-                .bind(subsidy.status.clone());
+                .bind(subsidy.status.clone())
+                .bind(subsidy.insurance_type.clone())
+                .bind(subsidy.contribution_base)
+                .bind(subsidy.contribution);
         }
         query.execute(&mut *conn).await?;
     }

@@ -1,0 +1,173 @@
+//! Editing a year's subsidy parameters: checked, written, audited with what they were and
+//! what they became, and the review queue of every household claiming a subsidy that year
+//! brought up to date, all in one write transaction, so that a rule violation appears or
+//! settles with the edit that causes it.
+
+use crate::access::audit::{self, Entry, Outcome};
+use crate::access::devices::By;
+use crate::decisions::error::ReviewError;
+use crate::decisions::review;
+use crate::storage::ledger::Ledger;
+use crate::storage::subsidy_settings;
+use schema::Message;
+use schema::layout;
+use schema::validation::{self, subsidy::SubsidyParameters};
+
+/// The years a subsidy record may name (`subsidies.<id>.year` in the field catalog).
+pub const YEARS: std::ops::RangeInclusive<i64> = 2016..=2100;
+/// The largest amount a cap, a wage or a share's part may hold.
+const LARGEST_AMOUNT: i64 = 100_000_000;
+
+fn out_of_range(zh: &str, en: &str, low: i64, high: i64, found: i64) -> ReviewError {
+    ReviewError::Refused(Message::new(
+        format!("{zh}应在 {low} 到 {high} 之间，实为 {found}"),
+        format!("{en} must be between {low} and {high}, not {found}"),
+    ))
+}
+
+/// Whether the year is one a subsidy record may name.
+pub fn check_year(year: i64) -> Result<(), ReviewError> {
+    if YEARS.contains(&year) {
+        return Ok(());
+    }
+    Err(out_of_range(
+        "年度",
+        "The year",
+        *YEARS.start(),
+        *YEARS.end(),
+        year,
+    ))
+}
+
+/// Refuses parameters no policy could set: each is named with its bounds.
+pub fn check(parameters: &SubsidyParameters) -> Result<(), ReviewError> {
+    let p = parameters;
+    check_year(p.year)?;
+    let bounds: [(&str, &str, i64, i64, i64); 6] = [
+        (
+            "交通补助上限",
+            "The transport cap",
+            0,
+            LARGEST_AMOUNT,
+            p.transport_cap,
+        ),
+        (
+            "就业服务补贴上限",
+            "The service cap",
+            0,
+            LARGEST_AMOUNT,
+            p.service_cap,
+        ),
+        (
+            "补贴比例的分母",
+            "The share's denominator",
+            1,
+            100,
+            p.insurance_share_denominator,
+        ),
+        (
+            "补贴比例的分子",
+            "The share's numerator",
+            0,
+            p.insurance_share_denominator.clamp(1, 100),
+            p.insurance_share_numerator,
+        ),
+        (
+            "社会保险补贴最多年数",
+            "The most years",
+            1,
+            50,
+            p.insurance_max_years,
+        ),
+        (
+            "缴费基数下限（%）",
+            "The base floor (percent)",
+            0,
+            100,
+            p.base_floor_percent,
+        ),
+    ];
+    for (zh, en, low, high, found) in bounds {
+        if !(low..=high).contains(&found) {
+            return Err(out_of_range(zh, en, low, high, found));
+        }
+    }
+    if let Some(wage) = p.average_wage
+        && !(1..=LARGEST_AMOUNT).contains(&wage)
+    {
+        return Err(out_of_range(
+            "全省在岗职工平均工资",
+            "The provincial average wage",
+            1,
+            LARGEST_AMOUNT,
+            wage,
+        ));
+    }
+    Ok(())
+}
+
+/// A year's parameters as they stand, refused by name for a year outside the records'.
+pub async fn read(ledger: &Ledger, year: i64) -> Result<SubsidyParameters, ReviewError> {
+    check_year(year)?;
+    let mut conn = ledger.db().pool.acquire().await?;
+    subsidy_settings::of_year(&mut conn, year)
+        .await?
+        .ok_or_else(|| no_settings(year))
+}
+
+/// Every year's parameters.
+pub async fn list(ledger: &Ledger) -> Result<Vec<SubsidyParameters>, ReviewError> {
+    let mut conn = ledger.db().pool.acquire().await?;
+    Ok(subsidy_settings::all(&mut conn).await?)
+}
+
+fn no_settings(year: i64) -> ReviewError {
+    ReviewError::NotFound(Message::new(
+        format!("{year} 年尚未设置补贴参数"),
+        format!("No subsidy parameters are set for {year}"),
+    ))
+}
+
+/// Sets a year's parameters: checked, written, audited (`settings.subsidies`, the parameters
+/// before and after in the detail), and every household claiming a subsidy that year
+/// judged again, in one transaction. Returns what the year holds now.
+pub async fn edit(
+    ledger: &Ledger,
+    by: &By,
+    parameters: SubsidyParameters,
+) -> Result<SubsidyParameters, ReviewError> {
+    check(&parameters)?;
+    let now = ledger.clock().now_seconds();
+    let today = ledger.clock().today();
+    let mut write = ledger.db().begin_write().await?;
+    let before = subsidy_settings::of_year(&mut write.tx, parameters.year).await?;
+    subsidy_settings::put(&mut write.tx, &parameters, &by.actor, now).await?;
+    let detail = serde_json::json!({ "before": before, "after": parameters });
+    let entry = Entry::new("settings.subsidies", Outcome::Ok)
+        .by(&by.actor, &by.role)
+        .from(&by.client)
+        .on(parameters.year.to_string())
+        .saying(detail.to_string());
+    audit::record_in(&mut write.tx, entry, now).await?;
+    let households =
+        subsidy_settings::households_claiming_in(&mut write.tx, parameters.year).await?;
+    for household in households {
+        let Some((village, mut doc)) = ledger.load_for_write(&mut write.tx, &household).await?
+        else {
+            continue;
+        };
+        let Ok(view) = layout::read_household(doc.document()) else {
+            continue;
+        };
+        let issues = validation::validate(&view, today);
+        let subject = review::Subject {
+            household: &household,
+            village: &village,
+            view: &view,
+            issues: &issues,
+        };
+        review::refresh(&mut write.tx, ledger.vault(), subject, now).await?;
+    }
+    write.commit().await?;
+    Ok(parameters)
+}
