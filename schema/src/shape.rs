@@ -13,6 +13,15 @@ use automerge::{ObjType, ScalarValue, Value};
 
 /// The root key of the layout version.
 pub(crate) const VERSION_KEY: &str = "schema_version";
+/// What a document's `schema_version` holds: the oldest layout that reads it without losing
+/// or misreading anything, which is what a reader checks it knows (ADR 0009).
+///
+/// Layout 2 only added fields. A layout-1 reader keeps a key it does not know as it is and
+/// never writes it, so documents written now are still readable by layout 1, and still say
+/// 1: a phone on layout 1 refuses a document that says 2 (`LayoutError::TooNew`), and would
+/// stop syncing at the first household a newer phone touched. Only a change an older reader
+/// would misread (a field whose meaning changes, a key that moves) raises this number.
+pub const READABLE_FROM: u64 = 1;
 /// The root keys naming who wrote with an actor: `actors.<actor hex>.<device|volunteer|staff>`.
 pub(crate) const ACTORS_PREFIX: &str = "actors.";
 
@@ -23,7 +32,7 @@ const QUOTED_KEY_CHARS: usize = 80;
 /// layout's.
 pub fn expected_at(key: &str) -> Option<Message> {
     if key == VERSION_KEY {
-        let version = crate::layout::READABLE_FROM;
+        let version = READABLE_FROM;
         return Some(Message::new(
             format!("无符号整数 {version}（uint）"),
             format!("the unsigned integer {version} (uint)"),

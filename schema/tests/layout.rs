@@ -93,7 +93,7 @@ fn test_new_household_holds_its_version_and_starting_fields() {
         .into()
     );
     let view = read(&mut doc);
-    assert_eq!(view.schema_version, layout::READABLE_FROM);
+    assert_eq!(view.schema_version, doorstep_schema::shape::READABLE_FROM);
     assert_eq!(view.household_text("id"), Some("h1"));
     assert_eq!(view.household_text("village"), Some("141124100201"));
     assert_eq!(view.household_text("number"), Some("1411241002010001"));

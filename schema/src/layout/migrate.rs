@@ -1,9 +1,9 @@
 //! The layout version a document was written with, and the migration hook for older ones.
 
-#[cfg(doc)]
-use super::READABLE_FROM;
 use super::{LayoutError, SCHEMA_VERSION};
 use crate::message::Message;
+#[cfg(doc)]
+use crate::shape::READABLE_FROM;
 use crate::shape::{self, VERSION_KEY};
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ScalarValue, Value};

@@ -33,21 +33,12 @@ pub use view::{
 pub use write::{has_actor, init_household, write_actor, write_field};
 
 use crate::message::Message;
-use crate::shape::{self, VERSION_KEY};
+use crate::shape::{self, READABLE_FROM, VERSION_KEY};
 
 /// The layout this code reads and writes: the fields of the catalog, each with the version
-/// that added it (`FieldSpec::since`). `docs/LAYOUT.md` describes every version.
+/// that added it (`FieldSpec::since`). `docs/LAYOUT.md` describes every version. What a
+/// document says in `schema_version` is another number, `shape::READABLE_FROM` (ADR 0009).
 pub const SCHEMA_VERSION: u64 = 2;
-
-/// What a document's `schema_version` holds: the oldest layout that reads it without losing
-/// or misreading anything, which is what a reader checks it knows (ADR 0009).
-///
-/// Layout 2 only added fields. A layout-1 reader keeps a key it does not know as it is and
-/// never writes it, so documents written now are still readable by layout 1, and still say
-/// 1: a phone on layout 1 refuses a document that says 2 (`LayoutError::TooNew`), and would
-/// stop syncing at the first household a newer phone touched. Only a change an older reader
-/// would misread (a field whose meaning changes, a key that moves) raises this number.
-pub const READABLE_FROM: u64 = 1;
 
 /// Why a document could not be read or written as a household.
 #[derive(Debug, thiserror::Error)]

@@ -1,11 +1,11 @@
 //! Writing a household into its document one root key at a time, never as a hydrated struct.
 
+use super::LayoutError;
 use super::value::FieldValue;
 use super::view::ActorInfo;
-use super::{LayoutError, READABLE_FROM};
 use crate::fields::{FieldKind, FieldPath};
 use crate::ids::{AreaCode, HouseholdId};
-use crate::shape::{ACTORS_PREFIX, VERSION_KEY};
+use crate::shape::{ACTORS_PREFIX, READABLE_FROM, VERSION_KEY};
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc, Value, ValueRef};
 use std::collections::BTreeSet;

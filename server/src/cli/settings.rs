@@ -118,7 +118,7 @@ pub async fn run(
             base_floor_percent,
             average_wage,
         } => {
-            subsidy_settings::check_year(year).map_err(failed)?;
+            subsidy_settings::check_year(year).map_err(|message| message.to_string())?;
             let years = subsidy_settings::list(&ledger).await.map_err(failed)?;
             let start = years
                 .iter()

@@ -18,15 +18,15 @@ pub const YEARS: std::ops::RangeInclusive<i64> = 2016..=2100;
 /// The largest amount a cap, a wage or a share's part may hold.
 const LARGEST_AMOUNT: i64 = 100_000_000;
 
-fn out_of_range(zh: &str, en: &str, low: i64, high: i64, found: i64) -> ReviewError {
-    ReviewError::Refused(Message::new(
+fn out_of_range(zh: &str, en: &str, low: i64, high: i64, found: i64) -> Message {
+    Message::new(
         format!("{zh}应在 {low} 到 {high} 之间，实为 {found}"),
         format!("{en} must be between {low} and {high}, not {found}"),
-    ))
+    )
 }
 
-/// Whether the year is one a subsidy record may name.
-pub fn check_year(year: i64) -> Result<(), ReviewError> {
+/// Whether the year is one a subsidy record may name; if not, why.
+pub fn check_year(year: i64) -> Result<(), Message> {
     if YEARS.contains(&year) {
         return Ok(());
     }
@@ -40,7 +40,7 @@ pub fn check_year(year: i64) -> Result<(), ReviewError> {
 }
 
 /// Refuses parameters no policy could set: each is named with its bounds.
-pub fn check(parameters: &SubsidyParameters) -> Result<(), ReviewError> {
+pub fn check(parameters: &SubsidyParameters) -> Result<(), Message> {
     let p = parameters;
     check_year(p.year)?;
     let bounds: [(&str, &str, i64, i64, i64); 6] = [
@@ -108,7 +108,7 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), ReviewError> {
 
 /// A year's parameters as they stand, refused by name for a year outside the records'.
 pub async fn read(ledger: &Ledger, year: i64) -> Result<SubsidyParameters, ReviewError> {
-    check_year(year)?;
+    check_year(year).map_err(ReviewError::Refused)?;
     let mut conn = ledger.db().pool.acquire().await?;
     subsidy_settings::of_year(&mut conn, year)
         .await?
@@ -136,7 +136,7 @@ pub async fn edit(
     by: &By,
     parameters: SubsidyParameters,
 ) -> Result<SubsidyParameters, ReviewError> {
-    check(&parameters)?;
+    check(&parameters).map_err(ReviewError::Refused)?;
     let now = ledger.clock().now_seconds();
     let today = ledger.clock().today();
     let mut write = ledger.db().begin_write().await?;

@@ -171,7 +171,7 @@ pub async fn subsidies(
         })?,
         None => i64::from(state.clock().today().year()),
     };
-    subsidy_settings::check_year(year)?;
+    subsidy_settings::check_year(year).map_err(ApiError::bad_request)?;
     let report = subsidies::report(&state.ledger.db().pool, &area, year).await?;
     let detail = format!("{year}, {} breaches", report.breaches.len());
     principal::done(&state, &staff, &client, action, area.as_str(), detail).await?;

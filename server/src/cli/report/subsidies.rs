@@ -4,7 +4,6 @@
 
 use crate::cli::{audit_operator, database_failed};
 use crate::clock::Clock;
-use crate::decisions::error::ReviewError;
 use crate::decisions::subsidy_settings;
 use crate::reports::subsidies::{self, Figures, SubsidyReport};
 use crate::storage::db::Db;
@@ -28,10 +27,7 @@ pub struct SubsidiesArgs {
 pub async fn run(db: &Db, clock: &Clock, args: SubsidiesArgs) -> Result<(), String> {
     let area = AreaCode::parse(&args.area).map_err(|err| err.message.to_string())?;
     let year = args.year.unwrap_or_else(|| i64::from(clock.today().year()));
-    subsidy_settings::check_year(year).map_err(|err| match err {
-        ReviewError::Refused(message) | ReviewError::NotFound(message) => message.to_string(),
-        other => other.to_string(),
-    })?;
+    subsidy_settings::check_year(year).map_err(|message| message.to_string())?;
     let report = subsidies::report(&db.pool, &area, year)
         .await
         .map_err(database_failed)?;
