@@ -517,7 +517,7 @@ fn test_the_fixture_villages_indicators_are_the_hand_counted_figures() {
             &server,
             &db.add_device(&[VILLAGE, OTHER_VILLAGE]),
         );
-        let (ids, keys) = record(&phone);
+        let (_, keys) = record(&phone);
         let staff = server.staff_token(&db, COUNTY, "县工作人员");
         let report = indicators(&server, &staff, &format!("area={VILLAGE}&date={DATE}"));
         let figures = &report["figures"];
@@ -701,7 +701,6 @@ fn test_the_fixture_villages_indicators_are_the_hand_counted_figures() {
             &staff,
         );
         assert_eq!(status, 400, "{body}");
-        let _ = ids;
     }
 }
 
