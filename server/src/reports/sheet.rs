@@ -256,6 +256,7 @@ fn digits_cell(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use calamine::{Data, Reader, Xlsx};
 
