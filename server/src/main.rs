@@ -109,7 +109,7 @@ enum Command {
         #[command(subcommand)]
         command: device::DeviceCommand,
     },
-    /// The policy's reports from the database: `report indicators --area CODE`.
+    /// The policy's reports from the database: `report indicators|roster|subsidies --area CODE`.
     Report {
         #[command(subcommand)]
         command: report::ReportCommand,
@@ -256,7 +256,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Areas { command } => areas::run(&db, &clock, command).await,
         Command::Device { command } => device::run(&db, &clock, command).await,
         Command::Settings { command } => settings::run(&db, &vault, &clock, command).await,
-        Command::Report { command } => report::run(&db, &clock, command).await,
+        Command::Report { command } => report::run(&db, &vault, &clock, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),
     }

@@ -33,13 +33,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use client_core::sync::{self, HttpTransport, Transport, TransportError};
 use client_core::{DeviceProfile, Store};
 use doorstep_e2e::{AreaCode, Backend, Server, Sql, TestDatabase, with_check_character};
-use sqlx::Row;
 use std::cell::Cell;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+use support::{autovacuum_off, grow, households, median, villages};
 use tempfile::TempDir;
 
 /// Register sizes, in households, at which the upload is measured.
@@ -50,8 +52,8 @@ const UPLOAD_HOUSEHOLDS: usize = 100;
 const REPS: usize = 5;
 /// Real households whose rows the register is grown from.
 const TEMPLATES: usize = 25;
-/// Households written by one seeding statement per table.
-const SEED_BATCH: usize = 5_000;
+/// The tables whose rows a copy of a household has.
+const COPIED_TABLES: [&str; 5] = ["document", "change", "household", "member", "visit"];
 /// The issue's bound: the largest register's cost per household over the smallest's.
 const TARGET_RATIO: f64 = 1.5;
 
@@ -182,119 +184,6 @@ impl Transport for TimedTransport {
     }
 }
 
-/// Villages of the county, from the area list that ships with the server.
-fn villages() -> Vec<AreaCode> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../server/areas/141124-linxian.csv"
-    );
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter_map(|line| line.split(',').next())
-        .filter(|code| code.len() == 12)
-        .filter_map(|code| AreaCode::parse_village(code).ok())
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------
-// Growing the register.
-
-/// Turns autovacuum off on every table (PostgreSQL).
-fn autovacuum_off(sql: &Sql) {
-    let tables = sql
-        .rows("SELECT tablename::TEXT AS name FROM pg_tables WHERE schemaname = current_schema()");
-    for table in tables {
-        let table: String = table.get("name");
-        sql.rows(&format!(
-            "ALTER TABLE {table} SET (autovacuum_enabled = false)"
-        ));
-    }
-}
-
-/// The columns of `table`, in order.
-fn columns(sql: &Sql, postgres: bool, table: &str) -> Vec<String> {
-    let query = if postgres {
-        format!(
-            "SELECT column_name::TEXT AS name FROM information_schema.columns
-             WHERE table_schema = current_schema() AND table_name = '{table}'
-             ORDER BY ordinal_position"
-        )
-    } else {
-        format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")
-    };
-    sql.rows(&query)
-        .iter()
-        .map(|row| row.get::<String, _>("name"))
-        .collect()
-}
-
-/// What a copy's column holds: the template's value, or a new key where the table needs a
-/// distinct one. `n` is the copy's number.
-fn copied(postgres: bool, table: &str, column: &str) -> Option<String> {
-    let key = "'seed-' || s.n || '-' || t.";
-    let expression = match (table, column) {
-        // The change feed numbers itself.
-        ("change", "feed") => return None,
-        ("household", "id") | (_, "household_id") => format!("{key}{column}"),
-        ("household", "number") => "t.number || '-' || s.n".to_owned(),
-        ("change", "hash") if postgres => {
-            "sha256(t.hash || convert_to(s.n::TEXT, 'UTF8'))".to_owned()
-        }
-        ("change", "hash") => "randomblob(32)".to_owned(),
-        ("member", "id_number_hash") if postgres => "CASE WHEN t.id_number_hash IS NULL THEN NULL \
-             ELSE encode(sha256(convert_to(t.id_number_hash || '-' || s.n, 'UTF8')), 'hex') END"
-            .to_owned(),
-        ("member", "id_number_hash") => {
-            "CASE WHEN t.id_number_hash IS NULL THEN NULL ELSE lower(hex(randomblob(32))) END"
-                .to_owned()
-        }
-        _ => format!("t.{column}"),
-    };
-    Some(expression)
-}
-
-/// Copies the template households' rows `copies` times, numbering the copies from `first`.
-fn grow(sql: &Sql, postgres: bool, template_village: &str, first: usize, copies: usize) {
-    let household_key = |table: &str| {
-        if table == "household" {
-            "id"
-        } else {
-            "household_id"
-        }
-    };
-    for table in ["document", "change", "household", "member", "visit"] {
-        let columns = columns(sql, postgres, table);
-        let (names, values): (Vec<String>, Vec<String>) = columns
-            .iter()
-            .filter_map(|column| Some((column.clone(), copied(postgres, table, column)?)))
-            .unzip();
-        let key = household_key(table);
-        let per_statement = (SEED_BATCH / TEMPLATES).max(1);
-        let mut start = first;
-        while start < first + copies {
-            let end = (start + per_statement).min(first + copies) - 1;
-            // Only numbers and the schema's own names are formatted into the SQL.
-            let insert = format!(
-                "INSERT INTO {table} ({names}) SELECT {values} FROM {table} t,
-                 (WITH RECURSIVE series(n) AS (SELECT {start} UNION ALL
-                      SELECT n + 1 FROM series WHERE n < {end}) SELECT n FROM series) s
-                 WHERE t.{key} IN (SELECT household_id FROM document
-                     WHERE village = '{template_village}' AND household_id NOT LIKE 'seed-%')",
-                names = names.join(", "),
-                values = values.join(", "),
-            );
-            sql.rows(&insert);
-            start = end + 1;
-        }
-    }
-}
-
-fn households(sql: &Sql) -> usize {
-    let count: i64 = sql.rows("SELECT COUNT(*) AS n FROM household")[0].get("n");
-    usize::try_from(count).unwrap()
-}
-
 // ---------------------------------------------------------------------------------------
 // The measurement.
 
@@ -306,17 +195,6 @@ struct SizeResult {
     grow_secs: f64,
     /// Seconds per household of each measured upload.
     per_household: Vec<f64>,
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    if sorted.len().is_multiple_of(2) {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    } else {
-        sorted[mid]
-    }
 }
 
 fn run(backend: &Backend, config: &Config) -> Vec<SizeResult> {
@@ -347,7 +225,15 @@ fn run(backend: &Backend, config: &Config) -> Vec<SizeResult> {
         let started = Instant::now();
         let have = households(&sql);
         let wanted = size.saturating_sub(have).div_ceil(TEMPLATES);
-        grow(&sql, postgres, template_village.as_str(), copies, wanted);
+        grow(
+            &sql,
+            postgres,
+            template_village.as_str(),
+            template_village.as_str(),
+            copies,
+            wanted,
+            &COPIED_TABLES,
+        );
         copies += wanted;
         let grow_secs = started.elapsed().as_secs_f64();
 

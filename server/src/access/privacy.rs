@@ -142,6 +142,12 @@ impl Sight {
             .then_some(Sight { revealed: true })
     }
 
+    /// What the operator at the server's command line sees: in full when they ask. They hold
+    /// the database and its data key already; the command audits what they asked for.
+    pub fn for_operator(reveal: bool) -> Sight {
+        Sight { revealed: reveal }
+    }
+
     pub fn reveals(self) -> bool {
         self.revealed
     }

@@ -21,6 +21,7 @@ pub mod refusals;
 mod register;
 mod reports;
 mod review;
+mod rosters;
 mod settings;
 mod sync;
 pub mod tls;
@@ -97,6 +98,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/reports/months/{month}/close",
             post(reports::close_month),
         )
+        .route("/api/v1/reports/rosters/{roster}", get(rosters::roster))
         .route("/api/v1/households", get(register::list))
         .route("/api/v1/households/{id}", get(register::detail))
         .route(

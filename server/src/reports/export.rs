@@ -6,53 +6,41 @@
 //! members of their household, each with their status, date and destination.
 //!
 //! ID numbers are masked unless the export is asked for in full by a role that may, and every
-//! export is audited either way (`http/exports.rs`). Cells are written so that a spreadsheet
-//! cannot mistake them for formulas: a value typed on a phone as `=HYPERLINK(…)` must stay
-//! text on a clerk's computer.
+//! export is audited either way (`http/exports.rs`). The file is written as every report's
+//! CSV is (`sheet.rs`): a value typed on a phone as `=HYPERLINK(…)` stays text on a clerk's
+//! computer, and an ID number is not rounded into a number.
 
 use crate::access::privacy;
+use crate::reports::sheet::{Cell, Column, ColumnKind, Sheet};
 use crate::storage::vault::Vault;
 use schema::codes;
 use schema::ids::AreaCode;
 use sqlx::{AnyPool, Row};
 
-/// The header row, Chinese first: the file is for county offices.
-const HEADER: [&str; 16] = [
-    "村 village",
-    "户编号 household number",
-    "户标识 household id",
-    "姓名 name",
-    "身份证号码 ID number",
-    "性别 sex",
-    "出生日期 birth date",
-    "与户主关系 relation",
-    "劳动技能 labour capacity",
-    "就业状态 employment status",
-    "就业单位 employer",
-    "就业意愿 wants work",
-    "培训意愿 wants training",
-    "在户状态 member status",
-    "迁出或死亡日期 left on",
-    "迁往何处 moved to",
-];
-
-/// A UTF-8 byte order mark: without it, the spreadsheet programs county offices use read a
-/// CSV file as GBK and garble every Chinese character.
-const BOM: &str = "\u{feff}";
-
-/// One CSV cell: quoted when it holds a separator, a quote or a line break, and prefixed
-/// with `'` when a spreadsheet would take it for a formula.
-fn cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+/// The columns, Chinese first: the file is for county offices.
+fn columns() -> Vec<Column> {
+    use ColumnKind::{Digits, Text};
+    [
+        ("村", "village", Digits),
+        ("户编号", "household number", Digits),
+        ("户标识", "household id", Text),
+        ("姓名", "name", Text),
+        ("身份证号码", "ID number", Digits),
+        ("性别", "sex", Text),
+        ("出生日期", "birth date", Text),
+        ("与户主关系", "relation", Text),
+        ("劳动技能", "labour capacity", Text),
+        ("就业状态", "employment status", Text),
+        ("就业单位", "employer", Text),
+        ("就业意愿", "wants work", Text),
+        ("培训意愿", "wants training", Text),
+        ("在户状态", "member status", Text),
+        ("迁出或死亡日期", "left on", Text),
+        ("迁往何处", "moved to", Text),
+    ]
+    .into_iter()
+    .map(|(zh, en, kind)| Column::new(zh, en, kind, 12.0))
+    .collect()
 }
 
 fn flag(value: Option<i64>) -> &'static str {
@@ -96,9 +84,7 @@ pub async fn members_csv(
     .bind(i64::from(include_left))
     .fetch_all(pool)
     .await?;
-    let mut csv = String::from(BOM);
-    csv.push_str(&HEADER.map(cell).join(","));
-    csv.push_str("\r\n");
+    let mut lines = Vec::with_capacity(rows.len());
     for row in &rows {
         let text = |column: &str| -> String {
             row.try_get::<Option<String>, _>(column)
@@ -141,23 +127,14 @@ pub async fn members_csv(
             text("left_on"),
             opened("moved_to_sealed").unwrap_or_default(),
         ];
-        csv.push_str(&cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
-        csv.push_str("\r\n");
+        lines.push(cells.into_iter().map(Cell::text).collect());
     }
-    Ok((csv, rows.len()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_cells_are_quoted_and_never_formulas() {
-        assert_eq!(cell("刘伟"), "刘伟");
-        assert_eq!(cell("太原, 山西"), "\"太原, 山西\"");
-        assert_eq!(cell("说\"好\""), "\"说\"\"好\"\"\"");
-        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(cell("-1"), "'-1");
-        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
-    }
+    let sheet = Sheet {
+        name: "members".to_owned(),
+        title: String::new(),
+        subtitle: String::new(),
+        columns: columns(),
+        rows: lines,
+    };
+    Ok((sheet.to_csv(), rows.len()))
 }

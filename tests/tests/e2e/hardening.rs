@@ -184,7 +184,11 @@ fn test_every_answer_carries_the_security_headers() {
         "unauthorized",
         "me",
     );
-    let missing = get(&agent, &format!("{}/api/v1/no/such/thing", server.url), None);
+    let missing = get(
+        &agent,
+        &format!("{}/api/v1/no/such/thing", server.url),
+        None,
+    );
     assert_error(missing.status, &missing.body, 404, "not_found", "404");
     // Outside the API an unknown address is the console's page, in both languages.
     let missing_page = get(&agent, &format!("{}/no/such/page", server.url), None);
@@ -196,6 +200,22 @@ fn test_every_answer_carries_the_security_headers() {
         "{:?}",
         missing_page.header("content-type")
     );
+    // A page has the console's own policy (its stylesheet, same-origin referrers for the
+    // language toggle), and is never framed, sniffed or cached.
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(missing_page.header(name), Some(value), "404 page: {name}");
+    }
+    assert!(
+        missing_page
+            .header("content-security-policy")
+            .is_some_and(|policy| policy.contains("frame-ancestors 'none'")),
+        "{:?}",
+        missing_page.header("content-security-policy")
+    );
     // Made by the router, not a handler, and rewritten to JSON by a layer.
     let wrong_method = post(&agent, &format!("{}/healthz", server.url), None, &json!({}));
     assert_eq!(wrong_method.status, 405);
@@ -203,7 +223,6 @@ fn test_every_answer_carries_the_security_headers() {
         ("200", &ok),
         ("401", &unauthorized),
         ("404", &missing),
-        ("404 page", &missing_page),
         ("405", &wrong_method),
     ] {
         answer.assert_security_headers(what);
@@ -419,7 +438,11 @@ fn test_https_with_the_operators_certificate() {
     let me = get(&agent, &format!("{}/api/v1/me", server.url), Some(&token));
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["username"], account.username.as_str());
-    let missing = get(&agent, &format!("{}/api/v1/no/such/thing", server.url), None);
+    let missing = get(
+        &agent,
+        &format!("{}/api/v1/no/such/thing", server.url),
+        None,
+    );
     assert_error(
         missing.status,
         &missing.body,

@@ -22,6 +22,7 @@ mod member_status;
 mod old_layout;
 mod operator_cli;
 mod review;
+mod rosters;
 mod scope;
 mod screening;
 mod security;

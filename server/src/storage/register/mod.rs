@@ -13,6 +13,10 @@
 //! the indicators count trainees and employment after training, and the subsidy rules check
 //! amounts per person and year, over a whole county at once.
 //!
+//! What only the rosters show of a member (education, the job's place and income, the
+//! training wanted, …: `DETAIL_FIELDS`) is sealed together as one JSON object, since no
+//! query filters on it.
+//!
 //! Every member the document holds has a row, with its status (`layout::member_status`);
 //! only present members count (`member_count`) and are searched for. The others are history,
 //! shown with their status.
@@ -25,8 +29,8 @@ mod projection;
 mod write;
 
 pub use list::{After, Attention, HouseholdPage, HouseholdQuery, HouseholdRow, list};
-pub use projection::Projection;
-pub use write::{project, refill_pending, write};
+pub use projection::{DETAIL_FIELDS, MemberDetails, Projection};
+pub use write::{open_details, project, refill_pending, write};
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 use jiff::civil::Date;
 use schema::layout::{self, FieldValue, HouseholdView, Record};
 use schema::validation::{self, Issue, Severity};
+use std::collections::BTreeMap;
 
 fn text(record: &Record, name: &str) -> Option<String> {
     record.get(name).map(|field| field.value.display())
@@ -77,7 +78,36 @@ pub(super) struct MemberValues {
     pub(super) left_on: Option<String>,
     pub(super) moved_to: Option<String>,
     pub(super) moved_to_area: Option<String>,
+    /// The member's [`DETAIL_FIELDS`] that hold a value, as stored; sealed together.
+    pub(super) details: MemberDetails,
 }
+
+/// A member's fields that the rosters show and no query filters on (field name → value as
+/// stored: a code, a date, a number, `true`/`false`). Stored sealed, as one JSON object.
+pub type MemberDetails = BTreeMap<String, String>;
+
+/// The member fields kept in [`MemberDetails`]: what the village rosters show beyond the
+/// register's plain columns. A field added here reaches rows as their households are
+/// projected again (a migration lists them in `register_refill`).
+pub const DETAIL_FIELDS: &[&str] = &[
+    "education",
+    "health",
+    "phone",
+    "employment.place",
+    "employment.trade",
+    "employment.start_date",
+    "employment.months_worked",
+    "employment.monthly_income",
+    "employment.contract_signed",
+    "employment.social_insurance",
+    "employment.labour_brand",
+    "employment.not_employed_reason",
+    "intent.region",
+    "intent.trade",
+    "intent.expected_income",
+    "intent.training_trades",
+    "intent.training_model",
+];
 
 #[derive(Debug, Clone)]
 pub(super) struct VisitValues {
@@ -193,6 +223,14 @@ impl Projection {
                 left_on: text(member, "left_on"),
                 moved_to: text(member, "moved_to"),
                 moved_to_area: text(member, "moved_to_area"),
+                details: DETAIL_FIELDS
+                    .iter()
+                    .filter_map(|name| {
+                        text(member, name)
+                            .filter(|value| !value.trim().is_empty())
+                            .map(|value| ((*name).to_owned(), value))
+                    })
+                    .collect(),
             })
             .collect();
         let visits = view

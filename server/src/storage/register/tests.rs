@@ -433,3 +433,74 @@ async fn test_the_list_pages_by_key_and_filters_by_status_and_attention() {
     };
     assert_eq!(ids(list(&db, &vault, &named).await.unwrap()), ["h5"]);
 }
+
+/// What only the rosters show of a member is stored sealed, as one object, and opens back
+/// to the values as stored; a member with none of those fields has no details row value.
+#[tokio::test]
+async fn test_a_members_roster_details_are_sealed_and_open_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::storage::db::test_sqlite(dir.path()).await;
+    let vault = Vault::generate();
+    let id = HouseholdId::from_random([1; 16]);
+    let village = AreaCode::parse_village("141124100201").unwrap();
+    let mut doc = AutoCommit::new();
+    layout::init_household(&mut doc, &id, &village, "0012", 1_700_000_000).unwrap();
+    let [worker, child] = [[2; 16], [3; 16]].map(MemberKey::from_random);
+    for (path, value) in [
+        (
+            FieldPath::member(&worker, "name"),
+            FieldValue::Text("张伟".into()),
+        ),
+        (
+            FieldPath::member(&worker, "employment.place"),
+            FieldValue::Text("广东省深圳市".into()),
+        ),
+        (
+            FieldPath::member(&worker, "employment.monthly_income"),
+            FieldValue::Integer(4500),
+        ),
+        (
+            FieldPath::member(&worker, "employment.contract_signed"),
+            FieldValue::Boolean(true),
+        ),
+        (
+            FieldPath::member(&child, "name"),
+            FieldValue::Text("张小".into()),
+        ),
+    ] {
+        layout::write_field(&mut doc, &path.unwrap(), Some(&value)).unwrap();
+    }
+    doc.commit();
+    let view = layout::read_household(doc.document()).unwrap();
+    insert_document_row(&db, id.as_str(), village.as_str(), 1, 1).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let clock = Clock::system();
+    let projection = Projection::of(id.as_str(), &view, clock.today());
+    write(&mut conn, &vault, &[&projection], clock.now_seconds())
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT member_key, details_sealed FROM member ORDER BY member_key")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    let sealed: Vec<Option<Vec<u8>>> = rows
+        .iter()
+        .map(|row| row.try_get("details_sealed").unwrap())
+        .collect();
+    let worker_sealed = sealed[0].as_deref().unwrap();
+    assert!(
+        !String::from_utf8_lossy(worker_sealed).contains("深圳"),
+        "sealed at rest"
+    );
+    let details = open_details(&vault, Some(worker_sealed));
+    assert_eq!(
+        details,
+        MemberDetails::from([
+            ("employment.contract_signed".to_owned(), "true".to_owned()),
+            ("employment.monthly_income".to_owned(), "4500".to_owned()),
+            ("employment.place".to_owned(), "广东省深圳市".to_owned()),
+        ])
+    );
+    assert_eq!(sealed[1], None, "no details, no value");
+    assert!(open_details(&Vault::generate(), Some(worker_sealed)).is_empty());
+}

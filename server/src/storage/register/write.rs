@@ -1,7 +1,9 @@
 //! Writing register rows: upserted for many households in a few statements, the rows of
 //! records gone from the document deleted; and the refill of rows an old migration dropped.
 
-use super::projection::{MemberValues, Projection, SubsidyValues, TrainingValues, VisitValues};
+use super::projection::{
+    MemberDetails, MemberValues, Projection, SubsidyValues, TrainingValues, VisitValues,
+};
 use crate::clock::Clock;
 use crate::storage::db::{Backend, MAX_PARAMS, rows_per_statement};
 use crate::storage::ledger::{Ledger, LedgerError};
@@ -78,13 +80,13 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.members.iter().map(|m| (p.household.as_str(), m)))
         .collect();
-    for batch in members.chunks(rows_per_statement(21)) {
+    for batch in members.chunks(rows_per_statement(22)) {
         let sql = format!(
             "INSERT INTO member (household_id, member_key, name, id_number_sealed,
                  id_number_hash, sex, birth_date_sealed, birth_year, birth_month_day, relation,
                  labour_capacity, employment_status, employer_sealed, wants_work,
                  wants_training, status, left_on, moved_to_sealed, employment_channel,
-                 employment_place_area, moved_to_area)
+                 employment_place_area, moved_to_area, details_sealed)
              VALUES {}
              ON CONFLICT (household_id, member_key) DO UPDATE SET
                  name = excluded.name, id_number_sealed = excluded.id_number_sealed,
@@ -100,8 +102,9 @@ pub async fn write(
                  moved_to_sealed = excluded.moved_to_sealed,
                  employment_channel = excluded.employment_channel,
                  employment_place_area = excluded.employment_place_area,
-                 moved_to_area = excluded.moved_to_area",
-            Backend::of(conn).value_rows(batch.len(), 21)
+                 moved_to_area = excluded.moved_to_area,
+                 details_sealed = excluded.details_sealed",
+            Backend::of(conn).value_rows(batch.len(), 22)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, member) in batch {
@@ -127,7 +130,8 @@ pub async fn write(
                 .bind(seal_text(vault, member.moved_to.as_deref()))
                 .bind(member.employment_channel.clone())
                 .bind(member.employment_place_area.clone())
-                .bind(member.moved_to_area.clone());
+                .bind(member.moved_to_area.clone())
+                .bind(seal_details(vault, &member.details));
         }
         query.execute(&mut *conn).await?;
     }
@@ -237,6 +241,25 @@ fn seal_text(vault: &Vault, value: Option<&str>) -> Option<Vec<u8>> {
     value
         .filter(|v| !v.trim().is_empty())
         .map(|v| vault.seal(v.as_bytes()))
+}
+
+/// A member's details sealed as one JSON object, or NULL when there are none.
+fn seal_details(vault: &Vault, details: &MemberDetails) -> Option<Vec<u8>> {
+    if details.is_empty() {
+        return None;
+    }
+    serde_json::to_vec(details)
+        .ok()
+        .map(|json| vault.seal(&json))
+}
+
+/// A member's details as `seal_details` stored them; none when the column is NULL or cannot
+/// be opened.
+pub fn open_details(vault: &Vault, sealed: Option<&[u8]>) -> MemberDetails {
+    sealed
+        .and_then(|sealed| vault.open(sealed).ok())
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .unwrap_or_default()
 }
 
 /// Projects again the households that migration 0007 listed in `register_refill`: their
