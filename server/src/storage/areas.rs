@@ -221,6 +221,11 @@ pub async fn children(db: &Db, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Err
         .bind(parent.as_str())
         .fetch_all(&db.pool)
         .await?;
+    areas_of(rows)
+}
+
+/// `code, name` rows as areas; a code the list could not hold is skipped.
+fn areas_of(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<Area>, sqlx::Error> {
     let mut areas = Vec::with_capacity(rows.len());
     for row in rows {
         let code: String = row.try_get("code")?;
@@ -243,17 +248,7 @@ pub async fn within(db: &Db, area: &AreaCode) -> Result<Vec<Area>, sqlx::Error> 
             .bind(area.as_str())
             .fetch_all(&db.pool)
             .await?;
-    let mut areas = Vec::with_capacity(rows.len());
-    for row in rows {
-        let code: String = row.try_get("code")?;
-        if let Ok(code) = AreaCode::parse(&code) {
-            areas.push(Area {
-                code,
-                name: row.try_get("name")?,
-            });
-        }
-    }
-    Ok(areas)
+    areas_of(rows)
 }
 
 /// The villages inside `area` (the area itself when it is one), in code order: what a
