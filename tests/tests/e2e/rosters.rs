@@ -230,6 +230,7 @@ fn cell_types(bytes: &[u8], column: usize) -> Vec<char> {
     let mut workbook = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
     let name = workbook.sheet_names()[0].clone();
     let range = workbook.worksheet_range(&name).unwrap();
+    // Above the data: the title row, the row naming the area and date, and the header.
     range
         .rows()
         .skip(3)
