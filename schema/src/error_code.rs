@@ -43,6 +43,16 @@ pub enum ErrorCode {
     AlreadyEnrolled,
     Internal,
     Unavailable,
+    /// A photo upload or download for a household whose document does not reference it.
+    PhotoNotReferenced,
+    /// A photo chunk's offset is not the byte the server holds up to.
+    UploadOffset,
+    /// A photo's bytes do not hash to its address.
+    PhotoHashMismatch,
+    /// Not a JPEG, or a corrupt or truncated one.
+    PhotoNotAnImage,
+    /// A photo claiming more pixels than the server decodes.
+    PhotoTooManyPixels,
     /// A code this build does not know, as a newer server may send: read so that its
     /// message still reaches the user. The server never sends it.
     #[serde(untagged)]
@@ -79,6 +89,11 @@ impl ErrorCode {
             ErrorCode::AlreadyEnrolled => "already_enrolled",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::PhotoNotReferenced => "photo_not_referenced",
+            ErrorCode::UploadOffset => "upload_offset",
+            ErrorCode::PhotoHashMismatch => "photo_hash_mismatch",
+            ErrorCode::PhotoNotAnImage => "photo_not_an_image",
+            ErrorCode::PhotoTooManyPixels => "photo_too_many_pixels",
             ErrorCode::Unknown(code) => code,
         }
     }
@@ -152,6 +167,11 @@ mod tests {
             ErrorCode::AlreadyEnrolled,
             ErrorCode::Internal,
             ErrorCode::Unavailable,
+            ErrorCode::PhotoNotReferenced,
+            ErrorCode::UploadOffset,
+            ErrorCode::PhotoHashMismatch,
+            ErrorCode::PhotoNotAnImage,
+            ErrorCode::PhotoTooManyPixels,
         ];
         for code in known {
             let json = serde_json::to_string(&code).unwrap();

@@ -11,6 +11,7 @@ pub mod id_number;
 pub mod ids;
 pub mod layout;
 pub mod message;
+pub mod photo;
 pub mod quarantine;
 pub mod search;
 pub mod shape;
