@@ -147,8 +147,14 @@ pub fn check(
                         format!("\"{}\" {text} is after today", field.en),
                     ),
                     None => fail(
-                        format!("“{}”{text} 不是日期（应为 2025-03-01 这样的格式）", field.zh),
-                        format!("\"{}\" {text} is not a date (write it as 2025-03-01)", field.en),
+                        format!(
+                            "“{}”{text} 不是日期（应为 2025-03-01 这样的格式）",
+                            field.zh
+                        ),
+                        format!(
+                            "\"{}\" {text} is not a date (write it as 2025-03-01)",
+                            field.en
+                        ),
                     ),
                 },
                 ColumnKind::Code(list) => match parse_code(list, text) {
@@ -177,7 +183,8 @@ pub fn check(
                 },
                 ColumnKind::Village => match AreaCode::parse(text) {
                     Ok(area) if area.as_str().len() == 12 => {
-                        row.fields.insert(field.name.into(), area.as_str().to_owned());
+                        row.fields
+                            .insert(field.name.into(), area.as_str().to_owned());
                     }
                     _ => fail(
                         format!("“{}”{text} 不是 12 位村代码", field.zh),
@@ -288,7 +295,10 @@ mod tests {
         let second = of_row(2);
         assert_eq!(second.len(), 4, "{second:?}");
         assert!(second.iter().any(|e| e.contains("\"Name\" is empty")));
-        assert!(second.iter().any(|e| e.contains("check character")), "{second:?}");
+        assert!(
+            second.iter().any(|e| e.contains("check character")),
+            "{second:?}"
+        );
         assert!(second.iter().any(|e| e.contains("no code \"07\"")));
         assert!(second.iter().any(|e| e.contains("not a date")));
         assert!(of_row(3)[0].contains("contradicts the ID number"));

@@ -178,7 +178,9 @@ fn read_csv(bytes: &[u8]) -> Result<Table, Message> {
         if rows.len() > MAX_ROWS + 1 {
             break;
         }
-        let line = record.position().map_or(rows.len() + 1, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(rows.len() + 1, |p| p.line() as usize);
         rows.push((line, record.iter().map(str::to_owned).collect::<Vec<_>>()));
     }
     table(rows.into_iter())
@@ -275,7 +277,9 @@ fn read_xlsx(bytes: &[u8]) -> Result<Table, Message> {
         let (top, left) = formulas.start().unwrap_or((0, 0));
         let cell = cell_name(row + top as usize + 1, column + left as usize);
         return Err(Message::new(
-            format!("单元格 {cell} 含有公式：名册只收数值，请把公式列复制后“选择性粘贴为数值”再上传"),
+            format!(
+                "单元格 {cell} 含有公式：名册只收数值，请把公式列复制后“选择性粘贴为数值”再上传"
+            ),
             format!(
                 "Cell {cell} holds a formula: a roster takes values only; copy the column and \
                  paste it as values, then upload again"
@@ -313,7 +317,10 @@ mod tests {
         assert_eq!(read(&with_bom).expect("bom"), utf8);
         assert_eq!(read(&gbk).expect("gbk"), utf8);
         assert_eq!(utf8.headers, ["姓名", "身份证号码"]);
-        assert_eq!(utf8.rows, [(2, vec!["张伟".into(), "11010519491231002X".into()])]);
+        assert_eq!(
+            utf8.rows,
+            [(2, vec!["张伟".into(), "11010519491231002X".into()])]
+        );
     }
 
     #[test]

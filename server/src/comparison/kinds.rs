@@ -71,14 +71,7 @@ const ID_NUMBER: RosterField = field(
     true,
     &["身份证号", "公民身份号码", "证件号码", "id_number"],
 );
-const NAME: RosterField = field(
-    "name",
-    "姓名",
-    "Name",
-    ColumnKind::Text,
-    true,
-    &["name"],
-);
+const NAME: RosterField = field("name", "姓名", "Name", ColumnKind::Text, true, &["name"]);
 const SEX: RosterField = field(
     "sex",
     "性别",
@@ -245,9 +238,7 @@ impl RosterKind {
             RosterKind::EmploymentRegistration => {
                 Message::new("就业登记名册", "Employment registration")
             }
-            RosterKind::TrainingCompletion => {
-                Message::new("培训结业名册", "Training completion")
-            }
+            RosterKind::TrainingCompletion => Message::new("培训结业名册", "Training completion"),
         }
     }
 
@@ -278,6 +269,37 @@ impl RosterKind {
 /// Which header each field is read from: field name → header text, as the clerk mapped it.
 pub type Mapping = BTreeMap<String, String>;
 
+/// One `--map` pair as the clerk wrote it, `field=header` or `header=field`: whichever side
+/// names a field of `kind` is the field.
+pub fn mapping_pair(kind: RosterKind, text: &str) -> Result<(String, String), Message> {
+    let refused = || {
+        let known: Vec<&str> = kind.fields().iter().map(|f| f.name).collect();
+        Message::new(
+            format!(
+                "列对应“{text}”应写成 列名=字段 或 字段=列名，字段为：{}",
+                known.join(", ")
+            ),
+            format!(
+                "The mapping \"{text}\" should read header=field or field=header, the fields \
+                 being: {}",
+                known.join(", ")
+            ),
+        )
+    };
+    let (left, right) = text.split_once('=').ok_or_else(refused)?;
+    let (left, right) = (left.trim(), right.trim());
+    if left.is_empty() || right.is_empty() {
+        return Err(refused());
+    }
+    if kind.field(left).is_some() {
+        Ok((left.to_owned(), right.to_owned()))
+    } else if kind.field(right).is_some() {
+        Ok((right.to_owned(), left.to_owned()))
+    } else {
+        Err(refused())
+    }
+}
+
 /// The column of each field in a file whose header row is `headers`: the clerk's mapping
 /// first, then a header that is the field's Chinese label, name or a known alias. A mapped
 /// header the file lacks, a field the kind lacks, or a required field found nowhere is
@@ -294,7 +316,11 @@ pub fn columns(
         let Some(field) = kind.field(name) else {
             let known: Vec<&str> = kind.fields().iter().map(|f| f.name).collect();
             return Err(Message::new(
-                format!("{}没有字段“{name}”；可用：{}", kind.label().zh, known.join(", ")),
+                format!(
+                    "{}没有字段“{name}”；可用：{}",
+                    kind.label().zh,
+                    known.join(", ")
+                ),
                 format!(
                     "A {} has no field \"{name}\"; its fields are: {}",
                     kind.label().en,
@@ -362,6 +388,16 @@ mod tests {
             Some(RosterKind::SocialInsurance)
         );
         assert_eq!(RosterKind::from_slug("rosters"), None);
+    }
+
+    #[test]
+    fn a_mapping_pair_reads_either_way_round() {
+        let kind = RosterKind::SocialInsurance;
+        let pair = ("employer".to_owned(), "缴费单位".to_owned());
+        assert_eq!(mapping_pair(kind, "employer=缴费单位"), Ok(pair.clone()));
+        assert_eq!(mapping_pair(kind, "缴费单位 = employer"), Ok(pair));
+        assert!(mapping_pair(kind, "缴费单位=单位").is_err());
+        assert!(mapping_pair(kind, "employer").is_err());
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub mod rules;
 use crate::access::audit::{self, Entry, Outcome};
 use crate::access::privacy::{Seen, Sight};
 use crate::storage::db::Db;
-use crate::storage::imported_rosters::{self as stored, CurrentRow, ImportedRoster, StoredMismatch};
+use crate::storage::imported_rosters::{
+    self as stored, CurrentRow, ImportedRoster, StoredMismatch,
+};
 use crate::storage::vault::Vault;
 use check::{RosterRow, RowError};
 use jiff::civil::Date;
@@ -152,6 +154,41 @@ pub async fn remembered_mapping(db: &Db, kind: RosterKind) -> Result<Mapping, Co
     mapping_for(&mut conn, kind, &Mapping::new()).await
 }
 
+/// Remembers the clerk's columns for `kind` (a field the kind lacks is refused), audited.
+pub async fn save_mapping(
+    db: &Db,
+    kind: RosterKind,
+    mapping: &Mapping,
+    clerk: &Clerk,
+    now: i64,
+) -> Result<(), ComparisonError> {
+    for (field, header) in mapping {
+        if kind.field(field).is_none() {
+            return Err(ComparisonError::Refused(Message::new(
+                format!("{}没有字段“{field}”", kind.label().zh),
+                format!("A {} has no field \"{field}\"", kind.label().en),
+            )));
+        }
+        if header.trim().is_empty() || header.chars().count() > file::MAX_CELL_CHARS {
+            return Err(ComparisonError::Refused(Message::new(
+                format!("“{field}”的列名为空或过长"),
+                format!("The header for \"{field}\" is empty or too long"),
+            )));
+        }
+    }
+    let json = serde_json::to_string(mapping).unwrap_or_default();
+    let mut write = db.begin_write().await?;
+    stored::save_mapping(&mut write.tx, kind.slug(), &json, &clerk.actor, now).await?;
+    let entry = Entry::new("roster.mapping", Outcome::Ok)
+        .by(clerk.actor.clone(), clerk.role.clone())
+        .on(kind.slug())
+        .from(clerk.client.clone())
+        .saying(json);
+    audit::record_in(&mut write.tx, entry, now).await?;
+    write.commit().await?;
+    Ok(())
+}
+
 /// Imports a roster file: refused whole (nothing stored) when it cannot be read or has bad
 /// rows and the clerk did not ask to set them aside; otherwise the good rows are stored
 /// sealed, the mapping remembered, the kind's mismatches recomputed and the import
@@ -175,16 +212,28 @@ pub async fn import(
     let table = match file::read(request.bytes) {
         Ok(table) => table,
         Err(message) => {
-            audit::record(db, refused(format!("{} file refused: {}", kind.slug(), message.en)), now).await?;
+            audit::record(
+                db,
+                refused(format!("{} file refused: {}", kind.slug(), message.en)),
+                now,
+            )
+            .await?;
             return Err(ComparisonError::Refused(message));
         }
     };
     let file_hash = blake3::hash(request.bytes).to_hex().to_string();
     let mut write = db.begin_write().await?;
-    if let Some(roster) =
-        stored::same_file(&mut write.tx, kind.slug(), request.area.as_str(), &file_hash).await?
+    if let Some(roster) = stored::same_file(
+        &mut write.tx,
+        kind.slug(),
+        request.area.as_str(),
+        &file_hash,
+    )
+    .await?
     {
-        let mismatches = stored::mismatches_in(db, "", Some(kind.slug())).await?.len();
+        let mismatches = stored::mismatches_in(db, "", Some(kind.slug()))
+            .await?
+            .len();
         return Ok(ImportOutcome {
             roster,
             already_imported: true,
@@ -197,7 +246,12 @@ pub async fn import(
         Ok(columns) => columns,
         Err(message) => {
             drop(write);
-            audit::record(db, refused(format!("{} mapping refused: {}", kind.slug(), message.en)), now).await?;
+            audit::record(
+                db,
+                refused(format!("{} mapping refused: {}", kind.slug(), message.en)),
+                now,
+            )
+            .await?;
             return Err(ComparisonError::Refused(message));
         }
     };
@@ -224,10 +278,17 @@ pub async fn import(
     if checked.rows.is_empty() {
         drop(write);
         let message = Message::new("文件中没有可导入的行", "The file has no row to import");
-        audit::record(db, refused(format!("{} refused: no good row", kind.slug())), now).await?;
+        audit::record(
+            db,
+            refused(format!("{} refused: no good row", kind.slug())),
+            now,
+        )
+        .await?;
         return Err(ComparisonError::Refused(message));
     }
-    let id = hex::encode(&blake3::hash(format!("{file_hash}|{now}|{}", request.area).as_bytes()).as_bytes()[..8]);
+    let id = hex::encode(
+        &blake3::hash(format!("{file_hash}|{now}|{}", request.area).as_bytes()).as_bytes()[..8],
+    );
     let roster = ImportedRoster {
         id: id.clone(),
         kind: kind.slug().to_owned(),
@@ -346,7 +407,9 @@ async fn mismatches_of(
         let Some(kind) = RosterKind::from_slug(&current.kind) else {
             continue;
         };
-        let json = vault.open(&current.row.values_sealed).map_err(sealed_error)?;
+        let json = vault
+            .open(&current.row.values_sealed)
+            .map_err(sealed_error)?;
         let row: RosterRow = serde_json::from_slice(&json).map_err(sealed_error)?;
         let hash = &current.row.id_number_hash;
         let side = rules::RosterSide {

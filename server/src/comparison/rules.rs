@@ -159,8 +159,8 @@ pub fn compare(
         .min_by_key(|p| p.status != codes::PRESENT);
     let name = row.get("name").unwrap_or_default().to_owned();
     let says = roster_says(kind, row);
-    let make = |rule: Rule, check: Message, fields: Vec<String>, ledger_says: Option<Message>| {
-        Mismatch {
+    let make =
+        |rule: Rule, check: Message, fields: Vec<String>, ledger_says: Option<Message>| Mismatch {
             id: mismatch_id(kind, rule, id_number_hash),
             kind,
             rule,
@@ -177,8 +177,7 @@ pub fn compare(
             ledger_says,
             roster_says: says.clone(),
             roster_id: side.roster_id.to_owned(),
-        }
-    };
+        };
     let registry_status = row.get("status").unwrap_or(codes::PRESENT);
     let Some(person) = person else {
         // Someone the registry lists as gone is rightly not in the ledger.
@@ -188,7 +187,10 @@ pub fn compare(
         return vec![make(
             Rule::MissingFromLedger,
             Message::new(
-                format!("{}上有此人，台账中没有：核实其家庭，入户登记", kind.label().zh),
+                format!(
+                    "{}上有此人，台账中没有：核实其家庭，入户登记",
+                    kind.label().zh
+                ),
                 format!(
                     "On the {} but not in the ledger: find the household and record the person",
                     kind.label().en
@@ -223,7 +225,10 @@ pub fn compare(
             found.push(make(
                 Rule::SexContradictsId,
                 Message::new(
-                    format!("台账的性别与身份证号码不符（号码显示为{}）：核实性别", number.sex().label().zh),
+                    format!(
+                        "台账的性别与身份证号码不符（号码显示为{}）：核实性别",
+                        number.sex().label().zh
+                    ),
                     format!(
                         "The ledger's sex contradicts the ID number (which says {}): check it",
                         number.sex().label().en
@@ -235,7 +240,9 @@ pub fn compare(
         }
         let born = number.birth_date();
         let month_day = format!("{:02}-{:02}", born.month(), born.day());
-        let year_differs = person.birth_year.is_some_and(|y| y != i64::from(born.year()));
+        let year_differs = person
+            .birth_year
+            .is_some_and(|y| y != i64::from(born.year()));
         let day_differs = person
             .birth_month_day
             .as_deref()
@@ -396,17 +403,27 @@ mod tests {
     }
 
     fn rules(kind: RosterKind, row: &RosterRow, ledger: &[LedgerPerson]) -> Vec<Rule> {
-        compare(side(kind), row, "hash", ledger, jiff::civil::date(2026, 12, 1))
-            .into_iter()
-            .map(|m| m.rule)
-            .collect()
+        compare(
+            side(kind),
+            row,
+            "hash",
+            ledger,
+            jiff::civil::date(2026, 12, 1),
+        )
+        .into_iter()
+        .map(|m| m.rule)
+        .collect()
     }
 
     #[test]
     fn a_person_missing_from_the_ledger_is_placed_in_the_rows_village_or_the_rosters_area() {
         let placed = compare(
             side(RosterKind::SocialInsurance),
-            &row(&[("name", "张伟"), ("employer", "富士康"), ("village", "141124100202")]),
+            &row(&[
+                ("name", "张伟"),
+                ("employer", "富士康"),
+                ("village", "141124100202"),
+            ]),
             "hash",
             &[],
             jiff::civil::date(2026, 12, 1),
@@ -425,13 +442,34 @@ mod tests {
     #[test]
     fn an_agreeing_person_has_no_mismatch() {
         let p = person();
-        assert!(rules(RosterKind::Registry, &row(&[("name", "张伟"), ("status", "01")]), &[p.clone()]).is_empty());
+        assert!(
+            rules(
+                RosterKind::Registry,
+                &row(&[("name", "张伟"), ("status", "01")]),
+                &[p.clone()]
+            )
+            .is_empty()
+        );
         let mut employed = p.clone();
         employed.employment_status = Some("01".into());
-        assert!(rules(RosterKind::SocialInsurance, &row(&[("name", "张伟"), ("employer", "X")]), &[employed]).is_empty());
+        assert!(
+            rules(
+                RosterKind::SocialInsurance,
+                &row(&[("name", "张伟"), ("employer", "X")]),
+                &[employed]
+            )
+            .is_empty()
+        );
         let mut trained = p;
         trained.trainings_completed = 1;
-        assert!(rules(RosterKind::TrainingCompletion, &row(&[("certificate", "01")]), &[trained]).is_empty());
+        assert!(
+            rules(
+                RosterKind::TrainingCompletion,
+                &row(&[("certificate", "01")]),
+                &[trained]
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -443,10 +481,18 @@ mod tests {
         wrong.birth_month_day = Some("01-31".into());
         assert_eq!(
             rules(RosterKind::Registry, &row(&[("name", "张伟")]), &[wrong]),
-            [Rule::NameDiffers, Rule::SexContradictsId, Rule::BirthDateContradictsId]
+            [
+                Rule::NameDiffers,
+                Rule::SexContradictsId,
+                Rule::BirthDateContradictsId
+            ]
         );
         assert_eq!(
-            rules(RosterKind::Registry, &row(&[("status", "02")]), &[p.clone()]),
+            rules(
+                RosterKind::Registry,
+                &row(&[("status", "02")]),
+                &[p.clone()]
+            ),
             [Rule::RegistryLeftLedgerPresent]
         );
         let mut dead = p.clone();
@@ -456,16 +502,35 @@ mod tests {
             [Rule::LedgerLeftRegistryPresent]
         );
         assert_eq!(
-            rules(RosterKind::SocialInsurance, &row(&[("employer", "富士康")]), &[p.clone()]),
+            rules(
+                RosterKind::SocialInsurance,
+                &row(&[("employer", "富士康")]),
+                &[p.clone()]
+            ),
             [Rule::NotEmployedButInsured]
         );
         assert_eq!(
-            rules(RosterKind::EmploymentRegistration, &row(&[("employment_status", "01")]), &[p.clone()]),
+            rules(
+                RosterKind::EmploymentRegistration,
+                &row(&[("employment_status", "01")]),
+                &[p.clone()]
+            ),
             [Rule::NotEmployedButRegistered]
         );
-        assert!(rules(RosterKind::EmploymentRegistration, &row(&[("employment_status", "10")]), &[p.clone()]).is_empty());
+        assert!(
+            rules(
+                RosterKind::EmploymentRegistration,
+                &row(&[("employment_status", "10")]),
+                &[p.clone()]
+            )
+            .is_empty()
+        );
         assert_eq!(
-            rules(RosterKind::TrainingCompletion, &row(&[("certificate", "01")]), &[p]),
+            rules(
+                RosterKind::TrainingCompletion,
+                &row(&[("certificate", "01")]),
+                &[p]
+            ),
             [Rule::NoTrainingButCertificate]
         );
     }
@@ -474,15 +539,39 @@ mod tests {
     fn ids_are_stable_and_masking_hides_the_number_and_birth_dates() {
         let mut wrong = person();
         wrong.birth_year = Some(1950);
-        let found = compare(side(RosterKind::Registry), &row(&[]), "hash", &[wrong.clone()], jiff::civil::date(2026, 12, 1));
-        let again = compare(side(RosterKind::Registry), &row(&[]), "hash", &[wrong], jiff::civil::date(2026, 12, 1));
+        let found = compare(
+            side(RosterKind::Registry),
+            &row(&[]),
+            "hash",
+            &[wrong.clone()],
+            jiff::civil::date(2026, 12, 1),
+        );
+        let again = compare(
+            side(RosterKind::Registry),
+            &row(&[]),
+            "hash",
+            &[wrong],
+            jiff::civil::date(2026, 12, 1),
+        );
         assert_eq!(found[0].id, again[0].id);
-        assert_ne!(found[0].id, mismatch_id(RosterKind::Registry, Rule::NameDiffers, "hash"));
+        assert_ne!(
+            found[0].id,
+            mismatch_id(RosterKind::Registry, Rule::NameDiffers, "hash")
+        );
         assert_eq!(found[0].fields, ["members.m1.birth_date"]);
         let seen = Seen::new(found[0].clone(), Sight::MASKED);
         assert_eq!(seen.get().id_number, "1101**********002X");
         assert!(!seen.get().roster_says.zh.contains("1949"));
-        assert!(!serde_json::to_string(seen.get()).expect("json").contains("1949"));
-        assert_eq!(Seen::new(found[0].clone(), Sight::for_operator(true)).get().id_number, ZHANG);
+        assert!(
+            !serde_json::to_string(seen.get())
+                .expect("json")
+                .contains("1949")
+        );
+        assert_eq!(
+            Seen::new(found[0].clone(), Sight::for_operator(true))
+                .get()
+                .id_number,
+            ZHANG
+        );
     }
 }

@@ -165,7 +165,10 @@ pub async fn list(db: &Db) -> Result<Vec<ImportedRoster>, sqlx::Error> {
     rows.iter().map(roster_of).collect()
 }
 
-pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<ImportedRoster>, sqlx::Error> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<ImportedRoster>, sqlx::Error> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {ROSTER_COLUMNS} FROM imported_roster WHERE id = $1"
     )))
@@ -457,16 +460,16 @@ pub async fn mismatches_in(
     rows.iter()
         .map(|row| {
             Ok(StoredMismatch {
-                    id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
-                    rule: row.try_get("rule")?,
-                    roster_id: row.try_get("roster_id")?,
-                    area: row.try_get("area")?,
-                    household_id: row.try_get("household_id")?,
-                    member_key: row.try_get("member_key")?,
-                    id_number_hash: row.try_get("id_number_hash")?,
-                    detail_sealed: row.try_get("detail_sealed")?,
-                    found_at: row.try_get("found_at")?,
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                rule: row.try_get("rule")?,
+                roster_id: row.try_get("roster_id")?,
+                area: row.try_get("area")?,
+                household_id: row.try_get("household_id")?,
+                member_key: row.try_get("member_key")?,
+                id_number_hash: row.try_get("id_number_hash")?,
+                detail_sealed: row.try_get("detail_sealed")?,
+                found_at: row.try_get("found_at")?,
             })
         })
         .collect()
