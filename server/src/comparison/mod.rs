@@ -231,6 +231,18 @@ pub async fn import(
     )
     .await?
     {
+        let entry = Entry::new("roster.import", Outcome::Ok)
+            .by(clerk.actor.clone(), clerk.role.clone())
+            .on(roster.id.as_str())
+            .from(clerk.client.clone())
+            .saying(format!(
+                "{} for {}, file {}: the same file as this import, nothing new stored",
+                kind.slug(),
+                request.area,
+                request.file_name
+            ));
+        audit::record_in(&mut write.tx, entry, now).await?;
+        write.commit().await?;
         let mismatches = stored::mismatches_in(db, "", Some(kind.slug()))
             .await?
             .len();
