@@ -446,7 +446,7 @@ mod tests {
             rules(
                 RosterKind::Registry,
                 &row(&[("name", "张伟"), ("status", "01")]),
-                &[p.clone()]
+                std::slice::from_ref(&p)
             )
             .is_empty()
         );
@@ -491,7 +491,7 @@ mod tests {
             rules(
                 RosterKind::Registry,
                 &row(&[("status", "02")]),
-                &[p.clone()]
+                std::slice::from_ref(&p)
             ),
             [Rule::RegistryLeftLedgerPresent]
         );
@@ -505,7 +505,7 @@ mod tests {
             rules(
                 RosterKind::SocialInsurance,
                 &row(&[("employer", "富士康")]),
-                &[p.clone()]
+                std::slice::from_ref(&p)
             ),
             [Rule::NotEmployedButInsured]
         );
@@ -513,7 +513,7 @@ mod tests {
             rules(
                 RosterKind::EmploymentRegistration,
                 &row(&[("employment_status", "01")]),
-                &[p.clone()]
+                std::slice::from_ref(&p)
             ),
             [Rule::NotEmployedButRegistered]
         );
@@ -521,7 +521,7 @@ mod tests {
             rules(
                 RosterKind::EmploymentRegistration,
                 &row(&[("employment_status", "10")]),
-                &[p.clone()]
+                std::slice::from_ref(&p)
             )
             .is_empty()
         );
