@@ -8,7 +8,6 @@
 pub mod access;
 pub mod cli;
 pub mod clock;
-pub mod comparison;
 pub mod config;
 pub mod decisions;
 pub mod http;

@@ -11,8 +11,8 @@
 use crate::access::privacy::Sight;
 use crate::cli::{audit_operator, database_failed, unreadable};
 use crate::clock::Clock;
-use crate::comparison::kinds::{Mapping, RosterKind, mapping_pair};
-use crate::comparison::{self, Clerk, ComparisonError, ImportRequest};
+use crate::reports::comparison::kinds::{Mapping, RosterKind, mapping_pair};
+use crate::reports::comparison::{self, Clerk, ComparisonError, ImportRequest};
 use crate::storage::db::Db;
 use crate::storage::vault::Vault;
 use clap::{Args, Subcommand};

@@ -20,8 +20,10 @@ use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use crate::access::privacy::Seen;
 use crate::access::roles::Permission;
-use crate::comparison::kinds::{ColumnKind, Mapping, RosterKind, mapping_pair};
-use crate::comparison::{self, AreaCount, Clerk, ComparisonError, ImportRequest, Mismatch};
+use crate::reports::comparison::kinds::{ColumnKind, Mapping, RosterKind, mapping_pair};
+use crate::reports::comparison::{
+    self, AreaCount, Clerk, ComparisonError, ImportRequest, Mismatch,
+};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};

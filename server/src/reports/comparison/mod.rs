@@ -1,8 +1,9 @@
 //! System information comparison (系统信息比对, issue 17, ADR 0012): other offices' rosters
 //! imported, and the mismatches between them and the ledger.
 //!
-//! Layer 3, beside `decisions/` and `reports/`: it reads the register and writes its own
-//! tables through `storage::imported_rosters`, and audits through `access`.
+//! Part of `reports/` (layer 3): it reads the register and writes its own tables through
+//! `storage::imported_rosters`, audits through `access`, and writes a refused file's errors
+//! as a `reports::sheet`. `ingest/` (layer 4) may call [`recompute_household`].
 //!
 //! - `file`: a file's bytes to a table of text, hostile files refused;
 //! - `kinds`: the four roster kinds, their fields, the column mapping;

@@ -234,7 +234,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::comparison::kinds::{Mapping, columns};
+    use crate::reports::comparison::kinds::{Mapping, columns};
 
     fn table(rows: &[&[&str]]) -> Table {
         Table {
