@@ -535,3 +535,132 @@ pub fn by_area(counts: &[AreaCount]) -> HashMap<String, i64> {
     }
     map
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZHANG: &str = "11010519491231002X";
+    const VILLAGE: &str = "141124100201";
+
+    async fn database(dir: &std::path::Path) -> Db {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
+        let db = Db::connect(&url).await.expect("SQLite opens");
+        db.migrate().await.expect("migrated");
+        db
+    }
+
+    /// A household whose one member, 张伟, is recorded with `employment_status`.
+    async fn household(db: &Db, vault: &Vault, employment_status: &str) {
+        sqlx::query(
+            "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
+             VALUES ('h1', $1, $2, 0, 0)",
+        )
+        .bind(VILLAGE)
+        .bind(Vec::<u8>::new())
+        .execute(&db.pool)
+        .await
+        .expect("document row");
+        sqlx::query(
+            "INSERT INTO household (id, village, number, member_count, visit_count, error_count,
+                 warning_count, conflict_count, search_text, updated_at)
+             VALUES ('h1', $1, '001', 1, 0, 0, 0, 0, '', 0)",
+        )
+        .bind(VILLAGE)
+        .execute(&db.pool)
+        .await
+        .expect("household row");
+        sqlx::query(
+            "INSERT INTO member (household_id, member_key, name, id_number_hash, sex,
+                 birth_year, birth_month_day, status, employment_status)
+             VALUES ('h1', 'm1', '张伟', $1, '2', 1949, '12-31', '01', $2)",
+        )
+        .bind(vault.lookup_hash(ZHANG))
+        .bind(employment_status)
+        .execute(&db.pool)
+        .await
+        .expect("member row");
+    }
+
+    fn clerk() -> Clerk {
+        Clerk {
+            actor: "operator".into(),
+            role: "operator".into(),
+            client: "test".into(),
+        }
+    }
+
+    async fn open(db: &Db, vault: &Vault) -> Vec<(Rule, Option<String>)> {
+        let area = AreaCode::parse("141124").expect("area");
+        mismatches(db, vault, &area, None, Sight::MASKED)
+            .await
+            .expect("listed")
+            .into_iter()
+            .map(|m| (m.get().rule, m.get().household_id.clone()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_household_recomputed_after_a_visit_closes_what_it_settled() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let db = database(dir.path()).await;
+        let vault = Vault::generate();
+        household(&db, &vault, "10").await;
+        let today = jiff::civil::date(2026, 12, 1);
+        let file = format!("姓名,身份证号码,参保单位\n张伟,{ZHANG},富士康\n");
+        let request = ImportRequest {
+            kind: RosterKind::SocialInsurance,
+            area: AreaCode::parse("141124").expect("area"),
+            file_name: "sb.csv".into(),
+            bytes: file.as_bytes(),
+            mapping: Mapping::new(),
+            set_aside_bad_rows: false,
+        };
+        let outcome = import(&db, &vault, request, &clerk(), 100, today)
+            .await
+            .expect("imported");
+        assert_eq!(outcome.mismatches, 1);
+        let before = open(&db, &vault).await;
+        assert_eq!(
+            before,
+            [(Rule::NotEmployedButInsured, Some("h1".to_owned()))]
+        );
+
+        // A visit records that he works: the register row changes, the household is
+        // recomputed in the writer's transaction, and the mismatch is gone.
+        sqlx::query("UPDATE member SET employment_status = '01' WHERE member_key = 'm1'")
+            .execute(&db.pool)
+            .await
+            .expect("updated");
+        let mut write = db.begin_write().await.expect("write");
+        recompute_household(&mut write.tx, &vault, "h1", 200, today)
+            .await
+            .expect("recomputed");
+        write.commit().await.expect("committed");
+        assert!(open(&db, &vault).await.is_empty());
+
+        // Recorded as not employed again, the same mismatch comes back with the same id.
+        sqlx::query("UPDATE member SET employment_status = '10' WHERE member_key = 'm1'")
+            .execute(&db.pool)
+            .await
+            .expect("updated");
+        let mut write = db.begin_write().await.expect("write");
+        recompute_household(&mut write.tx, &vault, "h1", 300, today)
+            .await
+            .expect("recomputed");
+        write.commit().await.expect("committed");
+        let area = AreaCode::parse(VILLAGE).expect("area");
+        let again = mismatches(&db, &vault, &area, None, Sight::MASKED)
+            .await
+            .expect("listed");
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            again[0].get().id,
+            rules::mismatch_id(
+                RosterKind::SocialInsurance,
+                Rule::NotEmployedButInsured,
+                &vault.lookup_hash(ZHANG)
+            )
+        );
+    }
+}
