@@ -163,13 +163,17 @@ pub async fn json_errors(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    // The console's error pages are HTML and stay so.
+    // The console's error pages are HTML and stay so, as does the spreadsheet of a roster's
+    // bad rows (`imported_rosters.rs`).
     let has_body = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|value| {
             value.as_bytes().starts_with(b"application/json")
                 || value.as_bytes().starts_with(b"text/html")
+                || value
+                    .as_bytes()
+                    .starts_with(b"application/vnd.openxmlformats-officedocument.spreadsheetml")
         });
     if has_body {
         return response;

@@ -13,6 +13,7 @@ mod devices;
 pub mod error;
 mod exports;
 pub mod hardening;
+mod imported_rosters;
 pub mod input;
 mod members;
 pub mod principal;
@@ -121,6 +122,19 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/quarantine/{id}", get(quarantine::show))
         .route("/api/v1/quarantine/{id}/release", post(quarantine::release))
         .route("/api/v1/quarantine/{id}/discard", post(quarantine::discard))
+        .route(
+            "/api/v1/imported-rosters",
+            get(imported_rosters::list).post(imported_rosters::import),
+        )
+        .route(
+            "/api/v1/imported-rosters/{id}/withdraw",
+            post(imported_rosters::withdraw),
+        )
+        .route(
+            "/api/v1/imported-rosters/mappings/{kind}",
+            get(imported_rosters::mapping).put(imported_rosters::set_mapping),
+        )
+        .route("/api/v1/mismatches", get(imported_rosters::mismatches))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(refusals::metrics))
