@@ -112,7 +112,7 @@ impl Rules<'_> {
     /// belongs to must be in the household: otherwise the photo cannot be found or shown.
     pub(super) fn photo(&mut self, key: &str, photo: &Record) {
         let hash = text(photo, "hash").and_then(PhotoHash::parse);
-        if !hash.is_some_and(|hash| photo_key(&hash).as_str() == key) {
+        if hash.is_none_or(|hash| photo_key(&hash).as_str() != key) {
             self.push(
                 Severity::Error,
                 Entity::Photo,
