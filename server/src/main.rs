@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use doorstep_server::access::sessions::{self, SessionPolicy};
-use doorstep_server::cli::{self, admin, areas, device, report, review, settings, staff};
+use doorstep_server::cli::{self, admin, areas, device, photos, report, review, settings, staff};
 use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::storage::{blobs, ledger::Ledger, register};
@@ -118,6 +118,11 @@ enum Command {
     Report {
         #[command(subcommand)]
         command: report::ReportCommand,
+    },
+    /// Photos: storage per county (`photos usage`).
+    Photos {
+        #[command(subcommand)]
+        command: photos::PhotosCommand,
     },
     /// Work through the review queue of a running server.
     Review {
@@ -268,6 +273,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Device { command } => device::run(&db, &clock, command).await,
         Command::Settings { command } => settings::run(&db, &vault, &clock, command).await,
         Command::Report { command } => report::run(&db, &vault, &clock, command).await,
+        Command::Photos { command } => photos::run(&db, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),
     }

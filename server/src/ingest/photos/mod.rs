@@ -4,20 +4,20 @@
 //! kinds) and the photo recorded for its county.
 //!
 //! A device may send a photo only for a household in its villages whose document, as the
-//! server holds it, references the photo (`references`): scope works as for the document
-//! itself, and a device cannot use the server as storage for anything else.
+//! server holds it, references the photo (`schema::layout::photo_references`) under a kind
+//! of the list: scope works as for the document itself, the kind says whether to seal it,
+//! and a device cannot use the server as storage for anything else.
 
 mod check;
-mod references;
 
 pub use check::{Checked, Refusal, THUMB_LONG_SIDE, check};
-pub use references::{PhotoReference, referenced_photos};
 
 use crate::access::device_tokens::Device;
 use crate::storage::blobs::{BlobError, BlobKey, BlobStore, Variant};
 use crate::storage::ledger::{Ledger, LedgerError};
 use crate::storage::photos::{self, Chunk, StoredPhoto};
 use crate::storage::vault::VaultError;
+use schema::layout;
 use schema::photo::{MAX_CHUNK_BYTES, MAX_PHOTO_BYTES, PhotoHash, PhotoKind, UploadStatus};
 use std::sync::Arc;
 
@@ -74,7 +74,7 @@ pub async fn reference(
     hash: &PhotoHash,
 ) -> PhotoResult<Referenced> {
     let read = ledger
-        .read(household, |doc, _| referenced_photos(doc))
+        .read(household, |_, view| layout::photo_references(&view))
         .await?;
     let Some((village, references)) = read else {
         return Err(PhotoError::NotReferenced);
@@ -85,7 +85,7 @@ pub async fn reference(
     let kind = references
         .into_iter()
         .find(|reference| &reference.hash == hash)
-        .map(|reference| reference.kind)
+        .and_then(|reference| reference.kind)
         .ok_or(PhotoError::NotReferenced)?;
     Ok(Referenced {
         household: household.to_owned(),
