@@ -151,7 +151,7 @@ impl Flaky {
 
 impl Link for Flaky {
     fn fate(&mut self, len: usize) -> Fate {
-        if self.next() % 2 == 0 {
+        if self.next().is_multiple_of(2) {
             Fate::Whole
         } else {
             Fate::CutAfter((self.next() % (len as u64 + 1)) as usize)

@@ -45,8 +45,9 @@ pub enum PhotoError {
     NotUploaded,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// Boxed: a ledger error is large, and every photo result would carry its size.
     #[error("ledger: {0}")]
-    Ledger(#[from] LedgerError),
+    Ledger(Box<LedgerError>),
     #[error("blob store: {0}")]
     Blob(#[from] BlobError),
     #[error("sealed data: {0}")]
@@ -56,6 +57,12 @@ pub enum PhotoError {
 }
 
 pub type PhotoResult<T> = Result<T, PhotoError>;
+
+impl From<LedgerError> for PhotoError {
+    fn from(err: LedgerError) -> PhotoError {
+        PhotoError::Ledger(Box::new(err))
+    }
+}
 
 /// What a household's document says of a photo it references.
 #[derive(Debug, Clone)]
