@@ -9,8 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use client_core::photo::Processing;
 use doorstep_e2e::photos::{self, CutEvery, Link, PhotoClient, Steady, Traffic};
 use doorstep_e2e::{Backend, Phone, Server, TestDatabase, VILLAGE};
+use schema::layout::PhotoOf;
+use schema::photo::PhotoKind;
 
 /// Photos per row; the row reports the median.
 const PHOTOS: usize = 5;
@@ -56,22 +59,20 @@ fn main() {
             let mut traffic = Vec::new();
             for _ in 0..count {
                 seed += 1;
-                let (photo, hash) = photos::photo(1600, 1200, seed);
-                sizes.push(photo.len());
-                let key = &hash[..16];
-                let size = photo.len().to_string();
-                phone
+                let (camera, _) = photos::photo(1600, 1200, seed);
+                let summary = phone
                     .store
-                    .set_fields(
+                    .attach_photo(
                         &household,
-                        &[
-                            (&format!("photos.{key}.hash"), &hash),
-                            (&format!("photos.{key}.kind"), "door_plate"),
-                            (&format!("photos.{key}.bytes"), &size),
-                            (&format!("photos.{key}.of"), "household"),
-                        ],
+                        &camera,
+                        PhotoKind::DoorPlate,
+                        &PhotoOf::Household,
+                        Processing::default(),
                     )
                     .unwrap();
+                let hash = summary.hash.to_string();
+                let photo = phone.store.photo_bytes(&summary.hash).unwrap().unwrap();
+                sizes.push(photo.len());
                 phone.sync();
                 let mut link: Box<dyn Link> = match every {
                     Some(every) => Box::new(CutEvery::new(every)),
