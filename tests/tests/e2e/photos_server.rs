@@ -538,7 +538,8 @@ fn test_a_bank_card_is_sealed_at_rest_and_masked_on_the_console_for_a_clerk() {
 
         // On the console: the door plate as a thumbnail linking to the photo; the bank card
         // masked for a township clerk, saying why, and its address refused.
-        let clerk = server.staff_token(&db, "141124100", "李乡");
+        let clerk_account = db.add_account("township_staff", "141124100", "李乡");
+        let clerk = server.login(&clerk_account);
         let (code, _, page) = server.get_bytes(&format!("/register/{household}"), &clerk);
         assert_eq!(code, 200);
         let page = String::from_utf8(page).unwrap();
@@ -564,6 +565,22 @@ fn test_a_bank_card_is_sealed_at_rest_and_masked_on_the_console_for_a_clerk() {
             &clerk,
         );
         assert_eq!(code, 403);
+
+        // The same page in a real browser: the thumbnail drawn, the bank card masked.
+        let browser = run_browser(
+            "photos.mjs",
+            &serde_json::json!({
+                "url": server.url,
+                "clerk": account_json(&clerk_account, "李乡"),
+                "household": household.as_str(),
+                "screenshots": matches!(backend, Backend::Sqlite).then(screenshots_dir),
+            }),
+        );
+        assert_eq!(
+            browser.reported["thumbnail_width"], 320,
+            "{}",
+            browser.reported
+        );
 
         // County staff see it masked until they reveal; reading it is audited.
         let county = server.staff_token(&db, COUNTY, "王县");
