@@ -177,34 +177,55 @@ fn without_host(headers: &[(String, String)]) -> impl Iterator<Item = &(String, 
     headers.iter().filter(|(name, _)| name != "host")
 }
 
-impl BlobStore for S3Store {
-    fn put(&self, key: &BlobKey, bytes: &[u8]) -> Result<(), BlobError> {
-        let (path, headers) = self.signed("PUT", key, bytes);
-        let mut request = self.agent.put(&self.url(&path));
+impl S3Store {
+    /// Sends one signed request on `key` with `body`; the answer whatever its status.
+    fn send(
+        &self,
+        method: &str,
+        key: &BlobKey,
+        body: &[u8],
+    ) -> Result<ureq::http::Response<ureq::Body>, BlobError> {
+        let (path, headers) = self.signed(method, key, body);
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(&path));
         for (name, value) in without_host(&headers) {
             request = request.header(name, value);
         }
-        let mut response = request
-            .header("content-type", "application/octet-stream")
-            .send(bytes)
-            .map_err(|err| BlobError::Remote(err.to_string()))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(());
+        if !body.is_empty() {
+            request = request.header("content-type", "application/octet-stream");
         }
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        Err(remote("PUT", key, status, &body))
+        let request = request
+            .body(body.to_vec())
+            .map_err(|err| BlobError::Remote(err.to_string()))?;
+        self.agent
+            .run(request)
+            .map_err(|err| BlobError::Remote(err.to_string()))
+    }
+}
+
+/// The refusal of a request the object store answered with `status`.
+fn refused(
+    method: &str,
+    key: &BlobKey,
+    mut response: ureq::http::Response<ureq::Body>,
+) -> BlobError {
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    remote(method, key, status, &body)
+}
+
+impl BlobStore for S3Store {
+    fn put(&self, key: &BlobKey, bytes: &[u8]) -> Result<(), BlobError> {
+        let response = self.send("PUT", key, bytes)?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            _ => Err(refused("PUT", key, response)),
+        }
     }
 
     fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>, BlobError> {
-        let (path, headers) = self.signed("GET", key, b"");
-        let mut request = self.agent.get(&self.url(&path));
-        for (name, value) in without_host(&headers) {
-            request = request.header(name, value);
-        }
-        let mut response = request
-            .call()
-            .map_err(|err| BlobError::Remote(err.to_string()))?;
+        let mut response = self.send("GET", key, b"")?;
         match response.status().as_u16() {
             200 => response
                 .body_mut()
@@ -214,28 +235,15 @@ impl BlobStore for S3Store {
                 .map(Some)
                 .map_err(|err| BlobError::Remote(err.to_string())),
             404 => Ok(None),
-            status => {
-                let body = response.body_mut().read_to_string().unwrap_or_default();
-                Err(remote("GET", key, status, &body))
-            }
+            _ => Err(refused("GET", key, response)),
         }
     }
 
     fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
-        let (path, headers) = self.signed("DELETE", key, b"");
-        let mut request = self.agent.delete(&self.url(&path));
-        for (name, value) in without_host(&headers) {
-            request = request.header(name, value);
-        }
-        let mut response = request
-            .call()
-            .map_err(|err| BlobError::Remote(err.to_string()))?;
+        let response = self.send("DELETE", key, b"")?;
         match response.status().as_u16() {
             200..=299 | 404 => Ok(()),
-            status => {
-                let body = response.body_mut().read_to_string().unwrap_or_default();
-                Err(remote("DELETE", key, status, &body))
-            }
+            _ => Err(refused("DELETE", key, response)),
         }
     }
 
