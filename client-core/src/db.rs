@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// The on-device schema version this code writes (`PRAGMA user_version`).
-const DB_VERSION: i64 = 4;
+const DB_VERSION: i64 = 5;
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -47,8 +47,11 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     if version < 4 {
         conn.execute_batch(UPGRADE_TO_4)?;
     }
+    if version < 5 {
+        conn.execute_batch(UPGRADE_TO_5)?;
+    }
     debug_assert_eq!(
-        DB_VERSION, 4,
+        DB_VERSION, 5,
         "add the upgrade step for the new version above"
     );
     Ok(())
@@ -223,6 +226,35 @@ const UPGRADE_TO_4: &str = "BEGIN;
             quarantined_changes = excluded.quarantined_changes;
     DELETE FROM meta WHERE substr(key, 1, length('setting.sync.')) = 'setting.sync.';
     PRAGMA user_version = 4;
+    COMMIT;";
+
+/// Version 5 keeps photos (issue 18) beside the households, once per content hash: the
+/// bytes this phone made, or what it downloaded (a thumbnail, the whole photo on demand);
+/// and where each photo this phone attached stands in its upload. A household's document
+/// holds only the reference (`photos.<id>.*`). A photo row is large, so it keeps a rowid:
+/// a `WITHOUT ROWID` table is for small rows.
+const UPGRADE_TO_5: &str = "BEGIN;
+    CREATE TABLE photo (
+        hash TEXT PRIMARY KEY,
+        -- the photo itself: made here, or downloaded whole; NULL while only a thumbnail is held
+        bytes BLOB,
+        -- the server's thumbnail, downloaded on demand
+        thumbnail BLOB,
+        stored_at INTEGER NOT NULL
+    );
+    -- One row per photo this phone attached, until the server holds it.
+    CREATE TABLE photo_upload (
+        hash TEXT PRIMARY KEY REFERENCES photo(hash),
+        -- the household whose reference lets this phone upload it (the first it was attached to)
+        household_id TEXT NOT NULL,
+        -- set when the server said it holds the whole photo: never asked about again
+        confirmed_at INTEGER,
+        -- set when the server refused the photo itself; it is not sent again
+        refused_code TEXT,
+        refused_zh TEXT,
+        refused_en TEXT
+    );
+    PRAGMA user_version = 5;
     COMMIT;";
 
 pub fn get_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {

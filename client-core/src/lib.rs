@@ -6,6 +6,7 @@
 
 mod db;
 pub mod error;
+pub mod photo;
 pub mod store;
 pub mod sync;
 pub mod transport;

@@ -22,6 +22,25 @@ pub trait Transport {
             "this link carries sync rounds only, not an enrollment at {url}"
         )))
     }
+
+    /// A photo request that reads (`docs/PROTOCOL.md`, Photos): an upload's status, a
+    /// thumbnail or a photo, with the device token; an answer over `limit` bytes fails.
+    /// A link that only carries sync rounds refuses it.
+    fn photo_get(&self, url: &str, token: &str, limit: u64) -> Result<Vec<u8>, TransportError> {
+        let _ = (token, limit);
+        Err(TransportError::Network(format!(
+            "this link carries sync rounds only, not a photo request at {url}"
+        )))
+    }
+
+    /// A chunk of a photo's upload: the bytes from the URL's `offset`, with the device
+    /// token. The answer is the upload's JSON status.
+    fn photo_put(&self, url: &str, token: &str, chunk: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let _ = (token, chunk);
+        Err(TransportError::Network(format!(
+            "this link carries sync rounds only, not a photo upload at {url}"
+        )))
+    }
 }
 
 /// Why a request got no answer, by what helps: waiting and trying again, or nothing the
@@ -127,6 +146,27 @@ impl Transport for HttpTransport {
             .post(url)
             .header("Content-Type", "application/json")
             .send(&body[..])
+            .map_err(failure)?;
+        answer(response, MAX_ENROLLMENT_ANSWER_BYTES)
+    }
+
+    fn photo_get(&self, url: &str, token: &str, limit: u64) -> Result<Vec<u8>, TransportError> {
+        let response = self
+            .agent
+            .get(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .map_err(failure)?;
+        answer(response, limit)
+    }
+
+    fn photo_put(&self, url: &str, token: &str, chunk: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let response = self
+            .agent
+            .put(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/octet-stream")
+            .send(chunk)
             .map_err(failure)?;
         answer(response, MAX_ENROLLMENT_ANSWER_BYTES)
     }

@@ -17,6 +17,11 @@ pub fn write(w: &mut dyn Write) -> io::Result<()> {
         (Entity::Visit, "走访", "Visits"),
         (Entity::Training, "培训", "Trainings"),
         (Entity::Subsidy, "补贴", "Subsidies"),
+        (
+            Entity::Photo,
+            "照片（由 photo add 写入）",
+            "Photos (written by photo add)",
+        ),
     ] {
         writeln!(w, "\n{zh} {en}")?;
         for spec in CATALOG.iter().filter(|spec| spec.entity == entity) {

@@ -53,6 +53,8 @@ pub enum RecordKind {
     Visit,
     Training,
     Subsidy,
+    /// A photo's reference: written by `attach_photo`, never typed.
+    Photo,
 }
 
 /// One field of the catalog.
@@ -79,6 +81,7 @@ pub fn field_catalog() -> Vec<FieldSpec> {
                 Entity::Visit => RecordKind::Visit,
                 Entity::Training => RecordKind::Training,
                 Entity::Subsidy => RecordKind::Subsidy,
+                Entity::Photo => RecordKind::Photo,
             },
             name: spec.name.to_owned(),
             label: spec.label().into(),

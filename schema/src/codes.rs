@@ -576,6 +576,23 @@ pub static SUBSIDY_STATUS: CodeList = CodeList {
     proposed: true,
 };
 
+/// 照片类别, what a photo shows: the codes of `photo::PhotoKind`, the same in the document,
+/// on the wire and in the server's database. **Proposed**.
+pub static PHOTO_KIND: CodeList = CodeList {
+    name: "photo_kind",
+    zh: "照片类别",
+    en: "Photo kind",
+    codes: codes![
+        "door_plate" => "门牌", "Door plate";
+        "certificate" => "证书", "Certificate";
+        "contract" => "劳动合同", "Employment contract";
+        "bank_card" => "银行卡", "Bank card";
+        "id_card" => "身份证", "ID card";
+        "other" => "其他", "Other";
+    ],
+    proposed: true,
+};
+
 static ALL: &[&CodeList] = &[
     &SEX,
     &POVERTY_ATTRIBUTE,
@@ -602,6 +619,7 @@ static ALL: &[&CodeList] = &[
     &SUBSIDY_KIND,
     &INSURANCE_TYPE,
     &SUBSIDY_STATUS,
+    &PHOTO_KIND,
 ];
 
 /// Every code list, for export and for the settings screens.
@@ -650,7 +668,7 @@ mod tests {
             assert!(seen.insert(list.name), "{} twice", list.name);
             assert!(std::ptr::eq(by_name(list.name).unwrap(), *list));
         }
-        assert_eq!(all().len(), 25);
+        assert_eq!(all().len(), 26);
         assert!(by_name("no_such_list").is_none());
     }
 
@@ -675,6 +693,7 @@ mod tests {
             "subsidy_kind",
             "insurance_type",
             "subsidy_status",
+            "photo_kind",
         ]
         .into_iter()
         .collect();
@@ -788,5 +807,15 @@ mod tests {
             json["codes"][0],
             serde_json::json!({"code": "1", "zh": "男", "en": "Male"})
         );
+    }
+
+    #[test]
+    fn test_the_photo_kind_list_holds_every_photo_kind_by_its_code() {
+        let kinds: Vec<&str> = crate::photo::PhotoKind::ALL
+            .into_iter()
+            .map(|kind| kind.as_str())
+            .collect();
+        let codes: Vec<&str> = PHOTO_KIND.codes.iter().map(|code| code.code).collect();
+        assert_eq!(codes, kinds);
     }
 }

@@ -10,6 +10,7 @@
 //! | `visits.<record id>.<field>` | one visit |
 //! | `trainings.<record id>.<field>` | one training of a member |
 //! | `subsidies.<record id>.<field>` | one subsidy of a member |
+//! | `photos.<first 16 hex digits of the photo's hash>.<field>` | one photo's reference |
 //!
 //! A `<field>` may itself contain dots (`employment.status`, `gps.lat`).
 
@@ -59,6 +60,9 @@ pub enum Entity {
     Visit,
     Training,
     Subsidy,
+    /// A photo's reference (layout 3): the photo itself lives outside the document, stored
+    /// by its hash (`schema::photo`).
+    Photo,
 }
 
 impl Entity {
@@ -70,16 +74,18 @@ impl Entity {
             Entity::Visit => "visits",
             Entity::Training => "trainings",
             Entity::Subsidy => "subsidies",
+            Entity::Photo => "photos",
         }
     }
 
     /// Every entity, the household first.
-    pub const ALL: [Entity; 5] = [
+    pub const ALL: [Entity; 6] = [
         Entity::Household,
         Entity::Member,
         Entity::Visit,
         Entity::Training,
         Entity::Subsidy,
+        Entity::Photo,
     ];
 
     fn from_prefix(prefix: &str) -> Option<Entity> {
@@ -162,6 +168,11 @@ const fn layout_2(spec: FieldSpec) -> FieldSpec {
     FieldSpec { since: 2, ..spec }
 }
 
+/// A field added by layout 3: a photo's reference.
+const fn layout_3(spec: FieldSpec) -> FieldSpec {
+    FieldSpec { since: 3, ..spec }
+}
+
 /// A field marked as sensitive personal information.
 const fn sensitive(spec: FieldSpec) -> FieldSpec {
     FieldSpec {
@@ -170,7 +181,7 @@ const fn sensitive(spec: FieldSpec) -> FieldSpec {
     }
 }
 
-use Entity::{Household as H, Member as M, Subsidy as S, Training as T, Visit as V};
+use Entity::{Household as H, Member as M, Photo as P, Subsidy as S, Training as T, Visit as V};
 use FieldKind::{
     AreaCode, Boolean, Code, Codes, Date, Decimal, IdNumber, Integer, Text, Timestamp,
 };
@@ -187,6 +198,12 @@ const LONGITUDE: FieldKind = Decimal {
 const YUAN: FieldKind = Integer {
     min: 0,
     max: 1_000_000,
+};
+
+/// A photo's size, in bytes, up to what a server accepts.
+const PHOTO_BYTES: FieldKind = Integer {
+    min: 1,
+    max: crate::photo::MAX_PHOTO_BYTES as i64,
 };
 
 /// Every field of a household document.
@@ -514,6 +531,27 @@ pub static CATALOG: &[FieldSpec] = &[
         "状态",
         "Status",
     ),
+    // A photo's reference, written once by the phone that attached it; its key is the first
+    // 16 hex digits of the hash, so the same photo attached on two phones is one entry.
+    layout_3(field(P, "hash", Text, "照片哈希", "Photo hash (SHA-256)")),
+    layout_3(field(
+        P,
+        "kind",
+        Code(&[&codes::PHOTO_KIND]),
+        "照片类别",
+        "Photo kind",
+    )),
+    layout_3(field(
+        P,
+        "bytes",
+        PHOTO_BYTES,
+        "照片大小（字节）",
+        "Photo size (bytes)",
+    )),
+    layout_3(field(P, "taken_at", Timestamp, "拍摄时间", "Taken at")),
+    // What the photo belongs to: `household`, or a record's prefix (`members.<key>`,
+    // `visits.<id>`, `trainings.<id>`, `subsidies.<id>`).
+    layout_3(field(P, "of", Text, "所属记录", "Attached to")),
 ];
 
 /// Looks a field up by entity and name.
@@ -605,10 +643,10 @@ fn bad_shape(path: &str) -> InvalidPath {
     InvalidPath {
         message: Message::new(
             format!(
-                "字段路径“{path}”格式不对：应为 household.<字段>、members.<成员标识>.<字段>、visits.<记录标识>.<字段>、trainings.<记录标识>.<字段> 或 subsidies.<记录标识>.<字段>"
+                "字段路径“{path}”格式不对：应为 household.<字段>、members.<成员标识>.<字段>、visits.<记录标识>.<字段>、trainings.<记录标识>.<字段>、subsidies.<记录标识>.<字段> 或 photos.<照片标识>.<字段>"
             ),
             format!(
-                "Malformed field path \"{path}\": expected household.<field>, members.<key>.<field>, visits.<id>.<field>, trainings.<id>.<field> or subsidies.<id>.<field>"
+                "Malformed field path \"{path}\": expected household.<field>, members.<key>.<field>, visits.<id>.<field>, trainings.<id>.<field>, subsidies.<id>.<field> or photos.<id>.<field>"
             ),
         ),
     }

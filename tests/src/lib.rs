@@ -16,6 +16,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tempfile::TempDir;
 
+pub mod photos;
+
 pub use schema::ids::{AreaCode, HouseholdId, MemberKey};
 
 /// A village of 临县 (Lin County) used throughout the tests.

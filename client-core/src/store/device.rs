@@ -102,6 +102,8 @@ impl Store {
         let tx = inner.conn.transaction()?;
         tx.execute_batch(
             "DELETE FROM open_visit;
+             DELETE FROM photo_upload;
+             DELETE FROM photo;
              DELETE FROM document_change;
              DELETE FROM household_index;
              DELETE FROM document;

@@ -18,6 +18,7 @@ mod documents;
 mod edit;
 mod exchange;
 mod index;
+mod photos;
 mod recording;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use automerge::ActorId;
 use device::decode_secret;
 use documents::{CACHE_CAPACITY, Loaded};
 use lru::LruCache;
+pub use photos::{Held, PendingPhoto, PhotoSummary, UploadState};
 use rusqlite::Connection;
 use schema::Message;
 use schema::ids::{AreaCode, HouseholdId, MemberKeySecret};

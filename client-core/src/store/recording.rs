@@ -334,6 +334,7 @@ pub(super) fn ensure_record_exists(doc: &AutoCommit, path: &FieldPath) -> Result
         Entity::Member => ("成员", "member"),
         Entity::Visit => ("走访记录", "visit"),
         Entity::Training => ("培训记录", "training"),
+        Entity::Photo => ("照片", "photo"),
         _ => ("补贴记录", "subsidy"),
     };
     Err(Error::InvalidInput(Message::new(

@@ -38,6 +38,16 @@ pub fn is_connected(store: &Store) -> Result<bool, StoreError> {
     Ok(store.setting(SERVER_KEY)?.is_some())
 }
 
+/// The server a connected store syncs with, and its device token.
+pub(crate) fn credentials(store: &Store) -> Result<(String, String), SyncError> {
+    if let Some(revocation) = revocation_of(store)? {
+        return Err(SyncError::Revoked(revocation.message));
+    }
+    let server = store.setting(SERVER_KEY)?.ok_or(SyncError::NotConnected)?;
+    let token = store.setting(TOKEN_KEY)?.ok_or(SyncError::NotConnected)?;
+    Ok((server, token))
+}
+
 /// Connects a store to a server.
 pub fn connect(store: &Store, server: &str, token: &str) -> Result<(), StoreError> {
     let server = server.trim().trim_end_matches('/');
@@ -190,6 +200,15 @@ fn store_update(store: &Store, update: Update) -> Result<Applied, SyncError> {
         Err(StoreError::MissingDependencies(_)) => Ok(Applied::MissingHistory),
         Err(StoreError::VillageNotAssigned(_)) => Ok(Applied::NotAssigned),
         Err(err) => Err(refused_update(&update.household, err)),
+    }
+}
+
+/// What a refused request means for the device, as `sync` reads it: a revoked device is
+/// erased, anything else is the server's message.
+pub(crate) fn refusal(store: &Store, status: u16, body: &[u8]) -> SyncError {
+    match revocation(status, body) {
+        Some(message) => revoked(store, message),
+        None => server_error(status, body),
     }
 }
 

@@ -13,7 +13,7 @@ use automerge::{ROOT, ScalarValue, Value};
 ///
 /// The version a document holds is the oldest layout that reads it ([`READABLE_FROM`]), so
 /// this code reads every version up to its own [`SCHEMA_VERSION`] and refuses a higher one.
-/// Layout 2 only added fields, and a layout-1 document is a layout-2 document without them:
+/// Layouts 2 and 3 only added fields, and an older document is a newer one without them:
 /// there is no step to take. A layout that changes what a key means will need one here,
 /// `if version < N { upgrade(doc)?; }`, an ordinary Automerge change that merges with edits
 /// made on devices still on the old layout (ADR 0009 says what else it needs first).

@@ -16,6 +16,7 @@ mod history;
 mod identity;
 mod migrate;
 mod origin;
+mod photos;
 mod read;
 mod value;
 mod view;
@@ -25,6 +26,7 @@ pub use history::{HistoryEntry, field_history, histories};
 pub use identity::identity_problem;
 pub use migrate::migrate;
 pub use origin::{ChangeOrigin, review_message, visit_message};
+pub use photos::{PhotoOf, PhotoReference, photo_key, photo_references};
 pub use read::{read_household, refresh_household};
 pub use value::FieldValue;
 pub use view::{
@@ -38,7 +40,7 @@ use crate::shape::{self, READABLE_FROM, VERSION_KEY};
 /// The layout this code reads and writes: the fields of the catalog, each with the version
 /// that added it (`FieldSpec::since`). `docs/LAYOUT.md` describes every version. What a
 /// document says in `schema_version` is another number, `shape::READABLE_FROM` (ADR 0009).
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Why a document could not be read or written as a household.
 #[derive(Debug, thiserror::Error)]

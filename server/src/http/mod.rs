@@ -16,6 +16,7 @@ pub mod hardening;
 mod imported_rosters;
 pub mod input;
 mod members;
+mod photos;
 pub mod principal;
 mod quarantine;
 pub mod refusals;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub rate_limits: hardening::RateLimits,
     /// Whether the session cookie is marked Secure (`accounts::session_cookie`).
     pub secure_cookies: bool,
+    /// Where photos and their thumbnails are kept (`storage::blobs`).
+    pub blobs: std::sync::Arc<dyn crate::storage::blobs::BlobStore>,
 }
 
 impl AppState {
@@ -135,6 +138,12 @@ pub fn app(state: AppState) -> Router {
             get(imported_rosters::mapping).put(imported_rosters::set_mapping),
         )
         .route("/api/v1/mismatches", get(imported_rosters::mismatches))
+        .route("/api/v1/photos/usage", get(photos::usage))
+        .route("/api/v1/photos/{hash}", get(photos::download))
+        .route(
+            "/api/v1/photos/{hash}/upload",
+            get(photos::upload_status).put(photos::upload_chunk),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(refusals::metrics))

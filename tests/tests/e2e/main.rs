@@ -22,6 +22,7 @@ mod links;
 mod member_status;
 mod old_layout;
 mod operator_cli;
+mod photos_server;
 mod review;
 mod rosters;
 mod scope;

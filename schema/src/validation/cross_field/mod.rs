@@ -34,6 +34,9 @@ pub(super) fn check(view: &HouseholdView, today: Date, issues: &mut Vec<Issue>) 
     for (key, visit) in &view.visits {
         rules.visit(key, visit);
     }
+    for (key, photo) in &view.photos {
+        rules.photo(key, photo);
+    }
     *issues = rules.issues;
 }
 

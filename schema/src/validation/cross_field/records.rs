@@ -1,10 +1,11 @@
 //! Rules about the records kept beside the members: trainings and subsidies (each for a
-//! member of this household), and visits.
+//! member of this household), visits, and photo references.
 
 use super::{Rules, flag, integer, text};
 use crate::fields::Entity;
-use crate::layout::Record;
+use crate::layout::{PhotoOf, Record, photo_key};
 use crate::message::Message;
+use crate::photo::PhotoHash;
 use crate::validation::{Severity, parse_date};
 
 impl Rules<'_> {
@@ -104,6 +105,49 @@ impl Rules<'_> {
                     "The visit finished before it started",
                 ),
             );
+        }
+    }
+
+    /// A photo reference must name its photo by a hash its key starts, and what it
+    /// belongs to must be in the household: otherwise the photo cannot be found or shown.
+    pub(super) fn photo(&mut self, key: &str, photo: &Record) {
+        let hash = text(photo, "hash").and_then(PhotoHash::parse);
+        if hash.is_none_or(|hash| photo_key(&hash).as_str() != key) {
+            self.push(
+                Severity::Error,
+                Entity::Photo,
+                key,
+                "hash",
+                "photo.bad_hash",
+                Message::new(
+                    "照片引用的哈希不是该照片标识开头的64位十六进制数",
+                    "The photo reference's hash is not 64 hex digits starting with its key",
+                ),
+            );
+        }
+        let of = text(photo, "of").map(PhotoOf::parse);
+        match of {
+            Some(Ok(of)) if of.exists_in(self.view) => {}
+            Some(Ok(of)) => self.push(
+                Severity::Warning,
+                Entity::Photo,
+                key,
+                "of",
+                "photo.record_unknown",
+                Message::new(
+                    format!("照片所属的记录“{of}”不在本户"),
+                    format!("The record \"{of}\" the photo belongs to is not in this household"),
+                ),
+            ),
+            Some(Err(message)) => self.push(
+                Severity::Error,
+                Entity::Photo,
+                key,
+                "of",
+                "photo.bad_record",
+                message,
+            ),
+            None => {}
         }
     }
 }

@@ -143,6 +143,10 @@ pub fn describe(view: &HouseholdView, path: &str) -> Message {
             format!("补贴记录的{}", label.zh),
             format!("{} of a subsidy", label.en),
         ),
+        Entity::Photo => Message::new(
+            format!("照片的{}", label.zh),
+            format!("{} of a photo", label.en),
+        ),
     }
 }
 
