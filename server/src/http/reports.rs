@@ -4,7 +4,8 @@
 //!   the indicators of an area in the reader's scope (their whole scope without `area`), as
 //!   of `date` (today by default) or of a month's last day; a closed month also carries its
 //!   figures as closed and their differences from those now. `within` is the N of "employed
-//!   within N months after training" (6 by default).
+//!   within N months after training" (6 by default). A township's figures carry one line per
+//!   village in `figures.parts`, a county's one per township.
 //! - `POST /api/v1/reports/months/{YYYY-MM}/close?area=CODE` with the body `{}`: a county
 //!   admin closes the month (409 when already closed, 400 before it is over). Audited.
 //! - `GET /api/v1/reports/subsidies?area=CODE&year=YYYY`: subsidy eligibility per year

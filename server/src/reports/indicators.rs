@@ -3,10 +3,20 @@
 //! area's size: coverage; the labour resource by capacity, sex and age band; employment by
 //! status and outside the province; the households failing the one-employed target and the
 //! people who want training and have had none, each with its list; and training by model and
+//! by institution. A township's figures come with one line per village, a county's with one
+//! per township (`parts`), from the same grouped statements.
+//!
+//! Why so few statements: each pass over the members joined to their households costs about
+//! one `SELECT COUNT(*)` of them, and a county's figures must come back within a second
+//! (`docs/BENCHMARKS.md`, "Indicators"). So one grouped pass gives every labour, employment
+//! and coverage count of every part; one grouped pass over the members gives the failing
+//! households; one pass over the trainings gives the training figures in all, by model and
 //! by institution.
 
 use super::definitions::{AGE_BANDS, Definitions};
+use crate::storage::areas;
 use schema::codes::{self, CodeList};
+use schema::ids::{AreaCode, AreaLevel};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::BTreeMap;
@@ -26,6 +36,31 @@ pub struct Indicators {
     pub failing_households: Vec<FailingHousehold>,
     pub untrained: Vec<UntrainedMember>,
     pub training: Training,
+    /// One line per village of a township, per township of a county (per area one level
+    /// down), every one the area list knows and any other the register holds; none for a
+    /// village. Months closed before these lines existed have none.
+    #[serde(default)]
+    pub parts: Vec<Part>,
+}
+
+/// The headline figures of one area inside the one asked for; the parts add up to its totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// The area code of the village (or township).
+    pub code: String,
+    pub name: Option<String>,
+    pub households: i64,
+    pub visited: i64,
+    pub verified: i64,
+    pub present_members: i64,
+    /// Present members of labour age.
+    pub labour: i64,
+    /// Of those, employed (statuses 01–08).
+    pub employed: i64,
+    /// Of those, working outside the province (status 01).
+    pub outside_province: i64,
+    pub failing_households: i64,
+    pub untrained: i64,
 }
 
 /// Households in the ledger, visited and verified; when and by whom.
@@ -163,14 +198,45 @@ fn breakdown(list: &CodeList, counted: &BTreeMap<String, i64>) -> Vec<Count> {
     lines
 }
 
+/// The length of the codes of the areas one level inside `area`; none inside a village.
+fn part_length(area: &AreaCode) -> Option<usize> {
+    match area.level() {
+        AreaLevel::Province => Some(4),
+        AreaLevel::City => Some(6),
+        AreaLevel::County => Some(9),
+        AreaLevel::Township => Some(12),
+        AreaLevel::Village => None,
+    }
+}
+
+/// The part of `area` that a village code lies in.
+fn part_of(village: &str, length: usize) -> String {
+    village.get(..length).unwrap_or(village).to_owned()
+}
+
 /// Computes every indicator of the definitions' area as of their date.
 pub async fn compute(pool: &AnyPool, at: &Definitions) -> Result<Indicators, sqlx::Error> {
     let area_name: Option<String> = sqlx::query_scalar("SELECT name FROM area WHERE code = $1")
         .bind(at.area().as_str())
         .fetch_optional(pool)
         .await?;
-    let coverage = coverage(pool, at).await?;
-    let (coverage, labour, employment) = members(pool, at, coverage).await?;
+    // Inside a village every count falls in one part, the village itself, and none is shown.
+    let length = part_length(at.area()).unwrap_or(at.area().as_str().len());
+    let mut parts: BTreeMap<String, Part> = BTreeMap::new();
+    let coverage = coverage(pool, at, length, &mut parts).await?;
+    let (coverage, labour, employment) = members(pool, at, coverage, length, &mut parts).await?;
+    let failing_households = failing_households(pool, at).await?;
+    for household in &failing_households {
+        part(&mut parts, &household.village, length).failing_households += 1;
+    }
+    let untrained = untrained(pool, at).await?;
+    for member in &untrained {
+        part(&mut parts, &member.village, length).untrained += 1;
+    }
+    let parts = match part_length(at.area()) {
+        Some(_) => named(pool, at.area(), parts).await?,
+        None => Vec::new(),
+    };
     Ok(Indicators {
         area: at.area().to_string(),
         area_name,
@@ -179,25 +245,81 @@ pub async fn compute(pool: &AnyPool, at: &Definitions) -> Result<Indicators, sql
         coverage,
         labour,
         employment,
-        failing_households: failing_households(pool, at).await?,
-        untrained: untrained(pool, at).await?,
+        failing_households,
+        untrained,
         training: training(pool, at).await?,
+        parts,
     })
 }
 
-async fn coverage(pool: &AnyPool, at: &Definitions) -> Result<Coverage, sqlx::Error> {
+/// The line of the part `village` lies in, begun when first counted.
+fn part<'a>(parts: &'a mut BTreeMap<String, Part>, village: &str, length: usize) -> &'a mut Part {
+    let code = part_of(village, length);
+    parts.entry(code.clone()).or_insert_with(|| Part {
+        code,
+        ..Part::default()
+    })
+}
+
+/// The parts counted, with every part the area list has inside `area` (those with no one
+/// recorded show zeros), named, in code order.
+async fn named(
+    pool: &AnyPool,
+    area: &AreaCode,
+    mut parts: BTreeMap<String, Part>,
+) -> Result<Vec<Part>, sqlx::Error> {
+    for child in areas::children_in(pool, area).await? {
+        let line = parts.entry(child.code.to_string()).or_insert_with(|| Part {
+            code: child.code.to_string(),
+            ..Part::default()
+        });
+        line.name = Some(child.name);
+    }
+    Ok(parts.into_values().collect())
+}
+
+/// Households, visited and verified, in all and per part; and who visited.
+async fn coverage(
+    pool: &AnyPool,
+    at: &Definitions,
+    length: usize,
+    parts: &mut BTreeMap<String, Part>,
+) -> Result<Coverage, sqlx::Error> {
     let in_area = at.household_in_area();
     let visit = at.visit_by_date();
-    let verifying = Definitions::verifying_visit();
+    // A join to each household's visits counted once, not a lookup per household: on
+    // PostgreSQL, lookups in the select list are sub-plans whose estimated cost switches
+    // its JIT compiler on, which alone took longer than the whole count.
     let sql = format!(
-        "SELECT COUNT(*) AS households,
-             SUM(CASE WHEN EXISTS (SELECT 1 FROM visit v WHERE v.household_id = h.id
-                 AND {visit}) THEN 1 ELSE 0 END) AS visited,
-             SUM(CASE WHEN EXISTS (SELECT 1 FROM visit v WHERE v.household_id = h.id
-                 AND {visit} AND {verifying}) THEN 1 ELSE 0 END) AS verified
-         FROM household h WHERE {in_area}"
+        "SELECT SUBSTR(h.village, 1, {length}) AS part, COUNT(*) AS households,
+             COUNT(v.household_id) AS visited,
+             SUM(CASE WHEN v.verifying > 0 THEN 1 ELSE 0 END) AS verified
+         FROM household h
+             LEFT JOIN (SELECT v.household_id,
+                     SUM(CASE WHEN {verifying} THEN 1 ELSE 0 END) AS verifying
+                 FROM visit v WHERE {visit} GROUP BY v.household_id) v
+             ON v.household_id = h.id
+         WHERE {in_area}
+         GROUP BY SUBSTR(h.village, 1, {length})",
+        verifying = Definitions::verifying_visit(),
     );
-    let row = sqlx::query(AssertSqlSafe(sql)).fetch_one(pool).await?;
+    let mut coverage = Coverage {
+        households: 0,
+        visited: 0,
+        verified: 0,
+        present_members: 0,
+        members_without_birth_date: 0,
+        visitors: Vec::new(),
+    };
+    for row in sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await? {
+        let line = part(parts, &text(&row, "part")?.unwrap_or_default(), length);
+        line.households = count(&row, "households")?;
+        line.visited = count(&row, "visited")?;
+        line.verified = count(&row, "verified")?;
+        coverage.households += line.households;
+        coverage.visited += line.visited;
+        coverage.verified += line.verified;
+    }
     let sql = format!(
         "SELECT v.volunteer, COUNT(DISTINCT v.household_id) AS households,
              MAX(COALESCE(v.finished_at, v.started_at)) AS last_visit_at
@@ -205,7 +327,7 @@ async fn coverage(pool: &AnyPool, at: &Definitions) -> Result<Coverage, sqlx::Er
          WHERE {in_area} AND {visit}
          GROUP BY v.volunteer ORDER BY v.volunteer"
     );
-    let visitors = sqlx::query(AssertSqlSafe(sql))
+    coverage.visitors = sqlx::query(AssertSqlSafe(sql))
         .fetch_all(pool)
         .await?
         .iter()
@@ -217,33 +339,30 @@ async fn coverage(pool: &AnyPool, at: &Definitions) -> Result<Coverage, sqlx::Er
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-    Ok(Coverage {
-        households: count(&row, "households")?,
-        visited: count(&row, "visited")?,
-        verified: count(&row, "verified")?,
-        present_members: 0,
-        members_without_birth_date: 0,
-        visitors,
-    })
+    Ok(coverage)
 }
 
-/// One scan of the area's present members, grouped by what the labour and employment
-/// figures break down by; the breakdowns are summed from the groups.
+/// One scan of the area's present members, grouped by part and by what the labour and
+/// employment figures break down by; the breakdowns are summed from the groups.
 async fn members(
     pool: &AnyPool,
     at: &Definitions,
     mut coverage: Coverage,
+    length: usize,
+    parts: &mut BTreeMap<String, Part>,
 ) -> Result<(Coverage, Labour, Employment), sqlx::Error> {
+    // Members without a birth date are summed, not grouped by: a key more to sort by costs
+    // more than the sum (SQLite sorts every row it groups).
     let sql = format!(
-        "SELECT COALESCE(m.labour_capacity, '') AS capacity, COALESCE(m.sex, '') AS sex,
+        "SELECT SUBSTR(h.village, 1, {length}) AS part,
+             COALESCE(m.labour_capacity, '') AS capacity, COALESCE(m.sex, '') AS sex,
              COALESCE(m.employment_status, '') AS status, {band} AS band,
-             CASE WHEN m.birth_year IS NULL THEN 1 ELSE 0 END AS no_birth_date,
-             COUNT(*) AS members
+             COUNT(*) AS members,
+             SUM(CASE WHEN m.birth_year IS NULL THEN 1 ELSE 0 END) AS no_birth_date
          FROM household h JOIN member m ON m.household_id = h.id
          WHERE {in_area} AND {present}
-         GROUP BY COALESCE(m.labour_capacity, ''), COALESCE(m.sex, ''),
-             COALESCE(m.employment_status, ''), {band},
-             CASE WHEN m.birth_year IS NULL THEN 1 ELSE 0 END",
+         GROUP BY SUBSTR(h.village, 1, {length}), COALESCE(m.labour_capacity, ''),
+             COALESCE(m.sex, ''), COALESCE(m.employment_status, ''), {band}",
         band = at.age_band(),
         in_area = at.household_in_area(),
         present = at.present(),
@@ -255,13 +374,21 @@ async fn members(
     let mut labour_total = 0;
     for row in sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await? {
         let n = count(&row, "members")?;
+        let line = part(parts, &text(&row, "part")?.unwrap_or_default(), length);
+        line.present_members += n;
         coverage.present_members += n;
-        if count(&row, "no_birth_date")? == 1 {
-            coverage.members_without_birth_date += n;
-        }
+        coverage.members_without_birth_date += count(&row, "no_birth_date")?;
         let Some(age_band) = text(&row, "band")? else {
             continue;
         };
+        let employment_status = text(&row, "status")?.unwrap_or_default();
+        line.labour += n;
+        if codes::is_employed_status(&employment_status) {
+            line.employed += n;
+        }
+        if employment_status == super::definitions::OUTSIDE_PROVINCE {
+            line.outside_province += n;
+        }
         labour_total += n;
         *band.entry(age_band).or_insert(0) += n;
         *capacity
@@ -269,9 +396,7 @@ async fn members(
             .or_insert(0) += n;
         *sex.entry(text(&row, "sex")?.unwrap_or_default())
             .or_insert(0) += n;
-        *status
-            .entry(text(&row, "status")?.unwrap_or_default())
-            .or_insert(0) += n;
+        *status.entry(employment_status).or_insert(0) += n;
     }
     let by_age_band = AGE_BANDS
         .iter()
@@ -315,10 +440,11 @@ async fn failing_households(
     at: &Definitions,
 ) -> Result<Vec<FailingHousehold>, sqlx::Error> {
     let sql = format!(
-        "SELECT h.id, h.village, h.number, h.head_name FROM household h
-         WHERE {} AND {} ORDER BY h.village, h.number, h.id",
-        at.household_in_area(),
-        at.failing_household()
+        "SELECT h.id, h.village, h.number, h.head_name
+         FROM household h JOIN ({failing}) failing ON failing.household_id = h.id
+         WHERE {in_area} ORDER BY h.village, h.number, h.id",
+        failing = at.failing_households(),
+        in_area = at.household_in_area(),
     );
     sqlx::query(AssertSqlSafe(sql))
         .fetch_all(pool)
@@ -359,46 +485,35 @@ async fn untrained(pool: &AnyPool, at: &Definitions) -> Result<Vec<UntrainedMemb
         .collect()
 }
 
-/// What training figures are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TrainingGroup {
-    All,
-    Model,
-    Institution,
-}
-
-/// The training figures in all, by model or by institution.
-async fn training_figures(
-    pool: &AnyPool,
-    at: &Definitions,
-    group: TrainingGroup,
-) -> Result<Vec<TrainingFigures>, sqlx::Error> {
-    let column = match group {
-        TrainingGroup::All => None,
-        TrainingGroup::Model => Some("t.model"),
-        TrainingGroup::Institution => Some("t.institution"),
-    };
-    let (select, group_by) = match column {
-        Some(column) => (
-            format!("COALESCE({column}, '')"),
-            format!("GROUP BY COALESCE({column}, '') ORDER BY 1"),
-        ),
-        None => ("''".to_owned(), String::new()),
-    };
+/// The training figures in all, by model and by institution, from one pass over the
+/// trainings of the area's present members: the pass is kept (a common table expression
+/// used three times, which both databases compute once) and grouped three ways.
+async fn training(pool: &AnyPool, at: &Definitions) -> Result<Training, sqlx::Error> {
+    let figures = "COUNT(DISTINCT trainee) AS trainees, COUNT(*) AS trainings,
+             SUM(completed) AS completed, SUM(certified) AS certificates,
+             SUM(cohort) AS cohort, SUM(employed_within) AS employed_within";
     let cohort = at.training_in_employment_cohort();
     let sql = format!(
-        "SELECT {select} AS grouped,
-             COUNT(DISTINCT t.household_id || '/' || t.member_key) AS trainees,
-             COUNT(*) AS trainings,
-             SUM(CASE WHEN {completed} THEN 1 ELSE 0 END) AS completed,
-             SUM(CASE WHEN {certified} THEN 1 ELSE 0 END) AS certificates,
-             SUM(CASE WHEN {cohort} THEN 1 ELSE 0 END) AS cohort,
-             SUM(CASE WHEN {cohort} AND {employed} THEN 1 ELSE 0 END) AS employed_within
-         FROM household h
-             JOIN training t ON t.household_id = h.id
-             JOIN member m ON m.household_id = t.household_id AND m.member_key = t.member_key
-         WHERE {in_area} AND {present} AND {started}
-         {group_by}",
+        "WITH trained AS (
+             SELECT COALESCE(t.model, '') AS model,
+                 COALESCE(t.institution, '') AS institution,
+                 t.household_id || '/' || t.member_key AS trainee,
+                 CASE WHEN {completed} THEN 1 ELSE 0 END AS completed,
+                 CASE WHEN {certified} THEN 1 ELSE 0 END AS certified,
+                 CASE WHEN {cohort} THEN 1 ELSE 0 END AS cohort,
+                 CASE WHEN {cohort} AND {employed} THEN 1 ELSE 0 END AS employed_within
+             FROM household h
+                 JOIN training t ON t.household_id = h.id
+                 JOIN member m ON m.household_id = t.household_id
+                     AND m.member_key = t.member_key
+             WHERE {in_area} AND {present} AND {started})
+         SELECT 'all' AS kind, '' AS grouped, {figures} FROM trained
+         UNION ALL
+         SELECT 'model' AS kind, model AS grouped, {figures} FROM trained GROUP BY model
+         UNION ALL
+         SELECT 'institution' AS kind, institution AS grouped, {figures} FROM trained
+             GROUP BY institution
+         ORDER BY 1, 2",
         completed = Definitions::completed(),
         certified = Definitions::certified(),
         employed = at.employed_within(),
@@ -406,42 +521,8 @@ async fn training_figures(
         present = at.present(),
         started = at.training_started(),
     );
-    let grouped = group;
-    sqlx::query(AssertSqlSafe(sql))
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| {
-            let cohort = count(row, "cohort")?;
-            let employed_within = count(row, "employed_within")?;
-            let group = text(row, "grouped")?.unwrap_or_default();
-            let label = match grouped {
-                TrainingGroup::Model => codes::TRAINING_MODEL
-                    .get(&group)
-                    .map(|code| code.zh.to_owned()),
-                _ => None,
-            };
-            Ok(TrainingFigures {
-                group,
-                label,
-                trainees: count(row, "trainees")?,
-                trainings: count(row, "trainings")?,
-                completed: count(row, "completed")?,
-                certificates: count(row, "certificates")?,
-                cohort,
-                employed_within,
-                employed_share_permille: (cohort > 0).then(|| employed_within * 1000 / cohort),
-            })
-        })
-        .collect()
-}
-
-async fn training(pool: &AnyPool, at: &Definitions) -> Result<Training, sqlx::Error> {
-    let total = training_figures(pool, at, TrainingGroup::All)
-        .await?
-        .into_iter()
-        .next()
-        .unwrap_or(TrainingFigures {
+    let mut training = Training {
+        total: TrainingFigures {
             group: String::new(),
             label: None,
             trainees: 0,
@@ -451,10 +532,37 @@ async fn training(pool: &AnyPool, at: &Definitions) -> Result<Training, sqlx::Er
             cohort: 0,
             employed_within: 0,
             employed_share_permille: None,
-        });
-    Ok(Training {
-        total,
-        by_model: training_figures(pool, at, TrainingGroup::Model).await?,
-        by_institution: training_figures(pool, at, TrainingGroup::Institution).await?,
-    })
+        },
+        by_model: Vec::new(),
+        by_institution: Vec::new(),
+    };
+    for row in sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await? {
+        let kind = text(&row, "kind")?.unwrap_or_default();
+        let group = text(&row, "grouped")?.unwrap_or_default();
+        let cohort = count(&row, "cohort")?;
+        let employed_within = count(&row, "employed_within")?;
+        let label = match kind.as_str() {
+            "model" => codes::TRAINING_MODEL
+                .get(&group)
+                .map(|code| code.zh.to_owned()),
+            _ => None,
+        };
+        let figures = TrainingFigures {
+            group,
+            label,
+            trainees: count(&row, "trainees")?,
+            trainings: count(&row, "trainings")?,
+            completed: count(&row, "completed")?,
+            certificates: count(&row, "certificates")?,
+            cohort,
+            employed_within,
+            employed_share_permille: (cohort > 0).then(|| employed_within * 1000 / cohort),
+        };
+        match kind.as_str() {
+            "model" => training.by_model.push(figures),
+            "institution" => training.by_institution.push(figures),
+            _ => training.total = figures,
+        }
+    }
+    Ok(training)
 }

@@ -249,6 +249,16 @@ fn already_closed(closed: &ClosedMonth) -> CloseError {
 /// group), so a household added to a list shows as that household, not as every line after
 /// it shifting.
 pub fn differences(closed: &Indicators, now: &Indicators) -> Vec<Difference> {
+    // A month closed before the figures had lines per part has none: their absence is not a
+    // correction.
+    let now = if closed.parts.is_empty() {
+        &Indicators {
+            parts: Vec::new(),
+            ..now.clone()
+        }
+    } else {
+        now
+    };
     let mut was = BTreeMap::new();
     let mut is = BTreeMap::new();
     flatten(

@@ -10,7 +10,7 @@ use crate::storage::db::Db;
 use schema::Message;
 use schema::ids::AreaCode;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
 
 /// The county that ships with the server: codes of the National Bureau of Statistics'
@@ -217,9 +217,14 @@ pub async fn names(
 
 /// The areas directly inside `parent`, in code order.
 pub async fn children(db: &Db, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
+    children_in(&db.pool, parent).await
+}
+
+/// [`children`], for a caller that holds only the pool (the reports).
+pub async fn children_in(pool: &AnyPool, parent: &AreaCode) -> Result<Vec<Area>, sqlx::Error> {
     let rows = sqlx::query("SELECT code, name FROM area WHERE parent = $1 ORDER BY code")
         .bind(parent.as_str())
-        .fetch_all(&db.pool)
+        .fetch_all(pool)
         .await?;
     areas_of(rows)
 }

@@ -781,3 +781,98 @@ fn test_a_closed_month_reprints_unchanged_and_a_later_correction_shows_as_a_diff
         assert_eq!(status, 400, "a month not over: {body}");
     }
 }
+
+/// The line of `code` among a report's parts.
+fn part<'a>(figures: &'a Value, code: &str) -> &'a Value {
+    figures["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["code"] == code)
+        .unwrap_or_else(|| panic!("no part {code}: {}", figures["parts"]))
+}
+
+fn part_figures(line: &Value) -> [i64; 9] {
+    [
+        "households",
+        "visited",
+        "verified",
+        "present_members",
+        "labour",
+        "employed",
+        "outside_province",
+        "failing_households",
+        "untrained",
+    ]
+    .map(|name| line[name].as_i64().unwrap())
+}
+
+#[test]
+fn test_a_township_gets_a_line_per_village_and_the_county_one_per_township() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend);
+        let server = Server::start(&db);
+        let phone = Phone::new(
+            "fixture",
+            &server,
+            &db.add_device(&[VILLAGE, OTHER_VILLAGE]),
+        );
+        record(&phone);
+        let staff = server.staff_token(&db, COUNTY, "县工作人员");
+        let township = &VILLAGE[..9];
+        let report = indicators(&server, &staff, &format!("area={township}&date={DATE}"));
+        let figures = &report["figures"];
+
+        // The fixture village, as the first test counts it: 29 households, 28 visited, 27
+        // verified, 35 present, 29 of labour age, 16 employed, 5 outside the province, 7
+        // failing (H09 H10 H13 H14 H16 H21 H24), 4 untrained (H09b H13b H24a H25a).
+        let village = part(figures, VILLAGE);
+        assert_eq!(village["name"], "前麻峪村委会");
+        assert_eq!(part_figures(village), [29, 28, 27, 35, 29, 16, 5, 7, 4]);
+        // The other village holds H27 alone: visited and met; its head (45, able, willing,
+        // not employed) makes it fail; she does not want training.
+        let other = part(figures, OTHER_VILLAGE);
+        assert_eq!(other["name"], "后麻峪村委会");
+        assert_eq!(part_figures(other), [1, 1, 1, 1, 1, 0, 0, 1, 0]);
+        // Every village of 临泉镇 the area list knows has its line, with nobody recorded in
+        // the other 38.
+        let parts = figures["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 40, "{parts:?}");
+        let empty = parts
+            .iter()
+            .filter(|line| line["households"] == 0 && line["present_members"] == 0)
+            .count();
+        assert_eq!(empty, 38);
+        // The lines add up to the township's totals.
+        let sum = |field: &str| -> i64 { parts.iter().map(|l| l[field].as_i64().unwrap()).sum() };
+        assert_eq!(
+            sum("households"),
+            figures["coverage"]["households"].as_i64().unwrap()
+        );
+        assert_eq!(sum("households"), 30);
+        assert_eq!(sum("labour"), figures["labour"]["total"].as_i64().unwrap());
+        assert_eq!(sum("failing_households"), 8);
+
+        // The county: one line per township, 23 of them; 临泉镇 holds all 30 households.
+        let county = indicators(&server, &staff, &format!("area={COUNTY}&date={DATE}"));
+        let county = &county["figures"];
+        assert_eq!(county["parts"].as_array().unwrap().len(), 23);
+        let linquan = part(county, township);
+        assert_eq!(linquan["name"], "临泉镇");
+        assert_eq!(part_figures(linquan), [30, 29, 28, 36, 30, 16, 5, 8, 4]);
+        // A village has no parts.
+        let one = indicators(&server, &staff, &format!("area={VILLAGE}&date={DATE}"));
+        assert_eq!(one["figures"]["parts"], json!([]));
+
+        // The CLI prints the same lines.
+        let text = db.run(&["report", "indicators", "--area", township, "--date", DATE]);
+        assert!(
+            text.contains(&format!(
+                "{VILLAGE} 前麻峪村委会: 户 households 29，走访 visited 28，核实 verified 27，\
+                 在户 present 35，劳动年龄 labour age 29，就业 employed 16，省外 outside 5，\
+                 零就业户 failing 7，未培训 untrained 4"
+            )),
+            "{text}"
+        );
+    }
+}

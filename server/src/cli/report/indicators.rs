@@ -1,12 +1,13 @@
 //! `doorstep report indicators --area CODE [--month YYYY-MM | --date YYYY-MM-DD] [--within N]
 //! [--json]`: the indicators of an area, as `GET /api/v1/reports/indicators` gives them:
-//! a summary for a person, or the whole answer as JSON for a script. A closed month prints
-//! its figures as closed, and every difference from the register now.
+//! a summary for a person, or the whole answer as JSON for a script. A township's figures end
+//! with a line per village, a county's with one per township. A closed month prints its
+//! figures as closed, and every difference from the register now.
 
 use crate::cli::{audit_operator, database_failed};
 use crate::clock::Clock;
 use crate::reports::definitions::{DEFAULT_EMPLOYED_WITHIN_MONTHS, MAX_EMPLOYED_WITHIN_MONTHS};
-use crate::reports::indicators::{Count, Indicators};
+use crate::reports::indicators::{Count, Indicators, Part};
 use crate::reports::months::{self, Month, Report};
 use crate::storage::db::Db;
 use clap::Args;
@@ -163,6 +164,37 @@ fn figures(out: &mut String, figures: &Indicators) {
             group.certificates,
             group.employed_within,
             group.cohort
+        );
+    }
+    parts(out, &figures.parts);
+}
+
+/// One line per village of a township, per township of a county.
+fn parts(out: &mut String, parts: &[Part]) {
+    let Some(first) = parts.first() else {
+        return;
+    };
+    let title = match first.code.len() {
+        12 => "分村 by village",
+        9 => "分乡镇 by township",
+        _ => "分区划 by area",
+    };
+    let _ = writeln!(out, "{title}:");
+    for part in parts {
+        let _ = writeln!(
+            out,
+            "  {} {}: 户 households {}，走访 visited {}，核实 verified {}，在户 present {}，劳动年龄 labour age {}，就业 employed {}，省外 outside {}，零就业户 failing {}，未培训 untrained {}",
+            part.code,
+            part.name.as_deref().unwrap_or(""),
+            part.households,
+            part.visited,
+            part.verified,
+            part.present_members,
+            part.labour,
+            part.employed,
+            part.outside_province,
+            part.failing_households,
+            part.untrained
         );
     }
 }

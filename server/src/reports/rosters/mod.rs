@@ -112,10 +112,8 @@ impl Roster {
             Roster::PublicWelfare => employment_status_in(&[PUBLIC_WELFARE_POST]),
             Roster::Training => trainings::had_training(definitions),
             Roster::FailingHouseholds => format!(
-                "{} AND {} AND {} AND {}",
-                definitions.labour_age(),
-                Definitions::able(),
-                Definitions::willing(),
+                "{} AND {}",
+                definitions.could_work(),
                 definitions.failing_household()
             ),
             Roster::Untrained => definitions.untrained(),
