@@ -383,3 +383,15 @@ mod tests {
         assert_eq!(local_time(1_772_330_400), "2026-03-01 10:00:00");
     }
 }
+
+/// What the photo upload after a sync did.
+pub fn photo_upload(
+    w: &mut dyn Write,
+    report: &client_core::photo::UploadReport,
+) -> io::Result<()> {
+    writeln!(
+        w,
+        "照片 Photos: 已上传 uploaded {}, 服务器已有 already on the server {}, 待引用同步 waiting for their household {}, 被拒绝 refused {} (↑{} B)",
+        report.uploaded, report.already_held, report.waiting, report.refused, report.bytes_sent
+    )
+}
