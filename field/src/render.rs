@@ -373,17 +373,6 @@ pub fn sync_report(w: &mut dyn Write, report: &SyncReport) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::local_time;
-
-    #[test]
-    fn test_timestamps_read_as_china_local_time() {
-        assert_eq!(local_time(0), "1970-01-01 08:00:00");
-        assert_eq!(local_time(1_772_330_400), "2026-03-01 10:00:00");
-    }
-}
-
 /// What the photo upload after a sync did.
 pub fn photo_upload(
     w: &mut dyn Write,
@@ -394,4 +383,15 @@ pub fn photo_upload(
         "照片 Photos: 已上传 uploaded {}, 服务器已有 already on the server {}, 待引用同步 waiting for their household {}, 被拒绝 refused {} (↑{} B)",
         report.uploaded, report.already_held, report.waiting, report.refused, report.bytes_sent
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_time;
+
+    #[test]
+    fn test_timestamps_read_as_china_local_time() {
+        assert_eq!(local_time(0), "1970-01-01 08:00:00");
+        assert_eq!(local_time(1_772_330_400), "2026-03-01 10:00:00");
+    }
 }
