@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Whether the session cookie is marked Secure: served over TLS, here or by a proxy.
     pub secure_cookies: bool,
+    /// Where photos are kept (`storage::blobs::open`).
+    pub blobs: Arc<dyn storage::blobs::BlobStore>,
 }
 
 /// Serves the API until SIGINT or SIGTERM, then lets in-flight requests finish.
@@ -49,6 +51,7 @@ pub async fn serve(db: storage::db::Db, options: ServeOptions) -> std::io::Resul
         sessions: options.sessions,
         rate_limits: options.rate_limits,
         secure_cookies: options.secure_cookies,
+        blobs: options.blobs,
     });
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let address = listener.local_addr()?;

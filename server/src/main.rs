@@ -4,10 +4,10 @@
 
 use clap::{Parser, Subcommand};
 use doorstep_server::access::sessions::{self, SessionPolicy};
-use doorstep_server::cli::{self, admin, areas, device, report, review, settings, staff};
+use doorstep_server::cli::{self, admin, areas, device, photos, report, review, settings, staff};
 use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
-use doorstep_server::storage::{ledger::Ledger, register};
+use doorstep_server::storage::{blobs, ledger::Ledger, register};
 use doorstep_server::{config, http};
 use schema::Message;
 use std::net::SocketAddr;
@@ -73,6 +73,11 @@ enum Command {
         /// behind a reverse proxy that terminates HTTPS. With --tls-cert it always is.
         #[arg(long)]
         secure_cookies: bool,
+        /// Where photos are kept: a directory (the folder `blobs` under --data when absent), or
+        /// an S3-compatible bucket, `s3://BUCKET?endpoint=URL&region=REGION`, its keys in
+        /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+        #[arg(long, env = "DOORSTEP_BLOB_STORE")]
+        blob_store: Option<String>,
     },
     /// First-time setup: create the first county admin.
     Admin {
@@ -113,6 +118,11 @@ enum Command {
     Report {
         #[command(subcommand)]
         command: report::ReportCommand,
+    },
+    /// Photos: storage per county (`photos usage`).
+    Photos {
+        #[command(subcommand)]
+        command: photos::PhotosCommand,
     },
     /// Work through the review queue of a running server.
     Review {
@@ -191,6 +201,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     // The one place the server's time is chosen: the system's.
     let clock = Clock::system();
+    let data = cli.data.clone();
     let (db, vault) = cli::open(
         &cli::DataOptions {
             data: cli.data,
@@ -211,7 +222,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             tls_cert,
             tls_key,
             secure_cookies,
+            blob_store,
         } => {
+            let blobs = blobs::open(blob_store.as_deref(), &data, &clock)
+                .map_err(|err| err.message().to_string())?;
+            tracing::info!(store = %blobs.describe(), "photos kept in");
             let tls = match (tls_cert, tls_key) {
                 (Some(certificate), Some(key)) => Some(
                     http::tls::load(&certificate, &key).map_err(|err| err.message().to_string())?,
@@ -233,6 +248,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 },
                 secure_cookies: secure_cookies || tls.is_some(),
                 tls,
+                blobs,
             };
             // Rows migration 0007 could not seal are projected again first.
             let ledger = Ledger::new(db.clone(), options.vault.clone(), options.clock.clone());
@@ -257,6 +273,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Device { command } => device::run(&db, &clock, command).await,
         Command::Settings { command } => settings::run(&db, &vault, &clock, command).await,
         Command::Report { command } => report::run(&db, &vault, &clock, command).await,
+        Command::Photos { command } => photos::run(&db, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),
     }

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod areas;
 pub mod device;
+pub mod photos;
 pub mod report;
 pub mod review;
 pub mod settings;

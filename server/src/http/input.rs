@@ -8,9 +8,10 @@
 //! - no path segment or query value longer than [`MAX_PARAM_CHARS`]: every free-text
 //!   parameter is bounded (a search string becomes a `LIKE` pattern, which SQLite refuses past
 //!   50,000 bytes); a JSON body is bounded whole by `MAX_JSON_BODY_BYTES`;
-//! - every state-changing request (POST, PUT, PATCH, DELETE) of the API but a sync carries a
-//!   JSON body, which a cross-site form cannot send without a CORS preflight the server never
-//!   grants. A sync carries its own media type and a bearer token no browser adds by itself.
+//! - every state-changing request (POST, PUT, PATCH, DELETE) of the API but a sync or a photo
+//!   chunk carries a JSON body, which a cross-site form cannot send without a CORS preflight
+//!   the server never grants. A sync or a photo chunk carries its own media type and a bearer
+//!   token no browser adds by itself.
 //!   The console's pages (every path outside `/api/`) post HTML forms instead, whose fields
 //!   are checked here like a query string's (line breaks allowed in values: a comment), and
 //!   which the console guards against cross-site posts itself (`console::guard`).
@@ -167,13 +168,21 @@ fn clean_json(value: &Value) -> bool {
     }
 }
 
+/// A photo chunk (`PUT /api/v1/photos/{hash}/upload`): raw bytes, which a cross-site page
+/// cannot send either (a PUT needs a preflight), with a device's bearer token.
+fn is_photo_upload(path: &str) -> bool {
+    path.strip_prefix("/api/v1/photos/")
+        .and_then(|rest| rest.strip_suffix("/upload"))
+        .is_some_and(|hash| !hash.contains('/'))
+}
+
 /// The middleware: refuses a request whose text is not clean, or a state-changing request
 /// without a JSON body; passes everything else on unchanged.
 pub async fn check(request: Request, next: Next) -> Response {
     if let Err(err) = check_uri(request.uri()) {
         return err.into_response();
     }
-    let is_sync = request.uri().path() == "/api/v1/sync";
+    let is_sync = request.uri().path() == "/api/v1/sync" || is_photo_upload(request.uri().path());
     let is_api = request.uri().path().starts_with("/api/");
     if !is_api && is_form(request.headers()) {
         let (parts, body) = request.into_parts();

@@ -15,6 +15,7 @@ mod exports;
 pub mod hardening;
 pub mod input;
 mod members;
+mod photos;
 pub mod principal;
 mod quarantine;
 pub mod refusals;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub rate_limits: hardening::RateLimits,
     /// Whether the session cookie is marked Secure (`accounts::session_cookie`).
     pub secure_cookies: bool,
+    /// Where photos and their thumbnails are kept (`storage::blobs`).
+    pub blobs: std::sync::Arc<dyn crate::storage::blobs::BlobStore>,
 }
 
 impl AppState {
@@ -121,6 +124,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/quarantine/{id}", get(quarantine::show))
         .route("/api/v1/quarantine/{id}/release", post(quarantine::release))
         .route("/api/v1/quarantine/{id}/discard", post(quarantine::discard))
+        .route("/api/v1/photos/usage", get(photos::usage))
+        .route("/api/v1/photos/{hash}", get(photos::download))
+        .route(
+            "/api/v1/photos/{hash}/upload",
+            get(photos::upload_status).put(photos::upload_chunk),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(refusals::metrics))

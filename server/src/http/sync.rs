@@ -19,8 +19,8 @@ use schema::wire::{self, SyncRequest, SyncResponse, UploadResult, WireError};
 
 /// The device a sync request comes from. A revoked device's refusal is audited, a missing or
 /// unknown token only counted; a revoked device's answer tells the phone whether to erase its
-/// data.
-async fn device(
+/// data. Photo requests (`photos`) carry the same token and are refused the same way.
+pub(super) async fn device(
     state: &AppState,
     headers: &HeaderMap,
     client: &Client,

@@ -25,6 +25,7 @@
 mod merge;
 mod outcome;
 mod parse;
+pub mod photos;
 mod read;
 mod write;
 

@@ -11,9 +11,11 @@
 //! through the ledger does what follows a write (refreshing the review queue) itself.
 
 pub mod areas;
+pub mod blobs;
 pub mod data_key;
 pub mod db;
 pub mod ledger;
+pub mod photos;
 pub mod register;
 pub mod subsidy_settings;
 #[cfg(test)]

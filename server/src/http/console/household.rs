@@ -89,6 +89,7 @@ struct HouseholdPage {
     revealed: bool,
     may_reveal: bool,
     form_token: String,
+    photos: Vec<super::photos::PhotoTile>,
 }
 
 pub async fn show(
@@ -116,7 +117,7 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
     reader
         .must(&state, Permission::ReadRegister, action)
         .await?;
-    let (village, (view, history)) = household_in_scope(
+    let (village, (view, history, photo_references)) = household_in_scope(
         &state,
         &reader.staff,
         &reader.client,
@@ -124,12 +125,23 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
         action,
         |doc, view| {
             let history = layout::histories(doc, &view.actors);
-            (view, history)
+            let photos = layout::photo_references(&view);
+            (view, history, photos)
         },
     )
     .await?;
     let sight = principal::sight(&state, &reader.staff, &reader.client, reveal, &id).await?;
     let items = review::open_of_household(&state.ledger.db().pool, &id).await?;
+    let may_reveal = Sight::revealed_to(&reader.staff).is_some();
+    let photos = super::photos::tiles(
+        &state,
+        &id,
+        photo_references,
+        sight,
+        may_reveal,
+        reader.lang,
+    )
+    .await?;
     let names = areas::names(state.ledger.db(), &[village.as_str()]).await?;
     let detail = HouseholdDetail::new(
         id.clone(),
@@ -248,8 +260,9 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
             })
             .collect(),
         revealed: sight.reveals(),
-        may_reveal: Sight::revealed_to(&reader.staff).is_some(),
+        may_reveal,
         form_token: reader.form_token(),
+        photos,
         id,
     })
 }

@@ -24,6 +24,7 @@ pub mod frame;
 pub mod guard;
 mod household;
 pub mod page;
+mod photos;
 mod progress;
 mod quarantine;
 mod register;
@@ -77,5 +78,6 @@ pub fn routes() -> Router<AppState> {
         .route("/register", get(register::search))
         .route("/register/{id}", get(household::show))
         .route("/register/{id}/reveal", post(household::reveal))
+        .route("/register/{id}/photos/{hash}", get(photos::photo))
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }
