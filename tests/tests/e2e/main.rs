@@ -21,6 +21,7 @@ mod links;
 mod member_status;
 mod old_layout;
 mod operator_cli;
+mod photos;
 mod review;
 mod rosters;
 mod scope;
