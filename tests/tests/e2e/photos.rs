@@ -220,7 +220,7 @@ impl Transport for CuttingLink {
     }
 
     fn photo_put(&self, url: &str, token: &str, chunk: &[u8]) -> Result<Vec<u8>, TransportError> {
-        if self.random() % 2 == 0 {
+        if self.random().is_multiple_of(2) {
             *self.cuts.lock().unwrap() += 1;
             let arrived = (self.random() % chunk.len() as u64) as usize;
             if arrived > 0 {
