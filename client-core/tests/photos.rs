@@ -234,6 +234,19 @@ fn upload(
     photo::upload_photos(store, link, chunk, &AtomicBool::new(false), &mut |_| {})
 }
 
+/// Attaches a photo to the household itself.
+fn attach(store: &Store, household: &HouseholdId, source: &[u8], kind: PhotoKind) -> PhotoSummary {
+    store
+        .attach_photo(
+            household,
+            source,
+            kind,
+            &PhotoOf::Household,
+            Processing::default(),
+        )
+        .unwrap()
+}
+
 #[test]
 fn test_the_same_photo_attached_twice_is_stored_and_referenced_once() {
     let (_dir, store, household) = phone();
