@@ -8,7 +8,7 @@ use doorstep_client_core::Store;
 use doorstep_client_core::photo::{
     self, DEFAULT_CHUNK_BYTES, PhotoSize, Processing, UploadReport, hash_of,
 };
-use doorstep_client_core::store::{Held, UploadState};
+use doorstep_client_core::store::{Held, PhotoSummary, UploadState};
 use doorstep_client_core::sync::{self, Transport, TransportError};
 use image::{ImageEncoder, Rgb, RgbImage};
 use schema::ids::{AreaCode, HouseholdId};
@@ -234,29 +234,26 @@ fn upload(
     photo::upload_photos(store, link, chunk, &AtomicBool::new(false), &mut |_| {})
 }
 
+/// Attaches a photo to the household itself.
+fn attach(store: &Store, household: &HouseholdId, source: &[u8], kind: PhotoKind) -> PhotoSummary {
+    store
+        .attach_photo(
+            household,
+            source,
+            kind,
+            &PhotoOf::Household,
+            Processing::default(),
+        )
+        .unwrap()
+}
+
 #[test]
 fn test_the_same_photo_attached_twice_is_stored_and_referenced_once() {
     let (_dir, store, household) = phone();
     let source = camera_photo(800, 600, 1);
-    let first = store
-        .attach_photo(
-            &household,
-            &source,
-            PhotoKind::DoorPlate,
-            &PhotoOf::Household,
-            Processing::default(),
-        )
-        .unwrap();
+    let first = attach(&store, &household, &source, PhotoKind::DoorPlate);
     let unsynced = store.unsynced_changes().unwrap();
-    let again = store
-        .attach_photo(
-            &household,
-            &source,
-            PhotoKind::DoorPlate,
-            &PhotoOf::Household,
-            Processing::default(),
-        )
-        .unwrap();
+    let again = attach(&store, &household, &source, PhotoKind::DoorPlate);
     assert_eq!(first.hash, again.hash);
     assert_eq!(
         store.unsynced_changes().unwrap(),
@@ -307,15 +304,12 @@ fn test_a_photo_of_a_record_the_household_lacks_is_refused() {
 fn test_an_upload_cut_at_random_offsets_resumes_until_the_server_holds_exactly_the_photo() {
     for seed in 1..=5u64 {
         let (_dir, store, household) = phone();
-        let attached = store
-            .attach_photo(
-                &household,
-                &camera_photo(1200, 900, seed as u32),
-                PhotoKind::Contract,
-                &PhotoOf::Household,
-                Processing::default(),
-            )
-            .unwrap();
+        let attached = attach(
+            &store,
+            &household,
+            &camera_photo(1200, 900, seed as u32),
+            PhotoKind::Contract,
+        );
         let photo = store.photo_bytes(&attached.hash).unwrap().unwrap();
         let server = PhotoServer::default();
         server.reference(&attached.hash);
@@ -356,15 +350,7 @@ fn test_an_upload_cut_at_random_offsets_resumes_until_the_server_holds_exactly_t
 fn test_a_photo_the_server_holds_already_is_sent_zero_times() {
     let (_dir, store, household) = phone();
     let source = camera_photo(640, 480, 7);
-    let attached = store
-        .attach_photo(
-            &household,
-            &source,
-            PhotoKind::DoorPlate,
-            &PhotoOf::Household,
-            Processing::default(),
-        )
-        .unwrap();
+    let attached = attach(&store, &household, &source, PhotoKind::DoorPlate);
     let server = PhotoServer::default();
     server.reference(&attached.hash);
     // Another phone took the same photo and uploaded it.
@@ -383,15 +369,12 @@ fn test_a_photo_the_server_holds_already_is_sent_zero_times() {
 #[test]
 fn test_a_photo_whose_reference_has_not_reached_the_server_waits_for_the_next_sync() {
     let (_dir, store, household) = phone();
-    let attached = store
-        .attach_photo(
-            &household,
-            &camera_photo(320, 240, 3),
-            PhotoKind::Other,
-            &PhotoOf::Household,
-            Processing::default(),
-        )
-        .unwrap();
+    let attached = attach(
+        &store,
+        &household,
+        &camera_photo(320, 240, 3),
+        PhotoKind::Other,
+    );
     let server = PhotoServer::default();
     let report = upload(&store, &server, DEFAULT_CHUNK_BYTES).unwrap();
     assert_eq!((report.waiting, report.uploaded), (1, 0));
@@ -403,15 +386,12 @@ fn test_a_photo_whose_reference_has_not_reached_the_server_waits_for_the_next_sy
 #[test]
 fn test_a_garbled_upload_starts_again_from_the_first_byte_once() {
     let (_dir, store, household) = phone();
-    let attached = store
-        .attach_photo(
-            &household,
-            &camera_photo(640, 480, 4),
-            PhotoKind::BankCard,
-            &PhotoOf::Household,
-            Processing::default(),
-        )
-        .unwrap();
+    let attached = attach(
+        &store,
+        &household,
+        &camera_photo(640, 480, 4),
+        PhotoKind::BankCard,
+    );
     let photo = store.photo_bytes(&attached.hash).unwrap().unwrap();
     let server = PhotoServer::default();
     server.reference(&attached.hash);
@@ -425,15 +405,12 @@ fn test_a_garbled_upload_starts_again_from_the_first_byte_once() {
 #[test]
 fn test_a_photo_from_another_phone_is_fetched_only_when_looked_at_thumbnail_first() {
     let (_dir, taker, household) = phone();
-    let attached = taker
-        .attach_photo(
-            &household,
-            &camera_photo(640, 480, 5),
-            PhotoKind::DoorPlate,
-            &PhotoOf::Household,
-            Processing::default(),
-        )
-        .unwrap();
+    let attached = attach(
+        &taker,
+        &household,
+        &camera_photo(640, 480, 5),
+        PhotoKind::DoorPlate,
+    );
     let photo = taker.photo_bytes(&attached.hash).unwrap().unwrap();
     let server = PhotoServer::default();
     server

@@ -157,6 +157,65 @@ pub enum Command {
         #[command(subcommand)]
         action: RecordAction,
     },
+    /// Attach, list and fetch photos; `sync` uploads them after the data. 照片。
+    Photo {
+        #[command(subcommand)]
+        action: PhotoAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhotoAction {
+    /// Attach a photo (JPEG or PNG) to a household or one of its records; it is made small,
+    /// stripped of EXIF, and its hash printed. 附加照片并输出其哈希。
+    Add {
+        /// Household id. 户标识。
+        #[arg(value_name = "HH")]
+        household: String,
+        /// The photo file. 照片文件。
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// door_plate, certificate, contract, bank_card, id_card or other. 照片类别。
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// The member it belongs to. 所属成员标识。
+        #[arg(long, value_name = "KEY", group = "record")]
+        member: Option<String>,
+        /// The visit it belongs to. 所属走访记录。
+        #[arg(long, value_name = "ID", group = "record")]
+        visit: Option<String>,
+        /// The training it belongs to. 所属培训记录。
+        #[arg(long, value_name = "ID", group = "record")]
+        training: Option<String>,
+        /// The subsidy it belongs to. 所属补贴记录。
+        #[arg(long, value_name = "ID", group = "record")]
+        subsidy: Option<String>,
+        /// The long side, in pixels, it is resized to. 长边像素。
+        #[arg(long, value_name = "PX", default_value_t = schema::photo::DEFAULT_LONG_SIDE)]
+        long_side: u32,
+    },
+    /// List a household's photos. 列出一户的照片。
+    List {
+        /// Household id. 户标识。
+        #[arg(value_name = "HH")]
+        household: String,
+        /// Print as JSON. 以 JSON 输出。
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a photo to a file: its thumbnail, fetched when not on the device, or with
+    /// --full the whole photo. 取出照片（缩略图或原图）。
+    Get {
+        /// The photo's hash (64 hex digits). 照片哈希。
+        #[arg(value_name = "HASH")]
+        hash: String,
+        /// Where to write it. 输出文件。
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+        /// The whole photo, not its thumbnail. 原图。
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,9 +1,9 @@
 //! Runs one command against the store: parses the typed arguments into Doorstep's types,
 //! calls the store, and hands the result to `render` or to JSON.
 
-use crate::args::{Cli, Command, HouseholdAction, MemberAction, RecordAction};
+use crate::args::{Cli, Command, HouseholdAction, MemberAction, PhotoAction, RecordAction};
 use crate::failure::Failure;
-use crate::{field_list, generate, render, sync};
+use crate::{field_list, generate, photo, render, sync};
 use client_core::{DeviceProfile, GpsPoint, SearchQuery, Store};
 use schema::Message;
 use schema::codes::VISIT_OUTCOME;
@@ -149,11 +149,21 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
         Command::Sync { json, page_bytes } => {
             let store = store()?;
             let report = sync::run(&store, page_bytes, err)?;
+            // The data is on the server now; photos follow, so pictures never hold it up.
+            let photos = sync::upload_photos(&store, err);
             if json {
-                write_json(out, &report)?;
+                let mut value = serde_json::to_value(&report)?;
+                if let (Some(object), Ok(photos)) = (value.as_object_mut(), &photos) {
+                    object.insert("photos".to_owned(), serde_json::to_value(photos)?);
+                }
+                write_json(out, &value)?;
             } else {
                 render::sync_report(out, &report)?;
+                if let Ok(photos) = &photos {
+                    render::photo_upload(out, photos)?;
+                }
             }
+            photos?;
         }
         Command::Generate {
             village,
@@ -181,6 +191,57 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
         } => {
             let (household, member) = (HouseholdId::parse(&household)?, MemberKey::parse(&member)?);
             writeln!(out, "{}", store()?.add_subsidy(&household, &member)?)?;
+        }
+        Command::Photo {
+            action:
+                PhotoAction::Add {
+                    household,
+                    file,
+                    kind,
+                    member,
+                    visit,
+                    training,
+                    subsidy,
+                    long_side,
+                },
+        } => {
+            let record = photo::Record {
+                member: member.as_deref(),
+                visit: visit.as_deref(),
+                training: training.as_deref(),
+                subsidy: subsidy.as_deref(),
+            };
+            let attached = photo::add(&store()?, &household, &file, &kind, &record, long_side)?;
+            writeln!(out, "{}", attached.hash)?;
+            writeln!(
+                err,
+                "已附照片 Attached: {} B, {}（上传于下次同步 uploaded at the next sync）",
+                attached.bytes.unwrap_or_default(),
+                attached.of.as_deref().unwrap_or("household"),
+            )?;
+        }
+        Command::Photo {
+            action: PhotoAction::List { household, json },
+        } => {
+            let photos = store()?.photos(&HouseholdId::parse(&household)?)?;
+            if json {
+                write_json(out, &photos)?;
+            } else if photos.is_empty() {
+                writeln!(err, "该户没有照片 / The household has no photos")?;
+            } else {
+                photo::list(out, &photos)?;
+            }
+        }
+        Command::Photo {
+            action:
+                PhotoAction::Get {
+                    hash,
+                    out: file,
+                    full,
+                },
+        } => {
+            let written = photo::get(&store()?, &hash, &file, full)?;
+            writeln!(err, "已写入 Written: {} ({written} B)", file.display())?;
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ mod commands;
 mod failure;
 mod field_list;
 mod generate;
+mod photo;
 mod render;
 mod sync;
 

@@ -373,6 +373,18 @@ pub fn sync_report(w: &mut dyn Write, report: &SyncReport) -> io::Result<()> {
     Ok(())
 }
 
+/// What the photo upload after a sync did.
+pub fn photo_upload(
+    w: &mut dyn Write,
+    report: &client_core::photo::UploadReport,
+) -> io::Result<()> {
+    writeln!(
+        w,
+        "照片 Photos: 已上传 uploaded {}, 服务器已有 already on the server {}, 待引用同步 waiting for their household {}, 被拒绝 refused {} (↑{} B)",
+        report.uploaded, report.already_held, report.waiting, report.refused, report.bytes_sent
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::local_time;

@@ -2,6 +2,7 @@
 
 use crate::failure::Failure;
 use client_core::Store;
+use client_core::photo::{self, DEFAULT_CHUNK_BYTES, UploadReport};
 use client_core::sync::{self, HttpTransport, SyncError, SyncReport};
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
@@ -37,6 +38,29 @@ pub fn run(store: &Store, page_bytes: u32, err: &mut dyn Write) -> Result<SyncRe
         );
     });
     result.map_err(|error| match error {
+        SyncError::NotConnected => Failure::Input(error.message()),
+        other => Failure::Other(other.message()),
+    })
+}
+
+/// Uploads the photos attached here, after the data, with progress on stderr.
+pub fn upload_photos(store: &Store, err: &mut dyn Write) -> Result<UploadReport, Failure> {
+    let transport = HttpTransport::default();
+    let never = AtomicBool::new(false);
+    photo::upload_photos(
+        store,
+        &transport,
+        DEFAULT_CHUNK_BYTES,
+        &never,
+        &mut |report| {
+            let _ = writeln!(
+                err,
+                "照片 photos: 已上传 uploaded {}, 服务器已有 already there {}, ↑{} B",
+                report.uploaded, report.already_held, report.bytes_sent,
+            );
+        },
+    )
+    .map_err(|error| match error {
         SyncError::NotConnected => Failure::Input(error.message()),
         other => Failure::Other(other.message()),
     })

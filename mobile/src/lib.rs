@@ -14,6 +14,7 @@ pub mod bench;
 mod catalog;
 mod error;
 mod household;
+mod photos;
 mod store;
 mod sync;
 
@@ -23,5 +24,6 @@ pub use household::{
     Bilingual, Candidate, FieldConflict, FieldEntry, Household, HouseholdQuery, HouseholdSummary,
     Member, Severity, ValidationIssue, Visit,
 };
+pub use photos::{Photo, PhotoHeld, PhotoUpload, PhotoUploadReport};
 pub use store::{DeviceProfile, DoorstepStore, FieldEdit, GpsPoint};
 pub use sync::{SyncListener, SyncOptions, SyncOutcome, SyncProgress, SyncReport, SyncTask};

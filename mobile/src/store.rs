@@ -230,7 +230,8 @@ impl DoorstepStore {
         Ok(self.store.unsynced_changes()?)
     }
 
-    /// Starts a sync on a thread of its own and returns at once. The listener hears every
+    /// Starts a sync on a thread of its own and returns at once. Photos attached here
+    /// upload after the data, in the same task. The listener hears every
     /// round and the end; the task cancels or waits. Refused while another sync of this
     /// store is running.
     pub fn start_sync(
@@ -248,5 +249,12 @@ impl DoorstepStore {
         let task = SyncTask::start(Arc::clone(&self.store), options, listener)?;
         *running = Some(Arc::clone(&task));
         Ok(task)
+    }
+}
+
+impl DoorstepStore {
+    /// The device store this object wraps, for the methods defined beside their records.
+    pub(crate) fn core(&self) -> &Store {
+        &self.store
     }
 }

@@ -6,7 +6,9 @@
 
 use crate::error::{DoorstepError, Result};
 use crate::household::Bilingual;
+use crate::photos::PhotoUploadReport;
 use client_core::Store;
+use client_core::photo::{self, DEFAULT_CHUNK_BYTES};
 use client_core::sync::{self as core_sync, HttpTransport};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -21,6 +23,9 @@ pub struct SyncProgress {
     pub updates_received: u32,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Photos uploaded so far, after the data (the rounds' fields stay as the last round
+    /// left them meanwhile).
+    pub photos: PhotoUploadReport,
 }
 
 impl From<&core_sync::SyncProgress> for SyncProgress {
@@ -32,6 +37,7 @@ impl From<&core_sync::SyncProgress> for SyncProgress {
             updates_received: p.updates_received,
             bytes_sent: p.bytes_sent,
             bytes_received: p.bytes_received,
+            photos: PhotoUploadReport::default(),
         }
     }
 }
@@ -71,6 +77,8 @@ pub struct SyncReport {
     pub conflicts: i64,
     /// Changes still unconfirmed after the sync.
     pub unsynced_changes: i64,
+    /// What the photo upload after the data did.
+    pub photos: PhotoUploadReport,
 }
 
 impl From<core_sync::SyncReport> for SyncReport {
@@ -103,6 +111,7 @@ impl From<core_sync::SyncReport> for SyncReport {
                 .collect(),
             conflicts: r.conflicts,
             unsynced_changes: r.unsynced_changes,
+            photos: PhotoUploadReport::default(),
         }
     }
 }
@@ -213,14 +222,33 @@ impl SyncTask {
             .spawn(move || {
                 let transport =
                     HttpTransport::new(Duration::from_secs(u64::from(options.timeout_seconds)));
+                let mut last = SyncProgress::from(&core_sync::SyncProgress::default());
                 let result = core_sync::sync(
                     &store,
                     &transport,
                     options.page_bytes,
                     &running.cancel,
-                    &mut |progress| listener.on_progress(progress.into()),
+                    &mut |progress| {
+                        last = progress.into();
+                        listener.on_progress(last.clone());
+                    },
                 )
-                .map(SyncReport::from)
+                .and_then(|report| {
+                    // The data first, then the photos: pictures never hold the data up.
+                    let photos = photo::upload_photos(
+                        &store,
+                        &transport,
+                        DEFAULT_CHUNK_BYTES,
+                        &running.cancel,
+                        &mut |photos| {
+                            last.photos = photos.into();
+                            listener.on_progress(last.clone());
+                        },
+                    )?;
+                    let mut report = SyncReport::from(report);
+                    report.photos = (&photos).into();
+                    Ok(report)
+                })
                 .map_err(DoorstepError::from);
                 // The listener hears first, so that a caller whose `wait` returns finds the
                 // listener told (a screen reading both never sees the sync over but not

@@ -20,7 +20,7 @@ pub const DEFAULT_CHUNK_BYTES: u64 = 64 * 1024;
 const MAX_STATUS_BYTES: u64 = 64 * 1024;
 
 /// What an upload run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct UploadReport {
     /// Photos this run finished sending.
     pub uploaded: usize,

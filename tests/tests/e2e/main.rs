@@ -23,6 +23,7 @@ mod member_status;
 mod old_layout;
 mod operator_cli;
 mod photos_server;
+mod photos;
 mod review;
 mod rosters;
 mod scope;
