@@ -576,6 +576,21 @@ pub static SUBSIDY_STATUS: CodeList = CodeList {
     proposed: true,
 };
 
+/// 核实状态, where a visit task stands (`crate::tasks`). **Proposed**. Words rather than
+/// numbers, as the roster tasks are ours and never exchanged with another office.
+pub static TASK_STATUS: CodeList = CodeList {
+    name: "task_status",
+    zh: "核实状态",
+    en: "Task status",
+    codes: codes![
+        "open" => "待核实", "Open";
+        "settled" => "已核实一致", "Settled";
+        "checked" => "已入户核实", "Checked";
+        "closed" => "县里已办结", "Closed";
+    ],
+    proposed: true,
+};
+
 static ALL: &[&CodeList] = &[
     &SEX,
     &POVERTY_ATTRIBUTE,
@@ -602,6 +617,7 @@ static ALL: &[&CodeList] = &[
     &SUBSIDY_KIND,
     &INSURANCE_TYPE,
     &SUBSIDY_STATUS,
+    &TASK_STATUS,
 ];
 
 /// Every code list, for export and for the settings screens.
@@ -650,7 +666,7 @@ mod tests {
             assert!(seen.insert(list.name), "{} twice", list.name);
             assert!(std::ptr::eq(by_name(list.name).unwrap(), *list));
         }
-        assert_eq!(all().len(), 25);
+        assert_eq!(all().len(), 26);
         assert!(by_name("no_such_list").is_none());
     }
 
@@ -675,6 +691,7 @@ mod tests {
             "subsidy_kind",
             "insurance_type",
             "subsidy_status",
+            "task_status",
         ]
         .into_iter()
         .collect();

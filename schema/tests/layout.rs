@@ -373,7 +373,7 @@ fn test_a_later_write_on_the_merged_document_settles_the_conflict() {
 fn test_migrate_accepts_a_current_household() {
     let mut doc = new_household();
     assert_eq!(layout::migrate(&mut doc).unwrap(), 1);
-    assert_eq!(layout::SCHEMA_VERSION, 2);
+    assert_eq!(layout::SCHEMA_VERSION, 3);
 }
 
 /// Layout 2 only adds fields, so a household holding them still says it reads on layout 1:

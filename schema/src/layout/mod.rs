@@ -38,7 +38,7 @@ use crate::shape::{self, READABLE_FROM, VERSION_KEY};
 /// The layout this code reads and writes: the fields of the catalog, each with the version
 /// that added it (`FieldSpec::since`). `docs/LAYOUT.md` describes every version. What a
 /// document says in `schema_version` is another number, `shape::READABLE_FROM` (ADR 0009).
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Why a document could not be read or written as a household.
 #[derive(Debug, thiserror::Error)]

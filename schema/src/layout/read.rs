@@ -196,6 +196,7 @@ fn keyed_records(view: &mut HouseholdView, entity: Entity) -> &mut BTreeMap<Stri
         Entity::Visit => &mut view.visits,
         Entity::Training => &mut view.trainings,
         Entity::Subsidy => &mut view.subsidies,
+        Entity::Task => &mut view.tasks,
     }
 }
 
@@ -213,6 +214,7 @@ fn record_mut<'a>(view: &'a mut HouseholdView, path: &FieldPath) -> &'a mut Reco
         Entity::Visit => &mut view.visits,
         Entity::Training => &mut view.trainings,
         Entity::Subsidy => &mut view.subsidies,
+        Entity::Task => &mut view.tasks,
     };
     records.entry(path.key.clone()).or_default()
 }

@@ -68,6 +68,9 @@ pub struct HouseholdView {
     pub visits: BTreeMap<String, Record>,
     pub trainings: BTreeMap<String, Record>,
     pub subsidies: BTreeMap<String, Record>,
+    /// Visit tasks (layout 3), by task id; `crate::tasks` reads them as `Task`s.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tasks: BTreeMap<String, Record>,
     pub actors: BTreeMap<String, ActorInfo>,
     /// Keys this version does not know (written by a newer version), kept as text so
     /// nothing is hidden.
@@ -90,6 +93,7 @@ impl HouseholdView {
             Entity::Visit => Some(&self.visits),
             Entity::Training => Some(&self.trainings),
             Entity::Subsidy => Some(&self.subsidies),
+            Entity::Task => Some(&self.tasks),
         };
         let household = keyed.is_none().then_some(("", &self.household));
         household
