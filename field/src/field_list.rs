@@ -17,6 +17,7 @@ pub fn write(w: &mut dyn Write) -> io::Result<()> {
         (Entity::Visit, "走访", "Visits"),
         (Entity::Training, "培训", "Trainings"),
         (Entity::Subsidy, "补贴", "Subsidies"),
+        (Entity::Task, "核实任务", "Visit tasks"),
     ] {
         writeln!(w, "\n{zh} {en}")?;
         for spec in CATALOG.iter().filter(|spec| spec.entity == entity) {

@@ -53,6 +53,7 @@ pub enum RecordKind {
     Visit,
     Training,
     Subsidy,
+    Task,
 }
 
 /// One field of the catalog.
@@ -79,6 +80,7 @@ pub fn field_catalog() -> Vec<FieldSpec> {
                 Entity::Visit => RecordKind::Visit,
                 Entity::Training => RecordKind::Training,
                 Entity::Subsidy => RecordKind::Subsidy,
+                Entity::Task => RecordKind::Task,
             },
             name: spec.name.to_owned(),
             label: spec.label().into(),

@@ -143,6 +143,10 @@ pub fn describe(view: &HouseholdView, path: &str) -> Message {
             format!("补贴记录的{}", label.zh),
             format!("{} of a subsidy", label.en),
         ),
+        Entity::Task => Message::new(
+            format!("核实任务的{}", label.zh),
+            format!("{} of a visit task", label.en),
+        ),
     }
 }
 
