@@ -6,7 +6,7 @@ use super::merge::{Merge, Merging};
 use super::outcome::{accepted, of_another_household};
 use crate::access::device_tokens::Device;
 use crate::decisions::quarantine::{self, ScreenedUpload};
-use crate::decisions::{merge, review};
+use crate::decisions::{merge, review, tasks};
 use crate::storage::ledger::{
     HouseholdWrite, Ledger, LedgerError, ToCache, stored_hashes, write_households,
 };
@@ -50,8 +50,19 @@ pub(super) async fn write_batch(
     // per-household work that needs them goes here.
     refresh_review(ledger, conn, &households, now).await?;
     forward_late_edits(ledger, conn, &mut households, now).await?;
-    for ((index, mut household), last_feed) in indices.into_iter().zip(households).zip(last_feeds) {
-        let outcome = accepted(&mut household.doc);
+    // The device is answered with the heads of what it uploaded merged, before the server's
+    // own settling change, which reaches it through the feed like any other.
+    let answers: Vec<UploadOutcome> = households
+        .iter_mut()
+        .map(|household| accepted(&mut household.doc))
+        .collect();
+    settle_tasks(ledger, conn, &mut households, now).await?;
+    for (((index, household), last_feed), outcome) in indices
+        .into_iter()
+        .zip(households)
+        .zip(last_feeds)
+        .zip(answers)
+    {
         outcomes[index] = Some(match holds.iter().find(|h| h.index == index) {
             Some(hold) => hold.screened.outcome(outcome),
             None => outcome,
@@ -168,6 +179,28 @@ async fn refresh_review(
         })
         .collect();
     review::refresh_all(conn, ledger.vault(), &subjects, now).await?;
+    Ok(())
+}
+
+/// Visit tasks the uploads settled: their field now agrees with the other roster.
+async fn settle_tasks(
+    ledger: &Ledger,
+    conn: &mut AnyConnection,
+    households: &mut [HouseholdWrite],
+    now: i64,
+) -> Result<(), LedgerError> {
+    for household in households.iter_mut().filter(|h| !h.view.tasks.is_empty()) {
+        tasks::settle_agreeing(
+            ledger,
+            conn,
+            &household.household,
+            &household.village,
+            &mut household.doc,
+            &household.view,
+            now,
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! A household's register rows, computed from its merged view.
 
+use schema::tasks::Task;
 use jiff::civil::Date;
 use schema::layout::{self, FieldValue, HouseholdView, Record};
 use schema::validation::{self, Issue, Severity};
@@ -34,6 +35,7 @@ pub struct Projection {
     pub(super) visits: Vec<VisitValues>,
     pub(super) trainings: Vec<TrainingValues>,
     pub(super) subsidies: Vec<SubsidyValues>,
+    pub(super) tasks: Vec<Task>,
 }
 
 #[derive(Debug, Clone)]
@@ -287,6 +289,7 @@ impl Projection {
             visits,
             trainings,
             subsidies,
+            tasks: schema::tasks::tasks(view),
         }
     }
 }
