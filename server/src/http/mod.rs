@@ -24,6 +24,7 @@ mod review;
 mod rosters;
 mod settings;
 mod sync;
+mod tasks;
 pub mod tls;
 
 use crate::clock::Clock;
@@ -121,6 +122,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/quarantine/{id}", get(quarantine::show))
         .route("/api/v1/quarantine/{id}/release", post(quarantine::release))
         .route("/api/v1/quarantine/{id}/discard", post(quarantine::discard))
+        .route("/api/v1/tasks", get(tasks::list))
+        .route("/api/v1/tasks/{household}", post(tasks::open))
+        .route("/api/v1/tasks/{household}/{task}/close", post(tasks::close))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(refusals::metrics))
