@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// The on-device schema version this code writes (`PRAGMA user_version`).
-const DB_VERSION: i64 = 4;
+const DB_VERSION: i64 = 5;
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -47,8 +47,11 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     if version < 4 {
         conn.execute_batch(UPGRADE_TO_4)?;
     }
+    if version < 5 {
+        conn.execute_batch(UPGRADE_TO_5)?;
+    }
     debug_assert_eq!(
-        DB_VERSION, 4,
+        DB_VERSION, 5,
         "add the upgrade step for the new version above"
     );
     Ok(())
@@ -223,6 +226,13 @@ const UPGRADE_TO_4: &str = "BEGIN;
             quarantined_changes = excluded.quarantined_changes;
     DELETE FROM meta WHERE substr(key, 1, length('setting.sync.')) = 'setting.sync.';
     PRAGMA user_version = 4;
+    COMMIT;";
+
+/// Version 5 counts each household's open visit tasks (layout 3) in its index row, so the
+/// to-do list is one query. No household held a task before, so 0 is right for every row.
+const UPGRADE_TO_5: &str = "BEGIN;
+    ALTER TABLE household_index ADD COLUMN open_tasks INTEGER NOT NULL DEFAULT 0;
+    PRAGMA user_version = 5;
     COMMIT;";
 
 pub fn get_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {

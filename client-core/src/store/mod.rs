@@ -19,8 +19,11 @@ mod edit;
 mod exchange;
 mod index;
 mod recording;
+mod tasks;
 #[cfg(test)]
 mod tests;
+
+pub use tasks::TodoItem;
 
 use crate::db;
 use crate::error::{Error, Result};
@@ -81,6 +84,8 @@ pub struct HouseholdDetail {
     pub issues: Vec<Issue>,
     pub conflicts: Vec<Conflict>,
     pub unsynced_changes: i64,
+    /// Its visit tasks (layout 3), open and closed.
+    pub tasks: Vec<schema::tasks::Task>,
 }
 
 /// What the household list is filtered by.

@@ -111,10 +111,13 @@ impl HouseholdView {
         self.household.get(name).and_then(|f| f.value.as_text())
     }
 
-    /// Every disputed field, in path order.
+    /// Every disputed field, in path order. A visit task's fields are left out: its status
+    /// and note merge by rule (`crate::tasks`: the most final status, every note), and the
+    /// rest only the server writes, so two phones working on one task leave nothing for a
+    /// person to settle.
     pub fn conflicts(&self) -> Vec<Conflict> {
         let mut out = Vec::new();
-        for entity in Entity::ALL {
+        for entity in Entity::ALL.into_iter().filter(|e| *e != Entity::Task) {
             for (key, record) in self.records(entity) {
                 for (name, field) in record.iter().filter(|(_, f)| f.is_disputed()) {
                     let path = FieldPath {

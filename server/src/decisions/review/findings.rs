@@ -6,7 +6,7 @@ use crate::access::privacy;
 use crate::storage::db::{Backend, MAX_PARAMS};
 use crate::storage::vault::{self, Vault};
 use schema::Message;
-use schema::fields::{Entity, FieldPath};
+use schema::fields::FieldPath;
 use schema::layout::HouseholdView;
 use schema::validation::{Issue, Severity};
 use sqlx::{AnyConnection, Row};
@@ -70,11 +70,6 @@ pub(super) fn household_findings(
     let mut out = Vec::new();
     for conflict in view.conflicts() {
         let path = FieldPath::parse(&conflict.path);
-        // A task's status and note merge by rule (`schema::tasks`: the most final status,
-        // every note), so two phones working on one task leave nothing for a clerk.
-        if path.as_ref().is_ok_and(|path| path.entity == Entity::Task) {
-            continue;
-        }
         let values: Vec<Message> = conflict
             .field
             .candidates
