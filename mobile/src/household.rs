@@ -189,6 +189,8 @@ pub struct Household {
     pub issues: Vec<ValidationIssue>,
     pub conflicts: Vec<FieldConflict>,
     pub unsynced_changes: i64,
+    /// Its visit tasks, open and closed.
+    pub tasks: Vec<crate::tasks::VisitTask>,
 }
 
 impl From<HouseholdDetail> for Household {
@@ -267,6 +269,7 @@ impl From<HouseholdDetail> for Household {
             issues: issues(detail.issues),
             conflicts,
             unsynced_changes: detail.unsynced_changes,
+            tasks: detail.tasks.into_iter().map(Into::into).collect(),
             id: detail.id,
         }
     }

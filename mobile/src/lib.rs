@@ -16,6 +16,7 @@ mod error;
 mod household;
 mod store;
 mod sync;
+mod tasks;
 
 pub use catalog::{Choice, FieldSpec, InputKind, RecordKind, field_catalog, visit_outcomes};
 pub use error::{DoorstepError, Result};
@@ -25,3 +26,4 @@ pub use household::{
 };
 pub use store::{DeviceProfile, DoorstepStore, FieldEdit, GpsPoint};
 pub use sync::{SyncListener, SyncOptions, SyncOutcome, SyncProgress, SyncReport, SyncTask};
+pub use tasks::{TodoItem, VisitTask};
