@@ -84,7 +84,9 @@ pub struct HouseholdDetail {
     pub issues: Vec<Issue>,
     pub conflicts: Vec<Conflict>,
     pub unsynced_changes: i64,
-    /// Its visit tasks (layout 3), open and closed.
+    /// Its visit tasks (layout 3), open and closed, as `schema::tasks` reads them. In JSON
+    /// `visit_tasks`, beside the view's raw `tasks` records.
+    #[serde(rename = "visit_tasks")]
     pub tasks: Vec<schema::tasks::Task>,
 }
 

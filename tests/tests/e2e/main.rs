@@ -29,4 +29,5 @@ mod security;
 mod statistics;
 mod subsidies;
 mod support;
+mod tasks;
 mod two_servers;
