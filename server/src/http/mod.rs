@@ -24,7 +24,7 @@ mod review;
 mod rosters;
 mod settings;
 mod sync;
-mod tasks;
+pub mod tasks;
 pub mod tls;
 
 use crate::clock::Clock;
