@@ -8,6 +8,7 @@
 pub mod access;
 pub mod cli;
 pub mod clock;
+pub mod comparison;
 pub mod config;
 pub mod decisions;
 pub mod http;

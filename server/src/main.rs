@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use doorstep_server::access::sessions::{self, SessionPolicy};
-use doorstep_server::cli::{self, admin, areas, device, report, review, settings, staff};
+use doorstep_server::cli::{self, admin, areas, device, report, review, roster, settings, staff};
 use doorstep_server::clock::Clock;
 use doorstep_server::http::hardening::RateLimits;
 use doorstep_server::storage::{ledger::Ledger, register};
@@ -113,6 +113,11 @@ enum Command {
     Report {
         #[command(subcommand)]
         command: report::ReportCommand,
+    },
+    /// Other offices' rosters imported for comparison, and their mismatches with the ledger.
+    Roster {
+        #[command(subcommand)]
+        command: roster::RosterCommand,
     },
     /// Work through the review queue of a running server.
     Review {
@@ -257,6 +262,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Device { command } => device::run(&db, &clock, command).await,
         Command::Settings { command } => settings::run(&db, &vault, &clock, command).await,
         Command::Report { command } => report::run(&db, &vault, &clock, command).await,
+        Command::Roster { command } => roster::run(&db, &vault, &clock, command).await,
         // Answered above, before any database is opened.
         Command::Review { .. } | Command::Login { .. } => Ok(()),
     }

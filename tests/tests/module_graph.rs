@@ -20,6 +20,7 @@ const SERVER_LAYERS: &[(&str, u8)] = &[
     ("access", 2),
     ("decisions", 3),
     ("reports", 3),
+    ("comparison", 3),
     ("ingest", 4),
     ("http", 5),
     ("cli", 5),

@@ -34,6 +34,8 @@ pub enum Permission {
     ReadAudit,
     /// Close a month of the indicators: its figures are stored and never change.
     CloseMonth,
+    /// Import and withdraw other offices' rosters for comparison (county roles).
+    ImportRosters,
 }
 
 impl Role {

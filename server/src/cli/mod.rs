@@ -8,6 +8,7 @@ pub mod areas;
 pub mod device;
 pub mod report;
 pub mod review;
+pub mod roster;
 pub mod settings;
 pub mod staff;
 
@@ -123,7 +124,7 @@ pub fn database_failed(err: sqlx::Error) -> String {
 }
 
 /// A file named on the command line that cannot be read, in both languages.
-fn unreadable(file: &Path, err: &std::io::Error) -> String {
+pub(crate) fn unreadable(file: &Path, err: &std::io::Error) -> String {
     Message::new(
         format!("无法读取文件 {}：{err}", file.display()),
         format!("cannot read {}: {err}", file.display()),

@@ -16,6 +16,8 @@
 //!   which the console guards against cross-site posts itself (`console::guard`).
 //!
 //! The sync body is CBOR: `http/sync.rs` checks its strings with [`clean`] where it reads them.
+//! A roster upload (`http/imported_rosters.rs`) is a spreadsheet or CSV file, whose media
+//! type no cross-site form can send; its cells are checked where its rows are.
 
 use super::MAX_JSON_BODY_BYTES;
 use super::error::ApiError;
@@ -173,7 +175,8 @@ pub async fn check(request: Request, next: Next) -> Response {
     if let Err(err) = check_uri(request.uri()) {
         return err.into_response();
     }
-    let is_sync = request.uri().path() == "/api/v1/sync";
+    let is_sync = request.uri().path() == "/api/v1/sync"
+        || super::imported_rosters::is_upload(request.uri().path(), request.headers());
     let is_api = request.uri().path().starts_with("/api/");
     if !is_api && is_form(request.headers()) {
         let (parts, body) = request.into_parts();

@@ -13,6 +13,7 @@ mod devices;
 pub mod error;
 mod exports;
 pub mod hardening;
+mod imported_rosters;
 pub mod input;
 mod members;
 pub mod principal;
@@ -125,6 +126,19 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/tasks", get(tasks::list))
         .route("/api/v1/tasks/{household}", post(tasks::open))
         .route("/api/v1/tasks/{household}/{task}/close", post(tasks::close))
+        .route(
+            "/api/v1/imported-rosters",
+            get(imported_rosters::list).post(imported_rosters::import),
+        )
+        .route(
+            "/api/v1/imported-rosters/{id}/withdraw",
+            post(imported_rosters::withdraw),
+        )
+        .route(
+            "/api/v1/imported-rosters/mappings/{kind}",
+            get(imported_rosters::mapping).put(imported_rosters::set_mapping),
+        )
+        .route("/api/v1/mismatches", get(imported_rosters::mismatches))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(refusals::metrics))

@@ -13,6 +13,7 @@
 pub mod areas;
 pub mod data_key;
 pub mod db;
+pub mod imported_rosters;
 pub mod ledger;
 pub mod register;
 pub mod subsidy_settings;

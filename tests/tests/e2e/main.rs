@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod cli;
+mod comparison;
 mod console;
 mod console_work;
 mod convergence;
