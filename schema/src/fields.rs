@@ -536,6 +536,9 @@ pub static CATALOG: &[FieldSpec] = &[
     layout_3(system(K, "settles_with", Text, "与比对一致的值", "Values that agree")),
     layout_3(system(K, "other_says", Text, "比对信息", "What the other roster says")),
     layout_3(system(K, "source", Text, "比对来源", "Roster it comes from")),
+    // Set on a task the comparison opened: the mismatch's id. Such a task also settles when
+    // the comparison no longer finds its mismatch (a newer roster, or the ledger corrected).
+    layout_3(system(K, "mismatch", Text, "比对项标识", "Mismatch id")),
     layout_3(system(K, "opened_at", Timestamp, "下发时间", "Opened at")),
     layout_3(field(
         K,

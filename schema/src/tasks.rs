@@ -97,6 +97,9 @@ pub struct TaskSpec {
     pub other_says: String,
     /// The roster kind it comes from (`registry`, `social_insurance`, …).
     pub source: String,
+    /// The comparison's mismatch id, for a task the comparison opens: it settles too when
+    /// the comparison no longer finds the mismatch. `None` for a task a clerk opens.
+    pub mismatch: Option<String>,
 }
 
 /// A task as read from a household's document.
@@ -109,6 +112,7 @@ pub struct Task {
     pub settles_with: Vec<String>,
     pub other_says: Option<String>,
     pub source: Option<String>,
+    pub mismatch: Option<String>,
     pub opened_at: Option<i64>,
     pub status: TaskStatus,
     /// The volunteer's note; when two phones wrote different notes offline, each of them,
@@ -190,6 +194,7 @@ pub fn read_task(id: &str, record: &Record) -> Task {
             .unwrap_or_default(),
         other_says: text(record, "other_says"),
         source: text(record, "source"),
+        mismatch: text(record, "mismatch"),
         opened_at: record.get("opened_at").and_then(|f| f.value.as_integer()),
         status: status_of(record.get("status")),
         note: note_of(record.get("note")),
@@ -258,6 +263,7 @@ pub fn write_opening<T: Transactable>(
         ("settles_with", Some(settles_with).filter(|s| !s.is_empty())),
         ("other_says", Some(spec.other_says.clone())),
         ("source", Some(spec.source.clone())),
+        ("mismatch", spec.mismatch.clone()),
     ];
     for (name, value) in values {
         if let Some(value) = value {
@@ -378,6 +384,7 @@ mod tests {
             settles_with: vec!["01".to_owned(), "02".to_owned()],
             other_says: "社保显示有参保单位".to_owned(),
             source: "social_insurance".to_owned(),
+            mismatch: Some(mismatch.to_owned()),
         }
     }
 

@@ -11,6 +11,8 @@ CREATE TABLE visit_task (
     -- open, settled, checked or closed (the task_status code list).
     status TEXT NOT NULL,
     source TEXT,
+    -- The comparison's mismatch id, for a task the comparison opened.
+    mismatch_id TEXT,
     field TEXT,
     check_zh TEXT,
     check_en TEXT,

@@ -159,6 +159,7 @@ pub fn task_spec(request: &TaskRequest) -> ApiResult<TaskSpec> {
             .collect(),
         other_says: request.other_says.trim().to_owned(),
         source: request.source.trim().to_owned(),
+        mismatch: None,
     })
 }
 

@@ -6,6 +6,7 @@ use super::merge::{Merge, Merging};
 use super::outcome::{accepted, of_another_household};
 use crate::access::device_tokens::Device;
 use crate::decisions::quarantine::{self, ScreenedUpload};
+use crate::comparison;
 use crate::decisions::{merge, review, tasks};
 use crate::storage::ledger::{
     HouseholdWrite, Ledger, LedgerError, ToCache, stored_hashes, write_households,
@@ -182,24 +183,49 @@ async fn refresh_review(
     Ok(())
 }
 
-/// Visit tasks the uploads settled: their field now agrees with the other roster.
+/// Visit tasks after the uploads: those whose field now agrees with the other roster are
+/// settled; the comparison is recomputed for each household, and its tasks follow it (new
+/// mismatches open tasks, vanished ones settle theirs).
 async fn settle_tasks(
     ledger: &Ledger,
     conn: &mut AnyConnection,
     households: &mut [HouseholdWrite],
     now: i64,
 ) -> Result<(), LedgerError> {
-    for household in households.iter_mut().filter(|h| !h.view.tasks.is_empty()) {
-        tasks::settle_agreeing(
+    let today = ledger.clock().today();
+    for household in households.iter_mut() {
+        if !household.view.tasks.is_empty() {
+            tasks::settle_agreeing(
+                ledger,
+                conn,
+                &household.household,
+                &household.village,
+                &mut household.doc,
+                &household.view,
+                now,
+            )
+            .await?;
+        }
+        let id = household.household.as_str();
+        if let Err(err) =
+            comparison::recompute_household(conn, ledger.vault(), id, now, today).await
+        {
+            tracing::warn!(household = id, %err, "comparison not recomputed");
+            continue;
+        }
+        let followed = tasks::follow::follow_loaded(
             ledger,
             conn,
-            &household.household,
+            id,
             &household.village,
             &mut household.doc,
             &household.view,
             now,
         )
-        .await?;
+        .await;
+        if let Err(err) = followed {
+            tracing::warn!(household = id, %err, "tasks not brought up to date");
+        }
     }
     Ok(())
 }

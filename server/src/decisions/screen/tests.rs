@@ -497,6 +497,7 @@ fn stored_with_task() -> (AutoCommit, AutoCommit, RecordId) {
         settles_with: vec!["01".to_owned()],
         other_says: "社保有参保单位".to_owned(),
         source: "social_insurance".to_owned(),
+        mismatch: None,
     };
     let view = layout::read_household(server.document()).unwrap();
     schema::tasks::write_opening(&mut server, &view, &spec, 1_700_000_100).unwrap();

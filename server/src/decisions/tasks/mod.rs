@@ -11,6 +11,7 @@
 //!
 //! `queries.rs`: the per-village counts and the list the progress page and the API show.
 
+pub mod follow;
 pub mod queries;
 
 use crate::access::accounts::Account;

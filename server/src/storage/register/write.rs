@@ -238,18 +238,18 @@ pub async fn write(
         .iter()
         .flat_map(|p| p.tasks.iter().map(|t| (p.household.as_str(), t)))
         .collect();
-    for batch in tasks.chunks(rows_per_statement(11)) {
+    for batch in tasks.chunks(rows_per_statement(12)) {
         let sql = format!(
             "INSERT INTO visit_task (household_id, task_id, member_key, status, source,
-                 field, check_zh, check_en, opened_at, closed_at, closed_by)
+                 field, check_zh, check_en, opened_at, closed_at, closed_by, mismatch_id)
              VALUES {}
              ON CONFLICT (household_id, task_id) DO UPDATE SET
                  member_key = excluded.member_key, status = excluded.status,
                  source = excluded.source, field = excluded.field,
                  check_zh = excluded.check_zh, check_en = excluded.check_en,
                  opened_at = excluded.opened_at, closed_at = excluded.closed_at,
-                 closed_by = excluded.closed_by",
-            Backend::of(conn).value_rows(batch.len(), 11)
+                 closed_by = excluded.closed_by, mismatch_id = excluded.mismatch_id",
+            Backend::of(conn).value_rows(batch.len(), 12)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (household, task) in batch {
@@ -264,7 +264,8 @@ pub async fn write(
                 .bind(task.check.en.clone())
                 .bind(task.opened_at)
                 .bind(task.closed_at)
-                .bind(task.closed_by.clone());
+                .bind(task.closed_by.clone())
+                .bind(task.mismatch.clone());
         }
         query.execute(&mut *conn).await?;
     }
