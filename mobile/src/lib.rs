@@ -16,14 +16,12 @@ mod error;
 mod household;
 mod store;
 mod sync;
-mod tasks;
 
 pub use catalog::{Choice, FieldSpec, InputKind, RecordKind, field_catalog, visit_outcomes};
 pub use error::{DoorstepError, Result};
 pub use household::{
     Bilingual, Candidate, FieldConflict, FieldEntry, Household, HouseholdQuery, HouseholdSummary,
-    Member, Severity, ValidationIssue, Visit,
+    Member, Severity, TodoItem, ValidationIssue, Visit, VisitTask,
 };
 pub use store::{DeviceProfile, DoorstepStore, FieldEdit, GpsPoint};
 pub use sync::{SyncListener, SyncOptions, SyncOutcome, SyncProgress, SyncReport, SyncTask};
-pub use tasks::{TodoItem, VisitTask};

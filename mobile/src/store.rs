@@ -5,9 +5,10 @@
 //! once, and copies the answer into plain records. Rules live in `client-core`.
 
 use crate::error::{DoorstepError, Result};
-use crate::household::{self, Household, HouseholdQuery, HouseholdSummary, ValidationIssue};
+use crate::household::{
+    self, Household, HouseholdQuery, HouseholdSummary, TodoItem, ValidationIssue,
+};
 use crate::sync::{SyncListener, SyncOptions, SyncTask};
-use crate::tasks::TodoItem;
 use client_core::{SearchQuery, Store};
 use schema::ids::{AreaCode, HouseholdId, RecordId};
 use std::path::Path;

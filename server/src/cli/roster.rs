@@ -9,7 +9,7 @@
 //!   then the counts per village.
 
 use crate::decisions::error::ReviewError;
-use crate::decisions::tasks;
+use crate::ingest::tasks;
 use crate::storage::ledger::Ledger;
 use crate::access::privacy::Sight;
 use crate::cli::{audit_operator, database_failed, unreadable};
@@ -107,7 +107,7 @@ fn json_line(value: &impl serde::Serialize) -> String {
 /// after an import through the API.
 async fn follow(db: &Db, vault: &Vault, clock: &Clock) -> Result<(), String> {
     let ledger = Ledger::new(db.clone(), vault.clone(), clock.clone());
-    tasks::follow::follow_all(&ledger)
+    tasks::follow_all(&ledger)
         .await
         .map(|_| ())
         .map_err(|err| match err {

@@ -15,7 +15,7 @@
 //! form cannot send it, since its media type (`text/csv`, the XLSX type or
 //! `application/octet-stream`) is not one a form may send without a CORS preflight.
 
-use crate::decisions::tasks;
+use crate::ingest::tasks;
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
@@ -184,7 +184,7 @@ pub async fn import(
     .await;
     if outcome.is_ok() {
         // The comparison's open mismatches become visit tasks, and vanished ones settle theirs.
-        tasks::follow::follow_all(&state.ledger).await?;
+        tasks::follow_all(&state.ledger).await?;
     }
     match outcome {
         Ok(outcome) if outcome.already_imported => Ok((StatusCode::OK, Json(outcome)).into_response()),
@@ -257,7 +257,7 @@ pub async fn withdraw(
         state.clock().today(),
     )
     .await?;
-    tasks::follow::follow_all(&state.ledger).await?;
+    tasks::follow_all(&state.ledger).await?;
     Ok(Json(roster))
 }
 

@@ -26,6 +26,7 @@ mod merge;
 mod outcome;
 mod parse;
 mod read;
+pub mod tasks;
 mod write;
 
 use crate::access::device_tokens::Device;

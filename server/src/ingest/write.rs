@@ -213,7 +213,7 @@ async fn settle_tasks(
             tracing::warn!(household = id, %err, "comparison not recomputed");
             continue;
         }
-        let followed = tasks::follow::follow_loaded(
+        let followed = super::tasks::follow_loaded(
             ledger,
             conn,
             id,

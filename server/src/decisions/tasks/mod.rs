@@ -11,7 +11,6 @@
 //!
 //! `queries.rs`: the per-village counts and the list the progress page and the API show.
 
-pub mod follow;
 pub mod queries;
 
 use crate::access::accounts::Account;

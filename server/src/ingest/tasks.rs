@@ -1,10 +1,12 @@
 //! Visit tasks that follow the comparison (`crate::comparison`): each open mismatch about a
 //! household in the ledger becomes a task on it (its id derived from the mismatch's, so once),
-//! and a task whose mismatch the comparison no longer finds is settled. Run after an import
-//! or a withdrawal for every household concerned, and by ingest, after the comparison is
-//! recomputed for a household that changed, in the same transaction.
+//! and a task whose mismatch the comparison no longer finds is settled. Run by this pipeline,
+//! after the comparison is recomputed for a household an upload changed, in the same
+//! transaction; and by `http` and the CLI after an import or a withdrawal, for every
+//! household concerned. It sits here, above `comparison` and `decisions` (both rank 3),
+//! because it joins the two.
 
-use super::{closing, opening, system_signer};
+use crate::decisions::tasks::{closing, opening, system_signer};
 use crate::access::privacy::Maskable;
 use crate::comparison::Mismatch;
 use crate::decisions::error::{DecisionError, ReviewError};
