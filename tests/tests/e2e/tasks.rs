@@ -299,3 +299,82 @@ fn test_two_phones_working_on_one_task_offline_converge_and_nothing_is_lost() {
         assert_eq!(items["total"], 0, "two notes are no dispute: {items}");
     }
 }
+
+/// POSTs a roster file to the import; returns the status and the JSON answer.
+fn import_roster(server: &Server, token: &str, query: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let mut response = crate::support::agent()
+        .post(&format!("{}/api/v1/imported-rosters?{query}", server.url))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "text/csv")
+        .send(body)
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.body_mut().read_to_vec().unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[test]
+fn test_an_imported_roster_opens_a_task_that_the_visit_settles() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend);
+        let server = Server::start(&db);
+        let phone = Phone::new("phone-a", &server, &db.add_device(&[VILLAGE]));
+        phone.sync();
+        let (household, head) = household(&phone, "张伟", HEAD_IDS[2]);
+        let employment = format!("members.{head}.employment.status");
+        phone.store.set_field(&household, &employment, "10").unwrap();
+        phone.sync();
+
+        // Social insurance says 张伟 has an employer; the ledger says not employed.
+        let county = server.staff_token(&db, COUNTY, "县比对员");
+        let roster = format!("姓名,身份证号,缴费单位\n张伟,{},富士康太原园区\n", HEAD_IDS[2]);
+        let query = "kind=social_insurance&map=%E7%BC%B4%E8%B4%B9%E5%8D%95%E4%BD%8D%3Demployer";
+        let (status, imported) = import_roster(&server, &county, query, roster.as_bytes());
+        assert_eq!(status, 201, "{imported}");
+        let (list, village) = tasks_of_county(&server, &county);
+        assert_eq!(village["open"], 1, "{backend:?}: {list}");
+        let row = &list["tasks"][0];
+        assert_eq!(row["source"], "social_insurance", "{row}");
+        assert_eq!(row["household"], household.as_str(), "{row}");
+        let task = row["task"].as_str().unwrap().to_owned();
+
+        // The same file again opens nothing new.
+        let (status, again) = import_roster(&server, &county, query, roster.as_bytes());
+        assert_eq!(status, 200, "{again}");
+        let (list, _) = tasks_of_county(&server, &county);
+        assert_eq!(list["tasks"].as_array().unwrap().len(), 1, "{list}");
+
+        // The phone sees the task, with what the roster says, and no ID number in full.
+        phone.sync();
+        let todo = phone.store.todo().unwrap();
+        assert_eq!(todo.len(), 1, "{todo:?}");
+        let other = todo[0].task.other_says.clone().unwrap_or_default();
+        assert!(other.contains("富士康太原园区"), "{other}");
+        assert!(!other.contains(HEAD_IDS[2]), "{other}");
+        assert_eq!(todo[0].task.member.as_deref(), Some(head.as_str()));
+
+        // The visit records the job: the comparison no longer finds the mismatch, and the
+        // task settles on the server, then on the phone.
+        let employer = format!("members.{head}.employment.employer");
+        phone
+            .store
+            .set_fields(&household, &[(&employment, "01"), (&employer, "富士康太原园区")])
+            .unwrap();
+        phone.sync();
+        let (list, village) = tasks_of_county(&server, &county);
+        assert_eq!(status_on_server(&list, &task), "settled", "{backend:?}: {list}");
+        assert_eq!(village["open"], 0, "{village}");
+        let (status, open) = server.get_json(
+            &format!("/api/v1/mismatches?area={COUNTY}&kind=social_insurance"),
+            &county,
+        );
+        assert_eq!(status, 200, "{open}");
+        assert_eq!(open["mismatches"], json!([]), "{open}");
+        phone.sync();
+        assert!(phone.store.todo().unwrap().is_empty());
+        assert_eq!(
+            task_status(&phone.store, &household, &task),
+            TaskStatus::Settled
+        );
+    }
+}
