@@ -281,7 +281,11 @@ pub fn local_time(seconds: i64) -> String {
 fn task_lines(w: &mut dyn Write, indent: &str, task: &Task) -> io::Result<()> {
     let status = task.status.label();
     writeln!(w, "{indent}tasks.{} · {} {}", task.id, status.zh, status.en)?;
-    writeln!(w, "{indent}  核实 Check: {} / {}", task.check.zh, task.check.en)?;
+    writeln!(
+        w,
+        "{indent}  核实 Check: {} / {}",
+        task.check.zh, task.check.en
+    )?;
     if let Some(other) = &task.other_says {
         let source = task.source.as_deref().unwrap_or("?");
         writeln!(w, "{indent}  比对信息 Other roster ({source}): {other}")?;
@@ -301,7 +305,11 @@ pub fn todo(w: &mut dyn Write, items: &[TodoItem]) -> io::Result<()> {
     for item in items {
         if last != Some(&item.household) {
             let head = item.head_name.as_deref().unwrap_or("—");
-            writeln!(w, "{} {} {head} · {}", item.village, item.number, item.household)?;
+            writeln!(
+                w,
+                "{} {} {head} · {}",
+                item.village, item.number, item.household
+            )?;
             last = Some(&item.household);
         }
         task_lines(w, "  ", &item.task)?;

@@ -179,9 +179,7 @@ const fn sensitive(spec: FieldSpec) -> FieldSpec {
     }
 }
 
-use Entity::{
-    Household as H, Member as M, Subsidy as S, Task as K, Training as T, Visit as V,
-};
+use Entity::{Household as H, Member as M, Subsidy as S, Task as K, Training as T, Visit as V};
 use FieldKind::{
     AreaCode, Boolean, Code, Codes, Date, Decimal, IdNumber, Integer, Text, Timestamp,
 };
@@ -529,13 +527,55 @@ pub static CATALOG: &[FieldSpec] = &[
     // staff; a phone writes only `status` (to mark it checked) and `note`, which screening
     // enforces. `field` names the field whose value settles it, `settles_with` the values
     // that agree with the other roster (`|` between them).
-    layout_3(system(K, "member", Text, "核实人员", "Member to check (member key)")),
-    layout_3(system(K, "check.zh", Text, "核实事项", "What to check (Chinese)")),
-    layout_3(system(K, "check.en", Text, "核实事项（英文）", "What to check")),
-    layout_3(system(K, "field", Text, "核实字段", "Field that settles it")),
-    layout_3(system(K, "settles_with", Text, "与比对一致的值", "Values that agree")),
-    layout_3(system(K, "other_says", Text, "比对信息", "What the other roster says")),
-    layout_3(system(K, "source", Text, "比对来源", "Roster it comes from")),
+    layout_3(system(
+        K,
+        "member",
+        Text,
+        "核实人员",
+        "Member to check (member key)",
+    )),
+    layout_3(system(
+        K,
+        "check.zh",
+        Text,
+        "核实事项",
+        "What to check (Chinese)",
+    )),
+    layout_3(system(
+        K,
+        "check.en",
+        Text,
+        "核实事项（英文）",
+        "What to check",
+    )),
+    layout_3(system(
+        K,
+        "field",
+        Text,
+        "核实字段",
+        "Field that settles it",
+    )),
+    layout_3(system(
+        K,
+        "settles_with",
+        Text,
+        "与比对一致的值",
+        "Values that agree",
+    )),
+    layout_3(system(
+        K,
+        "other_says",
+        Text,
+        "比对信息",
+        "What the other roster says",
+    )),
+    layout_3(system(
+        K,
+        "source",
+        Text,
+        "比对来源",
+        "Roster it comes from",
+    )),
     // Set on a task the comparison opened: the mismatch's id. Such a task also settles when
     // the comparison no longer finds its mismatch (a newer roster, or the ledger corrected).
     layout_3(system(K, "mismatch", Text, "比对项标识", "Mismatch id")),

@@ -256,7 +256,10 @@ pub fn write_opening<T: Transactable>(
     let text = |value: &str| Some(FieldValue::Text(value.to_owned()));
     let settles_with = spec.settles_with.join(&SETTLES_WITH_SEPARATOR.to_string());
     let values = [
-        ("member", spec.member.as_ref().map(|m| m.as_str().to_owned())),
+        (
+            "member",
+            spec.member.as_ref().map(|m| m.as_str().to_owned()),
+        ),
         ("check.zh", Some(spec.check.zh.clone())),
         ("check.en", Some(spec.check.en.clone())),
         ("field", spec.field.as_ref().map(ToString::to_string)),
@@ -358,7 +361,7 @@ mod tests {
     use super::*;
     use crate::ids::{AreaCode, HouseholdId};
     use crate::layout::{init_household, read_household};
-    use automerge::{AutoCommit, ActorId};
+    use automerge::{ActorId, AutoCommit};
 
     fn household() -> AutoCommit {
         let mut doc = AutoCommit::new();
@@ -416,7 +419,15 @@ mod tests {
         write_field(&mut doc, &field, Some(&FieldValue::Text("02".to_owned()))).unwrap();
         let settled = newly_settled(&read_household(doc.document()).unwrap());
         assert_eq!(settled.len(), 1);
-        write_closing(&mut doc, &spec("m-1").id, TaskStatus::Settled, 20, "system", None).unwrap();
+        write_closing(
+            &mut doc,
+            &spec("m-1").id,
+            TaskStatus::Settled,
+            20,
+            "system",
+            None,
+        )
+        .unwrap();
         assert!(newly_settled(&read_household(doc.document()).unwrap()).is_empty());
     }
 
@@ -439,7 +450,10 @@ mod tests {
         assert_eq!(on_server, on_phone);
         assert_eq!(on_server[0].status, TaskStatus::Settled);
         let note = on_server[0].note.clone().unwrap();
-        assert!(note.contains("本人在外务工") && note.contains("电话核实在外地"), "{note}");
+        assert!(
+            note.contains("本人在外务工") && note.contains("电话核实在外地"),
+            "{note}"
+        );
     }
 
     #[test]

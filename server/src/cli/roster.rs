@@ -8,15 +8,15 @@
 //! - `roster mismatches --area A [--kind K] [--reveal]`: the open mismatches as JSON lines,
 //!   then the counts per village.
 
-use crate::decisions::error::ReviewError;
-use crate::ingest::tasks;
-use crate::storage::ledger::Ledger;
 use crate::access::privacy::Sight;
 use crate::cli::{audit_operator, database_failed, unreadable};
 use crate::clock::Clock;
 use crate::comparison::kinds::{Mapping, RosterKind, mapping_pair};
 use crate::comparison::{self, Clerk, ComparisonError, ImportRequest};
+use crate::decisions::error::ReviewError;
+use crate::ingest::tasks;
 use crate::storage::db::Db;
+use crate::storage::ledger::Ledger;
 use crate::storage::vault::Vault;
 use clap::{Args, Subcommand};
 use schema::Message;

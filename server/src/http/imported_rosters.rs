@@ -15,7 +15,6 @@
 //! form cannot send it, since its media type (`text/csv`, the XLSX type or
 //! `application/octet-stream`) is not one a form may send without a CORS preflight.
 
-use crate::ingest::tasks;
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
@@ -23,6 +22,7 @@ use crate::access::privacy::Seen;
 use crate::access::roles::Permission;
 use crate::comparison::kinds::{ColumnKind, Mapping, RosterKind, mapping_pair};
 use crate::comparison::{self, AreaCount, Clerk, ComparisonError, ImportRequest, Mismatch};
+use crate::ingest::tasks;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};

@@ -6,16 +6,16 @@
 //! household concerned. It sits here, above `comparison` and `decisions` (both rank 3),
 //! because it joins the two.
 
-use crate::decisions::tasks::{closing, opening, system_signer};
 use crate::access::privacy::Maskable;
 use crate::comparison::Mismatch;
 use crate::decisions::error::{DecisionError, ReviewError};
+use crate::decisions::tasks::{closing, opening, system_signer};
 use crate::decisions::write::store_and_refresh;
 use crate::storage::ledger::Ledger;
+use automerge::AutoCommit;
 use schema::Message;
 use schema::fields::FieldPath;
 use schema::ids::{MemberKey, RecordId};
-use automerge::AutoCommit;
 use schema::layout::{self, HouseholdView};
 use schema::tasks::{self, TaskSpec, TaskStatus, task_id_for};
 use sqlx::{AnyConnection, Row};

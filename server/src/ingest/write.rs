@@ -5,8 +5,8 @@
 use super::merge::{Merge, Merging};
 use super::outcome::{accepted, of_another_household};
 use crate::access::device_tokens::Device;
-use crate::decisions::quarantine::{self, ScreenedUpload};
 use crate::comparison;
+use crate::decisions::quarantine::{self, ScreenedUpload};
 use crate::decisions::{merge, review, tasks};
 use crate::storage::ledger::{
     HouseholdWrite, Ledger, LedgerError, ToCache, stored_hashes, write_households,

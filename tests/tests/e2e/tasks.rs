@@ -134,10 +134,7 @@ fn test_tasks_reach_the_phone_and_settle_check_and_close_as_the_counts_follow() 
         assert_eq!(todo.len(), 3, "{todo:?}");
         let detail = phone.store.household(&employed).unwrap();
         assert_eq!(detail.tasks.len(), 1);
-        assert_eq!(
-            detail.tasks[0].check.zh,
-            "核实就业情况：社保显示有参保单位"
-        );
+        assert_eq!(detail.tasks[0].check.zh, "核实就业情况：社保显示有参保单位");
         assert_eq!(
             detail.tasks[0].other_says.as_deref(),
             Some("参保单位：太原某建筑公司（2026-01 起）")
@@ -152,7 +149,10 @@ fn test_tasks_reach_the_phone_and_settle_check_and_close_as_the_counts_follow() 
                 .set_field(&employed, &status_path, "settled")
                 .is_err()
         );
-        let refused = phone.store.check_task(&checked, &to_check, " ").unwrap_err();
+        let refused = phone
+            .store
+            .check_task(&checked, &to_check, " ")
+            .unwrap_err();
         assert!(refused.message().zh.contains("核实情况"), "{refused:?}");
 
         // The visit: one records the settling value, one is marked checked with a note.
@@ -162,7 +162,11 @@ fn test_tasks_reach_the_phone_and_settle_check_and_close_as_the_counts_follow() 
             .store
             .check_task(&checked, &to_check, "本人在县城务工，单位已核")
             .unwrap();
-        assert_eq!(phone.store.todo().unwrap().len(), 2, "checked leaves the list");
+        assert_eq!(
+            phone.store.todo().unwrap().len(),
+            2,
+            "checked leaves the list"
+        );
         phone.sync();
 
         let (list, village) = tasks_of_county(&server, &county);
@@ -179,9 +183,17 @@ fn test_tasks_reach_the_phone_and_settle_check_and_close_as_the_counts_follow() 
         let close = format!("/api/v1/tasks/{closed}/{to_close}/close");
         let (status, answer) = server.post_json(&close, &county, &json!({ "note": "" }));
         assert_eq!(status, 400, "{answer}");
-        assert!(answer["message"]["zh"].as_str().unwrap().contains("办结理由"));
-        let (status, answer) =
-            server.post_json(&close, &county, &json!({ "note": "电话核实，已在外省就业" }));
+        assert!(
+            answer["message"]["zh"]
+                .as_str()
+                .unwrap()
+                .contains("办结理由")
+        );
+        let (status, answer) = server.post_json(
+            &close,
+            &county,
+            &json!({ "note": "电话核实，已在外省就业" }),
+        );
         assert_eq!(status, 200, "{answer}");
         let (status, answer) = server.post_json(&close, &county, &json!({ "note": "again" }));
         assert_eq!(status, 400, "a closed task is not closed twice: {answer}");
@@ -256,12 +268,18 @@ fn test_two_phones_working_on_one_task_offline_converge_and_nothing_is_lost() {
             laptop.path(),
             &["task", "check", &hh, &task, "--note", "邻居说在太原打工"],
         );
-        field_ok(laptop.path(), &["set", &hh, "household.address", "城关镇 12 号"]);
+        field_ok(
+            laptop.path(),
+            &["set", &hh, "household.address", "城关镇 12 号"],
+        );
         let refused = field(
             laptop.path(),
             &["task", "check", &hh, &task, "--note", "第三次"],
         );
-        assert!(!refused.status.success(), "a checked task is not checked twice");
+        assert!(
+            !refused.status.success(),
+            "a checked task is not checked twice"
+        );
 
         phone.sync();
         field_ok(laptop.path(), &["sync"]);
@@ -277,8 +295,15 @@ fn test_two_phones_working_on_one_task_offline_converge_and_nothing_is_lost() {
             note.contains("本人电话确认在外务工") && note.contains("邻居说在太原打工"),
             "{backend:?}: {note}"
         );
-        assert_eq!(on_laptop["visit_tasks"][0]["status"], "checked", "{on_laptop}");
-        assert_eq!(on_laptop["visit_tasks"][0]["note"], note.as_str(), "{on_laptop}");
+        assert_eq!(
+            on_laptop["visit_tasks"][0]["status"], "checked",
+            "{on_laptop}"
+        );
+        assert_eq!(
+            on_laptop["visit_tasks"][0]["note"],
+            note.as_str(),
+            "{on_laptop}"
+        );
         assert_eq!(
             on_phone.view.household_text("address"),
             Some("城关镇 12 号")
@@ -301,7 +326,12 @@ fn test_two_phones_working_on_one_task_offline_converge_and_nothing_is_lost() {
 }
 
 /// POSTs a roster file to the import; returns the status and the JSON answer.
-fn import_roster(server: &Server, token: &str, query: &str, body: &[u8]) -> (u16, serde_json::Value) {
+fn import_roster(
+    server: &Server,
+    token: &str,
+    query: &str,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
     let mut response = crate::support::agent()
         .post(&format!("{}/api/v1/imported-rosters?{query}", server.url))
         .header("Authorization", &format!("Bearer {token}"))
@@ -322,12 +352,18 @@ fn test_an_imported_roster_opens_a_task_that_the_visit_settles() {
         phone.sync();
         let (household, head) = household(&phone, "张伟", HEAD_IDS[2]);
         let employment = format!("members.{head}.employment.status");
-        phone.store.set_field(&household, &employment, "10").unwrap();
+        phone
+            .store
+            .set_field(&household, &employment, "10")
+            .unwrap();
         phone.sync();
 
         // Social insurance says 张伟 has an employer; the ledger says not employed.
         let county = server.staff_token(&db, COUNTY, "县比对员");
-        let roster = format!("姓名,身份证号,缴费单位\n张伟,{},富士康太原园区\n", HEAD_IDS[2]);
+        let roster = format!(
+            "姓名,身份证号,缴费单位\n张伟,{},富士康太原园区\n",
+            HEAD_IDS[2]
+        );
         let query = "kind=social_insurance&map=%E7%BC%B4%E8%B4%B9%E5%8D%95%E4%BD%8D%3Demployer";
         let (status, imported) = import_roster(&server, &county, query, roster.as_bytes());
         assert_eq!(status, 201, "{imported}");
@@ -358,11 +394,18 @@ fn test_an_imported_roster_opens_a_task_that_the_visit_settles() {
         let employer = format!("members.{head}.employment.employer");
         phone
             .store
-            .set_fields(&household, &[(&employment, "01"), (&employer, "富士康太原园区")])
+            .set_fields(
+                &household,
+                &[(&employment, "01"), (&employer, "富士康太原园区")],
+            )
             .unwrap();
         phone.sync();
         let (list, village) = tasks_of_county(&server, &county);
-        assert_eq!(status_on_server(&list, &task), "settled", "{backend:?}: {list}");
+        assert_eq!(
+            status_on_server(&list, &task),
+            "settled",
+            "{backend:?}: {list}"
+        );
         assert_eq!(village["open"], 0, "{village}");
         let (status, open) = server.get_json(
             &format!("/api/v1/mismatches?area={COUNTY}&kind=social_insurance"),

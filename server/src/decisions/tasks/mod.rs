@@ -110,8 +110,15 @@ pub async fn open_tasks(
     let (village, mut doc) = load_live(ledger, &mut write.tx, account, household).await?;
     let opened = match opening(&mut doc, specs, &signer_of(account), now)? {
         Some((change, ids)) => {
-            store_and_refresh(ledger, &mut write.tx, household, &village, &mut doc, vec![change])
-                .await?;
+            store_and_refresh(
+                ledger,
+                &mut write.tx,
+                household,
+                &village,
+                &mut doc,
+                vec![change],
+            )
+            .await?;
             ids
         }
         None => Vec::new(),
@@ -160,7 +167,10 @@ pub fn closing(
     let message = format!(
         "tasks {} {}",
         status.as_str(),
-        open.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(" ")
+        open.iter()
+            .map(|id| id.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let change = staff_change(doc, signer, &message, now, |doc| {
         for id in &open {
@@ -190,7 +200,14 @@ pub async fn settle_agreeing(
     if agreeing.is_empty() || view.household_text("merged_into").is_some() {
         return Ok(0);
     }
-    match closing(doc, &agreeing, TaskStatus::Settled, &system_signer(), None, now) {
+    match closing(
+        doc,
+        &agreeing,
+        TaskStatus::Settled,
+        &system_signer(),
+        None,
+        now,
+    ) {
         Ok(Some(change)) => {
             store_and_refresh(ledger, conn, household, village, doc, vec![change]).await?;
             Ok(agreeing.len())
@@ -217,7 +234,14 @@ pub async fn settle_in(
     let Some((village, mut doc)) = ledger.load_for_write(conn, household).await? else {
         return Ok(false);
     };
-    let Some(change) = closing(&mut doc, ids, TaskStatus::Settled, &system_signer(), None, now)?
+    let Some(change) = closing(
+        &mut doc,
+        ids,
+        TaskStatus::Settled,
+        &system_signer(),
+        None,
+        now,
+    )?
     else {
         return Ok(false);
     };
@@ -272,9 +296,24 @@ pub async fn close_task(
         )));
     }
     let signer = signer_of(account);
-    let change = closing(&mut doc, &[id], TaskStatus::Closed, &signer, Some(note), now)?
-        .ok_or_else(|| task_not_found(household, task))?;
-    store_and_refresh(ledger, &mut write.tx, household, &village, &mut doc, vec![change]).await?;
+    let change = closing(
+        &mut doc,
+        &[id],
+        TaskStatus::Closed,
+        &signer,
+        Some(note),
+        now,
+    )?
+    .ok_or_else(|| task_not_found(household, task))?;
+    store_and_refresh(
+        ledger,
+        &mut write.tx,
+        household,
+        &village,
+        &mut doc,
+        vec![change],
+    )
+    .await?;
     let entry = Entry::new("task.close", Outcome::Ok)
         .by(account.actor(), account.role.as_str())
         .on(format!("{household} {task}"))

@@ -9,10 +9,10 @@ use super::shown::{SelectOption, VillageNames};
 use crate::access::roles::Permission;
 use crate::decisions::tasks::queries::{self, TaskCounts};
 use crate::decisions::tasks::{self, MAX_NOTE_CHARS};
+use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::principal;
 use crate::http::tasks::status_param;
-use crate::http::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
@@ -75,7 +75,9 @@ pub async fn list(
     Query(params): Query<TaskPageQuery>,
 ) -> PageResult {
     let action = "task.list";
-    reader.must(&state, Permission::ReadRegister, action).await?;
+    reader
+        .must(&state, Permission::ReadRegister, action)
+        .await?;
     let lang = reader.lang;
     let asked = Some(params.area.trim()).filter(|a| !a.is_empty());
     let area =

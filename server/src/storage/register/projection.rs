@@ -1,8 +1,8 @@
 //! A household's register rows, computed from its merged view.
 
-use schema::tasks::Task;
 use jiff::civil::Date;
 use schema::layout::{self, FieldValue, HouseholdView, Record};
+use schema::tasks::Task;
 use schema::validation::{self, Issue, Severity};
 use std::collections::BTreeMap;
 

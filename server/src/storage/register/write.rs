@@ -4,12 +4,12 @@
 use super::projection::{
     MemberDetails, MemberValues, Projection, SubsidyValues, TrainingValues, VisitValues,
 };
-use schema::tasks::Task;
 use crate::clock::Clock;
 use crate::storage::db::{Backend, MAX_PARAMS, rows_per_statement};
 use crate::storage::ledger::{Ledger, LedgerError};
 use crate::storage::vault::Vault;
 use schema::layout::HouseholdView;
+use schema::tasks::Task;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::HashMap;
 
