@@ -121,7 +121,7 @@ pub async fn follow_loaded(
         return Ok(Followed::default());
     }
     let current: BTreeSet<&str> = mismatches.iter().map(|m| m.id.as_str()).collect();
-    let gone: Vec<RecordId> = tasks::tasks(&view)
+    let gone: Vec<RecordId> = tasks::tasks(view)
         .into_iter()
         .filter(|task| task.status.is_open())
         .filter(|task| {

@@ -486,6 +486,9 @@ fn rule_codes_round_trip_and_the_first_refusal_prefers_a_rule_broken() {
     assert_eq!(by_rule([&waits, &moved, &waits])["waits"], 2);
 }
 
+/// A phone's write to a task, by the task's id.
+type TaskWrite = fn(&mut AutoCommit, &RecordId);
+
 /// A stored household with a task the server opened, and a phone's fork of it.
 fn stored_with_task() -> (AutoCommit, AutoCommit, RecordId) {
     let (mut server, _) = stored_and_phone();
@@ -518,7 +521,7 @@ fn a_phone_may_mark_a_task_checked_with_a_note() {
 
 #[test]
 fn a_phone_may_not_open_settle_close_or_reopen_a_task() {
-    let cases: [(&str, fn(&mut AutoCommit, &RecordId)); 5] = [
+    let cases: [(&str, TaskWrite); 5] = [
         ("settle", |doc, id| {
             put(doc, &format!("tasks.{id}.status"), "settled");
         }),
