@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// The on-device schema version this code writes (`PRAGMA user_version`).
-const DB_VERSION: i64 = 5;
+const DB_VERSION: i64 = 6;
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -50,8 +50,11 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     if version < 5 {
         conn.execute_batch(UPGRADE_TO_5)?;
     }
+    if version < 6 {
+        conn.execute_batch(UPGRADE_TO_6)?;
+    }
     debug_assert_eq!(
-        DB_VERSION, 5,
+        DB_VERSION, 6,
         "add the upgrade step for the new version above"
     );
     Ok(())
@@ -255,6 +258,13 @@ const UPGRADE_TO_5: &str = "BEGIN;
         refused_en TEXT
     );
     PRAGMA user_version = 5;
+    COMMIT;";
+
+/// Version 6 counts each household's open visit tasks (layout 3) in its index row, so the
+/// to-do list is one query. No household held a task before, so 0 is right for every row.
+const UPGRADE_TO_6: &str = "BEGIN;
+    ALTER TABLE household_index ADD COLUMN open_tasks INTEGER NOT NULL DEFAULT 0;
+    PRAGMA user_version = 6;
     COMMIT;";
 
 pub fn get_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {

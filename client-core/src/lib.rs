@@ -12,4 +12,6 @@ pub mod sync;
 pub mod transport;
 
 pub use error::{Error, Result};
-pub use store::{DeviceProfile, GpsPoint, HouseholdDetail, HouseholdSummary, SearchQuery, Store};
+pub use store::{
+    DeviceProfile, GpsPoint, HouseholdDetail, HouseholdSummary, SearchQuery, Store, TodoItem,
+};

@@ -72,6 +72,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The to-do list: every open visit task on this device. 待核实任务清单。
+    Tasks {
+        /// Print the list as JSON. 以 JSON 输出。
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work on one visit task. 处理核实任务。
+    Task {
+        #[command(subcommand)]
+        action: TaskAction,
+    },
     /// List households, one line each. 列出各户。
     List {
         /// Part of a name, ID number or household number. 姓名、身份证号或户编号的一部分。
@@ -257,5 +268,21 @@ pub enum RecordAction {
         /// The member's key. 成员标识。
         #[arg(long, value_name = "KEY")]
         member: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskAction {
+    /// Mark a task checked, saying what the visit found. 标记已核实并写明核实情况。
+    Check {
+        /// Household id. 户标识。
+        #[arg(value_name = "HH")]
+        household: String,
+        /// The task's id, as `tasks` lists it. 任务标识。
+        #[arg(value_name = "TASK")]
+        task: String,
+        /// What the visit found. 核实情况。
+        #[arg(long)]
+        note: String,
     },
 }

@@ -1,7 +1,9 @@
 //! Runs one command against the store: parses the typed arguments into Doorstep's types,
 //! calls the store, and hands the result to `render` or to JSON.
 
-use crate::args::{Cli, Command, HouseholdAction, MemberAction, PhotoAction, RecordAction};
+use crate::args::{
+    Cli, Command, HouseholdAction, MemberAction, PhotoAction, RecordAction, TaskAction,
+};
 use crate::failure::Failure;
 use crate::{field_list, generate, photo, render, sync};
 use client_core::{DeviceProfile, GpsPoint, SearchQuery, Store};
@@ -68,6 +70,28 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
             } else {
                 render::household(out, &detail)?;
             }
+        }
+        Command::Tasks { json } => {
+            let items = store()?.todo()?;
+            if json {
+                write_json(out, &items)?;
+            } else if items.is_empty() {
+                writeln!(err, "没有待核实的任务 / No open tasks")?;
+            } else {
+                render::todo(out, &items)?;
+            }
+        }
+        Command::Task {
+            action:
+                TaskAction::Check {
+                    household,
+                    task,
+                    note,
+                },
+        } => {
+            let household = HouseholdId::parse(&household)?;
+            store()?.check_task(&household, &task, &note)?;
+            writeln!(out, "已标记为已核实 / Marked checked: tasks.{task}")?;
         }
         Command::List {
             search,

@@ -22,6 +22,7 @@ pub fn write(w: &mut dyn Write) -> io::Result<()> {
             "照片（由 photo add 写入）",
             "Photos (written by photo add)",
         ),
+        (Entity::Task, "核实任务", "Visit tasks"),
     ] {
         writeln!(w, "\n{zh} {en}")?;
         for spec in CATALOG.iter().filter(|spec| spec.entity == entity) {

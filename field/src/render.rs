@@ -3,12 +3,13 @@
 //! their labels and timestamps as local date-times in China (UTC+8).
 
 use client_core::sync::SyncReport;
-use client_core::{DeviceProfile, HouseholdDetail, HouseholdSummary};
+use client_core::{DeviceProfile, HouseholdDetail, HouseholdSummary, TodoItem};
 use schema::Message;
 use schema::codes;
 use schema::fields::{CATALOG, Entity, FieldKind, FieldPath, FieldSpec};
 use schema::ids::AreaCode;
 use schema::layout::{self, Candidate, Conflict, FieldValue, HouseholdView, Record};
+use schema::tasks::Task;
 use schema::validation::{Issue, Severity};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -110,6 +111,13 @@ pub fn household(w: &mut dyn Write, detail: &HouseholdDetail) -> io::Result<()> 
         for (key, fields) in records {
             writeln!(w, "  {}.{key}", entity.prefix())?;
             record(w, "    ", entity, fields, view)?;
+        }
+    }
+
+    if !detail.tasks.is_empty() {
+        writeln!(w, "\n核实任务 Visit tasks: {}", detail.tasks.len())?;
+        for task in &detail.tasks {
+            task_lines(w, "  ", task)?;
         }
     }
 
@@ -269,6 +277,46 @@ pub fn local_time(seconds: i64) -> String {
 }
 
 /// One line per household.
+/// One task: its id and status, what to check, what the other roster says, the note.
+fn task_lines(w: &mut dyn Write, indent: &str, task: &Task) -> io::Result<()> {
+    let status = task.status.label();
+    writeln!(w, "{indent}tasks.{} · {} {}", task.id, status.zh, status.en)?;
+    writeln!(
+        w,
+        "{indent}  核实 Check: {} / {}",
+        task.check.zh, task.check.en
+    )?;
+    if let Some(other) = &task.other_says {
+        let source = task.source.as_deref().unwrap_or("?");
+        writeln!(w, "{indent}  比对信息 Other roster ({source}): {other}")?;
+    }
+    if let Some(field) = &task.field {
+        writeln!(w, "{indent}  字段 Field: {field}")?;
+    }
+    if let Some(note) = &task.note {
+        writeln!(w, "{indent}  说明 Note: {note}")?;
+    }
+    Ok(())
+}
+
+/// The to-do list: each open task under its household.
+pub fn todo(w: &mut dyn Write, items: &[TodoItem]) -> io::Result<()> {
+    let mut last = None;
+    for item in items {
+        if last != Some(&item.household) {
+            let head = item.head_name.as_deref().unwrap_or("—");
+            writeln!(
+                w,
+                "{} {} {head} · {}",
+                item.village, item.number, item.household
+            )?;
+            last = Some(&item.household);
+        }
+        task_lines(w, "  ", &item.task)?;
+    }
+    Ok(())
+}
+
 pub fn household_list(w: &mut dyn Write, households: &[HouseholdSummary]) -> io::Result<()> {
     for h in households {
         writeln!(

@@ -55,6 +55,7 @@ pub enum RecordKind {
     Subsidy,
     /// A photo's reference: written by `attach_photo`, never typed.
     Photo,
+    Task,
 }
 
 /// One field of the catalog.
@@ -82,6 +83,7 @@ pub fn field_catalog() -> Vec<FieldSpec> {
                 Entity::Training => RecordKind::Training,
                 Entity::Subsidy => RecordKind::Subsidy,
                 Entity::Photo => RecordKind::Photo,
+                Entity::Task => RecordKind::Task,
             },
             name: spec.name.to_owned(),
             label: spec.label().into(),

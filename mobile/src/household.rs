@@ -1,5 +1,6 @@
-//! What the phone reads: households, their fields, members, visits, issues and conflicts,
-//! as plain records the bindings copy across the boundary.
+//! What the phone reads: households, their fields, members, visits, issues, conflicts and
+//! visit tasks, and the to-do list of open tasks, as plain records the bindings copy across
+//! the boundary.
 //!
 //! Field labels and code lists are not repeated in every household: the UI reads them once
 //! from [`crate::catalog::field_catalog`].
@@ -189,6 +190,8 @@ pub struct Household {
     pub issues: Vec<ValidationIssue>,
     pub conflicts: Vec<FieldConflict>,
     pub unsynced_changes: i64,
+    /// Its visit tasks, open and closed.
+    pub tasks: Vec<VisitTask>,
 }
 
 impl From<HouseholdDetail> for Household {
@@ -267,6 +270,7 @@ impl From<HouseholdDetail> for Household {
             issues: issues(detail.issues),
             conflicts,
             unsynced_changes: detail.unsynced_changes,
+            tasks: detail.tasks.into_iter().map(Into::into).collect(),
             id: detail.id,
         }
     }
@@ -462,5 +466,69 @@ mod tests {
         );
         let education = field("education").readable.clone().unwrap();
         assert!(education.zh.ends_with("（03）"), "{}", education.zh);
+    }
+}
+
+// ─── Visit tasks: on a household, and in the to-do list (`DoorstepStore::todo`) ───
+
+/// One visit task: what another office's roster says that a visit should check.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VisitTask {
+    /// The task's id; its keys are `tasks.<id>.<name>`.
+    pub id: String,
+    /// `open`, `settled`, `checked` or `closed` (the `task_status` code list).
+    pub status: String,
+    pub status_label: Bilingual,
+    /// What to check.
+    pub check: Bilingual,
+    /// The member it is about, by key.
+    pub member: Option<String>,
+    /// The field whose value settles it.
+    pub field: Option<String>,
+    /// What the other roster says, masked.
+    pub other_says: Option<String>,
+    /// The roster kind it comes from.
+    pub source: Option<String>,
+    pub note: Option<String>,
+    /// Seconds since 1970.
+    pub opened_at: Option<i64>,
+}
+
+impl From<schema::tasks::Task> for VisitTask {
+    fn from(task: schema::tasks::Task) -> Self {
+        VisitTask {
+            id: task.id,
+            status: task.status.as_str().to_owned(),
+            status_label: task.status.label().into(),
+            check: task.check.into(),
+            member: task.member,
+            field: task.field,
+            other_says: task.other_says,
+            source: task.source,
+            note: task.note,
+            opened_at: task.opened_at,
+        }
+    }
+}
+
+/// One open task of the to-do list, with the household it is on.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TodoItem {
+    pub household: String,
+    pub village: String,
+    pub number: String,
+    pub head_name: Option<String>,
+    pub task: VisitTask,
+}
+
+impl From<client_core::TodoItem> for TodoItem {
+    fn from(item: client_core::TodoItem) -> Self {
+        TodoItem {
+            household: item.household,
+            village: item.village,
+            number: item.number,
+            head_name: item.head_name,
+            task: item.task.into(),
+        }
     }
 }

@@ -22,7 +22,7 @@ pub use catalog::{Choice, FieldSpec, InputKind, RecordKind, field_catalog, visit
 pub use error::{DoorstepError, Result};
 pub use household::{
     Bilingual, Candidate, FieldConflict, FieldEntry, Household, HouseholdQuery, HouseholdSummary,
-    Member, Severity, ValidationIssue, Visit,
+    Member, Severity, TodoItem, ValidationIssue, Visit, VisitTask,
 };
 pub use photos::{Photo, PhotoHeld, PhotoUpload, PhotoUploadReport};
 pub use store::{DeviceProfile, DoorstepStore, FieldEdit, GpsPoint};

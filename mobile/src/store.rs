@@ -5,7 +5,9 @@
 //! once, and copies the answer into plain records. Rules live in `client-core`.
 
 use crate::error::{DoorstepError, Result};
-use crate::household::{self, Household, HouseholdQuery, HouseholdSummary, ValidationIssue};
+use crate::household::{
+    self, Household, HouseholdQuery, HouseholdSummary, TodoItem, ValidationIssue,
+};
 use crate::sync::{SyncListener, SyncOptions, SyncTask};
 use client_core::{SearchQuery, Store};
 use schema::ids::{AreaCode, HouseholdId, RecordId};
@@ -138,6 +140,18 @@ impl DoorstepStore {
     pub fn household(&self, id: String) -> Result<Household> {
         let id = HouseholdId::parse(&id)?;
         Ok(self.store.household(&id)?.into())
+    }
+
+    /// The to-do list: every open visit task on the device, by village and household.
+    pub fn todo(&self) -> Result<Vec<TodoItem>> {
+        Ok(self.store.todo()?.into_iter().map(Into::into).collect())
+    }
+
+    /// Marks a visit task checked with what the visit found (a durable edit, uploaded on
+    /// the next sync); returns the household as it stands now.
+    pub fn check_task(&self, household: String, task: String, note: String) -> Result<Household> {
+        let household = HouseholdId::parse(&household)?;
+        Ok(self.store.check_task(&household, &task, &note)?.into())
     }
 
     /// Creates a household in one of the device's villages; returns its id. Without a

@@ -593,6 +593,21 @@ pub static PHOTO_KIND: CodeList = CodeList {
     proposed: true,
 };
 
+/// 核实状态, where a visit task stands (`crate::tasks`). **Proposed**. Words rather than
+/// numbers, as the roster tasks are ours and never exchanged with another office.
+pub static TASK_STATUS: CodeList = CodeList {
+    name: "task_status",
+    zh: "核实状态",
+    en: "Task status",
+    codes: codes![
+        "open" => "待核实", "Open";
+        "settled" => "已核实一致", "Settled";
+        "checked" => "已入户核实", "Checked";
+        "closed" => "县里已办结", "Closed";
+    ],
+    proposed: true,
+};
+
 static ALL: &[&CodeList] = &[
     &SEX,
     &POVERTY_ATTRIBUTE,
@@ -620,6 +635,7 @@ static ALL: &[&CodeList] = &[
     &INSURANCE_TYPE,
     &SUBSIDY_STATUS,
     &PHOTO_KIND,
+    &TASK_STATUS,
 ];
 
 /// Every code list, for export and for the settings screens.
@@ -694,6 +710,7 @@ mod tests {
             "insurance_type",
             "subsidy_status",
             "photo_kind",
+            "task_status",
         ]
         .into_iter()
         .collect();

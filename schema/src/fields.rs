@@ -11,6 +11,7 @@
 //! | `trainings.<record id>.<field>` | one training of a member |
 //! | `subsidies.<record id>.<field>` | one subsidy of a member |
 //! | `photos.<first 16 hex digits of the photo's hash>.<field>` | one photo's reference |
+//! | `tasks.<record id>.<field>` | one visit task: something another office's roster says that a visit should check (layout 3) |
 //!
 //! A `<field>` may itself contain dots (`employment.status`, `gps.lat`).
 
@@ -63,6 +64,7 @@ pub enum Entity {
     /// A photo's reference (layout 3): the photo itself lives outside the document, stored
     /// by its hash (`schema::photo`).
     Photo,
+    Task,
 }
 
 impl Entity {
@@ -75,17 +77,19 @@ impl Entity {
             Entity::Training => "trainings",
             Entity::Subsidy => "subsidies",
             Entity::Photo => "photos",
+            Entity::Task => "tasks",
         }
     }
 
     /// Every entity, the household first.
-    pub const ALL: [Entity; 6] = [
+    pub const ALL: [Entity; 7] = [
         Entity::Household,
         Entity::Member,
         Entity::Visit,
         Entity::Training,
         Entity::Subsidy,
         Entity::Photo,
+        Entity::Task,
     ];
 
     fn from_prefix(prefix: &str) -> Option<Entity> {
@@ -168,7 +172,7 @@ const fn layout_2(spec: FieldSpec) -> FieldSpec {
     FieldSpec { since: 2, ..spec }
 }
 
-/// A field added by layout 3: a photo's reference.
+/// A field added by layout 3: a photo's reference, or a visit task (`crate::tasks`, ADR 0010).
 const fn layout_3(spec: FieldSpec) -> FieldSpec {
     FieldSpec { since: 3, ..spec }
 }
@@ -181,7 +185,9 @@ const fn sensitive(spec: FieldSpec) -> FieldSpec {
     }
 }
 
-use Entity::{Household as H, Member as M, Photo as P, Subsidy as S, Training as T, Visit as V};
+use Entity::{
+    Household as H, Member as M, Photo as P, Subsidy as S, Task as K, Training as T, Visit as V,
+};
 use FieldKind::{
     AreaCode, Boolean, Code, Codes, Date, Decimal, IdNumber, Integer, Text, Timestamp,
 };
@@ -552,6 +558,73 @@ pub static CATALOG: &[FieldSpec] = &[
     // What the photo belongs to: `household`, or a record's prefix (`members.<key>`,
     // `visits.<id>`, `trainings.<id>`, `subsidies.<id>`).
     layout_3(field(P, "of", Text, "所属记录", "Attached to")),
+    // A visit task (ADR 0010). The server opens it, settles it and closes it for county
+    // staff; a phone writes only `status` (to mark it checked) and `note`, which screening
+    // enforces. `field` names the field whose value settles it, `settles_with` the values
+    // that agree with the other roster (`|` between them).
+    layout_3(system(
+        K,
+        "member",
+        Text,
+        "核实人员",
+        "Member to check (member key)",
+    )),
+    layout_3(system(
+        K,
+        "check.zh",
+        Text,
+        "核实事项",
+        "What to check (Chinese)",
+    )),
+    layout_3(system(
+        K,
+        "check.en",
+        Text,
+        "核实事项（英文）",
+        "What to check",
+    )),
+    layout_3(system(
+        K,
+        "field",
+        Text,
+        "核实字段",
+        "Field that settles it",
+    )),
+    layout_3(system(
+        K,
+        "settles_with",
+        Text,
+        "与比对一致的值",
+        "Values that agree",
+    )),
+    layout_3(system(
+        K,
+        "other_says",
+        Text,
+        "比对信息",
+        "What the other roster says",
+    )),
+    layout_3(system(
+        K,
+        "source",
+        Text,
+        "比对来源",
+        "Roster it comes from",
+    )),
+    // Set on a task the comparison opened: the mismatch's id. Such a task also settles when
+    // the comparison no longer finds its mismatch (a newer roster, or the ledger corrected).
+    layout_3(system(K, "mismatch", Text, "比对项标识", "Mismatch id")),
+    layout_3(system(K, "opened_at", Timestamp, "下发时间", "Opened at")),
+    layout_3(field(
+        K,
+        "status",
+        Code(&[&codes::TASK_STATUS]),
+        "核实状态",
+        "Task status",
+    )),
+    layout_3(field(K, "note", Text, "核实说明", "Note")),
+    layout_3(system(K, "closed_at", Timestamp, "办结时间", "Closed at")),
+    layout_3(system(K, "closed_by", Text, "办结人", "Closed by")),
 ];
 
 /// Looks a field up by entity and name.
@@ -643,10 +716,10 @@ fn bad_shape(path: &str) -> InvalidPath {
     InvalidPath {
         message: Message::new(
             format!(
-                "字段路径“{path}”格式不对：应为 household.<字段>、members.<成员标识>.<字段>、visits.<记录标识>.<字段>、trainings.<记录标识>.<字段>、subsidies.<记录标识>.<字段> 或 photos.<照片标识>.<字段>"
+                "字段路径“{path}”格式不对：应为 household.<字段>、members.<成员标识>.<字段>、visits.<记录标识>.<字段>、trainings.<记录标识>.<字段>、subsidies.<记录标识>.<字段>、photos.<照片标识>.<字段> 或 tasks.<记录标识>.<字段>"
             ),
             format!(
-                "Malformed field path \"{path}\": expected household.<field>, members.<key>.<field>, visits.<id>.<field>, trainings.<id>.<field>, subsidies.<id>.<field> or photos.<id>.<field>"
+                "Malformed field path \"{path}\": expected household.<field>, members.<key>.<field>, visits.<id>.<field>, trainings.<id>.<field>, subsidies.<id>.<field>, photos.<id>.<field> or tasks.<id>.<field>"
             ),
         ),
     }
@@ -689,6 +762,7 @@ mod tests {
             "visits.ff00.outcome",
             "trainings.ab12.end_date",
             "subsidies.cd34.amount",
+            "tasks.ef56.check.zh",
         ] {
             assert_eq!(FieldPath::parse(input).unwrap().to_string(), input);
         }

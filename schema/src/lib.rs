@@ -15,6 +15,7 @@ pub mod photo;
 pub mod quarantine;
 pub mod search;
 pub mod shape;
+pub mod tasks;
 pub mod validation;
 pub mod wire;
 

@@ -102,8 +102,8 @@ pub(super) fn insert_index(
     tx.prepare_cached(
         "INSERT INTO household_index (household_id, village, number, head_name, member_count,
              error_count, warning_count, conflict_count, search_text, unsynced_changes,
-             updated_at, merged_into)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             updated_at, merged_into, open_tasks)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         household,
@@ -118,6 +118,7 @@ pub(super) fn insert_index(
         unsynced,
         now(),
         view.household_text("merged_into"),
+        open_tasks(view),
     ])?;
     Ok(())
 }
@@ -139,7 +140,8 @@ pub(super) fn update_index(
         .prepare_cached(
             "UPDATE household_index SET head_name = ?2, member_count = ?3, error_count = ?4,
                  warning_count = ?5, conflict_count = ?6, search_text = ?7,
-                 unsynced_changes = unsynced_changes + ?8, updated_at = ?9, merged_into = ?10
+                 unsynced_changes = unsynced_changes + ?8, updated_at = ?9, merged_into = ?10,
+                 open_tasks = ?11
              WHERE household_id = ?1
              RETURNING village, number, unsynced_changes",
         )?
@@ -155,6 +157,7 @@ pub(super) fn update_index(
                 unsynced_added,
                 now(),
                 view.household_text("merged_into"),
+                open_tasks(view),
             ],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?;
@@ -167,6 +170,14 @@ pub(super) fn update_index(
         .execute(params![household, new_village, new_number])?;
     }
     Ok(unsynced)
+}
+
+/// How many of a household's visit tasks are open, for the to-do list.
+fn open_tasks(view: &HouseholdView) -> i64 {
+    schema::tasks::tasks(view)
+        .iter()
+        .filter(|task| task.status.is_open())
+        .count() as i64
 }
 
 pub(super) fn unsynced_in(conn: &Connection, household: &str) -> Result<i64> {

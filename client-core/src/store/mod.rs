@@ -20,8 +20,11 @@ mod exchange;
 mod index;
 mod photos;
 mod recording;
+mod tasks;
 #[cfg(test)]
 mod tests;
+
+pub use tasks::TodoItem;
 
 use crate::db;
 use crate::error::{Error, Result};
@@ -83,6 +86,10 @@ pub struct HouseholdDetail {
     pub issues: Vec<Issue>,
     pub conflicts: Vec<Conflict>,
     pub unsynced_changes: i64,
+    /// Its visit tasks (layout 3), open and closed, as `schema::tasks` reads them. In JSON
+    /// `visit_tasks`, beside the view's raw `tasks` records.
+    #[serde(rename = "visit_tasks")]
+    pub tasks: Vec<schema::tasks::Task>,
 }
 
 /// What the household list is filtered by.

@@ -151,6 +151,12 @@ impl Store {
             .map(|(path, _)| FieldPath::parse(path))
             .collect::<Result<Vec<_>, _>>()?;
         for path in &paths {
+            if path.entity == Entity::Task {
+                return Err(Error::InvalidInput(Message::new(
+                    format!("核实任务“{path}”只能用“标记已核实”修改"),
+                    format!("A visit task (\"{path}\") changes only by marking it checked"),
+                )));
+            }
             if path.spec().system {
                 return Err(Error::InvalidInput(Message::new(
                     format!("字段“{path}”由系统填写，不能手工修改"),
@@ -306,10 +312,11 @@ pub(super) fn detail(
 ) -> HouseholdDetail {
     HouseholdDetail {
         id: household.to_string(),
-        view,
         issues: checked.issues,
         conflicts: checked.conflicts,
         unsynced_changes,
+        tasks: schema::tasks::tasks(&view),
+        view,
     }
 }
 

@@ -197,6 +197,7 @@ fn keyed_records(view: &mut HouseholdView, entity: Entity) -> &mut BTreeMap<Stri
         Entity::Training => &mut view.trainings,
         Entity::Subsidy => &mut view.subsidies,
         Entity::Photo => &mut view.photos,
+        Entity::Task => &mut view.tasks,
     }
 }
 
@@ -215,6 +216,7 @@ fn record_mut<'a>(view: &'a mut HouseholdView, path: &FieldPath) -> &'a mut Reco
         Entity::Training => &mut view.trainings,
         Entity::Subsidy => &mut view.subsidies,
         Entity::Photo => &mut view.photos,
+        Entity::Task => &mut view.tasks,
     };
     records.entry(path.key.clone()).or_default()
 }

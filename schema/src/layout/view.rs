@@ -71,6 +71,9 @@ pub struct HouseholdView {
     /// Photo references (layout 3), by the first 16 hex digits of the photo's hash.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub photos: BTreeMap<String, Record>,
+    /// Visit tasks (layout 3), by task id; `crate::tasks` reads them as `Task`s.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tasks: BTreeMap<String, Record>,
     pub actors: BTreeMap<String, ActorInfo>,
     /// Keys this version does not know (written by a newer version), kept as text so
     /// nothing is hidden.
@@ -94,6 +97,7 @@ impl HouseholdView {
             Entity::Training => Some(&self.trainings),
             Entity::Subsidy => Some(&self.subsidies),
             Entity::Photo => Some(&self.photos),
+            Entity::Task => Some(&self.tasks),
         };
         let household = keyed.is_none().then_some(("", &self.household));
         household
@@ -111,10 +115,13 @@ impl HouseholdView {
         self.household.get(name).and_then(|f| f.value.as_text())
     }
 
-    /// Every disputed field, in path order.
+    /// Every disputed field, in path order. A visit task's fields are left out: its status
+    /// and note merge by rule (`crate::tasks`: the most final status, every note), and the
+    /// rest only the server writes, so two phones working on one task leave nothing for a
+    /// person to settle.
     pub fn conflicts(&self) -> Vec<Conflict> {
         let mut out = Vec::new();
-        for entity in Entity::ALL {
+        for entity in Entity::ALL.into_iter().filter(|e| *e != Entity::Task) {
             for (key, record) in self.records(entity) {
                 for (name, field) in record.iter().filter(|(_, f)| f.is_disputed()) {
                     let path = FieldPath {

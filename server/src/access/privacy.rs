@@ -219,6 +219,7 @@ impl Maskable for HouseholdView {
             &mut self.visits,
             &mut self.trainings,
             &mut self.subsidies,
+            &mut self.tasks,
         ] {
             records.values_mut().for_each(Maskable::mask);
         }

@@ -11,9 +11,12 @@
 use crate::access::privacy::Sight;
 use crate::cli::{audit_operator, database_failed, unreadable};
 use crate::clock::Clock;
+use crate::decisions::error::ReviewError;
+use crate::ingest::tasks;
 use crate::reports::comparison::kinds::{Mapping, RosterKind, mapping_pair};
 use crate::reports::comparison::{self, Clerk, ComparisonError, ImportRequest};
 use crate::storage::db::Db;
+use crate::storage::ledger::Ledger;
 use crate::storage::vault::Vault;
 use clap::{Args, Subcommand};
 use schema::Message;
@@ -100,6 +103,26 @@ fn json_line(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// The comparison's open mismatches become visit tasks, and vanished ones settle theirs, as
+/// after an import through the API.
+async fn follow(db: &Db, vault: &Vault, clock: &Clock) -> Result<(), String> {
+    let ledger = Ledger::new(db.clone(), vault.clone(), clock.clone());
+    tasks::follow_all(&ledger)
+        .await
+        .map(|_| ())
+        .map_err(|err| match err {
+            ReviewError::NotFound(message)
+            | ReviewError::Refused(message)
+            | ReviewError::Stale(message) => message.to_string(),
+            ReviewError::Database(err) => database_failed(err),
+            err => Message::new(
+                format!("核实任务未能更新：{err}"),
+                format!("visit tasks were not brought up to date: {err}"),
+            )
+            .to_string(),
+        })
+}
+
 pub async fn run(
     db: &Db,
     vault: &Vault,
@@ -125,6 +148,7 @@ pub async fn run(
             )
             .await
             .map_err(failed)?;
+            follow(db, vault, clock).await?;
             println!("{}", json_line(&roster));
             Ok(())
         }
@@ -184,6 +208,7 @@ async fn import(db: &Db, vault: &Vault, clock: &Clock, args: ImportArgs) -> Resu
     .await
     {
         Ok(outcome) => {
+            follow(db, vault, clock).await?;
             for error in &outcome.set_aside {
                 eprintln!(
                     "第 {} 行已跳过 row {} set aside: {}",

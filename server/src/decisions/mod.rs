@@ -23,6 +23,7 @@ pub mod resolve;
 pub mod review;
 pub mod screen;
 pub mod subsidy_settings;
+pub mod tasks;
 #[cfg(test)]
 mod test_support;
 pub mod workflow;

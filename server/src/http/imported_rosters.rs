@@ -20,6 +20,7 @@ use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
 use crate::access::privacy::Seen;
 use crate::access::roles::Permission;
+use crate::ingest::tasks;
 use crate::reports::comparison::kinds::{ColumnKind, Mapping, RosterKind, mapping_pair};
 use crate::reports::comparison::{
     self, AreaCount, Clerk, ComparisonError, ImportRequest, Mismatch,
@@ -183,6 +184,10 @@ pub async fn import(
         state.clock().today(),
     )
     .await;
+    if outcome.is_ok() {
+        // The comparison's open mismatches become visit tasks, and vanished ones settle theirs.
+        tasks::follow_all(&state.ledger).await?;
+    }
     match outcome {
         Ok(outcome) if outcome.already_imported => Ok((StatusCode::OK, Json(outcome)).into_response()),
         Ok(outcome) => Ok((StatusCode::CREATED, Json(outcome)).into_response()),
@@ -254,6 +259,7 @@ pub async fn withdraw(
         state.clock().today(),
     )
     .await?;
+    tasks::follow_all(&state.ledger).await?;
     Ok(Json(roster))
 }
 

@@ -26,6 +26,7 @@ mod review;
 mod rosters;
 mod settings;
 mod sync;
+pub mod tasks;
 pub mod tls;
 
 use crate::clock::Clock;
@@ -125,6 +126,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/quarantine/{id}", get(quarantine::show))
         .route("/api/v1/quarantine/{id}/release", post(quarantine::release))
         .route("/api/v1/quarantine/{id}/discard", post(quarantine::discard))
+        .route("/api/v1/tasks", get(tasks::list))
+        .route("/api/v1/tasks/{household}", post(tasks::open))
+        .route("/api/v1/tasks/{household}/{task}/close", post(tasks::close))
         .route(
             "/api/v1/imported-rosters",
             get(imported_rosters::list).post(imported_rosters::import),

@@ -27,6 +27,7 @@ mod outcome;
 mod parse;
 pub mod photos;
 mod read;
+pub mod tasks;
 mod write;
 
 use crate::access::device_tokens::Device;

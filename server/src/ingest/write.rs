@@ -6,7 +6,8 @@ use super::merge::{Merge, Merging};
 use super::outcome::{accepted, of_another_household};
 use crate::access::device_tokens::Device;
 use crate::decisions::quarantine::{self, ScreenedUpload};
-use crate::decisions::{merge, review};
+use crate::decisions::{merge, review, tasks};
+use crate::reports::comparison;
 use crate::storage::ledger::{
     HouseholdWrite, Ledger, LedgerError, ToCache, stored_hashes, write_households,
 };
@@ -50,8 +51,19 @@ pub(super) async fn write_batch(
     // per-household work that needs them goes here.
     refresh_review(ledger, conn, &households, now).await?;
     forward_late_edits(ledger, conn, &mut households, now).await?;
-    for ((index, mut household), last_feed) in indices.into_iter().zip(households).zip(last_feeds) {
-        let outcome = accepted(&mut household.doc);
+    // The device is answered with the heads of what it uploaded merged, before the server's
+    // own settling change, which reaches it through the feed like any other.
+    let answers: Vec<UploadOutcome> = households
+        .iter_mut()
+        .map(|household| accepted(&mut household.doc))
+        .collect();
+    settle_tasks(ledger, conn, &mut households, now).await?;
+    for (((index, household), last_feed), outcome) in indices
+        .into_iter()
+        .zip(households)
+        .zip(last_feeds)
+        .zip(answers)
+    {
         outcomes[index] = Some(match holds.iter().find(|h| h.index == index) {
             Some(hold) => hold.screened.outcome(outcome),
             None => outcome,
@@ -168,6 +180,53 @@ async fn refresh_review(
         })
         .collect();
     review::refresh_all(conn, ledger.vault(), &subjects, now).await?;
+    Ok(())
+}
+
+/// Visit tasks after the uploads: those whose field now agrees with the other roster are
+/// settled; the comparison is recomputed for each household, and its tasks follow it (new
+/// mismatches open tasks, vanished ones settle theirs).
+async fn settle_tasks(
+    ledger: &Ledger,
+    conn: &mut AnyConnection,
+    households: &mut [HouseholdWrite],
+    now: i64,
+) -> Result<(), LedgerError> {
+    let today = ledger.clock().today();
+    for household in households.iter_mut() {
+        if !household.view.tasks.is_empty() {
+            tasks::settle_agreeing(
+                ledger,
+                conn,
+                &household.household,
+                &household.village,
+                &mut household.doc,
+                &household.view,
+                now,
+            )
+            .await?;
+        }
+        let id = household.household.as_str();
+        if let Err(err) =
+            comparison::recompute_household(conn, ledger.vault(), id, now, today).await
+        {
+            tracing::warn!(household = id, %err, "comparison not recomputed");
+            continue;
+        }
+        let followed = super::tasks::follow_loaded(
+            ledger,
+            conn,
+            id,
+            &household.village,
+            &mut household.doc,
+            &household.view,
+            now,
+        )
+        .await;
+        if let Err(err) = followed {
+            tracing::warn!(household = id, %err, "tasks not brought up to date");
+        }
+    }
     Ok(())
 }
 

@@ -32,4 +32,5 @@ mod security;
 mod statistics;
 mod subsidies;
 mod support;
+mod tasks;
 mod two_servers;

@@ -147,6 +147,10 @@ pub fn describe(view: &HouseholdView, path: &str) -> Message {
             format!("照片的{}", label.zh),
             format!("{} of a photo", label.en),
         ),
+        Entity::Task => Message::new(
+            format!("核实任务的{}", label.zh),
+            format!("{} of a visit task", label.en),
+        ),
     }
 }
 

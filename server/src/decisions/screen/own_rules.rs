@@ -10,6 +10,7 @@ use schema::fields::{Entity, FieldKind, FieldPath};
 use schema::layout::ChangeOrigin;
 use schema::quarantine::Rule;
 use schema::shape;
+use schema::tasks::TaskStatus;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 const VERSION_KEY: &str = "schema_version";
@@ -75,6 +76,9 @@ pub(super) fn own_rule(
             _ => return Some(not_a_field()),
         };
         if let Some(refusal) = key_rule(household, &actor, key, put, creation) {
+            return Some(refusal);
+        }
+        if let Some(refusal) = task_rule(key, &op.action) {
             return Some(refusal);
         }
         if let Some(record) = record_prefix(key) {
@@ -186,6 +190,35 @@ fn key_rule(
             ),
         )),
     }
+}
+
+/// A visit task is the server's (ADR 0010): a device may only mark one checked, writing the
+/// code `checked` to its status (and a note, an ordinary field). Opening, settling and
+/// closing, or clearing a status, are refused, so a phone cannot close what the county
+/// asked it to check.
+fn task_rule(key: &str, action: &OpType) -> Option<ScreenRefusal> {
+    let path = field_path(key)?;
+    if path.entity != Entity::Task || path.name != "status" {
+        return None;
+    }
+    let checked = TaskStatus::Checked.as_str();
+    if let OpType::Put(value) = action
+        && value.as_str() == Some(checked)
+    {
+        return None;
+    }
+    Some(ScreenRefusal::new(
+        Rule::SystemField,
+        Message::new(
+            format!(
+                "设备只能把核实任务标记为“{}”（{checked}），下发、核实一致和办结由系统和县里处理",
+                TaskStatus::Checked.label().zh
+            ),
+            format!(
+                "A device may only mark a visit task \"{checked}\"; opening, settling and closing one are the server's and the county's"
+            ),
+        ),
+    ))
 }
 
 fn deletes_household() -> ScreenRefusal {

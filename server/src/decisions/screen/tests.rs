@@ -485,3 +485,63 @@ fn rule_codes_round_trip_and_the_first_refusal_prefers_a_rule_broken() {
     assert_eq!(first_refusal([&waits]).unwrap().rule, Rule::Waits);
     assert_eq!(by_rule([&waits, &moved, &waits])["waits"], 2);
 }
+
+/// A phone's write to a task, by the task's id.
+type TaskWrite = fn(&mut AutoCommit, &RecordId);
+
+/// A stored household with a task the server opened, and a phone's fork of it.
+fn stored_with_task() -> (AutoCommit, AutoCommit, RecordId) {
+    let (mut server, _) = stored_and_phone();
+    let spec = schema::tasks::TaskSpec {
+        id: schema::tasks::task_id_for("mismatch-1"),
+        member: Some(member()),
+        check: schema::Message::new("核实就业", "Check employment"),
+        field: Some(FieldPath::member(&member(), "employment.status").unwrap()),
+        settles_with: vec!["01".to_owned()],
+        other_says: "社保有参保单位".to_owned(),
+        source: "social_insurance".to_owned(),
+        mismatch: None,
+    };
+    let view = layout::read_household(server.document()).unwrap();
+    schema::tasks::write_opening(&mut server, &view, &spec, 1_700_000_100).unwrap();
+    server.commit();
+    let mut phone = server.fork();
+    phone.set_actor(ActorId::random());
+    (server, phone, spec.id)
+}
+
+#[test]
+fn a_phone_may_mark_a_task_checked_with_a_note() {
+    let (mut server, mut phone, id) = stored_with_task();
+    let change = edit(&mut phone, None, |doc| {
+        schema::tasks::write_checked(doc, &id, "本人在县城务工").unwrap();
+    });
+    assert_eq!(one(&mut server, change), None);
+}
+
+#[test]
+fn a_phone_may_not_open_settle_close_or_reopen_a_task() {
+    let cases: [(&str, TaskWrite); 5] = [
+        ("settle", |doc, id| {
+            put(doc, &format!("tasks.{id}.status"), "settled");
+        }),
+        ("close", |doc, id| {
+            schema::tasks::write_closing(doc, id, schema::tasks::TaskStatus::Closed, 1, "x", None)
+                .unwrap();
+        }),
+        ("reopen by clearing", |doc, id| {
+            doc.delete(ROOT, format!("tasks.{id}.status")).unwrap();
+        }),
+        ("rewrite what to check", |doc, id| {
+            put(doc, &format!("tasks.{id}.check.zh"), "不用核实");
+        }),
+        ("open a task of its own", |doc, _| {
+            put(doc, "tasks.00000000000000aa.check.zh", "自己下发");
+        }),
+    ];
+    for (name, write) in cases {
+        let (mut server, mut phone, id) = stored_with_task();
+        let change = edit(&mut phone, None, |doc| write(doc, &id));
+        assert_eq!(one(&mut server, change), Some(Rule::SystemField), "{name}");
+    }
+}

@@ -130,6 +130,12 @@ pub const PAGES: &[Page] = &[
         en: "Change password",
         needs: None,
     },
+    Page {
+        path: "/tasks",
+        zh: "核实任务",
+        en: "Visit tasks",
+        needs: Some(Permission::ReadRegister),
+    },
 ];
 
 /// The pages `staff` may use.

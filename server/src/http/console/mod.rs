@@ -12,7 +12,8 @@
 //! review queue and its decisions), `quarantine.rs`, `devices.rs` (enrollment codes and their
 //! printable sheets, devices), `accounts.rs` (admins) and `audit.rs` (auditors), which put
 //! things into words through `shown.rs`; `register.rs` (the household list) and
-//! `household.rs` (one household, its history, the audited reveal).
+//! `household.rs` (one household, its history, the audited reveal); `tasks.rs` (visit tasks:
+//! progress per village, the list, closing one).
 
 mod account;
 mod accounts;
@@ -30,6 +31,7 @@ mod quarantine;
 mod register;
 mod review;
 mod shown;
+mod tasks;
 
 use super::AppState;
 use axum::Router;
@@ -79,5 +81,7 @@ pub fn routes() -> Router<AppState> {
         .route("/register/{id}", get(household::show))
         .route("/register/{id}/reveal", post(household::reveal))
         .route("/register/{id}/photos/{hash}", get(photos::photo))
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{household}/{task}/close", post(tasks::close))
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }

@@ -2,6 +2,7 @@
 
 use jiff::civil::Date;
 use schema::layout::{self, FieldValue, HouseholdView, Record};
+use schema::tasks::Task;
 use schema::validation::{self, Issue, Severity};
 use std::collections::BTreeMap;
 
@@ -34,6 +35,7 @@ pub struct Projection {
     pub(super) visits: Vec<VisitValues>,
     pub(super) trainings: Vec<TrainingValues>,
     pub(super) subsidies: Vec<SubsidyValues>,
+    pub(super) tasks: Vec<Task>,
 }
 
 #[derive(Debug, Clone)]
@@ -287,6 +289,7 @@ impl Projection {
             visits,
             trainings,
             subsidies,
+            tasks: schema::tasks::tasks(view),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::storage::db::{Backend, MAX_PARAMS, rows_per_statement};
 use crate::storage::ledger::{Ledger, LedgerError};
 use crate::storage::vault::Vault;
 use schema::layout::HouseholdView;
+use schema::tasks::Task;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::HashMap;
 
@@ -233,6 +234,41 @@ pub async fn write(
         }
         query.execute(&mut *conn).await?;
     }
+    let tasks: Vec<(&str, &Task)> = projections
+        .iter()
+        .flat_map(|p| p.tasks.iter().map(|t| (p.household.as_str(), t)))
+        .collect();
+    for batch in tasks.chunks(rows_per_statement(12)) {
+        let sql = format!(
+            "INSERT INTO visit_task (household_id, task_id, member_key, status, source,
+                 field, check_zh, check_en, opened_at, closed_at, closed_by, mismatch_id)
+             VALUES {}
+             ON CONFLICT (household_id, task_id) DO UPDATE SET
+                 member_key = excluded.member_key, status = excluded.status,
+                 source = excluded.source, field = excluded.field,
+                 check_zh = excluded.check_zh, check_en = excluded.check_en,
+                 opened_at = excluded.opened_at, closed_at = excluded.closed_at,
+                 closed_by = excluded.closed_by, mismatch_id = excluded.mismatch_id",
+            Backend::of(conn).value_rows(batch.len(), 12)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (household, task) in batch {
+            query = query
+                .bind(household.to_string())
+                .bind(task.id.clone())
+                .bind(task.member.clone())
+                .bind(task.status.as_str())
+                .bind(task.source.clone())
+                .bind(task.field.clone())
+                .bind(task.check.zh.clone())
+                .bind(task.check.en.clone())
+                .bind(task.opened_at)
+                .bind(task.closed_at)
+                .bind(task.closed_by.clone())
+                .bind(task.mismatch.clone());
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -313,11 +349,12 @@ async fn refill(ledger: &Ledger, household: &str) -> Result<(), LedgerError> {
 
 /// The tables of a household's records, with the column naming the record: each row of
 /// these whose record has left the document is deleted.
-const RECORD_TABLES: [(&str, &str); 4] = [
+const RECORD_TABLES: [(&str, &str); 5] = [
     ("member", "member_key"),
     ("visit", "visit_id"),
     ("training", "training_id"),
     ("subsidy", "subsidy_id"),
+    ("visit_task", "task_id"),
 ];
 
 /// The keys of a projection's records stored in `table` (one of [`RECORD_TABLES`]).
@@ -330,6 +367,7 @@ fn projected_keys<'a>(projection: &'a Projection, table: &str) -> Vec<&'a str> {
             .iter()
             .map(|t| t.key.as_str())
             .collect(),
+        "visit_task" => projection.tasks.iter().map(|t| t.id.as_str()).collect(),
         _ => projection
             .subsidies
             .iter()
