@@ -624,6 +624,32 @@ pub fn field_bin() -> PathBuf {
     .clone()
 }
 
+/// A change made on a copy of the phone's document, as the phone's own actor: what a
+/// tampered app would send. The phone holds it too, as its software would.
+pub fn tampered(
+    phone: &Phone,
+    household: &HouseholdId,
+    message: Option<&str>,
+    write: impl FnOnce(&mut automerge::AutoCommit, &str),
+) -> Vec<u8> {
+    let bytes = phone.store.document_bytes(household).unwrap();
+    let mut doc = automerge::AutoCommit::load(&bytes).unwrap();
+    let actor = phone.store.actor();
+    doc.set_actor(automerge::ActorId::from(hex::decode(&actor).unwrap()));
+    write(&mut doc, &actor);
+    let mut options = automerge::transaction::CommitOptions::default();
+    if let Some(message) = message {
+        options = options.with_message(message.to_owned());
+    }
+    doc.commit_with(options);
+    let change = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
+    phone
+        .store
+        .apply_changes(household, std::slice::from_ref(&change))
+        .unwrap();
+    change
+}
+
 /// A valid ID number from its first 17 digits: the check character appended.
 pub fn with_check_character(first17: &str) -> String {
     let mut digits = [0u8; 17];

@@ -15,7 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::{
-    Account, AreaCode, HouseholdId, MemberKey, Phone, Server, Sql, TestDatabase,
+    Account, AreaCode, HouseholdId, MemberKey, Phone, Server, Sql, TestDatabase, tampered,
     with_check_character,
 };
 use sqlx::Row;
@@ -78,14 +78,17 @@ fn copied(postgres: bool, table: &str, column: &str, village: &str) -> Option<St
         ("household", "id")
         | (_, "household_id")
         | ("review_item", "id")
-        | ("review_event", "item_id") => key(column),
+        | ("review_event", "item_id")
+        | ("quarantine", "hash") => key(column),
         // The other household of a duplicate is copied with it, in the same copy.
         ("review_item", "other_household_id") => format!(
             "CASE WHEN t.other_household_id IS NULL THEN NULL ELSE {} END",
             key(column)
         ),
         ("household", "number") => "t.number || '-' || s.n".to_owned(),
-        ("household" | "document" | "review_item", "village") => format!("'{village}'"),
+        ("household" | "document" | "review_item" | "quarantine", "village") => {
+            format!("'{village}'")
+        }
         ("change", "hash") if postgres => {
             "sha256(t.hash || convert_to(s.n::TEXT, 'UTF8'))".to_owned()
         }
@@ -206,8 +209,9 @@ const HOUSEHOLD_TABLES: [&str; 7] = [
     "training",
     "subsidy",
 ];
-/// The same, with the household's review items and their history.
-const TROUBLED_TABLES: [&str; 9] = [
+/// The same, with the household's review items and their history, and its changes held in
+/// quarantine.
+const TROUBLED_TABLES: [&str; 10] = [
     "document",
     "change",
     "household",
@@ -217,6 +221,7 @@ const TROUBLED_TABLES: [&str; 9] = [
     "subsidy",
     "review_item",
     "review_event",
+    "quarantine",
 ];
 /// Villages the copies of the households with open items are spread over: the first
 /// townships', as items gather where phones overlap.
@@ -374,14 +379,26 @@ fn family(phone: &Phone, village: &AreaCode, number: &str, people: &[(&str, &str
 /// a place and trade of work, an income), three rule errors (a head not employed at an
 /// employer, two heads, a birth date the ID number contradicts) and two duplicates (a
 /// daughter counted in two families, a family recorded twice), found by the server.
-/// Returns the ID number the two families share.
-fn record_troubled(a: &Phone, b: &Phone, village: &AreaCode) -> String {
+/// A tampered phone also moves a household to `moved_to` (held in quarantine). Returns the
+/// ID number the two families share.
+fn record_troubled(a: &Phone, b: &Phone, village: &AreaCode, moved_to: &AreaCode) -> String {
     let first = TEMPLATES;
     let recorded: Vec<_> = (first..first + TEMPLATES - 4)
         .map(|h| record_household(a, village, h))
         .collect();
     a.sync();
     b.sync();
+    // A household the last one moves to phone A's other village, as a tampered app would
+    // (staff move households), then goes on editing: screening holds both changes.
+    let (moving, _) = recorded.last().unwrap();
+    tampered(a, moving, None, |doc, _| {
+        use automerge::transaction::Transactable;
+        doc.put(automerge::ROOT, "household.village", moved_to.as_str())
+            .unwrap();
+    });
+    a.store
+        .set_field(moving, "household.address", "南街 5 号")
+        .unwrap();
     let set =
         |phone: &Phone, (household, _): &(HouseholdId, Vec<MemberKey>), path: &str, value: &str| {
             phone.store.set_field(household, path, value).unwrap();
@@ -503,6 +520,28 @@ fn spread(
     first
 }
 
+/// A phone for every village of the county, as its volunteers' would be: enrolled with the
+/// template phones, last seen between today and eleven days ago (so some are stale).
+fn add_devices(sql: &Sql) {
+    let villages = format!(
+        "area a WHERE length(a.code) = 12 AND a.code LIKE '{}%'",
+        crate::COUNTY
+    );
+    sql.rows(&format!(
+        "INSERT INTO device (id, name, token_hash, created_at, volunteer, last_seen_at)
+         SELECT '5eed' || a.code, '志愿者' || substr(a.code, 10) || ' 的手机',
+             '5eed' || a.code || '000000000000000000000000000000000000000000000000',
+             d.created_at, '志愿者' || substr(a.code, 10),
+             d.last_seen_at - (CAST(substr(a.code, 10) AS INTEGER) % 12) * 86400
+         FROM (SELECT MIN(created_at) AS created_at, MAX(last_seen_at) AS last_seen_at
+               FROM device) d, {villages}"
+    ));
+    sql.rows(&format!(
+        "INSERT INTO device_village (device_id, village) SELECT '5eed' || a.code, a.code
+         FROM {villages}"
+    ));
+}
+
 /// Makes a county register of about `households` households, about `review_items` of them
 /// open review items, in `db`, which `server` serves; `progress` hears what is being done.
 pub fn register(
@@ -538,7 +577,7 @@ pub fn register(
         clean.is_empty(),
         "the clean template households have open items: {clean:?}"
     );
-    let shared_id_number = record_troubled(&a, &b, &troubled_village);
+    let shared_id_number = record_troubled(&a, &b, &troubled_village, &plain_village);
     let per_set: usize = open_items(&sql, Some(&troubled_village)).values().sum();
     assert!(per_set > 0, "the phones' edits made no review items");
 
@@ -568,6 +607,8 @@ pub fn register(
         troubled_copies,
         &TROUBLED_TABLES,
     );
+    progress("one more phone for every village of the county");
+    add_devices(&sql);
     progress("analysing the tables");
     sql.rows("ANALYZE");
 
