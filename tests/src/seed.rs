@@ -303,10 +303,13 @@ fn record_household(phone: &Phone, village: &AreaCode, h: usize) -> (HouseholdId
                 (path("employment.start_date"), "2025-03-01".to_owned()),
                 (path("employment.monthly_income"), "3800".to_owned()),
                 (path("intent.wants_work"), "true".to_owned()),
-                (path("intent.wants_training"), (h % 2 == 0).to_string()),
+                (
+                    path("intent.wants_training"),
+                    h.is_multiple_of(2).to_string(),
+                ),
             ]);
         }
-        if m == 2 && h % 5 == 0 {
+        if m == 2 && h.is_multiple_of(5) {
             fields.extend([
                 (path("status"), "02".to_owned()),
                 (path("left_on"), "2025-09-01".to_owned()),
@@ -318,7 +321,7 @@ fn record_household(phone: &Phone, village: &AreaCode, h: usize) -> (HouseholdId
             .map(|(p, v)| (p.as_str(), v.as_str()))
             .collect();
         store.set_fields(&household, &edits).unwrap();
-        if m == 0 && h % 3 == 0 {
+        if m == 0 && h.is_multiple_of(3) {
             let training = store.add_training(&household, &key).unwrap();
             let path = |field: &str| format!("trainings.{training}.{field}");
             let fields = [

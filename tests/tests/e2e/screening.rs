@@ -2,8 +2,8 @@
 //! reason, for county staff to release or discard. The attacks end in the right answer, an
 //! audit record, no 500 and nothing lost; what waited for a held change lands with it.
 
-use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ROOT};
+use automerge::ROOT;
+use automerge::transaction::Transactable;
 use client_core::sync;
 use doorstep_e2e::{
     Backend, COUNTY, HouseholdId, OTHER_VILLAGE, Phone, Server, TestDatabase, VILLAGE,
