@@ -544,7 +544,7 @@ fn test_changing_a_password_ends_other_sessions_and_a_wrong_current_one_counts_a
         )
     };
     let (status, body) = change(&account.password, "short");
-    assert_error_json(status, &body, 400, "bad_request");
+    assert_error_json(status, &body, 400, "weak_password");
     let (status, body) = change("not my password", "a new long password");
     assert_error_json(status, &body, 401, "bad_credentials");
     let (status, _) = post_bytes(
