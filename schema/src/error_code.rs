@@ -53,6 +53,18 @@ pub enum ErrorCode {
     PhotoNotAnImage,
     /// A photo claiming more pixels than the server decodes.
     PhotoTooManyPixels,
+    /// Staff accounts: a username that is not 3 to 64 letters, digits, `_`, `-` or `.`.
+    InvalidUsername,
+    /// Staff accounts: the username is another account's.
+    UsernameTaken,
+    /// A new password the password rules refuse.
+    WeakPassword,
+    /// Staff accounts: an area that does not fit the role.
+    AreaDoesNotFitRole,
+    /// Enrollment codes: no volunteer's name, or one too long.
+    InvalidVolunteer,
+    /// Enrollment codes: a validity outside the hours allowed.
+    InvalidExpiry,
     /// A code this build does not know, as a newer server may send: read so that its
     /// message still reaches the user. The server never sends it.
     #[serde(untagged)]
@@ -94,6 +106,12 @@ impl ErrorCode {
             ErrorCode::PhotoHashMismatch => "photo_hash_mismatch",
             ErrorCode::PhotoNotAnImage => "photo_not_an_image",
             ErrorCode::PhotoTooManyPixels => "photo_too_many_pixels",
+            ErrorCode::InvalidUsername => "invalid_username",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::WeakPassword => "weak_password",
+            ErrorCode::AreaDoesNotFitRole => "area_does_not_fit_role",
+            ErrorCode::InvalidVolunteer => "invalid_volunteer",
+            ErrorCode::InvalidExpiry => "invalid_expiry",
             ErrorCode::Unknown(code) => code,
         }
     }
@@ -172,6 +190,12 @@ mod tests {
             ErrorCode::PhotoHashMismatch,
             ErrorCode::PhotoNotAnImage,
             ErrorCode::PhotoTooManyPixels,
+            ErrorCode::InvalidUsername,
+            ErrorCode::UsernameTaken,
+            ErrorCode::WeakPassword,
+            ErrorCode::AreaDoesNotFitRole,
+            ErrorCode::InvalidVolunteer,
+            ErrorCode::InvalidExpiry,
         ];
         for code in known {
             let json = serde_json::to_string(&code).unwrap();

@@ -25,9 +25,10 @@
 
 mod support;
 
+use doorstep_e2e::seed::{autovacuum_off, grow, households, villages};
 use doorstep_e2e::{Backend, COUNTY, Server, Sql, TestDatabase};
 use std::time::Instant;
-use support::{autovacuum_off, grow, households, median, villages};
+use support::median;
 
 const HOUSEHOLDS: usize = 100_000;
 const TEMPLATES: usize = 200;

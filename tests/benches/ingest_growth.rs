@@ -37,11 +37,12 @@ mod support;
 
 use client_core::sync::{self, HttpTransport, Transport, TransportError};
 use client_core::{DeviceProfile, Store};
+use doorstep_e2e::seed::{autovacuum_off, grow, households, villages};
 use doorstep_e2e::{AreaCode, Backend, Server, Sql, TestDatabase, with_check_character};
 use std::cell::Cell;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
-use support::{autovacuum_off, grow, households, median, villages};
+use support::median;
 use tempfile::TempDir;
 
 /// Register sizes, in households, at which the upload is measured.

@@ -22,13 +22,14 @@
 
 mod support;
 
+use doorstep_e2e::seed::{autovacuum_off, grow, households, villages};
 use doorstep_e2e::{
     AreaCode, Backend, COUNTY, Phone, Server, Sql, TestDatabase, with_check_character,
 };
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use support::{autovacuum_off, grow, households, median, villages};
+use support::median;
 
 const HOUSEHOLDS: usize = 100_000;
 const TEMPLATES: usize = 24;

@@ -72,6 +72,16 @@ const scenarios = {
     await submit(page, '#resolve');
     assert.match(await notice(page), /已裁定/, 'decided, then on to the next item');
 
+    // A rule the merged household breaks: what the rule says, and a link to the household.
+    await page.goto(`/review/${config.rule.item}`);
+    assert.match(await page.locator('.rule-text').innerText(), new RegExp(`未就业.*${config.rule.employer}`));
+    await shot(page, 'review-rule');
+    await Promise.all([
+      page.waitForURL(new RegExp(`/register/${config.rule.household}$`)),
+      page.locator('a', { hasText: '查看该户' }).first().click(),
+    ]);
+    assert.match(await text(page), /孙有才/);
+
     // A person in two families: both side by side, her ID number masked; moved.
     await page.goto(`/review/${config.move.item}`);
     body = await text(page);
@@ -80,6 +90,12 @@ const scenarios = {
     assert.equal(await page.locator('section.household').count(), 2);
     assert.ok(!body.includes(config.move.id_number), 'ID numbers are masked');
     await shot(page, 'review-duplicate');
+    // The reveal link shows them in full (the audit log records it), and hides them again.
+    await Promise.all([page.waitForURL(/reveal=true/), page.locator('p.reveal a').click()]);
+    assert.ok((await text(page)).includes(config.move.id_number), 'revealed in full');
+    await shot(page, 'review-duplicate-revealed');
+    await Promise.all([page.waitForURL((url) => !url.search.includes('reveal=true')), page.locator('p.reveal a').click()]);
+    assert.ok(!(await text(page)).includes(config.move.id_number), 'masked again');
     await page.selectOption('#member', `${config.move.member}@${config.move.to}`);
     await page.fill('#move-comment', '已嫁入李家');
     await submit(page, '#move');

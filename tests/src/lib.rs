@@ -20,11 +20,25 @@ pub mod photos;
 
 pub use schema::ids::{AreaCode, HouseholdId, MemberKey};
 
+pub mod seed;
+
 /// A village of 临县 (Lin County) used throughout the tests.
 pub const VILLAGE: &str = "141124100201";
 /// A second village of the same township.
 pub const OTHER_VILLAGE: &str = "141124100202";
 pub const COUNTY: &str = "141124";
+
+/// Where this build's binaries are: `target/<profile>/`, above a test's or a bench's
+/// `deps/<binary>`, or beside a binary of this crate (`generate-register`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap();
+    if dir.ends_with("deps") {
+        dir.parent().unwrap().to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
 
 /// The `doorstep` binary, built once per test run if needed.
 pub fn doorstep_bin() -> PathBuf {
@@ -33,9 +47,6 @@ pub fn doorstep_bin() -> PathBuf {
         if let Ok(path) = std::env::var("DOORSTEP_BIN") {
             return PathBuf::from(path);
         }
-        // target/<profile>/deps/<test binary> → target/<profile>/doorstep
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
         let mut build = Command::new(env!("CARGO"));
         build.args([
             "build",
@@ -55,7 +66,7 @@ pub fn doorstep_bin() -> PathBuf {
             status.success(),
             "cargo build of the doorstep binary failed"
         );
-        profile_dir.join("doorstep")
+        profile_dir().join("doorstep")
     })
     .clone()
 }
@@ -97,10 +108,28 @@ impl Backend {
     }
 }
 
-/// A database of its own for one test, removed when dropped.
+/// Where a server keeps its files: a directory of the test's own, removed when dropped, or
+/// one a person named, kept.
+#[derive(Debug)]
+pub enum DataDir {
+    Temporary(TempDir),
+    Kept(PathBuf),
+}
+
+impl DataDir {
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            DataDir::Temporary(dir) => dir.path(),
+            DataDir::Kept(path) => path,
+        }
+    }
+}
+
+/// A database of its own for one test, removed when dropped; or, made by [`TestDatabase::kept`],
+/// a register a person keeps.
 #[derive(Debug)]
 pub struct TestDatabase {
-    pub data_dir: TempDir,
+    pub data_dir: DataDir,
     /// `None` means the embedded SQLite under `data_dir`.
     pub url: Option<String>,
     admin: Option<(String, String)>,
@@ -115,7 +144,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 impl TestDatabase {
     pub fn new(backend: &Backend) -> TestDatabase {
-        let data_dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::Temporary(tempfile::tempdir().unwrap());
         match backend {
             Backend::Sqlite => TestDatabase {
                 data_dir,
@@ -147,6 +176,16 @@ impl TestDatabase {
                     admin: Some((admin_url.clone(), name)),
                 }
             }
+        }
+    }
+
+    /// The database of `doorstep --data DATA_DIR` (with `DATABASE_URL=url` for PostgreSQL),
+    /// which outlives this value: nothing is removed when it is dropped.
+    pub fn kept(data_dir: PathBuf, url: Option<String>) -> TestDatabase {
+        TestDatabase {
+            data_dir: DataDir::Kept(data_dir),
+            url,
+            admin: None,
         }
     }
 
@@ -263,6 +302,22 @@ pub struct Account {
     pub totp_secret: Option<String>,
 }
 
+impl Account {
+    /// The code the authenticator app shows now, for an account with a second factor.
+    pub fn totp_now(&self) -> Option<String> {
+        self.totp_secret.as_ref().map(|secret| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let secret = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+            totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret)
+                .unwrap()
+                .generate(now)
+        })
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.admin {
@@ -316,24 +371,54 @@ impl Server {
 
     /// Logs an account in through the API and returns its session token.
     pub fn login(&self, account: &Account) -> String {
-        let totp = account.totp_secret.as_ref().map(|secret| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
-            let secret = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
-            totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret)
-                .unwrap()
-                .generate(now)
-        });
         let body = serde_json::json!({
             "username": account.username,
             "password": account.password,
-            "totp": totp,
+            "totp": account.totp_now(),
         });
         let (status, answer) = self.post_json("/api/v1/login", "", &body);
         assert_eq!(status, 200, "login failed: {answer}");
         answer["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs an account in through the console's form, as a browser does, and returns the
+    /// session cookie (`name=value`) its pages want.
+    pub fn sign_in_console(&self, account: &Account) -> String {
+        let field = |value: &str| {
+            value
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        char::from(b).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect::<String>()
+        };
+        let form = format!(
+            "username={}&password={}&totp={}&next=%2F",
+            field(&account.username),
+            field(&account.password),
+            field(&account.totp_now().unwrap_or_default()),
+        );
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build(),
+        );
+        let response = agent
+            .post(&format!("{}/sign-in", self.url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(form.as_bytes())
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 303, "signing in failed");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|value| value.to_str().ok())
+            .expect("signing in set no cookie");
+        cookie.split(';').next().unwrap().to_owned()
     }
 
     /// A logged-in staff member of `scope` (county staff for a county or wider, township
@@ -520,8 +605,6 @@ impl TestDatabase {
 pub fn field_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
         let mut build = Command::new(env!("CARGO"));
         build.args([
             "build",
@@ -538,9 +621,35 @@ pub fn field_bin() -> PathBuf {
             build.status().unwrap().success(),
             "building doorstep-field failed"
         );
-        profile_dir.join("doorstep-field")
+        profile_dir().join("doorstep-field")
     })
     .clone()
+}
+
+/// A change made on a copy of the phone's document, as the phone's own actor: what a
+/// tampered app would send. The phone holds it too, as its software would.
+pub fn tampered(
+    phone: &Phone,
+    household: &HouseholdId,
+    message: Option<&str>,
+    write: impl FnOnce(&mut automerge::AutoCommit, &str),
+) -> Vec<u8> {
+    let bytes = phone.store.document_bytes(household).unwrap();
+    let mut doc = automerge::AutoCommit::load(&bytes).unwrap();
+    let actor = phone.store.actor();
+    doc.set_actor(automerge::ActorId::from(hex::decode(&actor).unwrap()));
+    write(&mut doc, &actor);
+    let mut options = automerge::transaction::CommitOptions::default();
+    if let Some(message) = message {
+        options = options.with_message(message.to_owned());
+    }
+    doc.commit_with(options);
+    let change = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
+    phone
+        .store
+        .apply_changes(household, std::slice::from_ref(&change))
+        .unwrap();
+    change
 }
 
 /// A valid ID number from its first 17 digits: the check character appended.

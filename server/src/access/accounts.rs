@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::storage::db::Db;
 use crate::storage::vault::Vault;
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::ids::AreaCode;
 use serde::Serialize;
 use sqlx::Row;
@@ -71,8 +72,10 @@ impl Created {
 /// and in English, as the operator at `doorstep staff add` reads it.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("{0}")]
-    Invalid(Message),
+    /// Refused as asked, with the code that says which part (a form places the message
+    /// beside that field).
+    #[error("{1}")]
+    Invalid(ErrorCode, Message),
     #[error("数据库出错：{0} / database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -85,12 +88,15 @@ fn check_username(username: &str) -> Result<(), AccountError> {
     if valid {
         Ok(())
     } else {
-        Err(AccountError::Invalid(Message::new(
-            format!("用户名“{username}”无效：3 到 64 个字母、数字、下划线、连字符或点"),
-            format!(
-                "Invalid username \"{username}\": 3 to 64 letters, digits, underscores, hyphens or dots"
+        Err(AccountError::Invalid(
+            ErrorCode::InvalidUsername,
+            Message::new(
+                format!("用户名“{username}”无效：3 到 64 个字母、数字、下划线、连字符或点"),
+                format!(
+                    "Invalid username \"{username}\": 3 to 64 letters, digits, underscores, hyphens or dots"
+                ),
             ),
-        )))
+        ))
     }
 }
 
@@ -103,20 +109,24 @@ pub async fn create(
     new: NewAccount,
 ) -> Result<Created, AccountError> {
     check_username(&new.username)?;
-    check_password(&new.password).map_err(AccountError::Invalid)?;
+    check_password(&new.password)
+        .map_err(|message| AccountError::Invalid(ErrorCode::WeakPassword, message))?;
     if !new.role.fits(&new.scope) {
-        return Err(AccountError::Invalid(Message::new(
-            format!(
-                "区划 {} 不适合角色 {}：县级角色须为县或更大区划，乡镇工作人员须为乡镇",
-                new.scope,
-                new.role.as_str()
+        return Err(AccountError::Invalid(
+            ErrorCode::AreaDoesNotFitRole,
+            Message::new(
+                format!(
+                    "区划 {} 不适合角色 {}：县级角色须为县或更大区划，乡镇工作人员须为乡镇",
+                    new.scope,
+                    new.role.as_str()
+                ),
+                format!(
+                    "Area {} does not fit role {}: county roles need a county or wider, township staff a township",
+                    new.scope,
+                    new.role.as_str()
+                ),
             ),
-            format!(
-                "Area {} does not fit role {}: county roles need a county or wider, township staff a township",
-                new.scope,
-                new.role.as_str()
-            ),
-        )));
+        ));
     }
     let taken = sqlx::query("SELECT 1 AS one FROM staff WHERE username = $1")
         .bind(&new.username)
@@ -124,10 +134,13 @@ pub async fn create(
         .await?
         .is_some();
     if taken {
-        return Err(AccountError::Invalid(Message::new(
-            format!("用户名“{}”已被使用", new.username),
-            format!("The username \"{}\" is taken", new.username),
-        )));
+        return Err(AccountError::Invalid(
+            ErrorCode::UsernameTaken,
+            Message::new(
+                format!("用户名“{}”已被使用", new.username),
+                format!("The username \"{}\" is taken", new.username),
+            ),
+        ));
     }
     let totp_secret = new.role.needs_second_factor().then(totp::new_secret);
     let staff = Account {
@@ -139,7 +152,7 @@ pub async fn create(
     };
     let password_hash = hash_password(&new.password)
         .await
-        .map_err(AccountError::Invalid)?;
+        .map_err(|message| AccountError::Invalid(ErrorCode::BadRequest, message))?;
     sqlx::query(
         "INSERT INTO staff (id, username, name, role, scope, password_hash, totp_secret, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -182,24 +195,30 @@ pub async fn reset_totp(
         None => None,
     };
     let Some(staff) = staff else {
-        return Err(AccountError::Invalid(Message::new(
-            format!("没有用户名为“{username}”的账号"),
-            format!("There is no account named \"{username}\""),
-        )));
+        return Err(AccountError::Invalid(
+            ErrorCode::BadRequest,
+            Message::new(
+                format!("没有用户名为“{username}”的账号"),
+                format!("There is no account named \"{username}\""),
+            ),
+        ));
     };
     if !staff.role.needs_second_factor() {
-        return Err(AccountError::Invalid(Message::new(
-            format!(
-                "账号“{}”的角色 {} 不用动态验证码",
-                staff.username,
-                staff.role.as_str()
+        return Err(AccountError::Invalid(
+            ErrorCode::BadRequest,
+            Message::new(
+                format!(
+                    "账号“{}”的角色 {} 不用动态验证码",
+                    staff.username,
+                    staff.role.as_str()
+                ),
+                format!(
+                    "Account \"{}\" has role {}, which has no second factor",
+                    staff.username,
+                    staff.role.as_str()
+                ),
             ),
-            format!(
-                "Account \"{}\" has role {}, which has no second factor",
-                staff.username,
-                staff.role.as_str()
-            ),
-        )));
+        ));
     }
     let secret = totp::new_secret();
     let now = clock.now_seconds();

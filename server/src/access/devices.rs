@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::storage::areas;
 use crate::storage::db::{self, Db};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::ids::AreaCode;
 use serde::Serialize;
 use sqlx::Row;
@@ -57,9 +58,10 @@ impl By {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
-    /// The request cannot be taken as it is.
-    #[error("{}", .0.en)]
-    Invalid(Message),
+    /// The request cannot be taken as it is; the code says which part (a form places the
+    /// message beside that field).
+    #[error("{}", .1.en)]
+    Invalid(ErrorCode, Message),
     #[error("{}", .0.en)]
     NotFound(Message),
     /// The device is in a state that does not allow it (revoked).
@@ -78,23 +80,32 @@ pub async fn checked_villages(
     villages.sort();
     villages.dedup();
     if villages.is_empty() || villages.len() > MAX_VILLAGES {
-        return Err(DeviceError::Invalid(Message::new(
-            format!("请指定 1 到 {MAX_VILLAGES} 个村"),
-            format!("Name between 1 and {MAX_VILLAGES} villages"),
-        )));
+        return Err(DeviceError::Invalid(
+            ErrorCode::BadRequest,
+            Message::new(
+                format!("请指定 1 到 {MAX_VILLAGES} 个村"),
+                format!("Name between 1 and {MAX_VILLAGES} villages"),
+            ),
+        ));
     }
     if let Some(code) = villages
         .iter()
         .find(|v| v.level() != schema::ids::AreaLevel::Village)
     {
-        return Err(DeviceError::Invalid(Message::new(
-            format!("“{code}”不是村级区划代码（12 位）"),
-            format!("\"{code}\" is not a village code (12 digits)"),
-        )));
+        return Err(DeviceError::Invalid(
+            ErrorCode::BadRequest,
+            Message::new(
+                format!("“{code}”不是村级区划代码（12 位）"),
+                format!("\"{code}\" is not a village code (12 digits)"),
+            ),
+        ));
     }
     let unknown = areas::unknown(db, &villages).await?;
     if !unknown.is_empty() {
-        return Err(DeviceError::Invalid(areas::unknown_message(&unknown)));
+        return Err(DeviceError::Invalid(
+            ErrorCode::BadRequest,
+            areas::unknown_message(&unknown),
+        ));
     }
     Ok(villages)
 }

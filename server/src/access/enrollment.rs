@@ -14,6 +14,7 @@ use super::secrets::{random_hex, token_hash};
 use crate::clock::Clock;
 use crate::storage::db::Db;
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::ids::AreaCode;
 use serde::Serialize;
 use sqlx::Row;
@@ -61,10 +62,11 @@ impl StoredCode {
     }
 }
 
+/// A volunteer's name, trimmed; refused when empty or too long.
 fn clean_name(name: &str, what: Message) -> Result<String, DeviceError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(DeviceError::Invalid(what));
+        return Err(DeviceError::Invalid(ErrorCode::InvalidVolunteer, what));
     }
     Ok(name.to_owned())
 }
@@ -86,10 +88,13 @@ pub async fn create_code(
     let villages = checked_villages(db, &new.villages).await?;
     let hours = new.valid_hours.unwrap_or(DEFAULT_VALID_HOURS);
     if !(1..=MAX_VALID_HOURS).contains(&hours) {
-        return Err(DeviceError::Invalid(Message::new(
-            format!("有效期应为 1 到 {MAX_VALID_HOURS} 小时"),
-            format!("A code may be valid for 1 to {MAX_VALID_HOURS} hours"),
-        )));
+        return Err(DeviceError::Invalid(
+            ErrorCode::InvalidExpiry,
+            Message::new(
+                format!("有效期应为 1 到 {MAX_VALID_HOURS} 小时"),
+                format!("A code may be valid for 1 to {MAX_VALID_HOURS} hours"),
+            ),
+        ));
     }
     let code = generate_code();
     let canonical = normalize_code(&code).expect("a generated code is canonical");

@@ -16,6 +16,7 @@ use super::totp;
 use crate::clock::Clock;
 use crate::storage::db::Db;
 use crate::storage::vault::Vault;
+use schema::error_code::ErrorCode;
 use sqlx::Row;
 use std::time::Duration;
 
@@ -230,7 +231,8 @@ pub async fn change_password(
     new: &str,
     keep_session: &str,
 ) -> Result<Result<(), LoginRefused>, AccountError> {
-    check_password(new).map_err(AccountError::Invalid)?;
+    check_password(new)
+        .map_err(|message| AccountError::Invalid(ErrorCode::WeakPassword, message))?;
     let row =
         sqlx::query("SELECT password_hash, failed_logins, locked_until FROM staff WHERE id = $1")
             .bind(&staff.id)
@@ -248,7 +250,9 @@ pub async fn change_password(
         let failed: i64 = row.try_get("failed_logins")?;
         return Ok(Err(count_failure(db, &staff.id, failed, now).await?));
     }
-    let hash = hash_password(new).await.map_err(AccountError::Invalid)?;
+    let hash = hash_password(new)
+        .await
+        .map_err(|message| AccountError::Invalid(ErrorCode::BadRequest, message))?;
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
         .bind(hash)

@@ -75,7 +75,7 @@ fn villages(codes: &[String]) -> Result<Vec<AreaCode>, String> {
 
 fn failed(err: DeviceError) -> String {
     match err {
-        DeviceError::Invalid(message)
+        DeviceError::Invalid(_, message)
         | DeviceError::NotFound(message)
         | DeviceError::Conflict(message) => message.to_string(),
         DeviceError::Database(err) => database_failed(err),

@@ -342,7 +342,10 @@ pub async fn create_account(
 
 pub fn account_error(err: accounts::AccountError) -> ApiError {
     match err {
-        accounts::AccountError::Invalid(message) => ApiError::bad_request(message),
+        accounts::AccountError::Invalid(code, message) => ApiError {
+            code,
+            ..ApiError::bad_request(message)
+        },
         accounts::AccountError::Database(err) => ApiError::database(err),
     }
 }

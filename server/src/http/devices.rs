@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 
 fn device_error(err: DeviceError) -> ApiError {
     match err {
-        DeviceError::Invalid(message) => ApiError::bad_request(message),
+        DeviceError::Invalid(code, message) => ApiError {
+            code,
+            ..ApiError::bad_request(message)
+        },
         DeviceError::NotFound(message) => ApiError::not_found(message),
         DeviceError::Conflict(message) => ApiError {
             status: StatusCode::CONFLICT,

@@ -25,23 +25,25 @@ impl Counts {
 
 /// The counts of every village of `area` that holds a live household (merged ones are not
 /// counted), by village code.
+///
+/// Two statements: the households and visits in one pass over the area's households, and
+/// the households with open items from the open items, which are few. Asking each household
+/// whether it has an open item (a subquery per row) cost a county of 100,000 households
+/// 0.1–0.3 s, the console's slowest page.
 pub async fn by_village(
     pool: &AnyPool,
     area: &AreaCode,
 ) -> Result<BTreeMap<String, Counts>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT h.village,
-                COUNT(*) AS households,
-                SUM(CASE WHEN h.visit_count > 0 THEN 1 ELSE 0 END) AS visited,
-                SUM(CASE WHEN EXISTS (SELECT 1 FROM review_item r
-                                      WHERE r.household_id = h.id AND r.status = 'open')
-                         THEN 1 ELSE 0 END) AS with_open_items
-         FROM household h
-         WHERE h.village LIKE $1 AND h.merged_into IS NULL
-         GROUP BY h.village",
-    )
     // An area code is digits only, so it holds no LIKE wildcard.
-    .bind(format!("{area}%"))
+    let within = format!("{area}%");
+    let rows = sqlx::query(
+        "SELECT village, COUNT(*) AS households,
+                SUM(CASE WHEN visit_count > 0 THEN 1 ELSE 0 END) AS visited
+         FROM household
+         WHERE village LIKE $1 AND merged_into IS NULL
+         GROUP BY village",
+    )
+    .bind(&within)
     .fetch_all(pool)
     .await?;
     let mut villages = BTreeMap::new();
@@ -51,9 +53,24 @@ pub async fn by_village(
             Counts {
                 households: row.try_get("households")?,
                 visited: row.try_get("visited")?,
-                with_open_items: row.try_get("with_open_items")?,
+                with_open_items: 0,
             },
         );
+    }
+    let open = sqlx::query(
+        "SELECT h.village, COUNT(DISTINCT h.id) AS with_open_items
+         FROM review_item r JOIN household h ON h.id = r.household_id
+         WHERE r.status = 'open' AND h.village LIKE $1 AND h.merged_into IS NULL
+         GROUP BY h.village",
+    )
+    .bind(&within)
+    .fetch_all(pool)
+    .await?;
+    for row in open {
+        let village: String = row.try_get("village")?;
+        if let Some(counts) = villages.get_mut(&village) {
+            counts.with_open_items = row.try_get("with_open_items")?;
+        }
     }
     Ok(villages)
 }

@@ -70,6 +70,24 @@ fn test_a_county_clerks_morning_in_a_real_browser_reaches_the_phones() {
             ],
             "西街 9 号",
         );
+        // A rule the merged household breaks: one phone says "not employed", the other
+        // records an employer.
+        let (idle, idle_keys) = family(&a, &[("孙有才", &id_number("19750707", 56))], "北街 2 号");
+        a.sync();
+        b.sync();
+        let idle_head = |field: &str| format!("members.{}.{field}", idle_keys[0]);
+        a.store
+            .set_fields(
+                &idle,
+                &[
+                    (idle_head("employment.status").as_str(), "10"),
+                    (idle_head("employment.not_employed_reason").as_str(), "01"),
+                ],
+            )
+            .unwrap();
+        b.store
+            .set_field(&idle, &idle_head("employment.employer"), "县砖厂")
+            .unwrap();
         let head = id_number("19700505", 55);
         let (first, _) = family(&a, &[("赵大山", &head)], "东沟 3 号");
         let (second, _) = family(&b, &[("赵大山", &head)], "东沟 3 号");
@@ -94,6 +112,10 @@ fn test_a_county_clerks_morning_in_a_real_browser_reaches_the_phones() {
         let conflict = conflict_on(&server, &api, &home, "household.address");
         let moved_item = duplicate_between(&server, &api, &zhang, li.as_str());
         let merged_item = duplicate_between(&server, &api, &first, second.as_str());
+        let rule_item = open_items(&server, &api, &idle)
+            .into_iter()
+            .find(|item| item["kind"] == "rule")
+            .expect("the merged household breaks a rule");
         let screenshots = matches!(backend, Backend::Sqlite).then(screenshots_dir);
         let config = json!({
             "url": server.url,
@@ -103,6 +125,7 @@ fn test_a_county_clerks_morning_in_a_real_browser_reaches_the_phones() {
             "conflict": { "item": conflict["id"], "values": ["东街 1 号", "东街 11 号"], "chosen": "东街 11 号" },
             "move": { "item": moved_item["id"], "member": zhang_keys[1], "to": li.as_str(), "id_number": daughter },
             "merge": { "item": merged_item["id"], "keep": first.as_str() },
+            "rule": { "item": rule_item["id"], "household": idle.as_str(), "employer": "县砖厂" },
             "screenshots": screenshots,
             "only": ["a county clerk's morning"],
         });
@@ -169,6 +192,7 @@ fn test_a_county_clerks_morning_in_a_real_browser_reaches_the_phones() {
         let auditor = auditor(&server, &db);
         let actor = format!("staff:{}", clerk.username);
         for action in [
+            "reveal",
             "review.resolve",
             "review.move",
             "review.merge",

@@ -229,23 +229,35 @@ fn test_staff_make_a_code_with_a_qr_code_that_sets_up_a_phone_in_one_scan() {
             &json!({ "volunteer": "王芳", "villages": [VILLAGE, ELSEWHERE] }),
         );
         assert_error_json(status, &body, 403, "forbidden");
-        for (what, request) in [
+        // Each refusal's code names what is wrong, for a form to place it.
+        for (what, request, code) in [
             (
                 "a township code",
                 json!({ "volunteer": "王芳", "villages": [township()] }),
+                "bad_request",
             ),
-            ("no village", json!({ "volunteer": "王芳", "villages": [] })),
+            (
+                "no village",
+                json!({ "volunteer": "王芳", "villages": [] }),
+                "bad_request",
+            ),
             (
                 "no name",
                 json!({ "volunteer": " ", "villages": [VILLAGE] }),
+                "invalid_volunteer",
             ),
             (
                 "a code valid for a year",
                 json!({ "volunteer": "王芳", "villages": [VILLAGE], "expires_in_hours": 8760 }),
+                "invalid_expiry",
             ),
         ] {
             let (status, body) = server.post_json("/api/v1/enrollments", &staff, &request);
-            assert_eq!(status, 400, "{backend:?}, {what}: {body}");
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (400, Some(code)),
+                "{backend:?}, {what}: {body}"
+            );
         }
         // A phone's token is not a staff credential.
         let (status, body) = server.post_json(

@@ -2,8 +2,8 @@
 //! reason, for county staff to release or discard. The attacks end in the right answer, an
 //! audit record, no 500 and nothing lost; what waited for a held change lands with it.
 
-use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ROOT};
+use automerge::ROOT;
+use automerge::transaction::Transactable;
 use client_core::sync;
 use doorstep_e2e::{
     Backend, COUNTY, HouseholdId, OTHER_VILLAGE, Phone, Server, TestDatabase, VILLAGE,
@@ -16,31 +16,7 @@ use std::collections::BTreeSet;
 
 use crate::support::*;
 
-/// A change made on a copy of the phone's document, as the phone's own actor: what a
-/// tampered app would send. The phone holds it too, as its software would.
-pub(crate) fn tampered(
-    phone: &Phone,
-    household: &HouseholdId,
-    message: Option<&str>,
-    write: impl FnOnce(&mut AutoCommit, &str),
-) -> Vec<u8> {
-    let bytes = phone.store.document_bytes(household).unwrap();
-    let mut doc = AutoCommit::load(&bytes).unwrap();
-    let actor = phone.store.actor();
-    doc.set_actor(ActorId::from(hex::decode(&actor).unwrap()));
-    write(&mut doc, &actor);
-    let mut options = CommitOptions::default();
-    if let Some(message) = message {
-        options = options.with_message(message.to_owned());
-    }
-    doc.commit_with(options);
-    let change = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
-    phone
-        .store
-        .apply_changes(household, std::slice::from_ref(&change))
-        .unwrap();
-    change
-}
+pub(crate) use doorstep_e2e::tampered;
 
 fn quarantine(server: &Server, token: &str, query: &str) -> Value {
     let (status, page) = server.get_json(&format!("/api/v1/quarantine?{query}"), token);

@@ -304,7 +304,28 @@ fn test_the_first_admin_logs_in_with_a_second_factor_and_creates_accounts() {
                 "scope": COUNTY, "password": "short"
             }),
         );
-        assert_error_json(status, &body, 400, "bad_request");
+        // Each refusal's code names what is wrong, for a form to place it.
+        assert_error_json(status, &body, 400, "weak_password");
+        for (request, code) in [
+            (
+                json!({ "username": "clerk-1", "name": "x", "role": "county_staff",
+                        "scope": COUNTY, "password": "long enough password" }),
+                "username_taken",
+            ),
+            (
+                json!({ "username": "a b", "name": "x", "role": "county_staff",
+                        "scope": COUNTY, "password": "long enough password" }),
+                "invalid_username",
+            ),
+            (
+                json!({ "username": "clerk-4", "name": "x", "role": "county_staff",
+                        "scope": &VILLAGE[..9], "password": "long enough password" }),
+                "area_does_not_fit_role",
+            ),
+        ] {
+            let (status, body) = server.post_json("/api/v1/staff", &admin, &request);
+            assert_error_json(status, &body, 400, code);
+        }
 
         // The township clerk reads the register but cannot decide review items.
         let (status, clerk) = login(&server, "clerk-1", "township clerk pw");
@@ -523,7 +544,7 @@ fn test_changing_a_password_ends_other_sessions_and_a_wrong_current_one_counts_a
         )
     };
     let (status, body) = change(&account.password, "short");
-    assert_error_json(status, &body, 400, "bad_request");
+    assert_error_json(status, &body, 400, "weak_password");
     let (status, body) = change("not my password", "a new long password");
     assert_error_json(status, &body, 401, "bad_credentials");
     let (status, _) = post_bytes(

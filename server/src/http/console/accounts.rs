@@ -18,6 +18,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use serde::Deserialize;
 
 #[derive(Debug)]
@@ -200,14 +201,12 @@ pub async fn create(State(state): State<AppState>, posted: Posted<NewAccountForm
             render_secret(&second_factor_page(frame, created, title))
         }
         Err(err) if refused_for_input(&err) => {
-            // The layer below says which field it refuses only in words: its message names it.
-            let en = err.message.en.to_lowercase();
-            let place = if en.contains("password") {
-                &mut entry.password_error
-            } else if en.contains("area") || en.contains("scope") {
-                &mut entry.scope_error
-            } else {
-                &mut entry.username_error
+            // The refusal's code says which field it is about; what is left is the area's
+            // (a code that is no area, or one outside the admin's).
+            let place = match err.code {
+                ErrorCode::WeakPassword => &mut entry.password_error,
+                ErrorCode::InvalidUsername | ErrorCode::UsernameTaken => &mut entry.username_error,
+                _ => &mut entry.scope_error,
             };
             *place = Some(err.message);
             render(&accounts_page(&state, &reader, entry, role, None).await?)

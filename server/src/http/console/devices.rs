@@ -20,6 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect};
 use schema::Message;
+use schema::error_code::ErrorCode;
 use schema::ids::AreaCode;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -257,17 +258,16 @@ pub async fn create_code(
         expires_in_hours: hours,
         server: None,
     };
-    // The layer below says which field it refuses only in words: its message names it.
     match make_code(&state, &reader.staff, &reader.client, &headers, request).await {
         Ok(made) => Ok(Redirect::to(&format!("/devices/codes/{}", made.code)).into_response()),
         Err(err) if refused_for_input(&err) => {
-            if err.message.en.contains("hours") {
-                page.hours_error = Some(err.message);
-            } else if err.message.en.contains("volunteer") {
-                page.volunteer_error = Some(err.message);
-            } else {
-                page.villages_error = Some(err.message);
-            }
+            // The refusal's code says which field it is about; what is left is the villages'.
+            let place = match err.code {
+                ErrorCode::InvalidExpiry => &mut page.hours_error,
+                ErrorCode::InvalidVolunteer => &mut page.volunteer_error,
+                _ => &mut page.villages_error,
+            };
+            *place = Some(err.message);
             render(&devices_page(&state, &reader, page, &villages, None).await?)
         }
         Err(err) => Err(err.into()),

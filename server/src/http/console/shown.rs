@@ -194,7 +194,8 @@ impl HouseholdColumn {
             })
             .collect();
         let number = view.household_text("number");
-        let head = members.iter().find(|m| !m.left).map(|m| m.name.as_str());
+        // The head as the register names it (relation 01), not whoever was added first.
+        let head = view.head_name();
         let title = match (number, head) {
             (Some(number), Some(head)) => format!("{number} {head}"),
             (Some(one), None) | (None, Some(one)) => one.to_owned(),
