@@ -192,18 +192,26 @@ fn no_plaintext_at_rest(backend: &Backend) {
 }
 
 /// Every file the embedded database is made of (the database, its write-ahead log and
-/// index), whole, as a thief copying the data directory would get them. The key file is
-/// left out: it is the one file not to copy with the data.
+/// index), and the photos beside it (`blobs/`), whole, as a thief copying the data directory
+/// would get them. The key file is left out: it is the one file not to copy with the data.
 pub(crate) fn sqlite_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap())
-        .filter(|entry| entry.file_name() != "doorstep.key")
-        .map(|entry| {
-            let name = entry.file_name().into_string().unwrap();
-            (name, std::fs::read(entry.path()).unwrap())
-        })
-        .collect();
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.file_name().is_some_and(|name| name != "doorstep.key") {
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
     assert!(
         files.iter().any(|(name, _)| name == "doorstep.db"),
         "{:?}",

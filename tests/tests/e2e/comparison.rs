@@ -532,13 +532,10 @@ fn test_rosters_imported_give_exactly_the_planted_mismatches_masked_and_counted_
         // The rows are sealed at rest: no ID number or name in the database file.
         if matches!(backend, Backend::Sqlite) {
             drop(server);
-            let mut bytes = Vec::new();
-            for entry in std::fs::read_dir(db.data_dir.path()).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_file() {
-                    bytes.extend(std::fs::read(path).unwrap());
-                }
-            }
+            let bytes: Vec<u8> = crate::at_rest::sqlite_files(db.data_dir.path())
+                .into_iter()
+                .flat_map(|(_, bytes)| bytes)
+                .collect();
             let haystack = String::from_utf8_lossy(&bytes);
             assert!(!haystack.contains(p.sun_li.as_str()));
             assert!(!haystack.contains("富士康太原园区"));
