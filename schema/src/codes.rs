@@ -684,7 +684,7 @@ mod tests {
             assert!(seen.insert(list.name), "{} twice", list.name);
             assert!(std::ptr::eq(by_name(list.name).unwrap(), *list));
         }
-        assert_eq!(all().len(), 26);
+        assert_eq!(all().len(), 27);
         assert!(by_name("no_such_list").is_none());
     }
 
