@@ -24,6 +24,8 @@ pub use household::{
     Bilingual, Candidate, FieldConflict, FieldEntry, Household, HouseholdQuery, HouseholdSummary,
     Member, Severity, TodoItem, ValidationIssue, Visit, VisitTask,
 };
-pub use photos::{Photo, PhotoHeld, PhotoUpload, PhotoUploadReport};
+pub use photos::{Photo, PhotoHeld, PhotoUpload};
 pub use store::{DeviceProfile, DoorstepStore, FieldEdit, GpsPoint};
-pub use sync::{SyncListener, SyncOptions, SyncOutcome, SyncProgress, SyncReport, SyncTask};
+pub use sync::{
+    PhotoUploadReport, SyncListener, SyncOptions, SyncOutcome, SyncProgress, SyncReport, SyncTask,
+};

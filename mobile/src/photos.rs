@@ -57,31 +57,6 @@ pub enum PhotoUpload {
     Elsewhere,
 }
 
-/// What the photo upload after a sync did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
-pub struct PhotoUploadReport {
-    pub uploaded: u32,
-    /// Already on the server (sent earlier, or by another phone): nothing sent.
-    pub already_on_server: u32,
-    /// Their household's data has not reached the server yet: sent at the next sync.
-    pub waiting: u32,
-    pub refused: u32,
-    pub bytes_sent: u64,
-}
-
-impl From<&photo::UploadReport> for PhotoUploadReport {
-    fn from(report: &photo::UploadReport) -> Self {
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        PhotoUploadReport {
-            uploaded: count(report.uploaded),
-            already_on_server: count(report.already_held),
-            waiting: count(report.waiting),
-            refused: count(report.refused),
-            bytes_sent: report.bytes_sent,
-        }
-    }
-}
-
 impl From<PhotoSummary> for Photo {
     fn from(summary: PhotoSummary) -> Self {
         Photo {

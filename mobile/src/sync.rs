@@ -6,7 +6,6 @@
 
 use crate::error::{DoorstepError, Result};
 use crate::household::Bilingual;
-use crate::photos::PhotoUploadReport;
 use client_core::Store;
 use client_core::photo::{self, DEFAULT_CHUNK_BYTES};
 use client_core::sync::{self as core_sync, HttpTransport};
@@ -271,5 +270,30 @@ impl SyncTask {
                 en: format!("The sync could not start: {err}"),
             })?;
         Ok(task)
+    }
+}
+
+/// What the photo upload after a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct PhotoUploadReport {
+    pub uploaded: u32,
+    /// Already on the server (sent earlier, or by another phone): nothing sent.
+    pub already_on_server: u32,
+    /// Their household's data has not reached the server yet: sent at the next sync.
+    pub waiting: u32,
+    pub refused: u32,
+    pub bytes_sent: u64,
+}
+
+impl From<&photo::UploadReport> for PhotoUploadReport {
+    fn from(report: &photo::UploadReport) -> Self {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        PhotoUploadReport {
+            uploaded: count(report.uploaded),
+            already_on_server: count(report.already_held),
+            waiting: count(report.waiting),
+            refused: count(report.refused),
+            bytes_sent: report.bytes_sent,
+        }
     }
 }
