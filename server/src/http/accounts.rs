@@ -399,6 +399,26 @@ pub async fn disable_staff(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A county admin gives an admin account of their area a new second factor (the JSON twin of
+/// the console's reset button); the answer holds the new `otpauth://` address, shown once.
+pub async fn reset_staff_second_factor(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+) -> ApiResult<Json<CreatedStaff>> {
+    let admin = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ManageStaff,
+        "staff.reset_totp",
+    )
+    .await?;
+    let created = reset_second_factor(&state, &admin, &client, &username).await?;
+    Ok(Json(created))
+}
+
 /// An account of `admin`'s area, by username.
 async fn account_in_area(state: &AppState, admin: &Account, username: &str) -> ApiResult<Account> {
     let target = accounts::list(state.ledger.db(), &admin.scope)

@@ -95,6 +95,10 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/staff/{username}/disable",
             post(accounts::disable_staff),
         )
+        .route(
+            "/api/v1/staff/{username}/reset-totp",
+            post(accounts::reset_staff_second_factor),
+        )
         .route("/api/v1/audit", get(accounts::audit_log))
         .route("/api/v1/exports/members.csv", get(exports::members))
         .route("/api/v1/reports/indicators", get(reports::indicators))

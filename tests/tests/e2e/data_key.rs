@@ -338,6 +338,74 @@ fn test_an_operator_resets_a_lost_second_factor_and_the_reset_is_audited() {
 }
 
 #[test]
+fn test_an_admin_resets_another_admins_second_factor_through_the_api_audited() {
+    for backend in Backend::all() {
+        let db = TestDatabase::new(&backend);
+        let server = Server::start(&db);
+        let admin = db.add_account("county_admin", COUNTY, "县管理员");
+        let colleague = db.add_account("county_admin", COUNTY, "县管理员乙");
+        let lost = colleague.totp_secret.clone().unwrap();
+        let colleague_session = server.login(&colleague);
+        let token = server.login(&admin);
+        let path = format!("/api/v1/staff/{}/reset-totp", colleague.username);
+
+        let (status, body) = server.post_json(&path, &token, &json!({}));
+        assert_eq!(status, 200, "{backend:?}: {body}");
+        let uri = body["totp_uri"].as_str().unwrap();
+        let secret = uri
+            .split("secret=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .unwrap()
+            .to_owned();
+        assert_ne!(secret, lost);
+        assert_eq!(body["staff"]["username"], colleague.username.as_str());
+
+        // The lost factor and its sessions stop working; the new one logs in.
+        assert_eq!(server.get_json("/api/v1/me", &colleague_session).0, 401);
+        let login = |totp: &str| {
+            server.post_json(
+                "/api/v1/login",
+                "",
+                &json!({ "username": colleague.username, "password": colleague.password,
+                         "totp": totp_now(totp) }),
+            )
+        };
+        let (status, body) = login(&lost);
+        assert_error_json(status, &body, 401, "totp_required");
+        assert_eq!(login(&secret).0, 200, "{backend:?}");
+
+        // A clerk may not; an account without a second factor, or of no one, is refused.
+        let clerk = db.add_account("county_staff", COUNTY, "县工作人员");
+        let clerk_token = server.login(&clerk);
+        let (status, _) = server.post_json(&path, &clerk_token, &json!({}));
+        assert_eq!(status, 403, "{backend:?}");
+        let no_factor = format!("/api/v1/staff/{}/reset-totp", clerk.username);
+        let (status, body) = server.post_json(&no_factor, &token, &json!({}));
+        assert_eq!(status, 400, "{backend:?}: {body}");
+        let message = body.to_string();
+        assert!(message.contains("has no second factor"), "{message}");
+        let (status, body) =
+            server.post_json("/api/v1/staff/nobody/reset-totp", &token, &json!({}));
+        assert_eq!(status, 404, "{backend:?}: {body}");
+        assert!(body.to_string().contains("您的区划内没有账号"), "{body}");
+
+        let auditor = auditor(&server, &db);
+        let records = audit(&server, &auditor, "staff.reset_totp");
+        let done: Vec<&str> = records
+            .iter()
+            .filter(|r| r["outcome"] == "ok")
+            .map(|r| r["target"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            done,
+            [colleague.username.as_str()],
+            "{backend:?}: {records:?}"
+        );
+    }
+}
+
+#[test]
 fn test_birth_dates_and_employers_are_sealed_at_rest_and_exported_whole() {
     for backend in Backend::all() {
         let db = TestDatabase::new(&backend);
