@@ -215,21 +215,39 @@ fn part_of(village: &str, length: usize) -> String {
 }
 
 /// Computes every indicator of the definitions' area as of their date.
+///
+/// The statements run in two lanes on two connections: the scan of the members (half of the
+/// work) beside the others in turn, so a county's figures take about the time of the larger
+/// lane on a machine with two cores (`docs/BENCHMARKS.md`, "Indicators"). Each statement reads
+/// the register as it stands when it starts, as it did when they ran one after another.
 pub async fn compute(pool: &AnyPool, at: &Definitions) -> Result<Indicators, sqlx::Error> {
-    let area_name: Option<String> = sqlx::query_scalar("SELECT name FROM area WHERE code = $1")
-        .bind(at.area().as_str())
-        .fetch_optional(pool)
-        .await?;
     // Inside a village every count falls in one part, the village itself, and none is shown.
     let length = part_length(at.area()).unwrap_or(at.area().as_str().len());
-    let mut parts: BTreeMap<String, Part> = BTreeMap::new();
-    let coverage = coverage(pool, at, length, &mut parts).await?;
-    let (coverage, labour, employment) = members(pool, at, coverage, length, &mut parts).await?;
-    let failing_households = failing_households(pool, at).await?;
+    let the_rest = async {
+        let area_name: Option<String> = sqlx::query_scalar("SELECT name FROM area WHERE code = $1")
+            .bind(at.area().as_str())
+            .fetch_optional(pool)
+            .await?;
+        let coverage = coverage(pool, at, length).await?;
+        let failing_households = failing_households(pool, at).await?;
+        let untrained = untrained(pool, at).await?;
+        let training = training(pool, at).await?;
+        Ok::<_, sqlx::Error>((area_name, coverage, failing_households, untrained, training))
+    };
+    let (scanned, (area_name, (mut coverage, mut parts), failing_households, untrained, training)) =
+        tokio::try_join!(members(pool, at, length), the_rest)?;
+    coverage.present_members = scanned.present_members;
+    coverage.members_without_birth_date = scanned.members_without_birth_date;
+    for (code, counted) in scanned.parts {
+        let line = part(&mut parts, &code, length);
+        line.present_members = counted.present_members;
+        line.labour = counted.labour;
+        line.employed = counted.employed;
+        line.outside_province = counted.outside_province;
+    }
     for household in &failing_households {
         part(&mut parts, &household.village, length).failing_households += 1;
     }
-    let untrained = untrained(pool, at).await?;
     for member in &untrained {
         part(&mut parts, &member.village, length).untrained += 1;
     }
@@ -243,11 +261,11 @@ pub async fn compute(pool: &AnyPool, at: &Definitions) -> Result<Indicators, sql
         date: at.date().to_string(),
         employed_within_months: at.employed_within_months(),
         coverage,
-        labour,
-        employment,
+        labour: scanned.labour,
+        employment: scanned.employment,
         failing_households,
         untrained,
-        training: training(pool, at).await?,
+        training,
         parts,
     })
 }
@@ -278,13 +296,14 @@ async fn named(
     Ok(parts.into_values().collect())
 }
 
-/// Households, visited and verified, in all and per part; and who visited.
+/// Households, visited and verified, in all and per part; and who visited. The members are
+/// counted by `members`.
 async fn coverage(
     pool: &AnyPool,
     at: &Definitions,
     length: usize,
-    parts: &mut BTreeMap<String, Part>,
-) -> Result<Coverage, sqlx::Error> {
+) -> Result<(Coverage, BTreeMap<String, Part>), sqlx::Error> {
+    let mut parts = BTreeMap::new();
     let in_area = at.household_in_area();
     let visit = at.visit_by_date();
     // A join to each household's visits counted once, not a lookup per household: on
@@ -312,7 +331,7 @@ async fn coverage(
         visitors: Vec::new(),
     };
     for row in sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await? {
-        let line = part(parts, &text(&row, "part")?.unwrap_or_default(), length);
+        let line = part(&mut parts, &text(&row, "part")?.unwrap_or_default(), length);
         line.households = count(&row, "households")?;
         line.visited = count(&row, "visited")?;
         line.verified = count(&row, "verified")?;
@@ -339,7 +358,17 @@ async fn coverage(
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-    Ok(coverage)
+    Ok((coverage, parts))
+}
+
+/// What the scan of the present members counts: their number, the labour and employment
+/// figures, and per part the member counts of its line.
+struct ScannedMembers {
+    present_members: i64,
+    members_without_birth_date: i64,
+    labour: Labour,
+    employment: Employment,
+    parts: BTreeMap<String, Part>,
 }
 
 /// One scan of the area's present members, grouped by part and by what the labour and
@@ -347,10 +376,8 @@ async fn coverage(
 async fn members(
     pool: &AnyPool,
     at: &Definitions,
-    mut coverage: Coverage,
     length: usize,
-    parts: &mut BTreeMap<String, Part>,
-) -> Result<(Coverage, Labour, Employment), sqlx::Error> {
+) -> Result<ScannedMembers, sqlx::Error> {
     // Members without a birth date are summed, not grouped by: a key more to sort by costs
     // more than the sum (SQLite sorts every row it groups).
     let sql = format!(
@@ -372,12 +399,15 @@ async fn members(
     let mut band = BTreeMap::new();
     let mut status = BTreeMap::new();
     let mut labour_total = 0;
+    let mut present_members = 0;
+    let mut members_without_birth_date = 0;
+    let mut parts = BTreeMap::new();
     for row in sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await? {
         let n = count(&row, "members")?;
-        let line = part(parts, &text(&row, "part")?.unwrap_or_default(), length);
+        let line = part(&mut parts, &text(&row, "part")?.unwrap_or_default(), length);
         line.present_members += n;
-        coverage.present_members += n;
-        coverage.members_without_birth_date += count(&row, "no_birth_date")?;
+        present_members += n;
+        members_without_birth_date += count(&row, "no_birth_date")?;
         let Some(age_band) = text(&row, "band")? else {
             continue;
         };
@@ -419,20 +449,22 @@ async fn members(
         .get(super::definitions::OUTSIDE_PROVINCE)
         .copied()
         .unwrap_or(0);
-    Ok((
-        coverage,
-        Labour {
+    Ok(ScannedMembers {
+        present_members,
+        members_without_birth_date,
+        labour: Labour {
             total: labour_total,
             by_capacity: breakdown(&codes::LABOUR_CAPACITY, &capacity),
             by_sex: breakdown(&codes::SEX, &sex),
             by_age_band,
         },
-        Employment {
+        employment: Employment {
             by_status: breakdown(&codes::EMPLOYMENT_STATUS, &status),
             employed,
             outside_province,
         },
-    ))
+        parts,
+    })
 }
 
 async fn failing_households(
