@@ -378,19 +378,19 @@ async fn members(
     at: &Definitions,
     length: usize,
 ) -> Result<ScannedMembers, sqlx::Error> {
-    // Members without a birth date are summed, not grouped by: a key more to sort by costs
-    // more than the sum (SQLite sorts every row it groups).
+    // Grouped by the age, not its band: the band is counted from the age here, since a
+    // `CASE` of ranges over every member cost more than the grouping by a few more values.
+    // A member without a birth date has no age.
     let sql = format!(
         "SELECT SUBSTR(h.village, 1, {length}) AS part,
              COALESCE(m.labour_capacity, '') AS capacity, COALESCE(m.sex, '') AS sex,
-             COALESCE(m.employment_status, '') AS status, {band} AS band,
-             COUNT(*) AS members,
-             SUM(CASE WHEN m.birth_year IS NULL THEN 1 ELSE 0 END) AS no_birth_date
+             COALESCE(m.employment_status, '') AS status, {age} AS age,
+             COUNT(*) AS members
          FROM household h JOIN member m ON m.household_id = h.id
          WHERE {in_area} AND {present}
          GROUP BY SUBSTR(h.village, 1, {length}), COALESCE(m.labour_capacity, ''),
-             COALESCE(m.sex, ''), COALESCE(m.employment_status, ''), {band}",
-        band = at.age_band(),
+             COALESCE(m.sex, ''), COALESCE(m.employment_status, ''), {age}",
+        age = at.age(),
         in_area = at.household_in_area(),
         present = at.present(),
     );
@@ -407,8 +407,12 @@ async fn members(
         let line = part(&mut parts, &text(&row, "part")?.unwrap_or_default(), length);
         line.present_members += n;
         present_members += n;
-        members_without_birth_date += count(&row, "no_birth_date")?;
-        let Some(age_band) = text(&row, "band")? else {
+        let age: Option<i64> = row.try_get("age")?;
+        let Some(age) = age else {
+            members_without_birth_date += n;
+            continue;
+        };
+        let Some(age_band) = Definitions::age_band(age) else {
             continue;
         };
         let employment_status = text(&row, "status")?.unwrap_or_default();
