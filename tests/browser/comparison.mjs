@@ -85,6 +85,17 @@ const scenarios = {
     await page.goto('/comparison/imports');
     assert.match(await text(page), /还没有导入名册/);
 
+    // A file larger than any other form's body (here 3,000 bad rows, some 120 KB): read
+    // whole, refused whole, its first errors listed and the rest left to the spreadsheet.
+    const bad = ['姓名,身份证号码,性别,户籍状态'];
+    for (let i = 0; i < 3000; i++) bad.push(`${'某'.repeat(10)}${i},1411241980010100,男,01`);
+    await page.goto('/comparison/import?kind=registry');
+    await chooseFile(page, '大文件.csv', bad.join('\n') + '\n');
+    assert.equal(await upload(page), 422);
+    assert.match(await page.locator('#refusal').innerText(), /3000 行有误/);
+    assert.equal(await page.locator('#refusal table.row-errors tbody tr').count(), 200);
+    assert.match(await page.locator('#refusal').innerText(), /另有 2800 条错误，见下载的表格/);
+
     // Imported with the bad rows set aside: they are listed, and the rest is in.
     await page.goto('/comparison/import?kind=registry');
     await chooseFile(page, '户籍底册.csv', config.registry_csv);
