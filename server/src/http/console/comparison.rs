@@ -115,6 +115,11 @@ fn error_lines(errors: &[RowError]) -> Vec<ErrorLine> {
         .collect()
 }
 
+/// How many errors the page leaves to the spreadsheet, if any.
+fn errors_past_listed(errors: &[RowError]) -> Option<usize> {
+    Some(errors.len().saturating_sub(MAX_SHOWN_ERRORS)).filter(|&more| more > 0)
+}
+
 /// The row errors as the API's spreadsheet, inside the page as a link to download: nothing
 /// of a refused file is kept on the server, so the page carries its own list.
 fn errors_download(report: &RowReport) -> Result<String, ConsoleError> {
@@ -136,7 +141,7 @@ struct Refusal {
     good_rows: usize,
     errors: Vec<ErrorLine>,
     /// Errors past those listed, in the spreadsheet only.
-    more: usize,
+    more: Option<usize>,
     download: Option<String>,
 }
 
@@ -145,7 +150,7 @@ struct Refusal {
 struct Imported {
     message: Message,
     set_aside: Vec<ErrorLine>,
-    more: usize,
+    more: Option<usize>,
     download: Option<String>,
 }
 
@@ -334,10 +339,10 @@ async fn read_field(mut field: Field<'_>, limit: usize) -> Result<Vec<u8>, Conso
 fn field_text(bytes: Vec<u8>, name: &str) -> Result<String, ConsoleError> {
     let text = String::from_utf8(bytes).map_err(|_| bad_upload())?;
     if !clean(&text, false) {
-        return Err(ApiError::from(crate::http::input::control_character((
+        return Err(crate::http::input::control_character((
             &format!("表单字段“{name}”"),
             &format!("form field \"{name}\""),
-        )))
+        ))
         .into());
     }
     if text.chars().count() > MAX_PARAM_CHARS {
@@ -389,6 +394,10 @@ pub async fn import(State(state): State<AppState>, request: Request) -> PageResu
     guard::same_origin(request.headers())?;
     let (mut parts, body) = request.into_parts();
     let reader = Reader::from_request_parts(&mut parts, &state).await?;
+    // A role that may not import is refused before its file is read.
+    reader
+        .must(&state, Permission::ImportRosters, action)
+        .await?;
     let multipart = Multipart::from_request(Request::from_parts(parts, body), &state)
         .await
         .map_err(|_| bad_upload())?;
@@ -396,9 +405,6 @@ pub async fn import(State(state): State<AppState>, request: Request) -> PageResu
     if !guard::form_token_matches(&reader.token, &upload.token) {
         return Err(guard::stale_form());
     }
-    reader
-        .must(&state, Permission::ImportRosters, action)
-        .await?;
     let kind = kind_param(&upload.kind)?;
     let area = principal::area_in_scope(
         &state,
@@ -425,7 +431,7 @@ pub async fn import(State(state): State<AppState>, request: Request) -> PageResu
         bad_rows: 0,
         good_rows: 0,
         errors: Vec::new(),
-        more: 0,
+        more: None,
         download: None,
     };
     if upload.file.is_empty() {
@@ -495,7 +501,7 @@ pub async fn import(State(state): State<AppState>, request: Request) -> PageResu
             let imported = Imported {
                 message,
                 set_aside: error_lines(&report.errors),
-                more: report.errors.len().saturating_sub(MAX_SHOWN_ERRORS),
+                more: errors_past_listed(&report.errors),
                 download: if report.errors.is_empty() {
                     None
                 } else {
@@ -524,7 +530,7 @@ pub async fn import(State(state): State<AppState>, request: Request) -> PageResu
                 bad_rows: report.bad_rows,
                 good_rows: report.good_rows,
                 errors: error_lines(&report.errors),
-                more: report.errors.len().saturating_sub(MAX_SHOWN_ERRORS),
+                more: errors_past_listed(&report.errors),
                 download: Some(errors_download(&report)?),
             };
             let page = import_page(&state, &reader, kind, chosen, Some(refusal), None).await?;
@@ -997,4 +1003,68 @@ pub async fn mismatches(
         may_reveal: reader.staff.may(Permission::RevealSensitive),
         reveal_link: params.link(area.as_str(), !sight.reveals()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_multipart_post_to_the_import_path_passes_as_an_upload() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, value.parse().expect("a header value"));
+            headers
+        };
+        let multipart = headers("multipart/form-data; boundary=x");
+        assert!(is_upload(&Method::POST, IMPORT_PATH, &multipart));
+        assert!(is_upload(
+            &Method::POST,
+            IMPORT_PATH,
+            &headers("Multipart/Form-Data;boundary=x")
+        ));
+        assert!(!is_upload(&Method::GET, IMPORT_PATH, &multipart));
+        assert!(!is_upload(&Method::POST, "/comparison/imports", &multipart));
+        assert!(!is_upload(&Method::POST, "/accounts", &multipart));
+        assert!(!is_upload(
+            &Method::POST,
+            IMPORT_PATH,
+            &headers("text/plain")
+        ));
+        assert!(!is_upload(&Method::POST, IMPORT_PATH, &HeaderMap::new()));
+    }
+
+    #[test]
+    fn a_status_filter_names_a_task_status_or_no_task() {
+        assert_eq!(Standing::parse("").ok(), Some(None));
+        assert_eq!(
+            Standing::parse("checked").ok(),
+            Some(Some(Standing::Task(TaskStatus::Checked)))
+        );
+        assert_eq!(
+            Standing::parse("no_task").ok(),
+            Some(Some(Standing::NoTask))
+        );
+        assert!(Standing::parse("done").is_err());
+        for standing in Standing::CHOICES {
+            assert_eq!(Standing::parse(standing.code()).ok(), Some(Some(standing)));
+        }
+    }
+
+    #[test]
+    fn the_page_lists_two_hundred_errors_and_leaves_the_rest_to_the_spreadsheet() {
+        let errors = |n: usize| -> Vec<RowError> {
+            (0..n)
+                .map(|row| RowError {
+                    row,
+                    column: None,
+                    message: Message::new("错", "bad"),
+                })
+                .collect()
+        };
+        assert_eq!(error_lines(&errors(250)).len(), MAX_SHOWN_ERRORS);
+        assert_eq!(errors_past_listed(&errors(250)), Some(50));
+        assert_eq!(errors_past_listed(&errors(200)), None);
+        assert_eq!(errors_past_listed(&[]), None);
+    }
 }
