@@ -137,6 +137,11 @@ const scenarios = {
     assert.match(await dead.locator('td.ledger').innerText(), /在户/);
     assert.match(await dead.locator('td.roster').innerText(), /死亡/);
     await shot(page, 'comparison-mismatches');
+    // Shown in full on request (the audit log records it), and masked again.
+    await Promise.all([page.waitForURL(/reveal=true/), page.locator('p.reveal a').click()]);
+    assert.ok((await text(page)).includes(config.full_id_numbers[1]), 'revealed in full');
+    await Promise.all([page.waitForURL((url) => !url.search.includes('reveal=true')), page.locator('p.reveal a').click()]);
+    assert.ok(!(await text(page)).includes(config.full_id_numbers[1]), 'masked again');
     // Filtered: a village, a kind, a status.
     await page.selectOption('#kind', 'registry');
     await page.selectOption('#area', config.other_village);

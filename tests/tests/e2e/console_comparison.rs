@@ -4,9 +4,10 @@
 //! list with two bad rows and sees it refused whole with the row errors in both languages
 //! (and downloads them as a spreadsheet, read back here); imports it with the bad rows set
 //! aside; imports social insurance with a column named by hand; sees exactly the planted
-//! mismatches counted per village, masked, with the visit tasks per village; withdraws an
-//! import. Township staff see their township's mismatches and cannot import. On SQLite the
-//! script writes screenshots of each page at both sizes to `target/console-screenshots/`.
+//! mismatches counted per village, masked (revealed on request, audited), with the visit
+//! tasks per village; withdraws an import. Township staff see their township's mismatches
+//! and cannot import. On SQLite the script writes screenshots of each page at both sizes to
+//! `target/console-screenshots/`.
 
 use crate::comparison::{People, people, record, registry_csv};
 use crate::support::*;
@@ -160,6 +161,10 @@ fn test_a_clerk_imports_rosters_reads_the_mismatches_and_withdraws_in_a_real_bro
                     .unwrap_or_default()
                     .contains("refused whole")),
             "{backend:?}"
+        );
+        assert!(
+            !by_clerk("reveal", "ok").is_empty(),
+            "{backend:?}: the reveal on the mismatch page is audited"
         );
         let withdrawn = by_clerk("roster.withdraw", "ok");
         assert_eq!(withdrawn.len(), 1, "{backend:?}");
