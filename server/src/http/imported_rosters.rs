@@ -43,7 +43,7 @@ pub const UPLOAD_TYPES: [&str; 4] = [
     "application/octet-stream",
 ];
 
-const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Whether a request is a roster upload the edge check lets through without a JSON body.
 pub fn is_upload(path: &str, headers: &HeaderMap) -> bool {
@@ -80,7 +80,7 @@ fn kind_of(text: &str) -> ApiResult<RosterKind> {
     RosterKind::from_slug(text).ok_or_else(|| ApiError::bad_request(RosterKind::unknown(text)))
 }
 
-fn clerk(staff: &crate::access::accounts::Account, client: &Client) -> Clerk {
+pub fn clerk(staff: &crate::access::accounts::Account, client: &Client) -> Clerk {
     Clerk {
         actor: staff.actor(),
         role: staff.role.as_str().to_owned(),
@@ -170,19 +170,7 @@ pub async fn import(
         mapping,
         set_aside_bad_rows: params.set_aside_bad_rows,
     };
-    let outcome = comparison::import(
-        state.ledger.db(),
-        state.ledger.vault(),
-        request,
-        &clerk(&staff, &client),
-        state.now(),
-        state.clock().today(),
-    )
-    .await;
-    if outcome.is_ok() {
-        // The comparison's open mismatches become visit tasks, and vanished ones settle theirs.
-        tasks::follow_all(&state.ledger).await?;
-    }
+    let outcome = import_then_follow(&state, request, &clerk(&staff, &client)).await?;
     match outcome {
         Ok(outcome) if outcome.already_imported => Ok((StatusCode::OK, Json(outcome)).into_response()),
         Ok(outcome) => Ok((StatusCode::CREATED, Json(outcome)).into_response()),
@@ -226,6 +214,50 @@ pub async fn import(
     }
 }
 
+/// Imports a roster, then lets the visit tasks follow the comparison: what the API and the
+/// console both do with an upload. The inner error is why the file was refused (nothing was
+/// stored); the outer one a failure of the server.
+pub async fn import_then_follow(
+    state: &AppState,
+    request: ImportRequest<'_>,
+    clerk: &Clerk,
+) -> ApiResult<Result<comparison::ImportOutcome, ComparisonError>> {
+    let outcome = comparison::import(
+        state.ledger.db(),
+        state.ledger.vault(),
+        request,
+        clerk,
+        state.now(),
+        state.clock().today(),
+    )
+    .await;
+    if outcome.is_ok() {
+        // The comparison's open mismatches become visit tasks, and vanished ones settle theirs.
+        tasks::follow_all(&state.ledger).await?;
+    }
+    Ok(outcome)
+}
+
+/// Withdraws an import (audited), then lets the visit tasks follow: the API's and the
+/// console's withdrawal.
+pub async fn withdraw_then_follow(
+    state: &AppState,
+    id: &str,
+    clerk: &Clerk,
+) -> ApiResult<crate::storage::imported_rosters::ImportedRoster> {
+    let roster = comparison::withdraw(
+        state.ledger.db(),
+        state.ledger.vault(),
+        id,
+        clerk,
+        state.now(),
+        state.clock().today(),
+    )
+    .await?;
+    tasks::follow_all(&state.ledger).await?;
+    Ok(roster)
+}
+
 pub async fn list(
     State(state): State<AppState>,
     client: Client,
@@ -245,16 +277,7 @@ pub async fn withdraw(
     let action = "roster.withdraw";
     let staff =
         principal::staff(&state, &headers, &client, Permission::ImportRosters, action).await?;
-    let roster = comparison::withdraw(
-        state.ledger.db(),
-        state.ledger.vault(),
-        &id,
-        &clerk(&staff, &client),
-        state.now(),
-        state.clock().today(),
-    )
-    .await?;
-    tasks::follow_all(&state.ledger).await?;
+    let roster = withdraw_then_follow(&state, &id, &clerk(&staff, &client)).await?;
     Ok(Json(roster))
 }
 

@@ -18,7 +18,9 @@
 //!
 //! The sync body is CBOR: `http/sync.rs` checks its strings with [`clean`] where it reads them.
 //! A roster upload (`http/imported_rosters.rs`) is a spreadsheet or CSV file, whose media
-//! type no cross-site form can send; its cells are checked where its rows are.
+//! type no cross-site form can send; its cells are checked where its rows are. The console's
+//! roster upload (`console/comparison.rs`) is the one multipart form: its handler guards it
+//! as every console form is guarded and checks its text fields as this file would.
 
 use super::MAX_JSON_BODY_BYTES;
 use super::error::ApiError;
@@ -187,7 +189,8 @@ pub async fn check(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let is_sync = path == "/api/v1/sync"
         || is_photo_upload(path)
-        || super::imported_rosters::is_upload(path, request.headers());
+        || super::imported_rosters::is_upload(path, request.headers())
+        || super::console::is_roster_upload(request.method(), path, request.headers());
     let is_api = request.uri().path().starts_with("/api/");
     if !is_api && is_form(request.headers()) {
         let (parts, body) = request.into_parts();

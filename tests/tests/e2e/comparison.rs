@@ -28,15 +28,15 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 /// | 李强 m 1975 | 202 | present | registry: deceased | registry left, ledger present |
 /// | 赵磊 m 1985 | 202 | no training | certificate 01 | no training but a certificate |
 /// | 孙丽 f 1992 | — | not recorded | registry present, village 202 | missing from the ledger |
-struct People {
-    zhang_wei: String,
-    wang_fang: String,
-    li_qiang: String,
-    zhao_lei: String,
-    sun_li: String,
+pub(crate) struct People {
+    pub(crate) zhang_wei: String,
+    pub(crate) wang_fang: String,
+    pub(crate) li_qiang: String,
+    pub(crate) zhao_lei: String,
+    pub(crate) sun_li: String,
 }
 
-fn people() -> People {
+pub(crate) fn people() -> People {
     People {
         zhang_wei: with_check_character("14112419880101123"),
         wang_fang: with_check_character("14112419900512124"),
@@ -56,7 +56,7 @@ fn member(phone: &Phone, household: &HouseholdId, name: &str, id: &str, fields: 
     phone.store.set_fields(household, &edits).unwrap();
 }
 
-fn record(phone: &Phone, p: &People) {
+pub(crate) fn record(phone: &Phone, p: &People) {
     let first = phone
         .store
         .create_household(&AreaCode::parse(VILLAGE).unwrap(), Some("141124100201001"))
@@ -199,7 +199,7 @@ fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 }
 
 /// The registry base list: five good rows and two bad ones (rows 7 and 8).
-fn registry_csv(p: &People) -> String {
+pub(crate) fn registry_csv(p: &People) -> String {
     format!(
         "姓名,身份证号码,性别,户籍状态,变动日期,村代码\n\
          张伟,{},男,在户,,\n\

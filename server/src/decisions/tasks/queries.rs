@@ -6,7 +6,7 @@ use schema::ids::AreaCode;
 use schema::tasks::TaskStatus;
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The most tasks one list shows: a village has tens, a township a few hundred.
 pub const MAX_LISTED: i64 = 1000;
@@ -130,4 +130,28 @@ pub async fn list(
         });
     }
     Ok(tasks)
+}
+
+/// The status of the task each of `area`'s mismatches became, by mismatch id: the
+/// comparison's pages say of each mismatch whether its visit is still to come.
+pub async fn statuses_by_mismatch(
+    pool: &AnyPool,
+    area: &AreaCode,
+) -> Result<HashMap<String, TaskStatus>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT t.mismatch_id, t.status
+         FROM visit_task t JOIN household h ON h.id = t.household_id
+         WHERE h.village LIKE $1 AND h.merged_into IS NULL AND t.mismatch_id IS NOT NULL",
+    )
+    .bind(format!("{area}%"))
+    .fetch_all(pool)
+    .await?;
+    let mut statuses = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let status: String = row.try_get("status")?;
+        if let Some(status) = TaskStatus::parse(&status) {
+            statuses.insert(row.try_get("mismatch_id")?, status);
+        }
+    }
+    Ok(statuses)
 }

@@ -136,6 +136,20 @@ pub const PAGES: &[Page] = &[
         en: "Visit tasks",
         needs: Some(Permission::ReadRegister),
     },
+    // System information comparison: county roles import; everyone reading the register
+    // sees the mismatches of their area.
+    Page {
+        path: "/comparison/imports",
+        zh: "名册导入",
+        en: "Roster imports",
+        needs: Some(Permission::ImportRosters),
+    },
+    Page {
+        path: "/comparison/mismatches",
+        zh: "比对结果",
+        en: "Mismatches",
+        needs: Some(Permission::ReadRegister),
+    },
 ];
 
 /// The pages `staff` may use.

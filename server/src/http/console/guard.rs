@@ -40,7 +40,7 @@ pub fn form_token(session_token: &str) -> String {
     derived_form_token(session_token).to_hex().to_string()
 }
 
-fn form_token_matches(session_token: &str, submitted: &str) -> bool {
+pub fn form_token_matches(session_token: &str, submitted: &str) -> bool {
     // blake3::Hash compares in constant time.
     blake3::Hash::from_hex(submitted)
         .is_ok_and(|submitted| submitted == derived_form_token(session_token))
@@ -183,10 +183,7 @@ impl<F: DeserializeOwned + Send> FromRequest<AppState> for Posted<F> {
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default();
         if !form_token_matches(&reader.token, &token) {
-            return Err(ConsoleError::forbidden(Message::new(
-                "已拒绝：表单已过期或不是从本系统的页面提交的，请刷新页面后重试",
-                "Refused: the form is stale or was not sent from a page of this console; reload the page and try again",
-            )));
+            return Err(stale_form());
         }
         let request = Request::from_parts(parts, axum::body::Body::from(bytes));
         let Form(form) = Form::<F>::from_request(request, state)
@@ -194,6 +191,14 @@ impl<F: DeserializeOwned + Send> FromRequest<AppState> for Posted<F> {
             .map_err(|_| bad_form())?;
         Ok(Posted { reader, form })
     }
+}
+
+/// The refusal of a form without the session's token.
+pub fn stale_form() -> ConsoleError {
+    ConsoleError::forbidden(Message::new(
+        "已拒绝：表单已过期或不是从本系统的页面提交的，请刷新页面后重试",
+        "Refused: the form is stale or was not sent from a page of this console; reload the page and try again",
+    ))
 }
 
 fn bad_form() -> ConsoleError {

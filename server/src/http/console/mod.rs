@@ -13,13 +13,17 @@
 //! printable sheets, devices), `accounts.rs` (admins) and `audit.rs` (auditors), which put
 //! things into words through `shown.rs`; `register.rs` (the household list) and
 //! `household.rs` (one household, its history, the audited reveal); `tasks.rs` (visit tasks:
-//! progress per village, the list, closing one).
+//! progress per village, the list, closing one); `comparison.rs` (other offices' rosters:
+//! the upload, the imports and their withdrawal, the mismatches per village).
 
 mod account;
 mod accounts;
 mod assets;
 mod audit;
 mod chart;
+// System information comparison: roster imports, their withdrawal, the mismatches.
+mod comparison;
+pub use comparison::is_upload as is_roster_upload;
 mod devices;
 pub mod frame;
 pub mod guard;
@@ -35,6 +39,7 @@ mod tasks;
 
 use super::AppState;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 /// The console's routes, merged into the API's router (`http::app`).
@@ -83,5 +88,18 @@ pub fn routes() -> Router<AppState> {
         .route("/register/{id}/photos/{hash}", get(photos::photo))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{household}/{task}/close", post(tasks::close))
+        // System information comparison (comparison.rs): the upload alone takes a file.
+        .route(
+            comparison::IMPORT_PATH,
+            get(comparison::import_form)
+                .post(comparison::import)
+                .layer(DefaultBodyLimit::max(comparison::MAX_UPLOAD_BYTES)),
+        )
+        .route("/comparison/imports", get(comparison::imports))
+        .route(
+            "/comparison/imports/{id}/withdraw",
+            post(comparison::withdraw),
+        )
+        .route("/comparison/mismatches", get(comparison::mismatches))
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }

@@ -13,9 +13,12 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::principal;
 use crate::http::tasks::status_param;
+use crate::reports::comparison::kinds::RosterKind;
+use crate::storage::areas;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
+use schema::ids::AreaLevel;
 use schema::tasks::TaskStatus;
 use serde::Deserialize;
 
@@ -57,7 +60,7 @@ struct TasksPage {
     frame: Frame,
     form_token: String,
     may_close: bool,
-    area: String,
+    areas: Vec<SelectOption>,
     back: String,
     notice: Option<String>,
     refusal: Option<String>,
@@ -92,6 +95,37 @@ pub async fn list(
         .chain(rows.iter().map(|row| row.village.as_str()))
         .collect();
     let names = VillageNames::of(&state, &codes).await?;
+    let scope = &reader.staff.scope;
+    let inside = if scope.level() == AreaLevel::Village {
+        Vec::new()
+    } else {
+        areas::within(state.ledger.db(), scope).await?
+    };
+    let scope_name = VillageNames::of(&state, &[scope.as_str()]).await?;
+    let mut area_choices = vec![SelectOption {
+        value: scope.to_string(),
+        label: format!(
+            "{} {}",
+            lang.t("全部", "All of"),
+            scope_name.label(scope.as_str())
+        ),
+        selected: area == *scope,
+    }];
+    area_choices.extend(inside.iter().map(|a| SelectOption {
+        value: a.code.to_string(),
+        // Villages indented under their township, as the register's filter shows them.
+        label: format!(
+            "{}{} {}",
+            if a.code.level() == AreaLevel::Village {
+                "\u{3000}"
+            } else {
+                ""
+            },
+            a.name,
+            a.code
+        ),
+        selected: a.code == area,
+    }));
     let mut total = TaskCounts::default();
     for village in counts.values() {
         total.open += village.open;
@@ -117,7 +151,7 @@ pub async fn list(
         frame: reader.frame(&state, "/tasks").await?,
         form_token: reader.form_token(),
         may_close: reader.staff.may(Permission::ResolveReview),
-        area: area.to_string(),
+        areas: area_choices,
         back: format!("/tasks?{query}"),
         notice: (params.done.as_deref() == Some("close"))
             .then(|| lang.t("任务已办结", "The task is closed").to_owned()),
@@ -139,7 +173,11 @@ pub async fn list(
                 number: row.number,
                 head: row.head_name.unwrap_or_default(),
                 check: lang.msg(&row.check).to_owned(),
-                source: row.source.unwrap_or_default(),
+                // The roster the task came from, by its name: the kind's slug is stored.
+                source: row.source.map_or_else(String::new, |source| {
+                    RosterKind::from_slug(&source)
+                        .map_or(source, |kind| lang.msg(&kind.label()).to_owned())
+                }),
                 status: lang.msg(&row.status.label()).to_owned(),
                 open: row.status.is_open(),
                 opened: row.opened_at.map(local_time).unwrap_or_default(),
