@@ -6,6 +6,7 @@ mod at_rest;
 mod cli;
 mod comparison;
 mod console;
+mod console_reports;
 mod console_work;
 mod convergence;
 mod data_key;
