@@ -119,10 +119,13 @@ impl FiguresView {
                 part: part.clone(),
             })
             .collect();
+        // A county's townships with nobody recorded yet would be rows of nothing: the chart
+        // shows the parts that have households, the table every part.
         let bars = |whole: fn(&Part) -> i64, done: fn(&Part) -> i64| {
             chart::bars(
                 &parts
                     .iter()
+                    .filter(|row| row.part.households > 0)
                     .map(|row| Bar {
                         label: row.name.clone(),
                         whole: whole(&row.part),
