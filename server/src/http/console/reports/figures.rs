@@ -80,6 +80,29 @@ fn percent(part: i64, whole: i64) -> String {
     format!("{}.{}%", tenths / 10, tenths % 10)
 }
 
+/// The widest label a chart's label column holds (`chart.rs` gives it 150 px at 15 px type),
+/// in half-width units: a Latin letter one, a Chinese character two.
+const CHART_LABEL_UNITS: usize = 19;
+
+/// A label as a chart's row shows it: cut short with "…" when wider than its column, which
+/// would clip it at the left edge; the table beside the chart has it whole.
+fn chart_label(label: &str) -> String {
+    let width = |c: char| if c.is_ascii() { 1 } else { 2 };
+    if label.chars().map(width).sum::<usize>() <= CHART_LABEL_UNITS {
+        return label.to_owned();
+    }
+    let mut used = 0;
+    let mut short: String = label
+        .chars()
+        .take_while(|c| {
+            used += width(*c);
+            used < CHART_LABEL_UNITS
+        })
+        .collect();
+    short.push('…');
+    short
+}
+
 fn lines(lang: Lang, counts: &[Count]) -> Vec<Line> {
     counts
         .iter()
@@ -127,7 +150,7 @@ impl FiguresView {
                     .iter()
                     .filter(|row| row.part.households > 0)
                     .map(|row| Bar {
-                        label: row.name.clone(),
+                        label: chart_label(&row.name),
                         whole: whole(&row.part),
                         done: done(&row.part),
                     })
@@ -144,7 +167,7 @@ impl FiguresView {
                 .iter()
                 .filter(|count| count.count > 0)
                 .map(|count| Bar {
-                    label: lang.t(&count.zh, &count.en).to_owned(),
+                    label: chart_label(lang.t(&count.zh, &count.en)),
                     whole: count.count,
                     done: count.count,
                 })
@@ -212,5 +235,19 @@ mod tests {
         assert_eq!(percent(2, 3), "66.7%");
         assert_eq!(percent(3, 3), "100.0%");
         assert_eq!(percent(0, 0), "—");
+    }
+
+    #[test]
+    fn test_a_chart_label_wider_than_its_column_is_cut_short() {
+        assert_eq!(chart_label("前麻峪村委会"), "前麻峪村委会");
+        assert_eq!(chart_label("Public welfare post"), "Public welfare post");
+        assert_eq!(
+            chart_label("Working outside the province"),
+            "Working outside th…"
+        );
+        assert_eq!(
+            chart_label("就业扶贫车间或基地和其他"),
+            "就业扶贫车间或基地…"
+        );
     }
 }
