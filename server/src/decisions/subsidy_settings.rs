@@ -39,12 +39,22 @@ pub fn check_year(year: i64) -> Result<(), Message> {
     ))
 }
 
-/// Refuses parameters no policy could set: each is named with its bounds.
+/// Refuses parameters no policy could set: the first wrong one is named with its bounds.
 pub fn check(parameters: &SubsidyParameters) -> Result<(), Message> {
+    check_year(parameters.year)?;
+    match problems(parameters).into_iter().next() {
+        Some((_, message)) => Err(message),
+        None => Ok(()),
+    }
+}
+
+/// Every parameter no policy could set, by its field's name (as the API's body names it),
+/// with its bounds: what a form shows beside each field.
+pub fn problems(parameters: &SubsidyParameters) -> Vec<(&'static str, Message)> {
     let p = parameters;
-    check_year(p.year)?;
-    let bounds: [(&str, &str, i64, i64, i64); 6] = [
+    let bounds: [(&str, &str, &str, i64, i64, i64); 6] = [
         (
+            "transport_cap",
             "交通补助上限",
             "The transport cap",
             0,
@@ -52,6 +62,7 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), Message> {
             p.transport_cap,
         ),
         (
+            "service_cap",
             "就业服务补贴上限",
             "The service cap",
             0,
@@ -59,6 +70,7 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), Message> {
             p.service_cap,
         ),
         (
+            "insurance_share_denominator",
             "补贴比例的分母",
             "The share's denominator",
             1,
@@ -66,6 +78,7 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), Message> {
             p.insurance_share_denominator,
         ),
         (
+            "insurance_share_numerator",
             "补贴比例的分子",
             "The share's numerator",
             0,
@@ -73,6 +86,7 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), Message> {
             p.insurance_share_numerator,
         ),
         (
+            "insurance_max_years",
             "社会保险补贴最多年数",
             "The most years",
             1,
@@ -80,6 +94,7 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), Message> {
             p.insurance_max_years,
         ),
         (
+            "base_floor_percent",
             "缴费基数下限（%）",
             "The base floor (percent)",
             0,
@@ -87,23 +102,27 @@ pub fn check(parameters: &SubsidyParameters) -> Result<(), Message> {
             p.base_floor_percent,
         ),
     ];
-    for (zh, en, low, high, found) in bounds {
-        if !(low..=high).contains(&found) {
-            return Err(out_of_range(zh, en, low, high, found));
+    let mut found = Vec::new();
+    for (field, zh, en, low, high, value) in bounds {
+        if !(low..=high).contains(&value) {
+            found.push((field, out_of_range(zh, en, low, high, value)));
         }
     }
     if let Some(wage) = p.average_wage
         && !(1..=LARGEST_AMOUNT).contains(&wage)
     {
-        return Err(out_of_range(
-            "全省在岗职工平均工资",
-            "The provincial average wage",
-            1,
-            LARGEST_AMOUNT,
-            wage,
+        found.push((
+            "average_wage",
+            out_of_range(
+                "全省在岗职工平均工资",
+                "The provincial average wage",
+                1,
+                LARGEST_AMOUNT,
+                wage,
+            ),
         ));
     }
-    Ok(())
+    found
 }
 
 /// A year's parameters as they stand, refused by name for a year outside the records'.

@@ -14,6 +14,7 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
+use crate::access::accounts::Account;
 use crate::access::audit::{self, Entry, Outcome};
 use crate::access::roles::Permission;
 use crate::decisions::subsidy_settings;
@@ -27,7 +28,7 @@ use schema::Message;
 use schema::error_code::ErrorCode;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct IndicatorParams {
     pub area: Option<String>,
     pub month: Option<String>,
@@ -41,10 +42,29 @@ pub async fn indicators(
     headers: HeaderMap,
     Query(params): Query<IndicatorParams>,
 ) -> ApiResult<Json<Report>> {
-    let action = "report.indicators";
-    let staff =
-        principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
-    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ReadRegister,
+        INDICATORS_ACTION,
+    )
+    .await?;
+    Ok(Json(indicators_of(&state, &staff, &client, &params).await?))
+}
+
+const INDICATORS_ACTION: &str = "report.indicators";
+
+/// The indicators `staff` asked for, checked and audited: what the API answers and the
+/// console's report pages show.
+pub async fn indicators_of(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    params: &IndicatorParams,
+) -> ApiResult<Report> {
+    let action = INDICATORS_ACTION;
+    let area = area_in_scope(state, staff, client, params.area.as_deref(), action).await?;
     let month = params
         .month
         .as_deref()
@@ -81,8 +101,8 @@ pub async fn indicators(
         report.figures.failing_households.len(),
         report.figures.untrained.len()
     );
-    principal::done(&state, &staff, &client, action, area.as_str(), detail).await?;
-    Ok(Json(report))
+    principal::done(state, staff, client, action, area.as_str(), detail).await?;
+    Ok(report)
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,10 +122,34 @@ pub async fn close_month(
     Query(params): Query<CloseParams>,
     Json(_): Json<CloseRequest>,
 ) -> ApiResult<Json<ClosedMonth>> {
-    let action = "report.close_month";
-    let staff = principal::staff(&state, &headers, &client, Permission::CloseMonth, action).await?;
-    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
-    let month = Month::parse(&month).map_err(ApiError::bad_request)?;
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::CloseMonth,
+        CLOSE_MONTH_ACTION,
+    )
+    .await?;
+    Ok(Json(
+        close_month_of(&state, &staff, &client, &month, params.area.as_deref()).await?,
+    ))
+}
+
+const CLOSE_MONTH_ACTION: &str = "report.close_month";
+
+/// Closes `month` of `area` (the staff member's scope when none) for `staff`, who must be
+/// allowed to close months: audited, a refusal too. The API's close and the console's.
+pub async fn close_month_of(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    month: &str,
+    area: Option<&str>,
+) -> ApiResult<ClosedMonth> {
+    let action = CLOSE_MONTH_ACTION;
+    principal::permitted(state, staff, client, Permission::CloseMonth, action).await?;
+    let area = area_in_scope(state, staff, client, area, action).await?;
+    let month = Month::parse(month).map_err(ApiError::bad_request)?;
     let entry = Entry::new(action, Outcome::Ok)
         .by(staff.actor(), staff.role.as_str())
         .from(&client.0);
@@ -126,7 +170,7 @@ pub async fn close_month(
             .saying(format!("{month}: {}", message.en));
         audit::record(state.ledger.db(), entry, state.now()).await?;
     }
-    Ok(Json(closed?))
+    Ok(closed?)
 }
 
 impl From<CloseError> for ApiError {
@@ -144,7 +188,7 @@ impl From<CloseError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct SubsidyParams {
     pub area: Option<String>,
     pub year: Option<String>,
@@ -159,10 +203,28 @@ pub async fn subsidies(
     headers: HeaderMap,
     Query(params): Query<SubsidyParams>,
 ) -> ApiResult<Json<SubsidyReport>> {
-    let action = "report.subsidies";
-    let staff =
-        principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
-    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ReadRegister,
+        SUBSIDIES_ACTION,
+    )
+    .await?;
+    Ok(Json(subsidies_of(&state, &staff, &client, &params).await?))
+}
+
+const SUBSIDIES_ACTION: &str = "report.subsidies";
+
+/// The subsidy report `staff` asked for, checked and audited: the API's and the console's.
+pub async fn subsidies_of(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    params: &SubsidyParams,
+) -> ApiResult<SubsidyReport> {
+    let action = SUBSIDIES_ACTION;
+    let area = area_in_scope(state, staff, client, params.area.as_deref(), action).await?;
     let year = match params.year.as_deref() {
         Some(text) => text.parse::<i64>().map_err(|_| {
             ApiError::bad_request(Message::new(
@@ -175,6 +237,6 @@ pub async fn subsidies(
     subsidy_settings::check_year(year).map_err(ApiError::bad_request)?;
     let report = subsidies::report(&state.ledger.db().pool, &area, year).await?;
     let detail = format!("{year}, {} breaches", report.breaches.len());
-    principal::done(&state, &staff, &client, action, area.as_str(), detail).await?;
-    Ok(Json(report))
+    principal::done(state, staff, client, action, area.as_str(), detail).await?;
+    Ok(report)
 }

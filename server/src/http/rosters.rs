@@ -7,6 +7,7 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::principal::{self, Client, area_in_scope};
+use crate::access::accounts::Account;
 use crate::access::roles::Permission;
 use crate::reports::rosters::{self, Roster};
 use axum::Json;
@@ -17,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use schema::Message;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct RosterParams {
     /// A village, township or county code; the staff member's whole scope when absent.
     pub area: Option<String>,
@@ -71,13 +72,34 @@ pub async fn roster(
     Path(name): Path<String>,
     Query(params): Query<RosterParams>,
 ) -> ApiResult<Response> {
-    let action = "export";
-    let staff =
-        principal::staff(&state, &headers, &client, Permission::ReadRegister, action).await?;
-    let roster = Roster::from_slug(&name).ok_or_else(|| unknown_roster(&name))?;
+    let staff = principal::staff(
+        &state,
+        &headers,
+        &client,
+        Permission::ReadRegister,
+        EXPORT_ACTION,
+    )
+    .await?;
+    roster_file(&state, &staff, &client, &name, &params).await
+}
+
+const EXPORT_ACTION: &str = "export";
+
+/// The roster `name` of the area `params` names, as the file (or JSON) they ask for, ID
+/// numbers in full only for a role that may see them and asks; audited either way. The
+/// API's download and the console's.
+pub async fn roster_file(
+    state: &AppState,
+    staff: &Account,
+    client: &Client,
+    name: &str,
+    params: &RosterParams,
+) -> ApiResult<Response> {
+    let action = EXPORT_ACTION;
+    let roster = Roster::from_slug(name).ok_or_else(|| unknown_roster(name))?;
     let format = Format::parse(params.format.as_deref())?;
-    let area = area_in_scope(&state, &staff, &client, params.area.as_deref(), action).await?;
-    let sight = principal::sight(&state, &staff, &client, params.reveal, area.as_str()).await?;
+    let area = area_in_scope(state, staff, client, params.area.as_deref(), action).await?;
+    let sight = principal::sight(state, staff, client, params.reveal, area.as_str()).await?;
     let sheet = rosters::roster(
         state.ledger.db(),
         state.ledger.vault(),
@@ -123,6 +145,6 @@ pub async fn roster(
         )
             .into_response(),
     };
-    principal::done(&state, &staff, &client, action, area.as_str(), detail).await?;
+    principal::done(state, staff, client, action, area.as_str(), detail).await?;
     Ok(response)
 }

@@ -163,6 +163,38 @@ pub async fn closed(
     }))
 }
 
+/// A closed month of an area as listed: which, by whom and when (its figures stay stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClosedMonthEntry {
+    pub month: String,
+    pub closed_by: String,
+    /// Seconds since the epoch.
+    pub closed_at: i64,
+}
+
+/// The closed months of `area`, latest first.
+pub async fn closed_months(
+    pool: &AnyPool,
+    area: &AreaCode,
+) -> Result<Vec<ClosedMonthEntry>, sqlx::Error> {
+    sqlx::query(
+        "SELECT month, closed_by, closed_at FROM closed_month WHERE area = $1
+         ORDER BY month DESC",
+    )
+    .bind(area.as_str())
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(ClosedMonthEntry {
+            month: row.try_get("month")?,
+            closed_by: row.try_get("closed_by")?,
+            closed_at: row.try_get("closed_at")?,
+        })
+    })
+    .collect()
+}
+
 /// Closes `month` of `area`: computes its indicators as of its last day and stores them, with
 /// the audit record `report.close_month` of `entry` (who, from where), in one transaction. A
 /// month not yet over on `today`, or already closed, is refused.

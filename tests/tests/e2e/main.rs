@@ -7,6 +7,7 @@ mod cli;
 mod comparison;
 mod console;
 mod console_comparison;
+mod console_reports;
 mod console_work;
 mod convergence;
 mod data_key;

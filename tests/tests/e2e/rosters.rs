@@ -13,7 +13,7 @@ use schema::ids::{AreaCode, HouseholdId, MemberKey};
 use std::io::Read;
 
 /// The township of both test villages: 临泉镇.
-const TOWNSHIP: &str = "141124100";
+pub(crate) const TOWNSHIP: &str = "141124100";
 
 /// The register the tests export, each member's ID number's first 17 digits (the 17th odd
 /// for a man) with what matters to the rosters:
@@ -26,9 +26,9 @@ const TOWNSHIP: &str = "141124100";
 /// | 002 | 前麻峪 | 李强 head | 1975 | able, willing, not employed, wants training, none had: failing household, untrained |
 /// | 002 | 前麻峪 | 李母 mother | 1950 | 76: past the labour age, no capacity |
 /// | 003 | 后麻峪 | 赵磊 head | 1985 | self-employed, trained with a certificate |
-struct Register {
-    zhang_wei: String,
-    li_qiang: String,
+pub(crate) struct Register {
+    pub(crate) zhang_wei: String,
+    pub(crate) li_qiang: String,
 }
 
 fn member(
@@ -52,7 +52,7 @@ fn member(
     (key, id_number)
 }
 
-fn record(phone: &Phone) -> Register {
+pub(crate) fn record(phone: &Phone) -> Register {
     let village = AreaCode::parse(VILLAGE).unwrap();
     let other = AreaCode::parse(OTHER_VILLAGE).unwrap();
 
@@ -203,7 +203,7 @@ fn record(phone: &Phone) -> Register {
 }
 
 /// A workbook's only worksheet as rows of text (numbers as whole numbers), with its name.
-fn read_xlsx(bytes: &[u8]) -> (String, Vec<Vec<String>>) {
+pub(crate) fn read_xlsx(bytes: &[u8]) -> (String, Vec<Vec<String>>) {
     let mut workbook = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
     let names = workbook.sheet_names();
     assert_eq!(names.len(), 1, "{names:?}");
@@ -254,7 +254,7 @@ fn worksheet_xml(bytes: &[u8]) -> String {
     xml
 }
 
-fn column(rows: &[Vec<String>], header: &str) -> usize {
+pub(crate) fn column(rows: &[Vec<String>], header: &str) -> usize {
     rows[2]
         .iter()
         .position(|cell| cell == header)
@@ -262,12 +262,12 @@ fn column(rows: &[Vec<String>], header: &str) -> usize {
 }
 
 /// The data rows' values of one column.
-fn values(rows: &[Vec<String>], header: &str) -> Vec<String> {
+pub(crate) fn values(rows: &[Vec<String>], header: &str) -> Vec<String> {
     let at = column(rows, header);
     rows[3..].iter().map(|row| row[at].clone()).collect()
 }
 
-fn masked(id_number: &str) -> String {
+pub(crate) fn masked(id_number: &str) -> String {
     format!("{}**********{}", &id_number[..4], &id_number[14..])
 }
 

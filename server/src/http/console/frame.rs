@@ -94,6 +94,13 @@ pub const PAGES: &[Page] = &[
         en: "Register",
         needs: Some(Permission::ReadRegister),
     },
+    // Reports (issue 16): who reads the register reads its indicators, as the API allows.
+    Page {
+        path: "/reports",
+        zh: "报表",
+        en: "Reports",
+        needs: Some(Permission::ReadRegister),
+    },
     Page {
         path: "/review",
         zh: "审核队列",

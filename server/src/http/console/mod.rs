@@ -14,7 +14,9 @@
 //! things into words through `shown.rs`; `register.rs` (the household list) and
 //! `household.rs` (one household, its history, the audited reveal); `tasks.rs` (visit tasks:
 //! progress per village, the list, closing one); `comparison.rs` (other offices' rosters:
-//! the upload, the imports and their withdrawal, the mismatches per village).
+//! the upload, the imports and their withdrawal, the mismatches per village); `reports/`
+//! (indicators drilled down, the lists and rosters to download, monthly figures closed and
+//! reprinted, subsidies and their settings).
 
 mod account;
 mod accounts;
@@ -33,6 +35,7 @@ mod photos;
 mod progress;
 mod quarantine;
 mod register;
+mod reports;
 mod review;
 mod shown;
 mod tasks;
@@ -101,5 +104,26 @@ pub fn routes() -> Router<AppState> {
             post(comparison::withdraw),
         )
         .route("/comparison/mismatches", get(comparison::mismatches))
+        // Reports (issue 16): indicators, lists, rosters, monthly figures, subsidies.
+        .route("/reports", get(reports::indicators::page))
+        .route("/reports/failing", get(reports::indicators::failing))
+        .route("/reports/untrained", get(reports::indicators::untrained))
+        .route(
+            "/reports/rosters/full",
+            post(reports::indicators::download_in_full),
+        )
+        .route(
+            "/reports/rosters/{roster}",
+            get(reports::indicators::download),
+        )
+        .route("/reports/months", get(reports::months::list))
+        .route("/reports/months/close", post(reports::months::close))
+        .route("/reports/months/{month}", get(reports::months::month))
+        .route("/reports/subsidies", get(reports::subsidies::page))
+        .route(
+            "/reports/subsidies/settings",
+            post(reports::subsidies::save),
+        )
+        // End of reports.
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
 }
