@@ -125,6 +125,11 @@ const scenarios = {
     assert.match(error, /尚未结束/);
     assert.match(error, /not over yet/);
     await shot(page, 'reports-months-refused');
+    // The language toggle on the refusal (shown at the close form's POST-only address)
+    // comes back to the months page, not to a 405; and back again.
+    await follow(page, page.locator('header.top a.lang'), /\/reports\/months\?area=/);
+    assert.match(await page.locator('#close-month').innerText(), /Close/);
+    await follow(page, page.locator('header.top a.lang'), /\/reports\/months\?area=/);
     await page.fill('#month', offered);
     await Promise.all([page.waitForURL(new RegExp(`/reports/months/${offered}\\?.*closed=1`)), page.click('#close-month button[type=submit]')]);
     assert.match(await page.locator('.notice').innerText(), /已关账/);

@@ -237,7 +237,9 @@ async fn import_page(
         .filter(|a| !a.is_empty())
         .unwrap_or(scope.as_str());
     Ok(ImportPage {
-        frame: reader.frame(state, "/comparison/imports").await?,
+        frame: reader
+            .frame_answering(state, "/comparison/imports", IMPORT_PATH.to_owned())
+            .await?,
         form_token: reader.form_token(),
         action: IMPORT_PATH,
         kinds: RosterKind::ALL

@@ -16,7 +16,7 @@ use crate::storage::areas;
 use axum::extract::{Form, FromRequest, FromRequestParts, Request};
 use axum::http::header::{HOST, ORIGIN};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use schema::Message;
 use serde::de::DeserializeOwned;
 
@@ -82,6 +82,8 @@ pub struct Reader {
     pub token: String,
     /// The page's path and query.
     pub here: String,
+    /// Whether a form's answer is being shown: its address only takes a POST.
+    pub posted: bool,
 }
 
 impl FromRequestParts<AppState> for Reader {
@@ -109,6 +111,7 @@ impl FromRequestParts<AppState> for Reader {
             lang: Lang::of(&parts.headers),
             token,
             here,
+            posted: parts.method == Method::POST,
         })
     }
 }
@@ -128,6 +131,22 @@ impl Reader {
     /// The session's form token, for the page's forms.
     pub fn form_token(&self) -> String {
         form_token(&self.token)
+    }
+
+    /// The layout of a page that also answers its own form: when it does, its language
+    /// toggle comes back to `page` (the form's page, which a GET opens) rather than to the
+    /// section's.
+    pub async fn frame_answering(
+        &self,
+        state: &AppState,
+        section: &str,
+        page: String,
+    ) -> Result<Frame, ConsoleError> {
+        let mut frame = self.frame(state, section).await?;
+        if self.posted {
+            frame.here = page;
+        }
+        Ok(frame)
     }
 
     /// The layout of a page at `section` (a path of the navigation).
@@ -154,7 +173,13 @@ impl Reader {
                 form_token: self.form_token(),
             }),
             nav,
-            here: self.here.clone(),
+            // The language toggle comes back here with a GET: a form's answer, shown at an
+            // address that only takes a POST, comes back to its section's page instead.
+            here: if self.posted {
+                section.to_owned()
+            } else {
+                self.here.clone()
+            },
         })
     }
 }

@@ -113,6 +113,7 @@ pub async fn reveal(
 }
 
 async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> PageResult {
+    let household_path = format!("/register/{id}");
     let action = "register.read";
     reader
         .must(&state, Permission::ReadRegister, action)
@@ -231,7 +232,10 @@ async fn page(state: AppState, reader: Reader, id: String, reveal: bool) -> Page
         })
         .collect();
     render(&HouseholdPage {
-        frame: reader.frame(&state, "/register").await?,
+        // The toggle on a revealed page comes back to the household, masked again.
+        frame: reader
+            .frame_answering(&state, "/register", household_path)
+            .await?,
         title: format!("{number} {head}"),
         village: village_named,
         sections: [

@@ -100,7 +100,9 @@ async fn show_list(
     let closed = months::closed_months(&state.ledger.db().pool, &area).await?;
     let latest = last_month_over(state.clock().today());
     render(&MonthsPage {
-        frame: reader.frame(&state, "/reports").await?,
+        frame: reader
+            .frame_answering(&state, "/reports", format!("/reports/months?area={area}"))
+            .await?,
         tabs: tabs(lang, &area, "/reports/months"),
         crumbs,
         title,

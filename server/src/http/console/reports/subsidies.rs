@@ -245,7 +245,13 @@ async fn show(
     let names = VillageNames::of(&state, &villages).await?;
     let mut errors = edit.errors;
     render(&SubsidiesPage {
-        frame: reader.frame(&state, "/reports").await?,
+        frame: reader
+            .frame_answering(
+                &state,
+                "/reports",
+                format!("/reports/subsidies?area={area}&year={}", report.year),
+            )
+            .await?,
         tabs: tabs(lang, &area, "/reports/subsidies"),
         crumbs,
         title,
