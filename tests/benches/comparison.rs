@@ -354,6 +354,13 @@ impl Yardstick {
                 .connect(&url)
                 .await
                 .unwrap();
+            if db.url.is_none() {
+                // The server's own settings for its connections (`storage::db`): the
+                // yardstick writes as durably as the import does.
+                for pragma in ["PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 10000"] {
+                    sqlx::query(pragma).execute(&pool).await.unwrap();
+                }
+            }
             sqlx::query(
                 "CREATE TABLE bench_roster_yardstick (name TEXT, id_number TEXT, sex TEXT,
                      village TEXT, status TEXT, left_on TEXT)",
@@ -457,6 +464,7 @@ fn run(backend: &Backend, total: usize, rows_wanted: usize, pool: usize, reps: u
     let recorded = record_pool(&phone, &template, pool);
     let report = phone.sync();
     assert!(report.rejected.is_empty(), "{report:?}");
+    eprintln!("{}: the pool is recorded; copying", backend.name());
     let copies = total.saturating_sub(pool).div_ceil(pool);
     for (n, village) in villages[1..].iter().cycle().take(copies).enumerate() {
         grow(
@@ -534,6 +542,7 @@ fn run(backend: &Backend, total: usize, rows_wanted: usize, pool: usize, reps: u
     let token = server.staff_token(&db, COUNTY, "县工作人员");
     let yardstick = Yardstick::open(&db);
 
+    eprintln!("{}: copied; priming", backend.name());
     // Priming: the copied people's ID numbers, hashed by the server, then given to the
     // copies' member rows through a table of the bench's own.
     let (primed, priming_secs) = import(&server, &token, "priming.csv", CSV, &csv(&copied, 0));
@@ -591,6 +600,10 @@ fn run(backend: &Backend, total: usize, rows_wanted: usize, pool: usize, reps: u
     let seed_secs = seeding.elapsed().as_secs_f64();
     let households = households(&sql);
 
+    eprintln!(
+        "{}: seeded {households} households in {seed_secs:.0} s; timed runs start",
+        backend.name()
+    );
     let slices = reps + 1;
     let mut runs = Vec::new();
     let mut last = Vec::new();
