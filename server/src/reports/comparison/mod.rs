@@ -129,6 +129,23 @@ pub struct ImportOutcome {
     pub set_aside: Vec<RowError>,
     /// The open mismatches of the kind after the import.
     pub mismatches: usize,
+    /// Of those, the ones filed under no village: people the ledger lacks whose row names
+    /// no village (a county-wide roster often has no village column). They are counted
+    /// under the roster's area, so no village's list shows them and no phone is asked to
+    /// find them; the clerk has to place them (ADR 0014).
+    pub unplaced: usize,
+}
+
+/// What a recomputation of a kind left open.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recomputed {
+    mismatches: usize,
+    unplaced: usize,
+}
+
+/// Whether a mismatch is filed under a village, where a village's list shows it.
+fn placed(area: &str) -> bool {
+    area.len() == 12
 }
 
 fn sealed_error(err: impl std::fmt::Display) -> ComparisonError {
@@ -244,14 +261,13 @@ pub async fn import(
             ));
         audit::record_in(&mut write.tx, entry, now).await?;
         write.commit().await?;
-        let mismatches = stored::mismatches_in(db, "", Some(kind.slug()))
-            .await?
-            .len();
+        let open = stored::mismatches_in(db, "", Some(kind.slug())).await?;
         return Ok(ImportOutcome {
             roster,
             already_imported: true,
             set_aside: Vec::new(),
-            mismatches,
+            mismatches: open.len(),
+            unplaced: open.iter().filter(|m| !placed(&m.area)).count(),
         });
     }
     let mapping = mapping_for(&mut write.tx, kind, &request.mapping).await?;
@@ -339,20 +355,21 @@ pub async fn import(
         .collect();
     let mapping_json = serde_json::to_string(&used).unwrap_or_default();
     stored::save_mapping(&mut write.tx, kind.slug(), &mapping_json, &clerk.actor, now).await?;
-    let mismatches = recompute_kind(&mut write.tx, vault, kind, now, today).await?;
+    let recomputed = recompute_kind(&mut write.tx, vault, kind, now, today).await?;
     let entry = Entry::new("roster.import", Outcome::Ok)
         .by(clerk.actor.clone(), clerk.role.clone())
         .on(id.as_str())
         .from(clerk.client.clone())
         .saying(format!(
-            "{} for {}, file {} ({}), {} rows imported, {} set aside, {} mismatches",
+            "{} for {}, file {} ({}), {} rows imported, {} set aside, {} mismatches ({} in no village)",
             kind.slug(),
             request.area,
             request.file_name,
             roster.file_hash,
             roster.row_count,
             roster.set_aside_count,
-            mismatches
+            recomputed.mismatches,
+            recomputed.unplaced
         ));
     audit::record_in(&mut write.tx, entry, now).await?;
     write.commit().await?;
@@ -360,7 +377,8 @@ pub async fn import(
         roster,
         already_imported: false,
         set_aside: checked.errors,
-        mismatches,
+        mismatches: recomputed.mismatches,
+        unplaced: recomputed.unplaced,
     })
 }
 
@@ -388,7 +406,9 @@ pub async fn withdraw(
         return Err(not_found());
     }
     let kind = RosterKind::from_slug(&roster.kind).ok_or_else(not_found)?;
-    let mismatches = recompute_kind(&mut write.tx, vault, kind, now, today).await?;
+    let mismatches = recompute_kind(&mut write.tx, vault, kind, now, today)
+        .await?
+        .mismatches;
     let entry = Entry::new("roster.withdraw", Outcome::Ok)
         .by(clerk.actor.clone(), clerk.role.clone())
         .on(id)
@@ -457,11 +477,14 @@ async fn recompute_kind(
     kind: RosterKind,
     now: i64,
     today: Date,
-) -> Result<usize, ComparisonError> {
+) -> Result<Recomputed, ComparisonError> {
     let rows = stored::current_rows(conn, kind.slug()).await?;
     let mut found = mismatches_of(conn, vault, &rows, now, today).await?;
     stored::replace_kind(conn, kind.slug(), &mut found).await?;
-    Ok(found.len())
+    Ok(Recomputed {
+        mismatches: found.len(),
+        unplaced: found.iter().filter(|m| !placed(&m.area)).count(),
+    })
 }
 
 /// Recomputes the mismatches about the people of one household (its members now, and
@@ -598,6 +621,52 @@ mod tests {
             .into_iter()
             .map(|m| (m.get().rule, m.get().household_id.clone()))
             .collect()
+    }
+
+    /// A valid ID number of Lin County from its first 17 digits.
+    fn valid(first17: &str) -> String {
+        let mut digits = [0u8; 17];
+        for (digit, byte) in digits.iter_mut().zip(first17.bytes()) {
+            *digit = byte - b'0';
+        }
+        format!("{first17}{}", schema::id_number::check_character(&digits))
+    }
+
+    #[tokio::test]
+    async fn people_missing_from_the_ledger_without_a_village_are_counted_unplaced() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let db = database(dir.path()).await;
+        let vault = Vault::generate();
+        household(&db, &vault, "10").await;
+        let today = jiff::civil::date(2026, 12, 1);
+        // 张伟 is in the ledger; 李四 is not and the roster names no village for him; 王五 is
+        // not either, in a village the roster names.
+        let li_si = valid("14112419800101001");
+        let wang_wu = valid("14112419810202003");
+        let file = format!(
+            "姓名,身份证号码,户籍状态,村代码\n张伟,{ZHANG},01,{VILLAGE}\n李四,{li_si},01,\n\
+             王五,{wang_wu},01,141124100202\n"
+        );
+        let request = ImportRequest {
+            kind: RosterKind::Registry,
+            area: AreaCode::parse("141124").expect("area"),
+            file_name: "hj.csv".into(),
+            bytes: file.as_bytes(),
+            mapping: Mapping::new(),
+            set_aside_bad_rows: false,
+        };
+        let outcome = import(&db, &vault, request, &clerk(), 100, today)
+            .await
+            .expect("imported");
+        assert_eq!((outcome.mismatches, outcome.unplaced), (2, 1));
+        let county = AreaCode::parse("141124").expect("area");
+        let areas: Vec<String> = mismatches(&db, &vault, &county, None, Sight::MASKED)
+            .await
+            .expect("listed")
+            .iter()
+            .map(|m| m.get().area.clone())
+            .collect();
+        assert_eq!(areas, ["141124", "141124100202"]);
     }
 
     #[tokio::test]
