@@ -495,6 +495,20 @@ pub async fn import(State(state): State<AppState>, request: Request) -> PageResu
                     ),
                 )
             };
+            let message = match outcome.unplaced {
+                0 => message,
+                unplaced => Message::new(
+                    format!(
+                        "{}。其中 {unplaced} 人名册上没有村，无法下发到村里的手机：请在名册中补上村代码后重新导入",
+                        message.zh
+                    ),
+                    format!(
+                        "{}. {unplaced} of them have no village on the roster, so no village's \
+                         phone is asked to find them: add their village codes and import again",
+                        message.en
+                    ),
+                ),
+            };
             let report = RowReport {
                 good_rows: roster.row_count as usize,
                 bad_rows: roster.set_aside_count as usize,
