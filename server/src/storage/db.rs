@@ -216,8 +216,17 @@ impl Db {
         };
         loop {
             wal_written.notified().await;
-            if let Err(err) = self.checkpoint().await {
-                tracing::warn!(error = %err, "checkpointing the WAL failed; tried again after the next write");
+            match self.checkpoint().await {
+                Ok((frames, copied)) if copied < frames => tracing::debug!(
+                    frames,
+                    copied,
+                    "a reader kept part of the WAL from the checkpoint; the next one takes it"
+                ),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "checkpointing the WAL failed; tried again after the next write"
+                ),
             }
         }
     }
@@ -304,10 +313,11 @@ struct StatisticsRefresh {
 
 impl WriteTx {
     /// Commits, releases the write order, wakes the background checkpoint (SQLite), then
-    /// analyses any table the write made outgrow its statistics (PostgreSQL). That happens here, in the request that wrote, rather than on a timer,
-    /// so that the next batch is planned with them whatever the timing; it costs one catalog
-    /// query, and rarely an `ANALYZE` (a sample of at most 30,000 rows, whatever the size),
-    /// which takes no lock that writers or readers wait for. A failed refresh fails nothing:
+    /// analyses any table the write made outgrow its statistics (PostgreSQL). The analysis
+    /// happens here, in the request that wrote, rather than on a timer, so that the next
+    /// batch is planned with them whatever the timing; it costs one catalog query, and
+    /// rarely an `ANALYZE` (a sample of at most 30,000 rows, whatever the size), which
+    /// takes no lock that writers or readers wait for. A failed refresh fails nothing:
     /// the write is in, and the next commit tries again.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let WriteTx {
