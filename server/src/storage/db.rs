@@ -429,27 +429,27 @@ mod tests {
 
     #[tokio::test]
     async fn test_a_sqlite_commit_leaves_its_checkpoint_to_the_background_task() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let db = test_sqlite(dir.path()).await;
         let file = dir.path().join("doorstep.db");
         let marker = "checkpoint-marker-5d41402abc4b2a76";
         let in_database_file = || {
-            let bytes = std::fs::read(&file).unwrap();
+            let bytes = std::fs::read(&file).expect("the database file reads");
             bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
         };
         let backstop: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
             .fetch_one(&db.pool)
             .await
-            .unwrap();
+            .expect("the setting reads");
         assert_eq!(backstop, i64::from(WAL_BACKSTOP_PAGES));
 
-        let mut write = db.begin_write().await.unwrap();
+        let mut write = db.begin_write().await.expect("a write begins");
         sqlx::query("INSERT INTO register_refill (household_id) VALUES ($1)")
             .bind(marker)
             .execute(&mut *write.tx)
             .await
-            .unwrap();
-        write.commit().await.unwrap();
+            .expect("the row is written");
+        write.commit().await.expect("the write commits");
         // Committed, in the WAL only: the commit did not checkpoint.
         assert!(!in_database_file());
 
