@@ -44,6 +44,10 @@ pub struct ServeOptions {
 
 /// Serves the API until SIGINT or SIGTERM, then lets in-flight requests finish.
 pub async fn serve(db: storage::db::Db, options: ServeOptions) -> std::io::Result<()> {
+    let checkpoints = tokio::spawn({
+        let db = db.clone();
+        async move { db.checkpoint_forever().await }
+    });
     let ledger = Arc::new(Ledger::new(db, options.vault, options.clock));
     let compaction = tokio::spawn(compact_forever(Arc::clone(&ledger)));
     let app = http::app(http::AppState {
@@ -89,6 +93,7 @@ pub async fn serve(db: storage::db::Db, options: ServeOptions) -> std::io::Resul
     };
     stop.abort();
     compaction.abort();
+    checkpoints.abort();
     served?;
     tracing::info!("stopped");
     Ok(())

@@ -27,6 +27,11 @@
 //!   times each POST (server time plus loopback, not the phone's own work); the cost per
 //!   household is the sum of the POSTs over the households uploaded. Repeated [`REPS`] times
 //!   at each size, each time with a new phone and village; the median is reported.
+//! - **Where it goes.** Around each size's measured uploads, the server's counters in
+//!   `/proc/<pid>`: bytes it wrote (`wchar`: the WAL, checkpoints into the database file, and
+//!   the few bytes of its answers) and CPU seconds, per household uploaded. The window closes
+//!   once the server has been idle a moment, so that work it does after answering (SQLite's
+//!   background checkpoint) is counted too.
 //!
 //! `cargo bench -p doorstep-e2e --bench ingest_growth -- --test` runs it once at small sizes,
 //! as a smoke test. `DOORSTEP_BENCH_REPS` changes the number of repetitions.
@@ -196,6 +201,57 @@ struct SizeResult {
     grow_secs: f64,
     /// Seconds per household of each measured upload.
     per_household: Vec<f64>,
+    /// The server's bytes written and CPU seconds over the measured uploads, per household.
+    written_per_household: f64,
+    cpu_per_household: f64,
+}
+
+/// What the server has written and how much CPU it has used so far.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    written: f64,
+    cpu_secs: f64,
+}
+
+impl Counters {
+    fn of(pid: u32) -> Counters {
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+        let written = io
+            .lines()
+            .find_map(|line| line.strip_prefix("wchar:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(f64::NAN);
+        // User and system time (fields 14 and 15 of `stat`), in ticks of 1/100 s.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+        let ticks = |field: usize| {
+            fields
+                .get(field - 3)
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
+        Counters {
+            written,
+            cpu_secs: (ticks(14) + ticks(15)) / 100.0,
+        }
+    }
+
+    /// The counters once the server has written nothing for a while: it has finished what
+    /// it does after answering.
+    fn settled(pid: u32) -> Counters {
+        let mut last = Counters::of(pid);
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = Counters::of(pid);
+            if now.written == last.written {
+                return now;
+            }
+            last = now;
+        }
+        last
+    }
 }
 
 fn run(backend: &Backend, config: &Config) -> Vec<SizeResult> {
@@ -250,6 +306,7 @@ fn run(backend: &Backend, config: &Config) -> Vec<SizeResult> {
 
         let households = households(&sql);
         let mut per_household = Vec::new();
+        let before = Counters::settled(server.pid());
         for rep in 0..config.reps {
             let village = next_village();
             let phone = Phone::new(
@@ -262,17 +319,26 @@ fn run(backend: &Backend, config: &Config) -> Vec<SizeResult> {
             numbered += config.upload_households;
             per_household.push(phone.sync() / config.upload_households as f64);
         }
+        let after = Counters::settled(server.pid());
+        let uploaded = (config.reps * config.upload_households) as f64;
+        let written_per_household = (after.written - before.written) / uploaded;
+        let cpu_per_household = (after.cpu_secs - before.cpu_secs) / uploaded;
         eprintln!(
-            "{} at {households} households: {:.2} ms per household (median of {})",
+            "{} at {households} households: {:.2} ms per household (median of {}); \
+             server wrote {:.1} KiB and used {:.2} ms of CPU per household",
             backend.name(),
             median(&per_household) * 1000.0,
-            per_household.len()
+            per_household.len(),
+            written_per_household / 1024.0,
+            cpu_per_household * 1000.0,
         );
         results.push(SizeResult {
             size,
             households,
             grow_secs,
             per_household,
+            written_per_household,
+            cpu_per_household,
         });
     }
     results
@@ -282,7 +348,8 @@ fn report(backend: &Backend, config: &Config, results: &[SizeResult]) -> String 
     let mut out = format!(
         "\n### {} — {} households per upload, {} uploads per size\n\n\
          | register | households at the uploads | growing to it | per household, median | \
-         min – max | × smallest |\n|---:|---:|---:|---:|---:|---:|\n",
+         min – max | × smallest | server wrote, per household | server CPU, per household |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|\n",
         backend.name(),
         config.upload_households,
         config.reps
@@ -299,14 +366,16 @@ fn report(backend: &Backend, config: &Config, results: &[SizeResult]) -> String 
             .fold(f64::INFINITY, f64::min);
         let max = result.per_household.iter().copied().fold(0.0, f64::max);
         out.push_str(&format!(
-            "| {} | {} | {:.1} s | {:.2} ms | {:.2} – {:.2} ms | {:.2}× |\n",
+            "| {} | {} | {:.1} s | {:.2} ms | {:.2} – {:.2} ms | {:.2}× | {:.1} KiB | {:.2} ms |\n",
             result.size,
             result.households,
             result.grow_secs,
             mid * 1000.0,
             min * 1000.0,
             max * 1000.0,
-            mid / smallest
+            mid / smallest,
+            result.written_per_household / 1024.0,
+            result.cpu_per_household * 1000.0,
         ));
     }
     if let (Some(first), Some(last)) = (results.first(), results.last()) {

@@ -369,6 +369,11 @@ impl Server {
         Server { child, url }
     }
 
+    /// The server's process id, for benchmarks that read its counters in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Logs an account in through the API and returns its session token.
     pub fn login(&self, account: &Account) -> String {
         let body = serde_json::json!({

@@ -14,9 +14,19 @@
 //! needs none of this: without statistics its planner takes an index for every equality or
 //! `IN` it can, which is the plan every hot query wants at any size; statistics could only
 //! move it away from them, so the server never runs `ANALYZE` or `PRAGMA optimize` there.
+//!
+//! **SQLite checkpoints** (ADR 0013). A commit appends the pages it changed to the WAL; a
+//! checkpoint copies them back into the database file. Left to SQLite, the commit that takes
+//! the WAL past 1,000 pages runs the checkpoint itself, inside the request that committed.
+//! On a large register every upload batch changes more pages than that (each insert into an
+//! index on random keys, such as change hashes and ID-number hashes, lands on a leaf of its
+//! own), so every upload's commit also paid for a checkpoint. Here a background task
+//! ([`Db::checkpoint_forever`], run by the server) checkpoints after each commit, outside
+//! the write order and every request, and SQLite's own checkpoint is only a backstop at
+//! [`WAL_BACKSTOP_PAGES`], should that task fall behind.
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +50,8 @@ pub struct Db {
     /// Set while this process checks or refreshes planner statistics, so that writes
     /// committing meanwhile do not queue up behind the same `ANALYZE`.
     refreshing_statistics: Arc<AtomicBool>,
+    /// On SQLite: wakes the background checkpoint after a commit (see the module doc).
+    wal_written: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Identifies the PostgreSQL advisory lock that orders writes across servers.
@@ -52,6 +64,12 @@ pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// On SQLite the database is a local file that cannot be down; a wait there is a queue of
 /// writers behind the one write lock, which does end.
 const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// SQLite's own checkpoint runs in the commit that takes the WAL past this many pages (64 MiB
+/// of 4 KiB pages): only when the background checkpoint falls behind, for instance while a
+/// long read keeps it from finishing, or in a command that runs none (`doorstep` other than
+/// `serve`).
+pub const WAL_BACKSTOP_PAGES: u32 = 16_384;
 
 /// The most parameters one statement binds. Batched statements are split to stay under
 /// both backends' limits (SQLite 32,766, PostgreSQL 65,535).
@@ -170,6 +188,8 @@ impl Db {
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        let backstop = format!("PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}");
+                        conn.execute(sqlx::AssertSqlSafe(backstop)).await?;
                     }
                     Ok(())
                 })
@@ -181,7 +201,46 @@ impl Db {
             backend,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             refreshing_statistics: Arc::new(AtomicBool::new(false)),
+            wal_written: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Notify::new())),
         })
+    }
+
+    /// On SQLite, checkpoints the WAL after each write that commits, until the task is
+    /// dropped; on PostgreSQL returns at once. The server runs it beside its requests, so
+    /// that no commit copies pages into the database file while a phone waits for it.
+    /// Commits during a checkpoint are taken by the next one. A failed checkpoint fails
+    /// nothing: the next commit tries again, and SQLite's backstop holds meanwhile.
+    pub async fn checkpoint_forever(&self) {
+        let Some(wal_written) = &self.wal_written else {
+            return;
+        };
+        loop {
+            wal_written.notified().await;
+            match self.checkpoint().await {
+                Ok((frames, copied)) if copied < frames => tracing::debug!(
+                    frames,
+                    copied,
+                    "a reader kept part of the WAL from the checkpoint; the next one takes it"
+                ),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "checkpointing the WAL failed; tried again after the next write"
+                ),
+            }
+        }
+    }
+
+    /// One passive checkpoint: copies into the database file the WAL pages that no reader
+    /// still needs, waiting for no one. Returns the WAL's frames and how many of them are
+    /// now in the database file.
+    pub async fn checkpoint(&self) -> Result<(i64, i64), sqlx::Error> {
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
+            .await?;
+        let log: i64 = row.try_get(1)?;
+        let checkpointed: i64 = row.try_get(2)?;
+        Ok((log, checkpointed))
     }
 
     /// Brings the schema up to date, then the planner statistics (see the module doc): a
@@ -220,6 +279,7 @@ impl Db {
         Ok(WriteTx {
             tx,
             _guard: guard,
+            wal_written: self.wal_written.clone(),
             statistics: (self.backend == Backend::Postgres).then(|| StatisticsRefresh {
                 pool: self.pool.clone(),
                 running: Arc::clone(&self.refreshing_statistics),
@@ -238,6 +298,8 @@ impl Db {
 pub struct WriteTx {
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
     _guard: tokio::sync::OwnedMutexGuard<()>,
+    /// On SQLite: what wakes the background checkpoint once the write has committed.
+    wal_written: Option<Arc<tokio::sync::Notify>>,
     /// On PostgreSQL: what refreshes planner statistics once the write has committed.
     statistics: Option<StatisticsRefresh>,
 }
@@ -250,20 +312,25 @@ struct StatisticsRefresh {
 }
 
 impl WriteTx {
-    /// Commits, releases the write order, then analyses any table the write made outgrow
-    /// its statistics. That happens here, in the request that wrote, rather than on a timer,
-    /// so that the next batch is planned with them whatever the timing; it costs one catalog
-    /// query, and rarely an `ANALYZE` (a sample of at most 30,000 rows, whatever the size),
-    /// which takes no lock that writers or readers wait for. A failed refresh fails nothing:
+    /// Commits, releases the write order, wakes the background checkpoint (SQLite), then
+    /// analyses any table the write made outgrow its statistics (PostgreSQL). The analysis
+    /// happens here, in the request that wrote, rather than on a timer, so that the next
+    /// batch is planned with them whatever the timing; it costs one catalog query, and
+    /// rarely an `ANALYZE` (a sample of at most 30,000 rows, whatever the size), which
+    /// takes no lock that writers or readers wait for. A failed refresh fails nothing:
     /// the write is in, and the next commit tries again.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let WriteTx {
             tx,
             _guard,
+            wal_written,
             statistics,
         } = self;
         tx.commit().await?;
         drop(_guard);
+        if let Some(wal_written) = wal_written {
+            wal_written.notify_one();
+        }
         if let Some(refresh) = statistics
             // Held until the refresh below has ended.
             && let Some(_running) = OneAtATime::claim(&refresh.running)
@@ -358,6 +425,49 @@ mod tests {
         assert_eq!(Backend::Sqlite.placeholders(2), "?, ?");
         assert_eq!(Backend::Postgres.placeholders_from(3, 2), "$3, $4");
         assert_eq!(Backend::Sqlite.placeholders_from(3, 2), "?, ?");
+    }
+
+    #[tokio::test]
+    async fn test_a_sqlite_commit_leaves_its_checkpoint_to_the_background_task() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let db = test_sqlite(dir.path()).await;
+        let file = dir.path().join("doorstep.db");
+        let marker = "checkpoint-marker-5d41402abc4b2a76";
+        let in_database_file = || {
+            let bytes = std::fs::read(&file).expect("the database file reads");
+            bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
+        };
+        let backstop: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&db.pool)
+            .await
+            .expect("the setting reads");
+        assert_eq!(backstop, i64::from(WAL_BACKSTOP_PAGES));
+
+        let mut write = db.begin_write().await.expect("a write begins");
+        sqlx::query("INSERT INTO register_refill (household_id) VALUES ($1)")
+            .bind(marker)
+            .execute(&mut *write.tx)
+            .await
+            .expect("the row is written");
+        write.commit().await.expect("the write commits");
+        // Committed, in the WAL only: the commit did not checkpoint.
+        assert!(!in_database_file());
+
+        // The task started after the commit still hears of it.
+        let checkpoints = tokio::spawn({
+            let db = db.clone();
+            async move { db.checkpoint_forever().await }
+        });
+        let mut waited = 0;
+        while !in_database_file() {
+            assert!(
+                waited < 200,
+                "the background task never checkpointed the commit"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += 1;
+        }
+        checkpoints.abort();
     }
 
     #[test]
