@@ -221,20 +221,9 @@ impl Counters {
             .find_map(|line| line.strip_prefix("wchar:"))
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(f64::NAN);
-        // User and system time (fields 14 and 15 of `stat`), in ticks of 1/100 s.
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-        let ticks = |field: usize| {
-            fields
-                .get(field - 3)
-                .and_then(|t| t.parse::<f64>().ok())
-                .unwrap_or(f64::NAN)
-        };
         Counters {
             written,
-            cpu_secs: (ticks(14) + ticks(15)) / 100.0,
+            cpu_secs: doorstep_e2e::process_cpu_secs(pid),
         }
     }
 

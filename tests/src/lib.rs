@@ -374,6 +374,13 @@ impl Server {
         self.child.id()
     }
 
+    /// The CPU seconds (user and system) the server process has used so far: what a
+    /// benchmark reports beside wall times, which a shared machine stretches. NaN where
+    /// `/proc` cannot tell.
+    pub fn cpu_secs(&self) -> f64 {
+        process_cpu_secs(self.pid())
+    }
+
     /// Logs an account in through the API and returns its session token.
     pub fn login(&self, account: &Account) -> String {
         let body = serde_json::json!({
@@ -707,4 +714,21 @@ impl Sql {
                 .unwrap_or_else(|err| panic!("{sql}: {err}"))
         })
     }
+}
+
+/// The CPU seconds (user and system) process `pid` has used so far, from `/proc/PID/stat`
+/// (fields 14 and 15, in ticks of 1/100 s); NaN where it cannot be read.
+pub fn process_cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name in parentheses may hold spaces: count the fields after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |field: usize| {
+        fields
+            .get(field - 3)
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(14) + ticks(15)) / 100.0
 }

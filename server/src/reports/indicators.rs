@@ -234,8 +234,16 @@ pub async fn compute(pool: &AnyPool, at: &Definitions) -> Result<Indicators, sql
         let training = training(pool, at).await?;
         Ok::<_, sqlx::Error>((area_name, coverage, failing_households, untrained, training))
     };
-    let (scanned, (area_name, (mut coverage, mut parts), failing_households, untrained, training)) =
-        tokio::try_join!(members(pool, at, length), the_rest)?;
+    // The visitors go with the members: it evens the two lanes out.
+    let members_and_visitors = async {
+        let scanned = members(pool, at, length).await?;
+        Ok::<_, sqlx::Error>((scanned, visitors(pool, at).await?))
+    };
+    let (
+        (scanned, visitors),
+        (area_name, (mut coverage, mut parts), failing_households, untrained, training),
+    ) = tokio::try_join!(members_and_visitors, the_rest)?;
+    coverage.visitors = visitors;
     coverage.present_members = scanned.present_members;
     coverage.members_without_birth_date = scanned.members_without_birth_date;
     for (code, counted) in scanned.parts {
@@ -296,8 +304,8 @@ async fn named(
     Ok(parts.into_values().collect())
 }
 
-/// Households, visited and verified, in all and per part; and who visited. The members are
-/// counted by `members`.
+/// Households, visited and verified, in all and per part. The members are counted by
+/// `members`, the visitors by `visitors`.
 async fn coverage(
     pool: &AnyPool,
     at: &Definitions,
@@ -339,6 +347,13 @@ async fn coverage(
         coverage.visited += line.visited;
         coverage.verified += line.verified;
     }
+    Ok((coverage, parts))
+}
+
+/// Who visited: each volunteer, the households they visited and their latest visit.
+async fn visitors(pool: &AnyPool, at: &Definitions) -> Result<Vec<Visitor>, sqlx::Error> {
+    let in_area = at.household_in_area();
+    let visit = at.visit_by_date();
     let sql = format!(
         "SELECT v.volunteer, COUNT(DISTINCT v.household_id) AS households,
              MAX(COALESCE(v.finished_at, v.started_at)) AS last_visit_at
@@ -346,7 +361,7 @@ async fn coverage(
          WHERE {in_area} AND {visit}
          GROUP BY v.volunteer ORDER BY v.volunteer"
     );
-    coverage.visitors = sqlx::query(AssertSqlSafe(sql))
+    sqlx::query(AssertSqlSafe(sql))
         .fetch_all(pool)
         .await?
         .iter()
@@ -357,8 +372,7 @@ async fn coverage(
                 last_visit_at: row.try_get("last_visit_at")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?;
-    Ok((coverage, parts))
+        .collect()
 }
 
 /// What the scan of the present members counts: their number, the labour and employment
