@@ -17,6 +17,9 @@ use jiff::civil::Date;
 use schema::codes;
 use schema::ids::AreaCode;
 
+/// The length of a village's area code, the longest there is.
+const VILLAGE_CODE_LENGTH: usize = 12;
+
 /// The labour age, in whole years on the date, both ends included (16 and 60 exactly count).
 pub const LABOUR_AGE: (i64, i64) = (16, 60);
 
@@ -97,10 +100,16 @@ impl Definitions {
     }
 
     /// A live household of the area: in one of its villages, and not merged into another.
+    /// The villages of an area are the 12-digit codes it begins, a range of the village
+    /// index: a village's or a township's figures read their own households, not the
+    /// register's (SQLite's `LIKE 'code%'` uses no index, so every area read them all).
     pub fn household_in_area(&self) -> String {
+        let code = self.area.as_str();
+        let padding = VILLAGE_CODE_LENGTH.saturating_sub(code.len());
         format!(
-            "h.village LIKE '{}%' AND h.merged_into IS NULL",
-            self.area.as_str()
+            "h.village BETWEEN '{code}{first}' AND '{code}{last}' AND h.merged_into IS NULL",
+            first = "0".repeat(padding),
+            last = "9".repeat(padding),
         )
     }
 
@@ -352,6 +361,70 @@ mod tests {
             date.parse().unwrap(),
             DEFAULT_EMPLOYED_WITHIN_MONTHS,
         )
+    }
+
+    #[tokio::test]
+    async fn test_an_area_holds_the_households_of_its_villages_and_no_others() {
+        let (_dir, db) = database(&[]).await;
+        for village in [
+            "141124100201",
+            "141124100299",
+            "141124101001",
+            "141124999999",
+            "141125100201",
+            "141123999999",
+        ] {
+            sqlx::query(
+                "INSERT INTO document (household_id, village, heads, last_feed, updated_at)
+                 VALUES ($1, $1, x'', 0, 0)",
+            )
+            .bind(village)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO household (id, village, number, member_count, visit_count,
+                     error_count, warning_count, conflict_count, search_text, updated_at)
+                 VALUES ($1, $1, $1, 0, 0, 0, 0, 0, '', 0)",
+            )
+            .bind(village)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        let households_of = |area: &str| {
+            let at = Definitions::new(
+                AreaCode::parse(area).unwrap(),
+                "2025-06-30".parse().unwrap(),
+                DEFAULT_EMPLOYED_WITHIN_MONTHS,
+            );
+            let sql = format!(
+                "SELECT h.id FROM household h WHERE {} ORDER BY 1",
+                at.household_in_area()
+            );
+            let pool = db.pool.clone();
+            async move {
+                sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            households_of("141124").await,
+            [
+                "141124100201",
+                "141124100299",
+                "141124101001",
+                "141124999999"
+            ]
+        );
+        assert_eq!(
+            households_of("141124100").await,
+            ["141124100201", "141124100299"]
+        );
+        assert_eq!(households_of("141124100201").await, ["141124100201"]);
+        assert_eq!(households_of("1411").await.len(), 6);
     }
 
     #[tokio::test]
