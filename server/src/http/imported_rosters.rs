@@ -172,7 +172,9 @@ pub async fn import(
     };
     let outcome = import_then_follow(&state, request, &clerk(&staff, &client)).await?;
     match outcome {
-        Ok(outcome) if outcome.already_imported => Ok((StatusCode::OK, Json(outcome)).into_response()),
+        Ok(outcome) if outcome.already_imported => {
+            Ok((StatusCode::OK, Json(outcome)).into_response())
+        }
         Ok(outcome) => Ok((StatusCode::CREATED, Json(outcome)).into_response()),
         Err(ComparisonError::BadRows(report)) if params.errors_as_xlsx => {
             let xlsx = report.sheet().to_xlsx().map_err(ApiError::internal)?;
@@ -193,17 +195,7 @@ pub async fn import(
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(BadRowsBody {
                 error: ErrorCode::BadRequest,
-                message: Message::new(
-                    format!(
-                        "{} 行有误，整个文件未导入：改正后重新上传，或选择“跳过错误行”导入其余 {} 行",
-                        report.bad_rows, report.good_rows
-                    ),
-                    format!(
-                        "{} rows are bad and nothing was imported: correct them and upload \
-                         again, or set the bad rows aside to import the other {}",
-                        report.bad_rows, report.good_rows
-                    ),
-                ),
+                message: report.refusal(),
                 good_rows: report.good_rows,
                 bad_rows: report.bad_rows,
                 errors: report.errors,

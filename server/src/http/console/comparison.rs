@@ -14,7 +14,7 @@
 use super::frame::{Frame, Lang, local_time};
 use super::guard::{self, Posted, Reader};
 use super::page::{ConsoleError, PageResult, render};
-use super::shown::{SelectOption, VillageNames};
+use super::shown::{SelectOption, VillageNames, area_choices};
 use crate::access::accounts;
 use crate::access::privacy::Seen;
 use crate::access::roles::Permission;
@@ -532,17 +532,7 @@ pub async fn import(State(state): State<AppState>, request: Request) -> PageResu
         }
         Err(ComparisonError::BadRows(report)) => {
             let refusal = Refusal {
-                message: Message::new(
-                    format!(
-                        "{} 行有误，整个文件未导入：改正后重新上传，或选择“跳过错误行”导入其余 {} 行",
-                        report.bad_rows, report.good_rows
-                    ),
-                    format!(
-                        "{} rows are bad and nothing was imported: correct them and upload \
-                         again, or set the bad rows aside to import the other {}",
-                        report.bad_rows, report.good_rows
-                    ),
-                ),
+                message: report.refusal(),
                 bad_rows: report.bad_rows,
                 good_rows: report.good_rows,
                 errors: error_lines(&report.errors),
@@ -969,29 +959,7 @@ pub async fn mismatches(
         label: kind_label(lang, k),
         selected: kind == Some(k),
     }));
-    let mut area_choices = vec![SelectOption {
-        value: scope.to_string(),
-        label: format!(
-            "{} {}",
-            lang.t("全部", "All of"),
-            names.label(scope.as_str())
-        ),
-        selected: area == *scope,
-    }];
-    area_choices.extend(inside.iter().map(|a| SelectOption {
-        value: a.code.to_string(),
-        label: format!(
-            "{}{} {}",
-            if a.code.level() == AreaLevel::Village {
-                "\u{3000}"
-            } else {
-                ""
-            },
-            a.name,
-            a.code
-        ),
-        selected: a.code == area,
-    }));
+    let area_select = area_choices(lang, scope, &names.label(scope.as_str()), &inside, &area);
     let mut statuses_choices = vec![SelectOption {
         value: String::new(),
         label: lang.t("全部状态", "Every status").to_owned(),
@@ -1007,7 +975,7 @@ pub async fn mismatches(
     render(&MismatchesPage {
         frame: reader.frame(&state, "/comparison/mismatches").await?,
         kinds,
-        areas: area_choices,
+        areas: area_select,
         statuses: statuses_choices,
         total: villages.iter().map(|v| v.mismatches).sum(),
         villages,

@@ -5,6 +5,7 @@
 use super::frame::{Frame, Lang, local_time};
 use super::guard::Reader;
 use super::page::{PageResult, render};
+use super::shown::area_label;
 use crate::access::roles::Permission;
 use crate::http::AppState;
 use crate::http::register::{HouseholdListParams, households};
@@ -136,15 +137,7 @@ pub async fn search(
         &inside.iter().collect::<Vec<_>>(),
         params.area.as_deref(),
         |area| area.code.to_string(),
-        |area| {
-            // Villages indented under their township, which the list shows first.
-            let indent = if area.code.level() == AreaLevel::Village {
-                "\u{3000}"
-            } else {
-                ""
-            };
-            format!("{indent}{} {}", area.name, area.code)
-        },
+        area_label,
         lang,
     );
     let statuses = choices(

@@ -9,6 +9,7 @@ use crate::http::AppState;
 use crate::http::review::HouseholdPart;
 use crate::storage::areas;
 use schema::fields::{self, Entity};
+use schema::ids::{AreaCode, AreaLevel};
 use schema::layout::{self, Field, FieldValue};
 use std::collections::HashMap;
 
@@ -18,6 +19,38 @@ pub struct SelectOption {
     pub value: String,
     pub label: String,
     pub selected: bool,
+}
+
+/// An area as a select lists it: a village indented under its township, which comes first.
+pub fn area_label(area: &areas::Area) -> String {
+    let indent = if area.code.level() == AreaLevel::Village {
+        "\u{3000}"
+    } else {
+        ""
+    };
+    format!("{indent}{} {}", area.name, area.code)
+}
+
+/// A select of the reader's area (`scope`, labelled `scope_label`) and every area `inside`
+/// it, with `chosen` selected.
+pub fn area_choices(
+    lang: Lang,
+    scope: &AreaCode,
+    scope_label: &str,
+    inside: &[areas::Area],
+    chosen: &AreaCode,
+) -> Vec<SelectOption> {
+    let mut choices = vec![SelectOption {
+        value: scope.to_string(),
+        label: format!("{} {scope_label}", lang.t("全部", "All of")),
+        selected: chosen == scope,
+    }];
+    choices.extend(inside.iter().map(|area| SelectOption {
+        value: area.code.to_string(),
+        label: area_label(area),
+        selected: area.code == *chosen,
+    }));
+    choices
 }
 
 /// The names of the villages a page shows, read at once.

@@ -5,7 +5,7 @@
 use super::frame::{Frame, local_time};
 use super::guard::{Posted, Reader};
 use super::page::{PageResult, render};
-use super::shown::{SelectOption, VillageNames};
+use super::shown::{SelectOption, VillageNames, area_choices};
 use crate::access::roles::Permission;
 use crate::decisions::tasks::queries::{self, TaskCounts};
 use crate::decisions::tasks::{self, MAX_NOTE_CHARS};
@@ -102,30 +102,13 @@ pub async fn list(
         areas::within(state.ledger.db(), scope).await?
     };
     let scope_name = VillageNames::of(&state, &[scope.as_str()]).await?;
-    let mut area_choices = vec![SelectOption {
-        value: scope.to_string(),
-        label: format!(
-            "{} {}",
-            lang.t("全部", "All of"),
-            scope_name.label(scope.as_str())
-        ),
-        selected: area == *scope,
-    }];
-    area_choices.extend(inside.iter().map(|a| SelectOption {
-        value: a.code.to_string(),
-        // Villages indented under their township, as the register's filter shows them.
-        label: format!(
-            "{}{} {}",
-            if a.code.level() == AreaLevel::Village {
-                "\u{3000}"
-            } else {
-                ""
-            },
-            a.name,
-            a.code
-        ),
-        selected: a.code == area,
-    }));
+    let area_select = area_choices(
+        lang,
+        scope,
+        &scope_name.label(scope.as_str()),
+        &inside,
+        &area,
+    );
     let mut total = TaskCounts::default();
     for village in counts.values() {
         total.open += village.open;
@@ -151,7 +134,7 @@ pub async fn list(
         frame: reader.frame(&state, "/tasks").await?,
         form_token: reader.form_token(),
         may_close: reader.staff.may(Permission::ResolveReview),
-        areas: area_choices,
+        areas: area_select,
         back: format!("/tasks?{query}"),
         notice: (params.done.as_deref() == Some("close"))
             .then(|| lang.t("任务已办结", "The task is closed").to_owned()),

@@ -73,6 +73,21 @@ pub struct RowReport {
 }
 
 impl RowReport {
+    /// What the clerk is told when the file is refused whole for its bad rows.
+    pub fn refusal(&self) -> Message {
+        Message::new(
+            format!(
+                "{} 行有误，整个文件未导入：改正后重新上传，或选择“跳过错误行”导入其余 {} 行",
+                self.bad_rows, self.good_rows
+            ),
+            format!(
+                "{} rows are bad and nothing was imported: correct them and upload again, or \
+                 set the bad rows aside to import the other {}",
+                self.bad_rows, self.good_rows
+            ),
+        )
+    }
+
     /// The per-row errors as a spreadsheet: row, column, the error in both languages.
     pub fn sheet(&self) -> crate::reports::sheet::Sheet {
         use crate::reports::sheet::{Cell, Column, ColumnKind, Sheet};
